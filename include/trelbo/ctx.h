@@ -1,0 +1,72 @@
+/* The context: everything (backend, RNG, param store, handler stack, arenas) hangs off it. */
+#ifndef TRELBO_CTX_H
+#define TRELBO_CTX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tre_ctx tre_ctx;
+
+typedef enum tre_backend_kind {
+    TRE_BACKEND_AUTO = 0, /* CUDA when a device and the CUDA backend exist, else CPU;
+                             the TRELBO_BACKEND environment variable (cpu|cuda) overrides */
+    TRE_BACKEND_CPU,
+    TRE_BACKEND_CUDA
+} tre_backend_kind;
+
+/* Called for warnings (e.g. a model site missing from the guide). */
+typedef void (*tre_warn_fn)(void *user, const char *message);
+
+typedef struct tre_ctx_opts {
+    tre_backend_kind backend;
+    uint64_t seed;            /* seed of the context's Philox stream */
+    bool no_validation;       /* skip distribution argument / support checks */
+    tre_warn_fn warn;         /* NULL: print "trelbo warning: ..." to stderr */
+    void *warn_user;
+} tre_ctx_opts;
+
+/* opts may be NULL (AUTO backend, seed 0, validation on). */
+tre_status tre_ctx_create(tre_ctx **out, const tre_ctx_opts *opts);
+void tre_ctx_destroy(tre_ctx *ctx);
+
+/* The backend actually in use ("cpu" or "cuda"). */
+const char *tre_ctx_backend_name(const tre_ctx *ctx);
+
+/* Sticky error state. After an error inside a model run, ops become no-ops returning NULL and
+ * the enclosing public call returns the error. tre_ctx_error gives its text ("" when none). */
+tre_status tre_ctx_status(const tre_ctx *ctx);
+const char *tre_ctx_error(const tre_ctx *ctx);
+void tre_ctx_clear_error(tre_ctx *ctx);
+/* Put the context in the error state (first error wins); returns s. For user handlers. */
+tre_status tre_ctx_fail(tre_ctx *ctx, tre_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Particle extent P of values sampled from now on (tre_elbo sets it for its evaluation). */
+tre_status tre_ctx_set_particles(tre_ctx *ctx, int64_t particles);
+int64_t tre_ctx_particles(const tre_ctx *ctx);
+
+/* Start a new step: releases every step-scoped object (tensors made by ops, traces, handlers
+ * made by the constructors, dicts) and clears the error state. After the first step the step
+ * arena does not allocate again while the step's footprint does not grow. tre_elbo calls it. */
+void tre_ctx_step_reset(tre_ctx *ctx);
+
+/* Bytes held by the step arenas (host structures, backend data) and how many times they had to
+ * ask the system for memory since creation; lets a training loop check it stopped allocating. */
+typedef struct tre_ctx_memory {
+    uint64_t host_bytes, data_bytes;
+    uint64_t host_grows, data_grows;
+} tre_ctx_memory;
+void tre_ctx_memory_stats(const tre_ctx *ctx, tre_ctx_memory *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,40 @@
+/* ELBO estimators (SPEC.md section 6). */
+#ifndef TRELBO_INFER_H
+#define TRELBO_INFER_H
+
+#include "handlers.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum tre_elbo_kind {
+    TRE_TRACE_ELBO = 0
+} tre_elbo_kind;
+
+typedef struct tre_elbo_opts {
+    tre_elbo_kind kind;
+    int64_t num_particles;   /* P >= 1 */
+    bool grad;               /* gradients: not available yet (TRE_ERR_UNSUPPORTED) */
+} tre_elbo_opts;
+
+typedef struct tre_elbo_result {
+    double mean;     /* mean over particles of elbo_s */
+    double stderr_;  /* standard error of that mean (0 when P == 1) */
+    double loss;     /* -mean */
+    int64_t num_particles;
+    /* elbo_s per particle (step-scoped, host memory, num_particles values) */
+    const float *particles;
+    /* the traces of this evaluation (step-scoped) */
+    tre_trace *guide_trace, *model_trace;
+} tre_elbo_result;
+
+/* One evaluation: resets the step, runs the guide once under trace, the model once under
+ * trace(replay(guide trace)), and reduces elbo_s = log p - log q over P particles. */
+tre_status tre_elbo(tre_ctx *ctx, tre_program model, tre_program guide, const void *args,
+                    const tre_elbo_opts *opts, tre_elbo_result *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,68 @@
+/* The param store: named unconstrained tensors and their constraints. */
+#ifndef TRELBO_PARAM_H
+#define TRELBO_PARAM_H
+
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum tre_constraint_kind {
+    TRE_REAL = 0,         /* identity */
+    TRE_POSITIVE,         /* exp */
+    TRE_SOFTPLUS_POSITIVE,/* softplus */
+    TRE_GREATER_THAN,     /* lower + exp(u) */
+    TRE_UNIT_INTERVAL,    /* sigmoid */
+    TRE_INTERVAL,         /* lower + (upper - lower) * sigmoid(u) */
+    TRE_SIMPLEX,          /* stick-breaking over the last dim: K-1 unconstrained -> K */
+    TRE_LOWER_CHOLESKY    /* strictly-lower part as is, exp on the diagonal */
+} tre_constraint_kind;
+
+typedef struct tre_constraint {
+    tre_constraint_kind kind;
+    float lower, upper;   /* for GREATER_THAN (lower) and INTERVAL */
+} tre_constraint;
+
+/* Shorthands for constraint literals. */
+#define TRE_C_REAL ((tre_constraint){TRE_REAL, 0.f, 0.f})
+#define TRE_C_POSITIVE ((tre_constraint){TRE_POSITIVE, 0.f, 0.f})
+#define TRE_C_UNIT_INTERVAL ((tre_constraint){TRE_UNIT_INTERVAL, 0.f, 0.f})
+#define TRE_C_GREATER_THAN(a) ((tre_constraint){TRE_GREATER_THAN, (a), 0.f})
+#define TRE_C_INTERVAL(a, b) ((tre_constraint){TRE_INTERVAL, (a), (b)})
+#define TRE_C_SIMPLEX ((tre_constraint){TRE_SIMPLEX, 0.f, 0.f})
+#define TRE_C_LOWER_CHOLESKY ((tre_constraint){TRE_LOWER_CHOLESKY, 0.f, 0.f})
+
+/* An entry of the store. `unconstrained` is persistent and owned by the store. */
+typedef struct tre_param_entry {
+    const char *name;
+    tre_constraint constraint;
+    tre_tensor *unconstrained;
+} tre_param_entry;
+
+/* The param primitive (goes through the handler stack as a "param" message). On first use it
+ * stores T^-1(init); later calls ignore init and return T(u), a step-scoped constrained value
+ * whose `param` field names its entry. init NULL for a missing param is an error. */
+tre_tensor *tre_param(tre_ctx *ctx, const char *name, const tre_tensor *init,
+                      tre_constraint constraint);
+
+/* Store access outside the stack. */
+const tre_param_entry *tre_param_store_get(const tre_ctx *ctx, const char *name);
+int64_t tre_param_store_size(const tre_ctx *ctx);
+const tre_param_entry *tre_param_store_at(const tre_ctx *ctx, int64_t i);
+tre_status tre_param_store_remove(tre_ctx *ctx, const char *name);
+void tre_param_store_clear(tre_ctx *ctx);
+/* The constrained value T(u) of an entry (step-scoped). */
+tre_tensor *tre_param_constrained(tre_ctx *ctx, const tre_param_entry *e);
+
+/* Constraint transforms on tensors (step-scoped results); used by the store and by tests. */
+tre_tensor *tre_transform_to(tre_ctx *ctx, tre_constraint c, const tre_tensor *u);   /* T(u) */
+tre_tensor *tre_transform_inv(tre_ctx *ctx, tre_constraint c, const tre_tensor *y);  /* T^-1(y) */
+/* log |det dT/du| per particle summed over the whole tensor (extent kept, shape []). */
+tre_tensor *tre_transform_log_abs_det_jacobian(tre_ctx *ctx, tre_constraint c,
+                                               const tre_tensor *u);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

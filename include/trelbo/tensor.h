@@ -1,0 +1,76 @@
+/* Tensors: float32 (or int32 index) values with a particle extent beside their shape.
+ *
+ * A tensor's element (p, i) lives at data[p * numel + i] when particles == P, and every
+ * particle reads element i when particles == 1 (data, constants, params). `shape` never holds
+ * the particle extent: ops broadcast shapes right-aligned and particle extents separately.
+ * Tensors made by ops live until the next tre_ctx_step_reset; tensors made by tre_tensor_create
+ * live until tre_tensor_destroy (or tre_ctx_destroy). Data sits on the context's backend. */
+#ifndef TRELBO_TENSOR_H
+#define TRELBO_TENSOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "ctx.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TRE_MAX_DIMS 8
+
+typedef enum tre_dtype { TRE_F32 = 0, TRE_I32 = 1 } tre_dtype;
+
+struct tre_param_entry;
+
+typedef struct tre_tensor {
+    void *data;              /* backend memory: particles * numel elements */
+    int64_t particles;       /* P (differs per particle) or 1 (shared by all) */
+    int ndim;
+    int64_t shape[TRE_MAX_DIMS];
+    int64_t numel;           /* elements per particle: product of shape */
+    tre_dtype dtype;
+    bool persistent;         /* made by tre_tensor_create: the user destroys it */
+    /* Non-NULL for a constrained param value: the store entry that owns its unconstrained
+     * tensor. Replay's params map accepts only such values. */
+    const struct tre_param_entry *param;
+} tre_tensor;
+
+/* Persistent tensor from host data (NULL host: zeros). particles is 1 or P. */
+tre_status tre_tensor_create(tre_ctx *ctx, tre_tensor **out, tre_dtype dtype, int64_t particles,
+                             int ndim, const int64_t *shape, const void *host);
+void tre_tensor_destroy(tre_ctx *ctx, tre_tensor *t);
+
+/* Copy all particles * numel elements to host memory (4 bytes each). */
+tre_status tre_tensor_to_host(tre_ctx *ctx, const tre_tensor *t, void *host, int64_t capacity);
+
+/* Step-scoped constructors (NULL on error, with the context in the error state). */
+tre_tensor *tre_scalar(tre_ctx *ctx, float v);
+tre_tensor *tre_full(tre_ctx *ctx, int ndim, const int64_t *shape, float v);
+tre_tensor *tre_from_host(tre_ctx *ctx, int64_t particles, int ndim, const int64_t *shape,
+                          const float *host);
+
+/* Elementwise ops with broadcasting (step-scoped results). */
+tre_tensor *tre_add(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b);
+tre_tensor *tre_sub(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b);
+tre_tensor *tre_mul(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b);
+tre_tensor *tre_div(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b);
+tre_tensor *tre_neg(tre_ctx *ctx, const tre_tensor *a);
+tre_tensor *tre_exp(tre_ctx *ctx, const tre_tensor *a);
+tre_tensor *tre_log(tre_ctx *ctx, const tre_tensor *a);
+tre_tensor *tre_square(tre_ctx *ctx, const tre_tensor *a);
+/* Sum of every element of each particle: extent kept, shape []. */
+tre_tensor *tre_sum(tre_ctx *ctx, const tre_tensor *a);
+/* Elements of `a` along dimension `dim` (negative counts from the right) picked by the int32
+ * index tensor `index` (extent 1, shape [k]): how data is gathered by a plate's subsample. */
+tre_tensor *tre_index_select(tre_ctx *ctx, const tre_tensor *a, int dim, const tre_tensor *index);
+
+/* Shape helpers. */
+bool tre_shape_equal(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b);
+/* Right-aligned broadcast; false when they clash. out holds TRE_MAX_DIMS. */
+bool tre_shape_broadcast(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b,
+                         int *ndim_out, int64_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,75 @@
+/* The backend interface: HOW values are computed. The host (src/) decides what to compute and
+ * hands the backend raw buffers with broadcast strides; a backend (kernels/cpu, kernels/cuda)
+ * fills in this table. Nothing here knows about messages, traces or handlers.
+ *
+ * Shapes passed to kernels include the particle dimension as dim[0]. A stride of 0 broadcasts.
+ * Every function returns 0 on success, nonzero on a backend failure. */
+#ifndef TRELBO_KERNELS_BACKEND_H
+#define TRELBO_KERNELS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TRE_KDIMS 9 /* particle dim + TRE_MAX_DIMS */
+
+typedef struct tre_kshape {
+    int ndim;
+    int64_t dim[TRE_KDIMS];
+} tre_kshape;
+
+typedef struct tre_karg {
+    const float *data;
+    int64_t stride[TRE_KDIMS];
+} tre_karg;
+
+typedef enum tre_binop { TRE_OP_ADD = 0, TRE_OP_SUB, TRE_OP_MUL, TRE_OP_DIV } tre_binop;
+
+typedef enum tre_unop {
+    TRE_OP_NEG = 0, TRE_OP_EXP, TRE_OP_LOG, TRE_OP_SQUARE,
+    TRE_OP_SOFTPLUS, TRE_OP_SOFTPLUS_INV, TRE_OP_SIGMOID, TRE_OP_LOGIT,
+    TRE_OP_LOG_SIGMOID   /* log(sigmoid(x)), stable */
+} tre_unop;
+
+/* Distribution families with an elementwise kernel (log_prob / sample by element). */
+typedef enum tre_kdist { TRE_KDIST_NORMAL = 0 } tre_kdist;
+
+#define TRE_KDIST_MAX_PARAMS 3
+
+typedef struct tre_backend {
+    const char *name;
+    void *impl;
+    void *(*alloc)(void *impl, size_t bytes);               /* NULL on failure */
+    void (*free)(void *impl, void *p);
+    int (*upload)(void *impl, void *dst, const void *host, size_t bytes);
+    int (*download)(void *impl, void *host, const void *src, size_t bytes);
+    int (*copy)(void *impl, void *dst, const void *src, size_t bytes);
+    int (*fill)(void *impl, float *dst, float v, int64_t n);
+    int (*binary)(void *impl, tre_binop op, const tre_kshape *shape, float *out,
+                  const tre_karg *a, const tre_karg *b);
+    int (*unary)(void *impl, tre_unop op, int64_t n, float *out, const float *in);
+    /* out[i] = mask[i] != 0 ? scale * x[i] : 0 (exact 0 even where x is NaN); mask may be NULL */
+    int (*mask_scale)(void *impl, const tre_kshape *shape, float *out, const tre_karg *x,
+                      const tre_karg *mask, float scale);
+    /* out[r] = sum of in[r*cols .. r*cols+cols-1], accumulated in double */
+    int (*sum_rows)(void *impl, int64_t rows, int64_t cols, const float *in, float *out);
+    /* out[o, j, i] = in[o, index[j], i] for o < outer, j < k, i < inner; in has n rows */
+    int (*gather)(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
+                  int64_t k, const float *in, float *out);
+    int (*log_prob)(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
+                    const tre_karg *value, const tre_karg *params);
+    /* Reparameterized draws: element i (linear in the output) uses Philox block i / 4, number
+     * i % 4, of random op `stream` under `seed`. */
+    int (*sample)(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
+                  const tre_karg *params, uint64_t seed, uint64_t stream);
+    int (*sync)(void *impl);
+    void (*destroy)(void *impl);
+} tre_backend;
+
+/* Backend constructors; NULL when unavailable. */
+tre_backend *tre_backend_cpu_create(void);
+#ifdef TRELBO_HAVE_CUDA
+tre_backend *tre_backend_cuda_create(void);
+int tre_cuda_device_count(void);
+#endif
+
+#endif

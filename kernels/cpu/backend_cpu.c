@@ -1,0 +1,48 @@
+/* The CPU backend table: host memory and the CPU kernels. */
+#include <stdlib.h>
+#include <string.h>
+#include "cpu_backend.h"
+
+static void *cpu_alloc(void *impl, size_t bytes) {
+    (void)impl;
+    size_t rounded = (bytes + 63) / 64 * 64;
+    return aligned_alloc(64, rounded ? rounded : 64);
+}
+static void cpu_free(void *impl, void *p) { (void)impl; free(p); }
+static int cpu_memcpy(void *impl, void *dst, const void *src, size_t bytes) {
+    (void)impl;
+    if (bytes) memmove(dst, src, bytes);
+    return 0;
+}
+static int cpu_fill(void *impl, float *dst, float v, int64_t n) {
+    (void)impl;
+    for (int64_t i = 0; i < n; ++i) dst[i] = v;
+    return 0;
+}
+static int cpu_sync(void *impl) { (void)impl; return 0; }
+static void cpu_destroy(void *impl) { (void)impl; }
+
+tre_backend *tre_backend_cpu_create(void) {
+    static const tre_backend table = {
+        .name = "cpu",
+        .impl = NULL,
+        .alloc = cpu_alloc,
+        .free = cpu_free,
+        .upload = cpu_memcpy,
+        .download = cpu_memcpy,
+        .copy = cpu_memcpy,
+        .fill = cpu_fill,
+        .binary = tre_binary_cpu,
+        .unary = tre_unary_cpu,
+        .mask_scale = tre_mask_scale_cpu,
+        .sum_rows = tre_sum_rows_cpu,
+        .gather = tre_gather_cpu,
+        .log_prob = tre_log_prob_cpu,
+        .sample = tre_sample_cpu,
+        .sync = cpu_sync,
+        .destroy = cpu_destroy,
+    };
+    tre_backend *b = malloc(sizeof *b);
+    if (b) *b = table;
+    return b;
+}

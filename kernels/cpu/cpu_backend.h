@@ -1,0 +1,18 @@
+/* The CPU backend's kernels (one file per family), assembled into a tre_backend table. */
+#ifndef TRELBO_KERNELS_CPU_BACKEND_H
+#define TRELBO_KERNELS_CPU_BACKEND_H
+#include "../backend.h"
+
+int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out,
+                   const tre_karg *a, const tre_karg *b);
+int tre_unary_cpu(void *impl, tre_unop op, int64_t n, float *out, const float *in);
+int tre_mask_scale_cpu(void *impl, const tre_kshape *shape, float *out, const tre_karg *x,
+                       const tre_karg *mask, float scale);
+int tre_sum_rows_cpu(void *impl, int64_t rows, int64_t cols, const float *in, float *out);
+int tre_gather_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
+                   int64_t k, const float *in, float *out);
+int tre_log_prob_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
+                     const tre_karg *value, const tre_karg *params);
+int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
+                   const tre_karg *params, uint64_t seed, uint64_t stream);
+#endif

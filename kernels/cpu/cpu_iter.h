@@ -1,0 +1,27 @@
+/* Walking a broadcast kernel shape on the CPU in contiguous runs of the innermost dimension,
+ * split into chunks so that OpenMP has work to share even for one long row. */
+#ifndef TRELBO_KERNELS_CPU_ITER_H
+#define TRELBO_KERNELS_CPU_ITER_H
+
+#include "../backend.h"
+
+#define TRE_CPU_CHUNK 8192
+#define TRE_CPU_PARALLEL_MIN 32768
+
+typedef struct tre_cpu_runs {
+    int ndim;
+    int64_t dim[TRE_KDIMS];
+    int64_t total, inner, chunks_per_row, nruns;
+} tre_cpu_runs;
+
+void tre_cpu_runs_init(tre_cpu_runs *r, const tre_kshape *s);
+/* Offsets of run k for each argument (strides[a] NULL: contiguous output layout); returns the
+ * run's length. Each argument advances by its innermost stride inside a run. */
+int64_t tre_cpu_run_at(const tre_cpu_runs *r, int64_t k, int nargs, const int64_t *const *strides,
+                       int64_t *offs);
+/* Innermost stride of an argument (1 for the contiguous output). */
+static inline int64_t tre_cpu_inner_stride(const tre_cpu_runs *r, const int64_t *stride) {
+    return stride ? stride[r->ndim - 1] : 1;
+}
+
+#endif

@@ -1,0 +1,62 @@
+/* Philox4x32-10 (Salmon et al., SC'11), the counter-based generator cuRAND also provides.
+ * One copy for both backends: element i of random op number `stream` under key `seed` always
+ * gets the same bits, whichever backend or thread computes it. */
+#ifndef TRELBO_KERNELS_MATH_PHILOX_H
+#define TRELBO_KERNELS_MATH_PHILOX_H
+#include <math.h>
+#include "hd.h"
+
+typedef struct tre_u32x4 { uint32_t v[4]; } tre_u32x4;
+
+static inline TRE_HD uint32_t tre_mulhilo32(uint32_t a, uint32_t b, uint32_t *hi) {
+    uint64_t p = (uint64_t)a * (uint64_t)b;
+    *hi = (uint32_t)(p >> 32);
+    return (uint32_t)p;
+}
+
+static inline TRE_HD tre_u32x4 tre_philox4x32_10(tre_u32x4 ctr, uint32_t k0, uint32_t k1) {
+    const uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
+    const uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+    for (int r = 0; r < 10; ++r) {
+        uint32_t hi0, hi1;
+        uint32_t lo0 = tre_mulhilo32(M0, ctr.v[0], &hi0);
+        uint32_t lo1 = tre_mulhilo32(M1, ctr.v[2], &hi1);
+        tre_u32x4 n;
+        n.v[0] = hi1 ^ ctr.v[1] ^ k0;
+        n.v[1] = lo1;
+        n.v[2] = hi0 ^ ctr.v[3] ^ k1;
+        n.v[3] = lo0;
+        ctr = n;
+        k0 += W0;
+        k1 += W1;
+    }
+    return ctr;
+}
+
+/* The 4 words for block `block` (elements 4*block .. 4*block+3) of random op `stream`. */
+static inline TRE_HD tre_u32x4 tre_philox_block(uint64_t seed, uint64_t stream, uint64_t block) {
+    tre_u32x4 c;
+    c.v[0] = (uint32_t)block;
+    c.v[1] = (uint32_t)(block >> 32);
+    c.v[2] = (uint32_t)stream;
+    c.v[3] = (uint32_t)(stream >> 32);
+    return tre_philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
+}
+
+/* Uniform in the open interval (0, 1): never 0 (log-safe) and never 1. */
+static inline TRE_HD float tre_u32_to_open01(uint32_t x) {
+    return ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f);
+}
+
+/* Standard normal number j (0..3) of a Philox block, by Box-Muller on word pairs (0,1), (2,3).
+ * Computed in double so that both backends round to the same float in all but rare cases. */
+static inline TRE_HD float tre_philox_normal(tre_u32x4 w, int j) {
+    const double two_pi = 6.283185307179586476925286766559;
+    int pair = (j >> 1) << 1;
+    double u1 = ((double)w.v[pair] + 0.5) * (1.0 / 4294967296.0);
+    double u2 = ((double)w.v[pair + 1] + 0.5) * (1.0 / 4294967296.0);
+    double r = sqrt(-2.0 * log(u1));
+    double a = two_pi * u2;
+    return (float)((j & 1) ? r * sin(a) : r * cos(a));
+}
+#endif

@@ -1,0 +1,122 @@
+/* Context lifetime, backend choice, step arenas and the random stream. */
+#include <stdlib.h>
+#include <string.h>
+#include "ctx_impl.h"
+
+static void *host_alloc(void *user, size_t bytes) { (void)user; return malloc(bytes); }
+static void host_free(void *user, void *p) { (void)user; free(p); }
+static void *data_alloc(void *user, size_t bytes) {
+    tre_backend *be = user;
+    return be->alloc(be->impl, bytes);
+}
+static void data_free(void *user, void *p) {
+    tre_backend *be = user;
+    be->free(be->impl, p);
+}
+
+static tre_status pick_backend(tre_backend_kind kind, tre_backend **out) {
+    const char *env = getenv("TRELBO_BACKEND");
+    if (kind == TRE_BACKEND_AUTO && env && *env) {
+        if (strcmp(env, "cpu") == 0) kind = TRE_BACKEND_CPU;
+        else if (strcmp(env, "cuda") == 0) kind = TRE_BACKEND_CUDA;
+        else return TRE_ERR_INVALID_ARG;
+    }
+    if (kind == TRE_BACKEND_CUDA) return TRE_ERR_UNSUPPORTED; /* the CUDA backend is not built yet */
+    if (kind != TRE_BACKEND_AUTO && kind != TRE_BACKEND_CPU) return TRE_ERR_INVALID_ARG;
+    *out = tre_backend_cpu_create();
+    return *out ? TRE_OK : TRE_ERR_OUT_OF_MEMORY;
+}
+
+tre_status tre_ctx_create(tre_ctx **out, const tre_ctx_opts *opts) {
+    if (!out) return TRE_ERR_INVALID_ARG;
+    *out = NULL;
+    tre_ctx_opts o = {0};
+    if (opts) o = *opts;
+    tre_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return TRE_ERR_OUT_OF_MEMORY;
+    tre_status s = pick_backend(o.backend, &ctx->be);
+    if (s != TRE_OK) {
+        free(ctx);
+        return s;
+    }
+    ctx->warn = o.warn;
+    ctx->warn_user = o.warn_user;
+    ctx->validate = !o.no_validation;
+    ctx->seed = o.seed;
+    ctx->particles = 1;
+    tre_arena_init(&ctx->host, host_alloc, host_free, NULL, 64 * 1024);
+    tre_arena_init(&ctx->data, data_alloc, data_free, ctx->be, 1024 * 1024);
+    tre_param_store_init(ctx);
+    *out = ctx;
+    return TRE_OK;
+}
+
+void tre_ctx_destroy(tre_ctx *ctx) {
+    if (!ctx) return;
+    tre_param_store_release(ctx);
+    tre_persistent_release_all(ctx);
+    tre_arena_release(&ctx->host);
+    tre_arena_release(&ctx->data);
+    ctx->be->destroy(ctx->be->impl);
+    free(ctx->be);
+    free(ctx);
+}
+
+const char *tre_ctx_backend_name(const tre_ctx *ctx) { return ctx ? ctx->be->name : "none"; }
+
+tre_status tre_ctx_set_particles(tre_ctx *ctx, int64_t particles) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    if (particles < 1)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "particles must be >= 1, got %lld",
+                            (long long)particles);
+    ctx->particles = particles;
+    return TRE_OK;
+}
+int64_t tre_ctx_particles(const tre_ctx *ctx) { return ctx ? ctx->particles : 0; }
+
+void tre_ctx_step_reset(tre_ctx *ctx) {
+    if (!ctx) return;
+    ctx->be->sync(ctx->be->impl);
+    tre_arena_reset(&ctx->host);
+    tre_arena_reset(&ctx->data);
+    tre_ctx_clear_error(ctx);
+}
+
+void tre_ctx_memory_stats(const tre_ctx *ctx, tre_ctx_memory *out) {
+    if (!ctx || !out) return;
+    out->host_bytes = ctx->host.capacity;
+    out->data_bytes = ctx->data.capacity;
+    out->host_grows = ctx->host.grows;
+    out->data_grows = ctx->data.grows;
+}
+
+void *tre_step_alloc(tre_ctx *ctx, size_t bytes) {
+    void *p = tre_arena_alloc(&ctx->host, bytes, 16);
+    if (!p) {
+        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "out of host memory (%zu bytes)", bytes);
+        return NULL;
+    }
+    memset(p, 0, bytes);
+    return p;
+}
+
+char *tre_step_strdup(tre_ctx *ctx, const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = tre_arena_alloc(&ctx->host, n, 1);
+    if (!p) {
+        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "out of host memory (%zu bytes)", n);
+        return NULL;
+    }
+    memcpy(p, s, n);
+    return p;
+}
+
+void *tre_step_data(tre_ctx *ctx, size_t bytes) {
+    void *p = tre_arena_alloc(&ctx->data, bytes, 64);
+    if (!p)
+        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "out of %s memory (%zu bytes)", ctx->be->name,
+                     bytes);
+    return p;
+}
+
+uint64_t tre_rng_next_stream(tre_ctx *ctx) { return ctx->rng_stream++; }

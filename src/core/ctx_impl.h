@@ -1,0 +1,70 @@
+/* The context's layout and the helpers every host module uses (not part of the public API). */
+#ifndef TRELBO_CORE_CTX_IMPL_H
+#define TRELBO_CORE_CTX_IMPL_H
+
+#include "trelbo.h"
+#include "../../kernels/backend.h"
+#include "arena.h"
+#include "strmap.h"
+
+#define TRE_MAX_STACK 64
+#define TRE_ERR_LEN 1024
+
+typedef struct tre_ptensor tre_ptensor;   /* a persistent tensor on the context's list */
+
+typedef struct tre_param_store {
+    tre_strmap by_name;          /* name -> tre_param_entry* */
+    tre_param_entry **entries;   /* insertion order */
+    int64_t count, cap;
+} tre_param_store;
+
+struct tre_ctx {
+    tre_backend *be;
+    tre_status status;
+    char error[TRE_ERR_LEN];
+    tre_warn_fn warn;
+    void *warn_user;
+    bool validate;
+
+    uint64_t seed;          /* Philox key of the current stream */
+    uint64_t rng_stream;    /* random ops drawn so far under that key */
+    int64_t particles;
+
+    tre_arena host;         /* step-scoped host structures */
+    tre_arena data;         /* step-scoped backend buffers */
+
+    tre_messenger *stack[TRE_MAX_STACK];
+    int depth;
+    const char *plate_dim_owner[TRE_MAX_DIMS]; /* dims -1 .. -TRE_MAX_DIMS: the active plate holding it */
+
+    tre_param_store params;
+    tre_ptensor *persistent;   /* list of live persistent tensors */
+};
+
+/* True while the context has no sticky error. */
+static inline bool tre_ok(const tre_ctx *ctx) { return ctx->status == TRE_OK; }
+
+/* Step-scoped host memory (zeroed); NULL with TRE_ERR_OUT_OF_MEMORY set on failure. */
+void *tre_step_alloc(tre_ctx *ctx, size_t bytes);
+char *tre_step_strdup(tre_ctx *ctx, const char *s);
+/* Step-scoped backend buffer of `bytes`; NULL with the error set on failure. */
+void *tre_step_data(tre_ctx *ctx, size_t bytes);
+/* Prefix the sticky error with site "name" unless it already names that site. */
+void tre_ctx_name_site(tre_ctx *ctx, const char *site);
+/* Map a backend return code to the sticky error; returns the context's status. */
+tre_status tre_backend_check(tre_ctx *ctx, int rc, const char *what);
+/* Next random op number of the context's stream. */
+uint64_t tre_rng_next_stream(tre_ctx *ctx);
+void tre_warn(tre_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Param store lifetime (src/params). */
+void tre_param_store_init(tre_ctx *ctx);
+void tre_param_store_release(tre_ctx *ctx);
+/* Persistent tensors (src/tensor): release every live one. */
+void tre_persistent_release_all(tre_ctx *ctx);
+
+#endif

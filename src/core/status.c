@@ -1,0 +1,77 @@
+/* Status names, the sticky error state and warnings. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "ctx_impl.h"
+
+const char *tre_status_name(tre_status s) {
+    switch (s) {
+    case TRE_OK: return "TRE_OK";
+    case TRE_ERR_INVALID_ARG: return "TRE_ERR_INVALID_ARG";
+    case TRE_ERR_SHAPE: return "TRE_ERR_SHAPE";
+    case TRE_ERR_DUPLICATE_SITE: return "TRE_ERR_DUPLICATE_SITE";
+    case TRE_ERR_REPLAY: return "TRE_ERR_REPLAY";
+    case TRE_ERR_STACK: return "TRE_ERR_STACK";
+    case TRE_ERR_PARAM: return "TRE_ERR_PARAM";
+    case TRE_ERR_DIST: return "TRE_ERR_DIST";
+    case TRE_ERR_PLATE: return "TRE_ERR_PLATE";
+    case TRE_ERR_MODEL: return "TRE_ERR_MODEL";
+    case TRE_ERR_OUT_OF_MEMORY: return "TRE_ERR_OUT_OF_MEMORY";
+    case TRE_ERR_BACKEND: return "TRE_ERR_BACKEND";
+    case TRE_ERR_UNSUPPORTED: return "TRE_ERR_UNSUPPORTED";
+    }
+    return "TRE_ERR_UNKNOWN";
+}
+
+tre_status tre_ctx_status(const tre_ctx *ctx) { return ctx ? ctx->status : TRE_ERR_INVALID_ARG; }
+const char *tre_ctx_error(const tre_ctx *ctx) { return ctx ? ctx->error : "ctx is NULL"; }
+
+void tre_ctx_clear_error(tre_ctx *ctx) {
+    if (!ctx) return;
+    ctx->status = TRE_OK;
+    ctx->error[0] = '\0';
+}
+
+tre_status tre_ctx_fail(tre_ctx *ctx, tre_status s, const char *fmt, ...) {
+    if (!ctx) return s;
+    if (ctx->status != TRE_OK) return ctx->status; /* the first error wins */
+    if (s == TRE_OK) s = TRE_ERR_INVALID_ARG;
+    ctx->status = s;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->error, sizeof ctx->error, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void tre_warn(tre_ctx *ctx, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (ctx->warn)
+        ctx->warn(ctx->warn_user, buf);
+    else
+        fprintf(stderr, "trelbo warning: %s\n", buf);
+}
+
+tre_status tre_backend_check(tre_ctx *ctx, int rc, const char *what) {
+    if (rc != 0) tre_ctx_fail(ctx, TRE_ERR_BACKEND, "%s backend: %s failed", ctx->be->name, what);
+    return ctx->status;
+}
+
+void tre_ctx_name_site(tre_ctx *ctx, const char *site) {
+    if (tre_ok(ctx) || !site) return;
+    char quoted[256];
+    snprintf(quoted, sizeof quoted, "\"%s\"", site);
+    if (strstr(ctx->error, quoted)) return;
+    char prefix[300];
+    int n = snprintf(prefix, sizeof prefix, "site %s: ", quoted);
+    if (n <= 0 || (size_t)n >= sizeof prefix) return;
+    size_t len = strlen(ctx->error), room = sizeof ctx->error - 1 - (size_t)n;
+    if (len > room) len = room;
+    memmove(ctx->error + n, ctx->error, len);
+    memcpy(ctx->error, prefix, (size_t)n);
+    ctx->error[n + len] = '\0';
+}

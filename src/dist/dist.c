@@ -1,0 +1,168 @@
+/* The generic distribution object: construction, to_event, expand, log_prob and sampling
+ * through the backend's elementwise kernels. */
+#include <string.h>
+#include "dist_impl.h"
+
+tre_dist *tre_dist_elementwise(tre_ctx *ctx, const tre_dist_family *family,
+                               const tre_tensor *const *params) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    tre_dist *d = tre_step_alloc(ctx, sizeof *d);
+    if (!d) return NULL;
+    d->family = family;
+    int64_t p = 1;
+    for (int i = 0; i < family->nparams; ++i) {
+        const tre_tensor *t = params[i];
+        if (!t || t->dtype != TRE_F32) {
+            tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: parameter %s is %s", family->name,
+                         family->param_names[i], t ? "not float32" : "NULL");
+            return NULL;
+        }
+        char s1[96], s2[96];
+        if (!tre_shape_broadcast(d->batch_ndim, d->batch_shape, t->ndim, t->shape, &d->batch_ndim,
+                                 d->batch_shape)) {
+            tre_ctx_fail(ctx, TRE_ERR_SHAPE, "%s: parameter %s of shape %s does not broadcast with %s",
+                         family->name, family->param_names[i],
+                         tre_shape_str(s1, sizeof s1, t->ndim, t->shape),
+                         tre_shape_str(s2, sizeof s2, d->batch_ndim, d->batch_shape));
+            return NULL;
+        }
+        p = tre_particles_join(p, t->particles);
+        if (p < 0) {
+            tre_ctx_fail(ctx, TRE_ERR_SHAPE, "%s: parameters have different particle extents",
+                         family->name);
+            return NULL;
+        }
+        d->params[i] = t;
+    }
+    return d;
+}
+
+int64_t tre_dist_particles(const tre_dist *d) {
+    int64_t p = 1;
+    for (int i = 0; i < d->family->nparams; ++i) p = tre_particles_join(p, d->params[i]->particles);
+    return p;
+}
+
+tre_dist *tre_dist_to_event(tre_ctx *ctx, const tre_dist *d, int n) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!d) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "to_event: distribution is NULL");
+        return NULL;
+    }
+    if (n < 0 || n > d->batch_ndim) {
+        tre_ctx_fail(ctx, TRE_ERR_SHAPE, "to_event(%d): %s has only %d batch dims", n,
+                     d->family->name, d->batch_ndim);
+        return NULL;
+    }
+    tre_dist *e = tre_step_alloc(ctx, sizeof *e);
+    if (!e) return NULL;
+    *e = *d;
+    e->batch_ndim = d->batch_ndim - n;
+    e->event_ndim = d->event_ndim + n;
+    memcpy(e->event_shape, d->batch_shape + e->batch_ndim, (size_t)n * sizeof(int64_t));
+    memcpy(e->event_shape + n, d->event_shape, (size_t)d->event_ndim * sizeof(int64_t));
+    return e;
+}
+
+tre_dist *tre_dist_expand(tre_ctx *ctx, const tre_dist *d, int ndim, const int64_t *shape) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!d || (ndim > 0 && !shape) || ndim < 0 || ndim + d->event_ndim > TRE_MAX_DIMS) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "expand: bad arguments");
+        return NULL;
+    }
+    char s1[96], s2[96];
+    int bnd;
+    int64_t b[TRE_MAX_DIMS];
+    if (!tre_shape_broadcast(d->batch_ndim, d->batch_shape, ndim, shape, &bnd, b) ||
+        !tre_shape_equal(bnd, b, ndim, shape)) {
+        tre_ctx_fail(ctx, TRE_ERR_SHAPE, "expand: %s batch shape %s cannot expand to %s",
+                     d->family->name, tre_shape_str(s1, sizeof s1, d->batch_ndim, d->batch_shape),
+                     tre_shape_str(s2, sizeof s2, ndim, shape));
+        return NULL;
+    }
+    tre_dist *e = tre_step_alloc(ctx, sizeof *e);
+    if (!e) return NULL;
+    *e = *d;
+    e->batch_ndim = ndim;
+    memcpy(e->batch_shape, shape, (size_t)ndim * sizeof(int64_t));
+    return e;
+}
+
+const char *tre_dist_name(const tre_dist *d) { return d ? d->family->name : "(null)"; }
+bool tre_dist_has_rsample(const tre_dist *d) { return d && d->family->has_rsample; }
+int tre_dist_batch_shape(const tre_dist *d, int64_t *shape) {
+    if (shape) memcpy(shape, d->batch_shape, (size_t)d->batch_ndim * sizeof(int64_t));
+    return d->batch_ndim;
+}
+int tre_dist_event_shape(const tre_dist *d, int64_t *shape) {
+    if (shape) memcpy(shape, d->event_shape, (size_t)d->event_ndim * sizeof(int64_t));
+    return d->event_ndim;
+}
+
+/* batch shape followed by event shape */
+static int full_shape(const tre_dist *d, int64_t *shape) {
+    memcpy(shape, d->batch_shape, (size_t)d->batch_ndim * sizeof(int64_t));
+    memcpy(shape + d->batch_ndim, d->event_shape, (size_t)d->event_ndim * sizeof(int64_t));
+    return d->batch_ndim + d->event_ndim;
+}
+
+tre_tensor *tre_dist_log_prob(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!d || !value || value->dtype != TRE_F32) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "log_prob: %s", !d ? "distribution is NULL"
+                                                   : !value ? "value is NULL"
+                                                            : "value must be float32");
+        return NULL;
+    }
+    int64_t fshape[TRE_MAX_DIMS], oshape[TRE_MAX_DIMS];
+    int fnd = full_shape(d, fshape), ond;
+    char s1[96], s2[96];
+    int64_t p = tre_particles_join(tre_dist_particles(d), value->particles);
+    if (value->ndim < d->event_ndim ||
+        !tre_shape_equal(d->event_ndim, value->shape + value->ndim - d->event_ndim, d->event_ndim,
+                         d->event_shape) ||
+        !tre_shape_broadcast(fnd, fshape, value->ndim, value->shape, &ond, oshape) || p < 0) {
+        tre_ctx_fail(ctx, TRE_ERR_SHAPE, "log_prob: value of shape %s does not fit %s of shape %s%s",
+                     tre_shape_str(s1, sizeof s1, value->ndim, value->shape), d->family->name,
+                     tre_shape_str(s2, sizeof s2, fnd, fshape),
+                     p < 0 ? " (particle extents differ)" : "");
+        return NULL;
+    }
+    tre_tensor *out = tre_tensor_new(ctx, TRE_F32, p, ond, oshape);
+    if (!out) return NULL;
+    const tre_tensor *args[1 + TRE_KDIST_MAX_PARAMS] = {value};
+    for (int i = 0; i < d->family->nparams; ++i) args[1 + i] = d->params[i];
+    tre_kshape ks;
+    tre_karg ka[1 + TRE_KDIST_MAX_PARAMS];
+    tre_kernel_layout(out, 1 + d->family->nparams, args, &ks, ka);
+    tre_backend_check(ctx, ctx->be->log_prob(ctx->be->impl, d->family->kernel, &ks, out->data, &ka[0],
+                                             &ka[1]),
+                      "log_prob");
+    /* dims moved into the event are summed away */
+    return tre_ok(ctx) ? tre_sum_trailing(ctx, out, d->event_ndim) : NULL;
+}
+
+tre_tensor *tre_dist_sample(tre_ctx *ctx, const tre_dist *d, int64_t particles) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!d) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "sample: distribution is NULL");
+        return NULL;
+    }
+    int64_t p = tre_particles_join(tre_dist_particles(d), particles);
+    if (particles < 1 || p != particles) {
+        tre_ctx_fail(ctx, TRE_ERR_SHAPE, "sample: %s parameters have particle extent %lld, not %lld",
+                     d->family->name, (long long)tre_dist_particles(d), (long long)particles);
+        return NULL;
+    }
+    int64_t shape[TRE_MAX_DIMS];
+    int nd = full_shape(d, shape);
+    tre_tensor *out = tre_tensor_new(ctx, TRE_F32, particles, nd, shape);
+    if (!out) return NULL;
+    tre_kshape ks;
+    tre_karg ka[TRE_KDIST_MAX_PARAMS];
+    tre_kernel_layout(out, d->family->nparams, d->params, &ks, ka);
+    tre_backend_check(ctx, ctx->be->sample(ctx->be->impl, d->family->kernel, &ks, out->data, ka,
+                                           ctx->seed, tre_rng_next_stream(ctx)),
+                      "sample");
+    return tre_ok(ctx) ? out : NULL;
+}

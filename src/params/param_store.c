@@ -1,0 +1,134 @@
+/* The param store: unconstrained tensors by name (insertion order kept), the param primitive,
+ * and constrained reads that remember their entry. */
+#include <stdlib.h>
+#include <string.h>
+#include "../poutine/poutine_impl.h"
+
+static void *heap_alloc(void *user, size_t bytes) { (void)user; return malloc(bytes); }
+static void heap_free(void *user, void *p) { (void)user; free(p); }
+
+void tre_param_store_init(tre_ctx *ctx) {
+    memset(&ctx->params, 0, sizeof ctx->params);
+    tre_strmap_init(&ctx->params.by_name, heap_alloc, heap_free, NULL);
+}
+
+static void entry_free(tre_ctx *ctx, tre_param_entry *e) {
+    tre_tensor_destroy(ctx, e->unconstrained);
+    free((char *)e->name);
+    free(e);
+}
+
+void tre_param_store_clear(tre_ctx *ctx) {
+    if (!ctx) return;
+    for (int64_t i = 0; i < ctx->params.count; ++i) entry_free(ctx, ctx->params.entries[i]);
+    ctx->params.count = 0;
+    tre_strmap_release(&ctx->params.by_name);
+}
+
+void tre_param_store_release(tre_ctx *ctx) {
+    tre_param_store_clear(ctx);
+    free(ctx->params.entries);
+    ctx->params.entries = NULL;
+    ctx->params.cap = 0;
+}
+
+const tre_param_entry *tre_param_store_get(const tre_ctx *ctx, const char *name) {
+    return ctx && name ? tre_strmap_get(&ctx->params.by_name, name) : NULL;
+}
+int64_t tre_param_store_size(const tre_ctx *ctx) { return ctx ? ctx->params.count : 0; }
+const tre_param_entry *tre_param_store_at(const tre_ctx *ctx, int64_t i) {
+    return ctx && i >= 0 && i < ctx->params.count ? ctx->params.entries[i] : NULL;
+}
+
+tre_status tre_param_store_remove(tre_ctx *ctx, const char *name) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    tre_param_entry *e = name ? tre_strmap_get(&ctx->params.by_name, name) : NULL;
+    if (!e) return tre_ctx_fail(ctx, TRE_ERR_PARAM, "param store has no param \"%s\"", name ? name : "");
+    tre_strmap_remove(&ctx->params.by_name, name);
+    int64_t i = 0;
+    while (ctx->params.entries[i] != e) ++i;
+    memmove(ctx->params.entries + i, ctx->params.entries + i + 1,
+            (size_t)(ctx->params.count - i - 1) * sizeof *ctx->params.entries);
+    ctx->params.count--;
+    entry_free(ctx, e);
+    return TRE_OK;
+}
+
+tre_tensor *tre_param_constrained(tre_ctx *ctx, const tre_param_entry *e) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!e) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_param_constrained: entry is NULL");
+        return NULL;
+    }
+    tre_tensor *v = tre_transform_to(ctx, e->constraint, e->unconstrained);
+    if (v) v->param = e;
+    return v;
+}
+
+static tre_param_entry *store_insert(tre_ctx *ctx, const char *name, tre_constraint c,
+                                     const tre_tensor *init) {
+    tre_param_store *st = &ctx->params;
+    if (init->particles != 1) {
+        tre_ctx_fail(ctx, TRE_ERR_PARAM, "param \"%s\": init must be shared by all particles "
+                     "(extent 1), got extent %lld", name, (long long)init->particles);
+        return NULL;
+    }
+    tre_tensor *u = tre_transform_inv(ctx, c, init);
+    if (!u) return NULL;
+    if (st->count == st->cap) {
+        int64_t cap = st->cap ? st->cap * 2 : 16;
+        tre_param_entry **es = realloc(st->entries, (size_t)cap * sizeof *es);
+        if (!es) {
+            tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "param \"%s\": out of memory", name);
+            return NULL;
+        }
+        st->entries = es;
+        st->cap = cap;
+    }
+    tre_param_entry *e = calloc(1, sizeof *e);
+    char *n = e ? malloc(strlen(name) + 1) : NULL;
+    if (n) strcpy(n, name);
+    tre_tensor *stored = n ? tre_tensor_persist_copy(ctx, u) : NULL;
+    if (!stored || !tre_strmap_put(&st->by_name, n, e)) {
+        if (stored) tre_tensor_destroy(ctx, stored);
+        free(n);
+        free(e);
+        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "param \"%s\": out of memory", name);
+        return NULL;
+    }
+    e->name = n;
+    e->constraint = c;
+    e->unconstrained = stored;
+    st->entries[st->count++] = e;
+    return e;
+}
+
+tre_tensor *tre_param_store_read(tre_ctx *ctx, const tre_msg *msg) {
+    const tre_param_entry *e = tre_param_store_get(ctx, msg->name);
+    if (!e) {
+        if (!msg->init) {
+            tre_ctx_fail(ctx, TRE_ERR_PARAM, "param \"%s\" is not in the store and has no init",
+                         msg->name);
+            return NULL;
+        }
+        e = store_insert(ctx, msg->name, msg->constraint, msg->init);
+        if (!e) return NULL;
+    }
+    return tre_param_constrained(ctx, e);
+}
+
+tre_tensor *tre_param(tre_ctx *ctx, const char *name, const tre_tensor *init,
+                      tre_constraint constraint) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!name || !*name) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_param: name is empty");
+        return NULL;
+    }
+    tre_msg *msg = tre_step_alloc(ctx, sizeof *msg);
+    if (!msg || !(msg->name = tre_step_strdup(ctx, name))) return NULL;
+    msg->type = TRE_SITE_PARAM;
+    msg->init = init;
+    msg->constraint = constraint;
+    msg->scale = 1.0;
+    return tre_apply_stack(ctx, msg) == TRE_OK ? msg->value : NULL;
+}

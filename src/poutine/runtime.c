@@ -1,0 +1,202 @@
+/* The messenger stack: push/pop, apply_stack (SPEC.md section 2), the sample primitive,
+ * tre_run, and the small infer and dict helpers messages use. */
+#include <stdio.h>
+#include <string.h>
+#include "poutine_impl.h"
+
+const char *tre_site_type_name(tre_site_type t) {
+    switch (t) {
+    case TRE_SITE_SAMPLE: return "sample";
+    case TRE_SITE_PARAM: return "param";
+    case TRE_SITE_SUBSAMPLE: return "subsample";
+    }
+    return "unknown";
+}
+
+tre_messenger *tre_messenger_new(tre_ctx *ctx, const char *kind, size_t state_bytes) {
+    tre_messenger *m = tre_step_alloc(ctx, sizeof *m);
+    if (!m) return NULL;
+    m->kind = kind;
+    if (state_bytes && !(m->state = tre_step_alloc(ctx, state_bytes))) return NULL;
+    return m;
+}
+
+tre_status tre_push(tre_ctx *ctx, tre_messenger *m) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    if (!m) return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "push: handler is NULL");
+    for (int i = 0; i < ctx->depth; ++i)
+        if (ctx->stack[i] == m)
+            return tre_ctx_fail(ctx, TRE_ERR_STACK, "push: %s handler is already on the stack",
+                                m->kind ? m->kind : "user");
+    if (ctx->depth == TRE_MAX_STACK)
+        return tre_ctx_fail(ctx, TRE_ERR_STACK, "push: handler stack is full (%d)", TRE_MAX_STACK);
+    if (m->enter) {
+        tre_status s = m->enter(ctx, m);
+        if (s != TRE_OK)
+            return tre_ctx_fail(ctx, s, "push: %s handler failed to enter", m->kind ? m->kind : "user");
+    }
+    ctx->stack[ctx->depth++] = m;
+    return TRE_OK;
+}
+
+tre_status tre_pop(tre_ctx *ctx, tre_messenger *m) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    if (!m || ctx->depth == 0 || ctx->stack[ctx->depth - 1] != m)
+        return tre_ctx_fail(ctx, TRE_ERR_STACK, "pop: %s handler is not on top of the stack",
+                            m && m->kind ? m->kind : "user");
+    ctx->depth--;
+    if (m->exit) m->exit(ctx, m);
+    return TRE_OK;
+}
+
+void tre_stack_unwind(tre_ctx *ctx, int depth) {
+    while (ctx->depth > depth) {
+        tre_messenger *m = ctx->stack[--ctx->depth];
+        if (m->exit) m->exit(ctx, m);
+    }
+}
+
+int tre_stack_depth(const tre_ctx *ctx) { return ctx ? ctx->depth : 0; }
+
+static tre_status callback_failed(tre_ctx *ctx, tre_messenger *m, tre_status s, const char *phase,
+                                  const tre_msg *msg) {
+    return tre_ctx_fail(ctx, s, "%s handler failed in %s at site \"%s\"", m->kind ? m->kind : "user",
+                        phase, msg->name);
+}
+
+static void default_action(tre_ctx *ctx, tre_msg *msg) {
+    if (msg->done || msg->is_observed || msg->value) {
+        msg->done = true;
+        return;
+    }
+    switch (msg->type) {
+    case TRE_SITE_SAMPLE: msg->value = tre_dist_sample(ctx, msg->fn, ctx->particles); break;
+    case TRE_SITE_PARAM: msg->value = tre_param_store_read(ctx, msg); break;
+    case TRE_SITE_SUBSAMPLE: msg->value = tre_subsample_draw(ctx, msg); break;
+    }
+    tre_ctx_name_site(ctx, msg->name); /* errors raised below name the site */
+    msg->done = true;
+}
+
+tre_status tre_apply_stack(tre_ctx *ctx, tre_msg *msg) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    if (!tre_ok(ctx)) return ctx->status;
+    int first = ctx->depth; /* outermost handler visited */
+    for (int i = ctx->depth - 1; i >= 0; --i) {
+        tre_messenger *m = ctx->stack[i];
+        first = i;
+        if (m->process) {
+            tre_status s = m->process(ctx, m, msg);
+            if (s != TRE_OK || !tre_ok(ctx)) return callback_failed(ctx, m, s, "process", msg);
+        }
+        if (msg->stop) break;
+    }
+    default_action(ctx, msg);
+    if (!tre_ok(ctx)) return ctx->status;
+    for (int i = first; i < ctx->depth; ++i) {
+        tre_messenger *m = ctx->stack[i];
+        if (m->postprocess) {
+            tre_status s = m->postprocess(ctx, m, msg);
+            if (s != TRE_OK || !tre_ok(ctx)) return callback_failed(ctx, m, s, "postprocess", msg);
+        }
+    }
+    return TRE_OK;
+}
+
+tre_tensor *tre_sample_ex(tre_ctx *ctx, const char *name, const tre_dist *fn,
+                          const tre_sample_opts *opts) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!name || !*name) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_sample: site name is empty");
+        return NULL;
+    }
+    if (!fn) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_sample(\"%s\"): distribution is NULL", name);
+        return NULL;
+    }
+    tre_msg *msg = tre_step_alloc(ctx, sizeof *msg);
+    if (!msg || !(msg->name = tre_step_strdup(ctx, name))) return NULL;
+    msg->type = TRE_SITE_SAMPLE;
+    msg->fn = fn;
+    msg->scale = 1.0;
+    if (opts && opts->obs) {
+        msg->value = (tre_tensor *)opts->obs;
+        msg->is_observed = true;
+    }
+    if (opts && opts->infer) msg->infer = *opts->infer;
+    return tre_apply_stack(ctx, msg) == TRE_OK ? msg->value : NULL;
+}
+
+tre_tensor *tre_sample(tre_ctx *ctx, const char *name, const tre_dist *fn, const tre_tensor *obs) {
+    tre_sample_opts o = {.obs = obs};
+    return tre_sample_ex(ctx, name, fn, &o);
+}
+
+tre_status tre_run(tre_ctx *ctx, tre_program fn, const void *args, tre_messenger *const *handlers,
+                   int n, tre_tensor **ret) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    if (ret) *ret = NULL;
+    if (!fn) return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_run: program is NULL");
+    if (n < 0 || (n > 0 && !handlers))
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_run: bad handler list");
+    if (!tre_ok(ctx)) return ctx->status;
+    int base = ctx->depth;
+    for (int i = 0; i < n && tre_ok(ctx); ++i) tre_push(ctx, handlers[i]);
+    tre_tensor *r = NULL;
+    if (tre_ok(ctx)) r = fn(ctx, args);
+    for (int i = n - 1; i >= 0 && tre_ok(ctx); --i)
+        if (handlers[i]->on_return) handlers[i]->on_return(ctx, handlers[i], args, r);
+    tre_stack_unwind(ctx, base); /* also drops whatever the program left pushed */
+    if (ret && tre_ok(ctx)) *ret = r;
+    return ctx->status;
+}
+
+const char *tre_infer_get(const tre_infer *inf, const char *key) {
+    if (!inf || !key) return NULL;
+    for (int i = 0; i < inf->n; ++i)
+        if (strcmp(inf->keys[i], key) == 0) return inf->values[i];
+    return NULL;
+}
+
+bool tre_infer_set(tre_infer *inf, const char *key, const char *value) {
+    if (!inf || !key) return false;
+    for (int i = 0; i < inf->n; ++i)
+        if (strcmp(inf->keys[i], key) == 0) {
+            inf->values[i] = value;
+            return true;
+        }
+    if (inf->n == TRE_MAX_INFER) return false;
+    inf->keys[inf->n] = key;
+    inf->values[inf->n++] = value;
+    return true;
+}
+
+struct tre_dict {
+    tre_strmap map;
+};
+
+static void *arena_alloc_cb(void *user, size_t bytes) { return tre_step_alloc(user, bytes); }
+
+tre_dict *tre_dict_new(tre_ctx *ctx) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    tre_dict *d = tre_step_alloc(ctx, sizeof *d);
+    if (d) tre_strmap_init(&d->map, arena_alloc_cb, NULL, ctx);
+    return d;
+}
+
+tre_status tre_dict_set(tre_ctx *ctx, tre_dict *d, const char *name, tre_tensor *value) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    if (!d || !name || !value)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_dict_set: %s is NULL",
+                            !d ? "dict" : !name ? "name" : "value");
+    const char *key = tre_step_strdup(ctx, name);
+    if (!key) return ctx->status;
+    if (!tre_strmap_put(&d->map, key, value))
+        return tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "tre_dict_set: out of memory");
+    return TRE_OK;
+}
+
+tre_tensor *tre_dict_get(const tre_dict *d, const char *name) {
+    return d && name ? tre_strmap_get(&d->map, name) : NULL;
+}
+int64_t tre_dict_size(const tre_dict *d) { return d ? d->map.count : 0; }

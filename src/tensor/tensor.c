@@ -1,0 +1,162 @@
+/* Tensor construction: step-scoped tensors in the arenas, persistent ones on the context's list. */
+#include <stdlib.h>
+#include <string.h>
+#include "tensor_impl.h"
+
+struct tre_ptensor {
+    tre_tensor t;   /* first member: a tre_tensor* of a persistent tensor is its tre_ptensor* */
+    tre_ptensor *prev, *next;
+};
+
+static bool check_shape(tre_ctx *ctx, const char *what, int64_t particles, int ndim,
+                        const int64_t *shape) {
+    if (particles < 1)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: particles must be >= 1", what), false;
+    if (ndim < 0 || ndim > TRE_MAX_DIMS || (ndim > 0 && !shape))
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: ndim must be in 0..%d", what,
+                            TRE_MAX_DIMS), false;
+    for (int i = 0; i < ndim; ++i)
+        if (shape[i] < 0)
+            return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: negative size in dim %d", what, i),
+                   false;
+    return true;
+}
+
+static void set_shape(tre_tensor *t, tre_dtype dtype, int64_t particles, int ndim,
+                      const int64_t *shape) {
+    t->dtype = dtype;
+    t->particles = particles;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; ++i) t->shape[i] = shape[i];
+    t->numel = tre_shape_numel(ndim, shape);
+}
+
+tre_tensor *tre_tensor_new(tre_ctx *ctx, tre_dtype dtype, int64_t particles, int ndim,
+                           const int64_t *shape) {
+    if (!tre_ok(ctx) || !check_shape(ctx, "tensor", particles, ndim, shape)) return NULL;
+    tre_tensor *t = tre_step_alloc(ctx, sizeof *t);
+    if (!t) return NULL;
+    set_shape(t, dtype, particles, ndim, shape);
+    t->data = tre_step_data(ctx, (size_t)(particles * t->numel) * 4);
+    return t->data ? t : NULL;
+}
+
+tre_tensor *tre_tensor_reshape_view(tre_ctx *ctx, const tre_tensor *t, int ndim,
+                                    const int64_t *shape) {
+    if (!tre_ok(ctx)) return NULL;
+    if (tre_shape_numel(ndim, shape) != t->numel) {
+        tre_ctx_fail(ctx, TRE_ERR_SHAPE, "reshape: element count differs");
+        return NULL;
+    }
+    tre_tensor *v = tre_step_alloc(ctx, sizeof *v);
+    if (!v) return NULL;
+    set_shape(v, t->dtype, t->particles, ndim, shape);
+    v->data = t->data;
+    return v;
+}
+
+static tre_ptensor *ptensor_new(tre_ctx *ctx, tre_dtype dtype, int64_t particles, int ndim,
+                                const int64_t *shape) {
+    tre_ptensor *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    set_shape(&p->t, dtype, particles, ndim, shape);
+    p->t.persistent = true;
+    p->t.data = ctx->be->alloc(ctx->be->impl, (size_t)(particles * p->t.numel) * 4);
+    if (!p->t.data) {
+        free(p);
+        return NULL;
+    }
+    p->next = ctx->persistent;
+    if (p->next) p->next->prev = p;
+    ctx->persistent = p;
+    return p;
+}
+
+tre_status tre_tensor_create(tre_ctx *ctx, tre_tensor **out, tre_dtype dtype, int64_t particles,
+                             int ndim, const int64_t *shape, const void *host) {
+    if (!ctx || !out) return TRE_ERR_INVALID_ARG;
+    *out = NULL;
+    if (dtype != TRE_F32 && dtype != TRE_I32)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_tensor_create: unknown dtype");
+    if (!check_shape(ctx, "tre_tensor_create", particles, ndim, shape)) return ctx->status;
+    tre_ptensor *p = ptensor_new(ctx, dtype, particles, ndim, shape);
+    if (!p) return tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "tre_tensor_create: out of memory");
+    size_t bytes = (size_t)(particles * p->t.numel) * 4;
+    int rc = host ? ctx->be->upload(ctx->be->impl, p->t.data, host, bytes)
+                  : ctx->be->fill(ctx->be->impl, p->t.data, 0.f, particles * p->t.numel);
+    if (rc) {
+        tre_tensor_destroy(ctx, &p->t);
+        return tre_backend_check(ctx, rc, "upload");
+    }
+    *out = &p->t;
+    return TRE_OK;
+}
+
+tre_tensor *tre_tensor_persist_copy(tre_ctx *ctx, const tre_tensor *t) {
+    tre_ptensor *p = ptensor_new(ctx, t->dtype, t->particles, t->ndim, t->shape);
+    if (!p) {
+        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "out of memory copying a tensor");
+        return NULL;
+    }
+    int rc = ctx->be->copy(ctx->be->impl, p->t.data, t->data, (size_t)(t->particles * t->numel) * 4);
+    if (tre_backend_check(ctx, rc, "copy") != TRE_OK) {
+        tre_tensor_destroy(ctx, &p->t);
+        return NULL;
+    }
+    return &p->t;
+}
+
+void tre_tensor_destroy(tre_ctx *ctx, tre_tensor *t) {
+    if (!ctx || !t || !t->persistent) return;
+    tre_ptensor *p = (tre_ptensor *)t;
+    if (p->prev) p->prev->next = p->next;
+    else ctx->persistent = p->next;
+    if (p->next) p->next->prev = p->prev;
+    ctx->be->free(ctx->be->impl, p->t.data);
+    free(p);
+}
+
+void tre_persistent_release_all(tre_ctx *ctx) {
+    while (ctx->persistent) tre_tensor_destroy(ctx, &ctx->persistent->t);
+}
+
+tre_status tre_tensor_to_host(tre_ctx *ctx, const tre_tensor *t, void *host, int64_t capacity) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    if (!t || !host)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_tensor_to_host: %s is NULL",
+                            t ? "host" : "tensor");
+    int64_t n = t->particles * t->numel;
+    if (capacity < n)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
+                            "tre_tensor_to_host: capacity %lld < %lld elements",
+                            (long long)capacity, (long long)n);
+    ctx->be->sync(ctx->be->impl);
+    return tre_backend_check(ctx, ctx->be->download(ctx->be->impl, host, t->data, (size_t)n * 4),
+                             "download");
+}
+
+tre_tensor *tre_full(tre_ctx *ctx, int ndim, const int64_t *shape, float v) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    tre_tensor *t = tre_tensor_new(ctx, TRE_F32, 1, ndim, shape);
+    if (!t) return NULL;
+    tre_backend_check(ctx, ctx->be->fill(ctx->be->impl, t->data, v, t->numel), "fill");
+    return tre_ok(ctx) ? t : NULL;
+}
+
+tre_tensor *tre_scalar(tre_ctx *ctx, float v) { return tre_full(ctx, 0, NULL, v); }
+
+tre_tensor *tre_from_host(tre_ctx *ctx, int64_t particles, int ndim, const int64_t *shape,
+                          const float *host) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!host) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_from_host: host is NULL");
+        return NULL;
+    }
+    tre_tensor *t = tre_tensor_new(ctx, TRE_F32, particles, ndim, shape);
+    if (!t) return NULL;
+    tre_backend_check(ctx,
+                      ctx->be->upload(ctx->be->impl, t->data, host,
+                                      (size_t)(particles * t->numel) * 4),
+                      "upload");
+    return tre_ok(ctx) ? t : NULL;
+}
