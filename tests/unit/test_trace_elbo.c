@@ -1,0 +1,184 @@
+/* Trace_ELBO evaluation: one guide and one model call whatever P is, reproducible seeds,
+ * model/guide mismatch rules, and a context that survives errors inside a model. */
+#include <math.h>
+#include <string.h>
+#include "test_support.h"
+
+typedef struct counts {
+    int model_calls, guide_calls;
+    tre_tensor *x;
+    int fail_in_model;   /* 1: bad site inside the model */
+    int guide_extra;     /* 1: guide-only site, 2: same but auxiliary */
+} counts;
+
+static tre_tensor *model(tre_ctx *c, const void *args) {
+    counts *k = (counts *)args;
+    k->model_calls++;
+    tre_tensor *mu = tre_sample(c, "mu", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 10.f)), NULL);
+    tre_plate(c, "data", k->x->shape[0], 0);
+    tre_sample(c, "obs", tre_normal(c, mu, tre_scalar(c, 1.f)), k->x);
+    tre_plate_end(c);
+    if (k->fail_in_model) tre_sample(c, "mu", tre_normal(c, mu, tre_scalar(c, 1.f)), NULL);
+    return mu;
+}
+
+static tre_tensor *guide(tre_ctx *c, const void *args) {
+    counts *k = (counts *)args;
+    k->guide_calls++;
+    tre_tensor *loc = tre_param(c, "q_loc", tre_scalar(c, 1.f), TRE_C_REAL);
+    tre_tensor *scale = tre_param(c, "q_scale", tre_scalar(c, 0.5f), TRE_C_POSITIVE);
+    tre_tensor *mu = tre_sample(c, "mu", tre_normal(c, loc, scale), NULL);
+    if (k->guide_extra) {
+        tre_infer inf = {0};
+        if (k->guide_extra == 2) tre_infer_set(&inf, "is_auxiliary", "true");
+        tre_sample_opts o = {.infer = &inf};
+        tre_sample_ex(c, "extra", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), &o);
+    }
+    return mu;
+}
+
+static const float xs[5] = {0.3f, 1.2f, -0.4f, 2.2f, 0.9f};
+
+static void test_model_and_guide_run_once_whatever_p(void **state) {
+    (void)state;
+    const int64_t ps[2] = {1, 10000};
+    for (int i = 0; i < 2; ++i) {
+        tre_ctx *ctx = tt_ctx(1);
+        counts k = {.x = tt_data(ctx, 5, xs)};
+        tre_elbo_result r;
+        TT_OK(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = ps[i]}, &r));
+        assert_int_equal(k.model_calls, 1);
+        assert_int_equal(k.guide_calls, 1);
+        assert_int_equal(r.num_particles, ps[i]);
+        assert_true(isfinite(r.mean));
+        TT_NEAR(r.loss, -r.mean, 0);
+        if (ps[i] == 1) assert_true(r.stderr_ == 0.0);
+        else assert_true(r.stderr_ > 0.0);
+        tre_ctx_destroy(ctx);
+    }
+}
+
+static void run_elbo(uint64_t seed, int64_t P, float *out, double *mean) {
+    tre_ctx *ctx = tt_ctx(seed);
+    counts k = {.x = tt_data(ctx, 5, xs)};
+    tre_elbo_result r;
+    for (int step = 0; step < 2; ++step) /* the second evaluation uses fresh noise */
+        TT_OK(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = P}, &r));
+    memcpy(out, r.particles, (size_t)P * sizeof *out);
+    *mean = r.mean;
+    tre_ctx_destroy(ctx);
+}
+
+static void test_same_seed_bit_identical_different_seed_differs(void **state) {
+    (void)state;
+    enum { P = 1000 };
+    static float a[P], b[P], c[P];
+    double ma, mb, mc;
+    run_elbo(42, P, a, &ma);
+    run_elbo(42, P, b, &mb);
+    run_elbo(43, P, c, &mc);
+    assert_memory_equal(a, b, sizeof a);
+    assert_true(ma == mb);
+    assert_memory_not_equal(a, c, sizeof a);
+    assert_true(ma != mc);
+}
+
+static void test_steps_draw_fresh_noise(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(3);
+    counts k = {.x = tt_data(ctx, 5, xs)};
+    tre_elbo_result r;
+    TT_OK(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = 8}, &r));
+    float first[8];
+    memcpy(first, r.particles, sizeof first);
+    TT_OK(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = 8}, &r));
+    assert_memory_not_equal(first, r.particles, sizeof first);
+    tre_ctx_destroy(ctx);
+}
+
+static void test_guide_only_site_must_be_auxiliary(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(4);
+    counts k = {.x = tt_data(ctx, 5, xs), .guide_extra = 1};
+    tre_elbo_result r;
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = 4}, &r),
+                  TRE_ERR_MODEL, "\"extra\"");
+    k.guide_extra = 2;
+    TT_OK(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = 4}, &r));
+    tre_ctx_destroy(ctx);
+}
+
+static tre_tensor *empty_guide(tre_ctx *c, const void *args) {
+    (void)c;
+    ((counts *)args)->guide_calls++;
+    return NULL;
+}
+
+static void test_model_site_missing_from_guide_warns_and_samples_prior(void **state) {
+    (void)state;
+    int warnings = 0;
+    tre_ctx *ctx = NULL;
+    tre_ctx_opts o = {.backend = TRE_BACKEND_CPU, .seed = 5, .warn = tt_count_warnings,
+                      .warn_user = &warnings};
+    TT_OK(ctx, tre_ctx_create(&ctx, &o));
+    counts k = {.x = tt_data(ctx, 5, xs)};
+    tre_elbo_result r;
+    TT_OK(ctx, tre_elbo(ctx, model, empty_guide, &k, &(tre_elbo_opts){.num_particles = 16}, &r));
+    assert_int_equal(warnings, 1);
+    assert_non_null(strstr(tt_last_warning, "\"mu\""));
+    /* mu came from its prior, so elbo_s = log p(x, mu) varies per particle */
+    assert_true(r.particles[0] != r.particles[1]);
+    tre_ctx_destroy(ctx);
+}
+
+static void test_error_in_model_leaves_context_usable(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(6);
+    counts k = {.x = tt_data(ctx, 5, xs), .fail_in_model = 1};
+    tre_elbo_result r;
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = 32}, &r),
+                  TRE_ERR_DUPLICATE_SITE, "\"mu\"");
+    assert_int_equal(tre_stack_depth(ctx), 0);
+    assert_int_equal(tre_param_store_size(ctx), 2);
+    assert_int_equal(tre_ctx_particles(ctx), 1);
+    k.fail_in_model = 0;
+    TT_OK(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = 32}, &r));
+    assert_true(isfinite(r.mean));
+    /* bad options are errors naming the argument */
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = 0}, &r),
+                  TRE_ERR_INVALID_ARG, "num_particles");
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, NULL, guide, &k, &(tre_elbo_opts){.num_particles = 1}, &r),
+                  TRE_ERR_INVALID_ARG, "model");
+    tre_ctx_destroy(ctx);
+}
+
+static void test_training_loop_stops_allocating(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(7);
+    counts k = {.x = tt_data(ctx, 5, xs)};
+    tre_elbo_result r;
+    tre_ctx_memory m1, m2;
+    for (int step = 0; step < 3; ++step)
+        TT_OK(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = 4096}, &r));
+    tre_ctx_memory_stats(ctx, &m1);
+    for (int step = 0; step < 20; ++step)
+        TT_OK(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = 4096}, &r));
+    tre_ctx_memory_stats(ctx, &m2);
+    assert_int_equal(m1.host_grows, m2.host_grows);
+    assert_int_equal(m1.data_grows, m2.data_grows);
+    assert_true(m2.data_bytes > 0);
+    tre_ctx_destroy(ctx);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_and_guide_run_once_whatever_p),
+        cmocka_unit_test(test_same_seed_bit_identical_different_seed_differs),
+        cmocka_unit_test(test_steps_draw_fresh_noise),
+        cmocka_unit_test(test_guide_only_site_must_be_auxiliary),
+        cmocka_unit_test(test_model_site_missing_from_guide_warns_and_samples_prior),
+        cmocka_unit_test(test_error_in_model_leaves_context_usable),
+        cmocka_unit_test(test_training_loop_stops_allocating),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
