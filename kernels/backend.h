@@ -34,6 +34,7 @@ typedef enum tre_unop {
 typedef enum tre_kdist { TRE_KDIST_NORMAL = 0 } tre_kdist;
 
 #define TRE_KDIST_MAX_PARAMS 3
+#define TRE_KDIST_ARGS (2 + TRE_KDIST_MAX_PARAMS) /* value, params, mask */
 
 typedef struct tre_backend {
     const char *name;
@@ -57,10 +58,30 @@ typedef struct tre_backend {
                   int64_t k, const float *in, float *out);
     int (*log_prob)(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                     const tre_karg *value, const tre_karg *params);
+    /* Fused log-density reduction, one number per particle:
+     *   out[p] = sum over the elements i of particle p of (mask_i != 0 ? scale * lp_i : 0),
+     * accumulated in double in a fixed order (the result does not depend on thread count).
+     * args: value, params[0..TRE_KDIST_MAX_PARAMS-1], mask (data NULL: no mask), laid out over
+     * the per-particle shape `inner`; pstride[a] is argument a's particle stride (0 or numel). */
+    int (*log_prob_sum)(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
+                        float *out, const tre_karg *args, const int64_t *pstride, float scale);
     /* Reparameterized draws: element i (linear in the output) uses Philox block i / 4, number
      * i % 4, of random op `stream` under `seed`. */
     int (*sample)(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                   const tre_karg *params, uint64_t seed, uint64_t stream);
+    /* Structured constraint transforms (kernels/math/transform.h) over contiguous rows.
+     * Stick-breaking onto the simplex of size k (k >= 1; k >= 2 for the inverse): forward maps
+     * rows x (k-1) values to rows x k, inverse (inverse != 0) rows x k to rows x (k-1). */
+    int (*simplex)(void *impl, int inverse, int64_t rows, int64_t k, float *out, const float *in);
+    /* out[r] = log|det J| of row r (k-1 unconstrained values) onto its first k-1 outputs */
+    int (*simplex_log_det)(void *impl, int64_t rows, int64_t k, float *out, const float *in);
+    /* batch n x n matrices, row-major: keep the strict lower part, exp (inverse: log) the
+     * diagonal, zero the upper part */
+    int (*lower_cholesky)(void *impl, int inverse, int64_t batch, int64_t n, float *out,
+                          const float *in);
+    /* out[b] = sum of the diagonal of unconstrained matrix b, accumulated in double */
+    int (*lower_cholesky_log_det)(void *impl, int64_t batch, int64_t n, float *out,
+                                  const float *in);
     int (*sync)(void *impl);
     void (*destroy)(void *impl);
 } tre_backend;

@@ -38,7 +38,12 @@ tre_backend *tre_backend_cpu_create(void) {
         .sum_rows = tre_sum_rows_cpu,
         .gather = tre_gather_cpu,
         .log_prob = tre_log_prob_cpu,
+        .log_prob_sum = tre_log_prob_sum_cpu,
         .sample = tre_sample_cpu,
+        .simplex = tre_simplex_cpu,
+        .simplex_log_det = tre_simplex_log_det_cpu,
+        .lower_cholesky = tre_lower_cholesky_cpu,
+        .lower_cholesky_log_det = tre_lower_cholesky_log_det_cpu,
         .sync = cpu_sync,
         .destroy = cpu_destroy,
     };

@@ -13,6 +13,15 @@ int tre_gather_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, const in
                    int64_t k, const float *in, float *out);
 int tre_log_prob_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                      const tre_karg *value, const tre_karg *params);
+int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
+                         float *out, const tre_karg *args, const int64_t *pstride, float scale);
 int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                    const tre_karg *params, uint64_t seed, uint64_t stream);
+int tre_simplex_cpu(void *impl, int inverse, int64_t rows, int64_t k, float *out,
+                    const float *in);
+int tre_simplex_log_det_cpu(void *impl, int64_t rows, int64_t k, float *out, const float *in);
+int tre_lower_cholesky_cpu(void *impl, int inverse, int64_t batch, int64_t n, float *out,
+                           const float *in);
+int tre_lower_cholesky_log_det_cpu(void *impl, int64_t batch, int64_t n, float *out,
+                                   const float *in);
 #endif

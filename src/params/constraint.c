@@ -1,4 +1,7 @@
-/* Constraint transforms T (unconstrained -> constrained), their inverses and log-Jacobians. */
+/* Constraint transforms T (unconstrained -> constrained), their inverses and log-Jacobians.
+ * Elementwise constraints are compositions of tensor ops; the structured ones (simplex,
+ * lower_cholesky) act on the last dim or the trailing matrix and have their own backend kernels
+ * (kernels/math/transform.h holds their formulas and conventions). */
 #include <math.h>
 #include "../tensor/tensor_impl.h"
 
@@ -7,10 +10,47 @@ static tre_tensor *affine(tre_ctx *ctx, const tre_tensor *x, float shift, float 
     return shift == 0.f ? y : tre_add(ctx, y, tre_scalar(ctx, shift));
 }
 
-static bool check(tre_ctx *ctx, const char *what, tre_constraint c, const tre_tensor *x) {
+/* Which way a structured transform's argument is read: the unconstrained side (T and its
+ * log-Jacobian take u) or the constrained side (T^-1 takes y). */
+typedef enum { SIDE_U, SIDE_Y } side;
+
+/* Shape rules of the structured constraints, with errors naming the function and argument. */
+static bool check_structured(tre_ctx *ctx, const char *what, tre_constraint c, const tre_tensor *x,
+                             side s) {
+    const char *arg = s == SIDE_U ? "u" : "y";
+    char sh[96];
+    if (x->dtype != TRE_F32) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: argument %s must be float32", what, arg);
+        return false;
+    }
+    tre_shape_str(sh, sizeof sh, x->ndim, x->shape);
+    if (c.kind == TRE_SIMPLEX) {
+        if (x->ndim < 1) {
+            tre_ctx_fail(ctx, TRE_ERR_SHAPE,
+                         "%s: simplex acts on the last dim, so argument %s needs at least 1 dim, "
+                         "got shape %s", what, arg, sh);
+            return false;
+        }
+        if (s == SIDE_Y && x->shape[x->ndim - 1] < 2) {
+            tre_ctx_fail(ctx, TRE_ERR_SHAPE,
+                         "%s: simplex needs argument %s with K >= 2 entries in its last dim, got "
+                         "shape %s", what, arg, sh);
+            return false;
+        }
+    } else if (x->ndim < 2 || x->shape[x->ndim - 1] != x->shape[x->ndim - 2]) {
+        tre_ctx_fail(ctx, TRE_ERR_SHAPE,
+                     "%s: lower_cholesky needs argument %s to end in a square matrix [..., n, n], "
+                     "got shape %s", what, arg, sh);
+        return false;
+    }
+    return true;
+}
+
+static bool check(tre_ctx *ctx, const char *what, tre_constraint c, const tre_tensor *x, side s) {
     if (!ctx || !tre_ok(ctx)) return false;
     if (!x) {
-        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: tensor is NULL", what);
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: argument %s is NULL", what,
+                     s == SIDE_U ? "u" : "y");
         return false;
     }
     if (c.kind == TRE_INTERVAL && !(c.upper > c.lower)) {
@@ -18,20 +58,77 @@ static bool check(tre_ctx *ctx, const char *what, tre_constraint c, const tre_te
                      (double)c.lower, (double)c.upper);
         return false;
     }
-    if (c.kind == TRE_SIMPLEX || c.kind == TRE_LOWER_CHOLESKY) {
-        tre_ctx_fail(ctx, TRE_ERR_UNSUPPORTED, "%s: %s transform is not implemented yet", what,
-                     c.kind == TRE_SIMPLEX ? "simplex" : "lower_cholesky");
-        return false;
-    }
-    if (c.kind > TRE_LOWER_CHOLESKY) {
+    if ((int)c.kind < 0 || c.kind > TRE_LOWER_CHOLESKY) {
         tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: unknown constraint %d", what, (int)c.kind);
         return false;
     }
+    if (c.kind == TRE_SIMPLEX || c.kind == TRE_LOWER_CHOLESKY)
+        return check_structured(ctx, what, c, x, s);
     return true;
 }
 
+/* A backend built before these kernels existed (a NULL entry) fails cleanly. */
+static bool has_kernel(tre_ctx *ctx, bool present, const char *what, const char *kernel) {
+    if (present) return true;
+    tre_ctx_fail(ctx, TRE_ERR_UNSUPPORTED, "%s: the %s backend has no %s kernel", what,
+                 ctx->be->name, kernel);
+    return false;
+}
+
+/* Stick-breaking over the last dim: [..., K-1] -> [..., K] (inverse: [..., K] -> [..., K-1]).
+ * Rows are every particle's leading entries: particles * (numel / last dim). */
+static tre_tensor *simplex_apply(tre_ctx *ctx, const char *what, int inverse,
+                                 const tre_tensor *x) {
+    if (!has_kernel(ctx, ctx->be->simplex != NULL, what, "simplex")) return NULL;
+    int nd = x->ndim;
+    int64_t shape[TRE_MAX_DIMS];
+    for (int i = 0; i < nd; ++i) shape[i] = x->shape[i];
+    int64_t k = inverse ? x->shape[nd - 1] : x->shape[nd - 1] + 1;
+    shape[nd - 1] = inverse ? k - 1 : k;
+    tre_tensor *out = tre_tensor_new(ctx, TRE_F32, x->particles, nd, shape);
+    if (!out) return NULL;
+    int64_t rows = x->particles * tre_shape_numel(nd - 1, x->shape);
+    tre_backend_check(ctx, ctx->be->simplex(ctx->be->impl, inverse, rows, k, out->data, x->data),
+                      inverse ? "simplex inverse" : "simplex");
+    return tre_ok(ctx) ? out : NULL;
+}
+
+/* [..., n, n] -> [..., n, n], matrix by matrix. */
+static tre_tensor *lower_cholesky_apply(tre_ctx *ctx, const char *what, int inverse,
+                                        const tre_tensor *x) {
+    if (!has_kernel(ctx, ctx->be->lower_cholesky != NULL, what, "lower_cholesky"))
+        return NULL;
+    tre_tensor *out = tre_tensor_new(ctx, TRE_F32, x->particles, x->ndim, x->shape);
+    if (!out) return NULL;
+    int64_t n = x->shape[x->ndim - 1];
+    int64_t batch = x->particles * tre_shape_numel(x->ndim - 2, x->shape);
+    tre_backend_check(ctx,
+                      ctx->be->lower_cholesky(ctx->be->impl, inverse, batch, n, out->data, x->data),
+                      inverse ? "lower_cholesky inverse" : "lower_cholesky");
+    return tre_ok(ctx) ? out : NULL;
+}
+
+/* Per-row (simplex) or per-matrix (lower_cholesky) log-Jacobians, shape = u's leading dims. */
+static tre_tensor *structured_log_det_terms(tre_ctx *ctx, const char *what, tre_constraint c,
+                                            const tre_tensor *u) {
+    bool simplex = c.kind == TRE_SIMPLEX;
+    bool present = simplex ? ctx->be->simplex_log_det != NULL
+                           : ctx->be->lower_cholesky_log_det != NULL;
+    if (!has_kernel(ctx, present, what, simplex ? "simplex_log_det" : "lower_cholesky_log_det"))
+        return NULL;
+    int keep = u->ndim - (simplex ? 1 : 2);
+    tre_tensor *out = tre_tensor_new(ctx, TRE_F32, u->particles, keep, u->shape);
+    if (!out) return NULL;
+    int64_t rows = u->particles * out->numel, last = u->shape[u->ndim - 1];
+    int rc = simplex ? ctx->be->simplex_log_det(ctx->be->impl, rows, last + 1, out->data, u->data)
+                     : ctx->be->lower_cholesky_log_det(ctx->be->impl, rows, last, out->data,
+                                                       u->data);
+    tre_backend_check(ctx, rc, simplex ? "simplex_log_det" : "lower_cholesky_log_det");
+    return tre_ok(ctx) ? out : NULL;
+}
+
 tre_tensor *tre_transform_to(tre_ctx *ctx, tre_constraint c, const tre_tensor *u) {
-    if (!check(ctx, "transform_to", c, u)) return NULL;
+    if (!check(ctx, "transform_to", c, u, SIDE_U)) return NULL;
     switch (c.kind) {
     case TRE_REAL: return tre_tensor_reshape_view(ctx, u, u->ndim, u->shape);
     case TRE_POSITIVE: return tre_exp(ctx, u);
@@ -41,12 +138,14 @@ tre_tensor *tre_transform_to(tre_ctx *ctx, tre_constraint c, const tre_tensor *u
     case TRE_INTERVAL:
         return affine(ctx, tre_unary_op(ctx, TRE_OP_SIGMOID, "sigmoid", u), c.lower,
                       c.upper - c.lower);
+    case TRE_SIMPLEX: return simplex_apply(ctx, "transform_to", 0, u);
+    case TRE_LOWER_CHOLESKY: return lower_cholesky_apply(ctx, "transform_to", 0, u);
     default: return NULL;
     }
 }
 
 tre_tensor *tre_transform_inv(tre_ctx *ctx, tre_constraint c, const tre_tensor *y) {
-    if (!check(ctx, "transform_inv", c, y)) return NULL;
+    if (!check(ctx, "transform_inv", c, y, SIDE_Y)) return NULL;
     switch (c.kind) {
     case TRE_REAL: return tre_tensor_reshape_view(ctx, y, y->ndim, y->shape);
     case TRE_POSITIVE: return tre_log(ctx, y);
@@ -57,13 +156,15 @@ tre_tensor *tre_transform_inv(tre_ctx *ctx, tre_constraint c, const tre_tensor *
         return tre_unary_op(ctx, TRE_OP_LOGIT, "logit",
                             affine(ctx, affine(ctx, y, -c.lower, 1.f), 0.f,
                                    1.f / (c.upper - c.lower)));
+    case TRE_SIMPLEX: return simplex_apply(ctx, "transform_inv", 1, y);
+    case TRE_LOWER_CHOLESKY: return lower_cholesky_apply(ctx, "transform_inv", 1, y);
     default: return NULL;
     }
 }
 
 tre_tensor *tre_transform_log_abs_det_jacobian(tre_ctx *ctx, tre_constraint c,
                                                const tre_tensor *u) {
-    if (!check(ctx, "log_abs_det_jacobian", c, u)) return NULL;
+    if (!check(ctx, "log_abs_det_jacobian", c, u, SIDE_U)) return NULL;
     tre_tensor *terms = NULL;
     switch (c.kind) {
     case TRE_REAL: terms = tre_mul(ctx, u, tre_scalar(ctx, 0.f)); break;
@@ -77,6 +178,10 @@ tre_tensor *tre_transform_log_abs_det_jacobian(tre_ctx *ctx, tre_constraint c,
         terms = tre_add(ctx, tre_unary_op(ctx, TRE_OP_LOG_SIGMOID, "log_sigmoid", u),
                         tre_unary_op(ctx, TRE_OP_LOG_SIGMOID, "log_sigmoid", tre_neg(ctx, u)));
         if (c.kind == TRE_INTERVAL) terms = affine(ctx, terms, logf(c.upper - c.lower), 1.f);
+        break;
+    case TRE_SIMPLEX:        /* onto the first K-1 simplex entries (the last is implied) */
+    case TRE_LOWER_CHOLESKY: /* sum of the unconstrained diagonal; see kernels/math/transform.h */
+        terms = structured_log_det_terms(ctx, "log_abs_det_jacobian", c, u);
         break;
     default: return NULL;
     }
