@@ -1,32 +1,156 @@
-/* CPU distribution kernels: elementwise log-densities and reparameterized draws over the
- * shared math in kernels/math, with the shared Philox stream. */
+/* CPU distribution kernels over the shared math in kernels/math: log-densities (materialized,
+ * or reduced per particle with mask and scale fused in), and reparameterized draws from the
+ * shared Philox stream.
+ *
+ * Broadcast arguments are first copied into small contiguous blocks (they stay in L1), so the
+ * arithmetic runs over unit-stride arrays the compiler vectorizes whatever the strides were. */
 #include <math.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
 #include "../math/normal.h"
 #include "../math/philox.h"
 
+#define BLOCK 256
+#define MAX_GROUPS 64 /* fixed split of one particle's sum: deterministic for any thread count */
+
+static void load_block(float *dst, const float *src, int64_t stride, int64_t n) {
+    if (stride == 1)
+        for (int64_t j = 0; j < n; ++j) dst[j] = src[j];
+    else if (stride == 0)
+        for (int64_t j = 0; j < n; ++j) dst[j] = src[0];
+    else
+        for (int64_t j = 0; j < n; ++j) dst[j] = src[j * stride];
+}
+
+/* log-densities of one block; `shared[i]` says parameter i is the same for the whole block */
+static int lp_block(tre_kdist kind, int64_t n, float *out, const float *x,
+                    float p[TRE_KDIST_MAX_PARAMS][BLOCK], const int *shared) {
+    switch (kind) {
+    case TRE_KDIST_NORMAL:
+        if (shared[1]) {
+            const float inv = 1.0f / p[1][0], ls = logf(p[1][0]);
+            for (int64_t j = 0; j < n; ++j) out[j] = tre_normal_log_prob_pre(x[j], p[0][j], inv, ls);
+        } else {
+            for (int64_t j = 0; j < n; ++j) out[j] = tre_normal_log_prob(x[j], p[0][j], p[1][j]);
+        }
+        return 0;
+    }
+    return 1;
+}
+
+static int nparams_of(tre_kdist kind) {
+    switch (kind) {
+    case TRE_KDIST_NORMAL: return 2;
+    }
+    return -1;
+}
+
+/* One run of `len` elements starting at argument offsets `off` (value, params..., mask). Writes
+ * log-densities to `out` when non-NULL, else returns the masked, scaled sum in double. */
+static double run_eval(tre_kdist kind, int np, int64_t len, const tre_karg *args,
+                       const int64_t *off, const int64_t *inner_stride, float scale, float *out,
+                       int *err) {
+    float xb[BLOCK], pb[TRE_KDIST_MAX_PARAMS][BLOCK], lb[BLOCK], mb[BLOCK];
+    int shared[TRE_KDIST_MAX_PARAMS];
+    const tre_karg *mask = &args[1 + TRE_KDIST_MAX_PARAMS];
+    double acc[4] = {0, 0, 0, 0};
+    for (int i = 0; i < np; ++i) shared[i] = inner_stride[1 + i] == 0;
+    for (int64_t s = 0; s < len; s += BLOCK) {
+        int64_t n = len - s < BLOCK ? len - s : BLOCK;
+        load_block(xb, args[0].data + off[0] + s * inner_stride[0], inner_stride[0], n);
+        for (int i = 0; i < np; ++i)
+            load_block(pb[i], args[1 + i].data + off[1 + i] + s * inner_stride[1 + i],
+                       inner_stride[1 + i], n);
+        float *dst = out ? out + s : lb;
+        if (lp_block(kind, n, dst, xb, pb, shared)) {
+            *err = 1;
+            return 0.0;
+        }
+        if (out) continue;
+        if (mask->data) {
+            int64_t ms = inner_stride[1 + TRE_KDIST_MAX_PARAMS];
+            load_block(mb, mask->data + off[1 + TRE_KDIST_MAX_PARAMS] + s * ms, ms, n);
+            for (int64_t j = 0; j < n; ++j) lb[j] = mb[j] != 0.f ? lb[j] : 0.f; /* NaN too */
+        }
+        int64_t j = 0;
+        for (; j + 4 <= n; j += 4)
+            for (int l = 0; l < 4; ++l) acc[l] += (double)lb[j + l];
+        for (; j < n; ++j) acc[0] += (double)lb[j];
+    }
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) * (double)scale;
+}
+
 int tre_log_prob_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                      const tre_karg *value, const tre_karg *params) {
     (void)impl;
-    if (kind != TRE_KDIST_NORMAL) return 1;
+    int np = nparams_of(kind);
+    if (np < 0) return 1;
     tre_cpu_runs R;
     tre_cpu_runs_init(&R, shape);
-    const int64_t *st[4] = {NULL, value->stride, params[0].stride, params[1].stride};
-    const int64_t sx = tre_cpu_inner_stride(&R, value->stride);
-    const int64_t sl = tre_cpu_inner_stride(&R, params[0].stride);
-    const int64_t ss = tre_cpu_inner_stride(&R, params[1].stride);
+    tre_karg args[TRE_KDIST_ARGS] = {*value};
+    for (int i = 0; i < np; ++i) args[1 + i] = params[i];
+    const int64_t *st[1 + TRE_KDIST_ARGS] = {NULL};
+    int64_t inner[TRE_KDIST_ARGS];
+    for (int a = 0; a <= np; ++a) {
+        st[1 + a] = args[a].stride;
+        inner[a] = tre_cpu_inner_stride(&R, args[a].stride);
+    }
+    int err = 0;
 #pragma omp parallel for schedule(static) if (R.total > TRE_CPU_PARALLEL_MIN)
     for (int64_t k = 0; k < R.nruns; ++k) {
-        int64_t off[4];
-        int64_t len = tre_cpu_run_at(&R, k, 4, st, off);
-        float *o = out + off[0];
-        const float *x = value->data + off[1], *loc = params[0].data + off[2],
-                    *sc = params[1].data + off[3];
-        for (int64_t i = 0; i < len; ++i)
-            o[i] = tre_normal_log_prob(x[i * sx], loc[i * sl], sc[i * ss]);
+        int64_t off[1 + TRE_KDIST_ARGS];
+        int64_t len = tre_cpu_run_at(&R, k, 2 + np, st, off);
+        int e = 0;
+        run_eval(kind, np, len, args, off + 1, inner, 1.f, out + off[0], &e);
+        if (e) err = 1;
     }
-    return 0;
+    return err;
+}
+
+int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
+                         float *out, const tre_karg *args, const int64_t *pstride, float scale) {
+    (void)impl;
+    int np = nparams_of(kind);
+    if (np < 0) return 1;
+    tre_cpu_runs R;
+    tre_cpu_runs_init(&R, inner);
+    /* argument slots: value, params (np of TRE_KDIST_MAX_PARAMS), mask (last slot) */
+    const int64_t *st[TRE_KDIST_ARGS];
+    int64_t istride[TRE_KDIST_ARGS] = {0};
+    for (int a = 0; a < TRE_KDIST_ARGS; ++a) {
+        st[a] = args[a].stride;
+        istride[a] = tre_cpu_inner_stride(&R, args[a].stride);
+    }
+    int groups = particles >= 8 || R.nruns < 2 ? 1 : (R.nruns < MAX_GROUPS ? (int)R.nruns : MAX_GROUPS);
+    int64_t units = particles * groups;
+    double partial_stack[MAX_GROUPS];
+    double *partial = groups > 1 ? partial_stack : NULL;
+    int err = 0;
+    for (int64_t p0 = 0; p0 < particles; p0 += (groups > 1 ? 1 : particles)) {
+        int64_t nunits = groups > 1 ? groups : units;
+#pragma omp parallel for schedule(static) if (particles * R.total > TRE_CPU_PARALLEL_MIN)
+        for (int64_t u = 0; u < nunits; ++u) {
+            int64_t p = groups > 1 ? p0 : u, g = groups > 1 ? u : 0;
+            int64_t k0 = R.nruns * g / groups, k1 = R.nruns * (g + 1) / groups;
+            double acc = 0.0;
+            int e = 0;
+            for (int64_t k = k0; k < k1; ++k) {
+                int64_t off[TRE_KDIST_ARGS];
+                int64_t len = tre_cpu_run_at(&R, k, TRE_KDIST_ARGS, st, off);
+                for (int a = 0; a < TRE_KDIST_ARGS; ++a) off[a] += p * pstride[a];
+                acc += run_eval(kind, np, len, args, off, istride, scale, NULL, &e);
+            }
+            if (e) err = 1;
+            if (groups > 1) partial[g] = acc;
+            else out[p] = (float)acc;
+        }
+        if (groups > 1) {
+            double acc = 0.0;
+            for (int g = 0; g < groups; ++g) acc += partial[g];
+            out[p0] = (float)acc;
+        }
+    }
+    return err;
 }
 
 int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,

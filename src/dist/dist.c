@@ -106,28 +106,38 @@ static int full_shape(const tre_dist *d, int64_t *shape) {
     return d->batch_ndim + d->event_ndim;
 }
 
-tre_tensor *tre_dist_log_prob(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value) {
-    if (!ctx || !tre_ok(ctx)) return NULL;
+/* Shape (and particle extent) of the elementwise log-densities of value under d, before the
+ * event dims are summed: batch + event shape broadcast with value's shape. */
+static bool log_prob_shape(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value, int64_t *p,
+                           int *ond, int64_t *oshape) {
     if (!d || !value || value->dtype != TRE_F32) {
         tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "log_prob: %s", !d ? "distribution is NULL"
                                                    : !value ? "value is NULL"
                                                             : "value must be float32");
-        return NULL;
+        return false;
     }
-    int64_t fshape[TRE_MAX_DIMS], oshape[TRE_MAX_DIMS];
-    int fnd = full_shape(d, fshape), ond;
+    int64_t fshape[TRE_MAX_DIMS];
+    int fnd = full_shape(d, fshape);
     char s1[96], s2[96];
-    int64_t p = tre_particles_join(tre_dist_particles(d), value->particles);
+    *p = tre_particles_join(tre_dist_particles(d), value->particles);
     if (value->ndim < d->event_ndim ||
         !tre_shape_equal(d->event_ndim, value->shape + value->ndim - d->event_ndim, d->event_ndim,
                          d->event_shape) ||
-        !tre_shape_broadcast(fnd, fshape, value->ndim, value->shape, &ond, oshape) || p < 0) {
+        !tre_shape_broadcast(fnd, fshape, value->ndim, value->shape, ond, oshape) || *p < 0) {
         tre_ctx_fail(ctx, TRE_ERR_SHAPE, "log_prob: value of shape %s does not fit %s of shape %s%s",
                      tre_shape_str(s1, sizeof s1, value->ndim, value->shape), d->family->name,
                      tre_shape_str(s2, sizeof s2, fnd, fshape),
-                     p < 0 ? " (particle extents differ)" : "");
-        return NULL;
+                     *p < 0 ? " (particle extents differ)" : "");
+        return false;
     }
+    return true;
+}
+
+tre_tensor *tre_dist_log_prob(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    int64_t p, oshape[TRE_MAX_DIMS];
+    int ond;
+    if (!log_prob_shape(ctx, d, value, &p, &ond, oshape)) return NULL;
     tre_tensor *out = tre_tensor_new(ctx, TRE_F32, p, ond, oshape);
     if (!out) return NULL;
     const tre_tensor *args[1 + TRE_KDIST_MAX_PARAMS] = {value};
@@ -140,6 +150,56 @@ tre_tensor *tre_dist_log_prob(tre_ctx *ctx, const tre_dist *d, const tre_tensor 
                       "log_prob");
     /* dims moved into the event are summed away */
     return tre_ok(ctx) ? tre_sum_trailing(ctx, out, d->event_ndim) : NULL;
+}
+
+tre_tensor *tre_dist_log_prob_sum(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
+                                  const tre_tensor *mask, double scale) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    int64_t p, oshape[TRE_MAX_DIMS];
+    int ond;
+    if (!log_prob_shape(ctx, d, value, &p, &ond, oshape)) return NULL;
+    /* every argument is laid out per particle (extent 1); particle strides go separately */
+    tre_tensor fake[TRE_KDIST_ARGS];
+    const tre_tensor *args[TRE_KDIST_ARGS] = {NULL};
+    int64_t pstride[TRE_KDIST_ARGS] = {0};
+    const tre_tensor *src[TRE_KDIST_ARGS] = {value};
+    for (int i = 0; i < d->family->nparams; ++i) src[1 + i] = d->params[i];
+    src[TRE_KDIST_ARGS - 1] = mask;
+    for (int a = 0; a < TRE_KDIST_ARGS; ++a) {
+        if (!src[a]) continue;
+        fake[a] = *src[a];
+        fake[a].particles = 1;
+        pstride[a] = src[a]->particles == 1 ? 0 : src[a]->numel;
+        args[a] = &fake[a];
+    }
+    if (mask) {
+        /* the mask covers batch dims: pad it with the event dims on the right; like Pyro's
+         * log_prob * mask it may broadcast the log-densities to a larger batch shape */
+        tre_tensor *m = &fake[TRE_KDIST_ARGS - 1];
+        char s1[96], s2[96];
+        bool fits = mask->ndim + d->event_ndim <= TRE_MAX_DIMS;
+        for (int i = 0; fits && i < d->event_ndim; ++i) m->shape[mask->ndim + i] = 1;
+        m->ndim = mask->ndim + d->event_ndim;
+        if (!fits || !tre_shape_broadcast(ond, oshape, m->ndim, m->shape, &ond, oshape) ||
+            (p = tre_particles_join(p, mask->particles)) < 0) {
+            tre_ctx_fail(ctx, TRE_ERR_SHAPE, "mask of shape %s does not broadcast to log_prob shape %s",
+                         tre_shape_str(s1, sizeof s1, mask->ndim, mask->shape),
+                         tre_shape_str(s2, sizeof s2, ond - d->event_ndim, oshape));
+            return NULL;
+        }
+    }
+    tre_tensor *out = tre_tensor_new(ctx, TRE_F32, p, 0, NULL);
+    if (!out) return NULL;
+    tre_tensor inner = {.particles = 1, .ndim = ond, .numel = tre_shape_numel(ond, oshape)};
+    for (int i = 0; i < ond; ++i) inner.shape[i] = oshape[i];
+    tre_kshape ks;
+    tre_karg ka[TRE_KDIST_ARGS];
+    tre_kernel_layout(&inner, TRE_KDIST_ARGS, args, &ks, ka);
+    tre_backend_check(ctx,
+                      ctx->be->log_prob_sum(ctx->be->impl, d->family->kernel, p, &ks, out->data, ka,
+                                            pstride, (float)scale),
+                      "log_prob_sum");
+    return tre_ok(ctx) ? out : NULL;
 }
 
 tre_tensor *tre_dist_sample(tre_ctx *ctx, const tre_dist *d, int64_t particles) {

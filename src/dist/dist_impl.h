@@ -24,6 +24,10 @@ struct tre_dist {
  * parameters' shapes. */
 tre_dist *tre_dist_elementwise(tre_ctx *ctx, const tre_dist_family *family,
                                const tre_tensor *const *params);
+/* Per-particle sum of scale * mask * log_prob(value), fused in one kernel without
+ * materializing the elementwise log-densities (mask: NULL, or covering the batch dims). */
+tre_tensor *tre_dist_log_prob_sum(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
+                                  const tre_tensor *mask, double scale);
 /* Particle extent shared by the parameters (P or 1). */
 int64_t tre_dist_particles(const tre_dist *d);
 #endif

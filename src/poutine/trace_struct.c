@@ -90,8 +90,18 @@ static tre_tensor *node_log_prob(tre_ctx *ctx, tre_trace_node *node) {
         return NULL;
     }
     node->log_prob = lp;
-    node->log_prob_sum = tre_sum(ctx, lp);
+    if (!node->log_prob_sum) node->log_prob_sum = tre_sum(ctx, lp);
     return lp;
+}
+
+/* Per-particle sum of one node, cached; fused (nothing elementwise kept) unless the per-site
+ * log_prob was already materialized. */
+static tre_tensor *node_log_prob_sum(tre_ctx *ctx, tre_trace_node *node) {
+    if (node->log_prob_sum || !tre_ok(ctx)) return node->log_prob_sum;
+    const tre_msg *m = &node->msg;
+    node->log_prob_sum = tre_dist_log_prob_sum(ctx, m->fn, m->value, m->mask, m->scale);
+    if (!node->log_prob_sum) tre_ctx_name_site(ctx, m->name);
+    return node->log_prob_sum;
 }
 
 tre_tensor *tre_trace_site_log_prob(tre_ctx *ctx, tre_trace *tr, const char *name) {
@@ -110,7 +120,7 @@ tre_tensor *tre_trace_log_prob_sum(tre_ctx *ctx, tre_trace *tr) {
     tre_tensor *total = NULL;
     for (int64_t i = 0; i < tr->count && tre_ok(ctx); ++i) {
         tre_trace_node *node = tr->nodes[i];
-        if (node->msg.type != TRE_SITE_SAMPLE || !node_log_prob(ctx, node)) continue;
+        if (node->msg.type != TRE_SITE_SAMPLE || !node_log_prob_sum(ctx, node)) continue;
         total = total ? tre_add(ctx, total, node->log_prob_sum) : node->log_prob_sum;
     }
     if (!total) total = tre_scalar(ctx, 0.f);
