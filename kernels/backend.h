@@ -27,11 +27,46 @@ typedef enum tre_binop { TRE_OP_ADD = 0, TRE_OP_SUB, TRE_OP_MUL, TRE_OP_DIV } tr
 typedef enum tre_unop {
     TRE_OP_NEG = 0, TRE_OP_EXP, TRE_OP_LOG, TRE_OP_SQUARE,
     TRE_OP_SOFTPLUS, TRE_OP_SOFTPLUS_INV, TRE_OP_SIGMOID, TRE_OP_LOGIT,
-    TRE_OP_LOG_SIGMOID   /* log(sigmoid(x)), stable */
+    TRE_OP_LOG_SIGMOID,  /* log(sigmoid(x)), stable */
+    TRE_OP_LGAMMA, TRE_OP_DIGAMMA, TRE_OP_LOG1P, TRE_OP_EXPM1, TRE_OP_ABS
 } tre_unop;
 
 /* Distribution families with an elementwise kernel (log_prob / sample by element). */
-typedef enum tre_kdist { TRE_KDIST_NORMAL = 0 } tre_kdist;
+typedef enum tre_kdist {
+    TRE_KDIST_NORMAL = 0,     /* loc, scale */
+    TRE_KDIST_LOG_NORMAL,     /* loc, scale */
+    TRE_KDIST_HALF_NORMAL,    /* scale */
+    TRE_KDIST_CAUCHY,         /* loc, scale */
+    TRE_KDIST_HALF_CAUCHY,    /* scale */
+    TRE_KDIST_LAPLACE,        /* loc, scale */
+    TRE_KDIST_STUDENT_T,      /* df, loc, scale */
+    TRE_KDIST_UNIFORM,        /* low, high */
+    TRE_KDIST_EXPONENTIAL,    /* rate */
+    TRE_KDIST_GAMMA,          /* concentration, rate */
+    TRE_KDIST_BETA,           /* concentration1, concentration0 */
+    TRE_KDIST_DELTA,          /* v, log_density */
+    TRE_KDIST_BERNOULLI_PROBS,  /* probs */
+    TRE_KDIST_BERNOULLI_LOGITS, /* logits */
+    TRE_KDIST_POISSON,        /* rate */
+    TRE_KDIST_BINOMIAL_PROBS, /* total_count, probs */
+    TRE_KDIST_COUNT
+} tre_kdist;
+
+/* Elementwise checks of values against a constraint (validation). a and b are broadcast
+ * argument tensors (or constants ca, cb where noted). NaN never passes. */
+typedef enum tre_kcheck {
+    TRE_CHECK_NOT_NAN = 0,    /* real */
+    TRE_CHECK_POSITIVE,       /* x > 0 */
+    TRE_CHECK_NONNEGATIVE,    /* x >= 0 */
+    TRE_CHECK_UNIT_INTERVAL,  /* 0 <= x <= 1 */
+    TRE_CHECK_BOOLEAN,        /* x == 0 or x == 1 */
+    TRE_CHECK_NONNEG_INTEGER, /* x >= 0, integral */
+    TRE_CHECK_INTEGER_UPTO,   /* 0 <= x <= a, integral */
+    TRE_CHECK_BETWEEN,        /* a <= x <= b */
+    TRE_CHECK_LESS_THAN,      /* x < a */
+    TRE_CHECK_CATEGORY,       /* 0 <= x < ca, integral */
+    TRE_CHECK_GREATER_THAN_C  /* x > ca */
+} tre_kcheck;
 
 #define TRE_KDIST_MAX_PARAMS 3
 #define TRE_KDIST_ARGS (2 + TRE_KDIST_MAX_PARAMS) /* value, params, mask */
@@ -82,6 +117,9 @@ typedef struct tre_backend {
     /* out[b] = sum of the diagonal of unconstrained matrix b, accumulated in double */
     int (*lower_cholesky_log_det)(void *impl, int64_t batch, int64_t n, float *out,
                                   const float *in);
+    /* *count = number of elements of the broadcast shape failing `check` */
+    int (*validate)(void *impl, tre_kcheck check, const tre_kshape *shape, const tre_karg *x,
+                    const tre_karg *a, const tre_karg *b, float ca, int64_t *count);
     int (*sync)(void *impl);
     void (*destroy)(void *impl);
 } tre_backend;

@@ -10,8 +10,39 @@ extern "C" {
 
 typedef struct tre_dist tre_dist;
 
-/* Normal(loc, scale), reparameterized. Step-scoped; NULL on error (sticky). */
+/* Constructors (step-scoped; NULL on error, sticky, and the next tre_sample names its site).
+ * Parameters broadcast against each other; a parameter may have particle extent P. With
+ * validation on, parameters are checked against their constraints at the sample site, and
+ * values against the support before their first log_prob. Semantics follow PyTorch/Pyro. */
 tre_dist *tre_normal(tre_ctx *ctx, const tre_tensor *loc, const tre_tensor *scale);
+tre_dist *tre_log_normal(tre_ctx *ctx, const tre_tensor *loc, const tre_tensor *scale);
+tre_dist *tre_half_normal(tre_ctx *ctx, const tre_tensor *scale);
+tre_dist *tre_cauchy(tre_ctx *ctx, const tre_tensor *loc, const tre_tensor *scale);
+tre_dist *tre_half_cauchy(tre_ctx *ctx, const tre_tensor *scale);
+tre_dist *tre_laplace(tre_ctx *ctx, const tre_tensor *loc, const tre_tensor *scale);
+tre_dist *tre_student_t(tre_ctx *ctx, const tre_tensor *df, const tre_tensor *loc,
+                        const tre_tensor *scale);
+tre_dist *tre_uniform(tre_ctx *ctx, const tre_tensor *low, const tre_tensor *high);
+tre_dist *tre_exponential(tre_ctx *ctx, const tre_tensor *rate);
+tre_dist *tre_gamma(tre_ctx *ctx, const tre_tensor *concentration, const tre_tensor *rate);
+tre_dist *tre_beta(tre_ctx *ctx, const tre_tensor *concentration1, const tre_tensor *concentration0);
+/* Dirichlet: event shape [K] from the last dim of concentration. */
+tre_dist *tre_dirichlet(tre_ctx *ctx, const tre_tensor *concentration);
+/* MultivariateNormal(loc [..., D], scale_tril [..., D, D]): event shape [D]. */
+tre_dist *tre_multivariate_normal(tre_ctx *ctx, const tre_tensor *loc, const tre_tensor *scale_tril);
+/* Delta(v) with log_density (NULL: 0); log_prob is log_density where value == v, else -inf. */
+tre_dist *tre_delta(tre_ctx *ctx, const tre_tensor *v, const tre_tensor *log_density);
+tre_dist *tre_bernoulli_probs(tre_ctx *ctx, const tre_tensor *probs);
+tre_dist *tre_bernoulli_logits(tre_ctx *ctx, const tre_tensor *logits);
+/* Categorical over the last dim of logits (unnormalized); values are indices (as floats). */
+tre_dist *tre_categorical_logits(tre_ctx *ctx, const tre_tensor *logits);
+tre_dist *tre_poisson(tre_ctx *ctx, const tre_tensor *rate);
+tre_dist *tre_binomial_probs(tre_ctx *ctx, const tre_tensor *total_count, const tre_tensor *probs);
+
+/* Analytic KL(p || q) over the batch shape (to_event dims summed); TRE_ERR_UNSUPPORTED when
+ * the pair has no closed form here. tre_kl_exists says whether it has. */
+tre_tensor *tre_kl_divergence(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+bool tre_kl_exists(const tre_dist *p, const tre_dist *q);
 
 /* Move the rightmost n batch dims into the event (Pyro's to_event / Independent). */
 tre_dist *tre_dist_to_event(tre_ctx *ctx, const tre_dist *d, int n);

@@ -44,6 +44,7 @@ tre_backend *tre_backend_cpu_create(void) {
         .simplex_log_det = tre_simplex_log_det_cpu,
         .lower_cholesky = tre_lower_cholesky_cpu,
         .lower_cholesky_log_det = tre_lower_cholesky_log_det_cpu,
+        .validate = tre_validate_cpu,
         .sync = cpu_sync,
         .destroy = cpu_destroy,
     };

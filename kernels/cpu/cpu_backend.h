@@ -15,6 +15,8 @@ int tre_log_prob_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float 
                      const tre_karg *value, const tre_karg *params);
 int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
                          float *out, const tre_karg *args, const int64_t *pstride, float scale);
+int tre_validate_cpu(void *impl, tre_kcheck check, const tre_kshape *shape, const tre_karg *x,
+                     const tre_karg *a, const tre_karg *b, float ca, int64_t *count);
 int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                    const tre_karg *params, uint64_t seed, uint64_t stream);
 int tre_simplex_cpu(void *impl, int inverse, int64_t rows, int64_t k, float *out,

@@ -7,10 +7,11 @@
 #include <math.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
+#include "dist_families_cpu.h"
 #include "../math/normal.h"
 #include "../math/philox.h"
 
-#define BLOCK 256
+#define BLOCK TRE_CPU_BLOCK
 #define MAX_GROUPS 64 /* fixed split of one particle's sum: deterministic for any thread count */
 
 static void load_block(float *dst, const float *src, int64_t stride, int64_t n) {
@@ -22,34 +23,33 @@ static void load_block(float *dst, const float *src, int64_t stride, int64_t n) 
         for (int64_t j = 0; j < n; ++j) dst[j] = src[j * stride];
 }
 
-/* log-densities of one block; `shared[i]` says parameter i is the same for the whole block */
-static int lp_block(tre_kdist kind, int64_t n, float *out, const float *x,
-                    float p[TRE_KDIST_MAX_PARAMS][BLOCK], const int *shared) {
-    switch (kind) {
-    case TRE_KDIST_NORMAL:
-        if (shared[1]) {
-            const float inv = 1.0f / p[1][0], ls = logf(p[1][0]);
-            for (int64_t j = 0; j < n; ++j) out[j] = tre_normal_log_prob_pre(x[j], p[0][j], inv, ls);
-        } else {
-            for (int64_t j = 0; j < n; ++j) out[j] = tre_normal_log_prob(x[j], p[0][j], p[1][j]);
-        }
-        return 0;
+void tre_normal_lp_block(int64_t n, float *out, const float *x,
+                         float p[TRE_KDIST_MAX_PARAMS][BLOCK], const int *shared) {
+    if (shared[1]) {
+        const float inv = 1.0f / p[1][0], ls = logf(p[1][0]);
+        for (int64_t j = 0; j < n; ++j) out[j] = tre_normal_log_prob_pre(x[j], p[0][j], inv, ls);
+    } else {
+        for (int64_t j = 0; j < n; ++j) out[j] = tre_normal_log_prob(x[j], p[0][j], p[1][j]);
     }
-    return 1;
 }
 
-static int nparams_of(tre_kdist kind) {
-    switch (kind) {
-    case TRE_KDIST_NORMAL: return 2;
-    }
-    return -1;
+float tre_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p) {
+    return tre_normal_rsample(tre_philox_std_normal(seed, stream, elem), p[0], p[1]);
+}
+
+/* The families with elementwise kernels, indexed by tre_kdist. */
+static const tre_cpu_family families[TRE_KDIST_COUNT] = {
+    [TRE_KDIST_NORMAL] = {2, tre_normal_lp_block, tre_normal_sample_elem},
+};
+
+static const tre_cpu_family *family_of(tre_kdist kind) {
+    return (unsigned)kind < TRE_KDIST_COUNT && families[kind].log_prob ? &families[kind] : NULL;
 }
 
 /* One run of `len` elements starting at argument offsets `off` (value, params..., mask). Writes
  * log-densities to `out` when non-NULL, else returns the masked, scaled sum in double. */
-static double run_eval(tre_kdist kind, int np, int64_t len, const tre_karg *args,
-                       const int64_t *off, const int64_t *inner_stride, float scale, float *out,
-                       int *err) {
+static double run_eval(const tre_cpu_family *fam, int np, int64_t len, const tre_karg *args,
+                       const int64_t *off, const int64_t *inner_stride, float scale, float *out) {
     float xb[BLOCK], pb[TRE_KDIST_MAX_PARAMS][BLOCK], lb[BLOCK], mb[BLOCK];
     int shared[TRE_KDIST_MAX_PARAMS];
     const tre_karg *mask = &args[1 + TRE_KDIST_MAX_PARAMS];
@@ -62,10 +62,7 @@ static double run_eval(tre_kdist kind, int np, int64_t len, const tre_karg *args
             load_block(pb[i], args[1 + i].data + off[1 + i] + s * inner_stride[1 + i],
                        inner_stride[1 + i], n);
         float *dst = out ? out + s : lb;
-        if (lp_block(kind, n, dst, xb, pb, shared)) {
-            *err = 1;
-            return 0.0;
-        }
+        fam->log_prob(n, dst, xb, pb, shared);
         if (out) continue;
         if (mask->data) {
             int64_t ms = inner_stride[1 + TRE_KDIST_MAX_PARAMS];
@@ -83,8 +80,9 @@ static double run_eval(tre_kdist kind, int np, int64_t len, const tre_karg *args
 int tre_log_prob_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                      const tre_karg *value, const tre_karg *params) {
     (void)impl;
-    int np = nparams_of(kind);
-    if (np < 0) return 1;
+    const tre_cpu_family *fam = family_of(kind);
+    if (!fam) return 1;
+    int np = fam->nparams;
     tre_cpu_runs R;
     tre_cpu_runs_init(&R, shape);
     tre_karg args[TRE_KDIST_ARGS] = {*value};
@@ -95,23 +93,21 @@ int tre_log_prob_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float 
         st[1 + a] = args[a].stride;
         inner[a] = tre_cpu_inner_stride(&R, args[a].stride);
     }
-    int err = 0;
 #pragma omp parallel for schedule(static) if (R.total > TRE_CPU_PARALLEL_MIN)
     for (int64_t k = 0; k < R.nruns; ++k) {
         int64_t off[1 + TRE_KDIST_ARGS];
         int64_t len = tre_cpu_run_at(&R, k, 2 + np, st, off);
-        int e = 0;
-        run_eval(kind, np, len, args, off + 1, inner, 1.f, out + off[0], &e);
-        if (e) err = 1;
+        run_eval(fam, np, len, args, off + 1, inner, 1.f, out + off[0]);
     }
-    return err;
+    return 0;
 }
 
 int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
                          float *out, const tre_karg *args, const int64_t *pstride, float scale) {
     (void)impl;
-    int np = nparams_of(kind);
-    if (np < 0) return 1;
+    const tre_cpu_family *fam = family_of(kind);
+    if (!fam) return 1;
+    int np = fam->nparams;
     tre_cpu_runs R;
     tre_cpu_runs_init(&R, inner);
     /* argument slots: value, params (np of TRE_KDIST_MAX_PARAMS), mask (last slot) */
@@ -125,7 +121,6 @@ int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tr
     int64_t units = particles * groups;
     double partial_stack[MAX_GROUPS];
     double *partial = groups > 1 ? partial_stack : NULL;
-    int err = 0;
     for (int64_t p0 = 0; p0 < particles; p0 += (groups > 1 ? 1 : particles)) {
         int64_t nunits = groups > 1 ? groups : units;
 #pragma omp parallel for schedule(static) if (particles * R.total > TRE_CPU_PARALLEL_MIN)
@@ -133,14 +128,12 @@ int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tr
             int64_t p = groups > 1 ? p0 : u, g = groups > 1 ? u : 0;
             int64_t k0 = R.nruns * g / groups, k1 = R.nruns * (g + 1) / groups;
             double acc = 0.0;
-            int e = 0;
             for (int64_t k = k0; k < k1; ++k) {
                 int64_t off[TRE_KDIST_ARGS];
                 int64_t len = tre_cpu_run_at(&R, k, TRE_KDIST_ARGS, st, off);
                 for (int a = 0; a < TRE_KDIST_ARGS; ++a) off[a] += p * pstride[a];
-                acc += run_eval(kind, np, len, args, off, istride, scale, NULL, &e);
+                acc += run_eval(fam, np, len, args, off, istride, scale, NULL);
             }
-            if (e) err = 1;
             if (groups > 1) partial[g] = acc;
             else out[p] = (float)acc;
         }
@@ -150,29 +143,32 @@ int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tr
             out[p0] = (float)acc;
         }
     }
-    return err;
+    return 0;
 }
 
 int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                    const tre_karg *params, uint64_t seed, uint64_t stream) {
     (void)impl;
-    if (kind != TRE_KDIST_NORMAL) return 1;
+    const tre_cpu_family *fam = family_of(kind);
+    if (!fam || !fam->sample) return 1;
+    const int np = fam->nparams;
     tre_cpu_runs R;
     tre_cpu_runs_init(&R, shape);
-    const int64_t *st[3] = {NULL, params[0].stride, params[1].stride};
-    const int64_t sl = tre_cpu_inner_stride(&R, params[0].stride);
-    const int64_t ss = tre_cpu_inner_stride(&R, params[1].stride);
+    const int64_t *st[1 + TRE_KDIST_MAX_PARAMS] = {NULL};
+    int64_t ps[TRE_KDIST_MAX_PARAMS] = {0};
+    for (int i = 0; i < np; ++i) {
+        st[1 + i] = params[i].stride;
+        ps[i] = tre_cpu_inner_stride(&R, params[i].stride);
+    }
 #pragma omp parallel for schedule(static) if (R.total > TRE_CPU_PARALLEL_MIN / 8)
     for (int64_t k = 0; k < R.nruns; ++k) {
-        int64_t off[3];
-        int64_t len = tre_cpu_run_at(&R, k, 3, st, off);
-        float *o = out + off[0];
-        const float *loc = params[0].data + off[1], *sc = params[1].data + off[2];
+        int64_t off[1 + TRE_KDIST_MAX_PARAMS];
+        int64_t len = tre_cpu_run_at(&R, k, 1 + np, st, off);
+        float pv[TRE_KDIST_MAX_PARAMS] = {0};
         for (int64_t i = 0; i < len; ++i) {
-            uint64_t e = (uint64_t)(off[0] + i);
-            tre_u32x4 w = tre_philox_block(seed, stream, e >> 2);
-            float eps = tre_philox_normal(w, (int)(e & 3));
-            o[i] = tre_normal_rsample(eps, loc[i * sl], sc[i * ss]);
+            for (int q = 0; q < np; ++q) pv[q] = params[q].data[off[1 + q] + i * ps[q]];
+            /* the element number is its linear index in the output: the same on any backend */
+            out[off[0] + i] = fam->sample(seed, stream, (uint64_t)(off[0] + i), pv);
         }
     }
     return 0;

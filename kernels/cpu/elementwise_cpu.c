@@ -3,6 +3,7 @@
 #include "cpu_backend.h"
 #include "cpu_iter.h"
 #include "../math/elementwise.h"
+#include "../math/special.h"
 
 int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out,
                    const tre_karg *a, const tre_karg *b) {
@@ -46,6 +47,11 @@ int tre_unary_cpu(void *impl, tre_unop op, int64_t n, float *out, const float *i
         case TRE_OP_SIGMOID: y = tre_sigmoid(x); break;
         case TRE_OP_LOGIT: y = tre_logit(x); break;
         case TRE_OP_LOG_SIGMOID: y = tre_log_sigmoid(x); break;
+        case TRE_OP_LGAMMA: y = (float)tre_lgamma(x); break;
+        case TRE_OP_DIGAMMA: y = (float)tre_digamma(x); break;
+        case TRE_OP_LOG1P: y = log1pf(x); break;
+        case TRE_OP_EXPM1: y = expm1f(x); break;
+        case TRE_OP_ABS: y = fabsf(x); break;
         default: y = NAN; break;
         }
         out[i] = y;

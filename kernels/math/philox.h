@@ -59,4 +59,33 @@ static inline TRE_HD float tre_philox_normal(tre_u32x4 w, int j) {
     double a = two_pi * u2;
     return (float)((j & 1) ? r * sin(a) : r * cos(a));
 }
+
+/* Standard normal number `elem` of random op `stream`: Box-Muller over block elem / 4. */
+static inline TRE_HD float tre_philox_std_normal(uint64_t seed, uint64_t stream, uint64_t elem) {
+    return tre_philox_normal(tre_philox_block(seed, stream, elem >> 2), (int)(elem & 3));
+}
+
+/* Uniform number `elem` of random op `stream` in the open interval (0, 1), in double with 32
+ * random bits (word elem % 4 of block elem / 4): for inverse-CDF samplers. */
+static inline TRE_HD double tre_philox_uniform(uint64_t seed, uint64_t stream, uint64_t elem) {
+    tre_u32x4 w = tre_philox_block(seed, stream, elem >> 2);
+    return ((double)w.v[elem & 3] + 0.5) * (1.0 / 4294967296.0);
+}
+
+/* Draw `draw` (0, 1, 2, ...) of element `elem` of random op `stream`: an independent sequence
+ * of 4-word blocks per element, for samplers that need a variable number of uniforms
+ * (rejection: Gamma, Poisson, Binomial). Uses its own counter layout; an op uses one layout. */
+static inline TRE_HD tre_u32x4 tre_philox_elem(uint64_t seed, uint64_t stream, uint64_t elem,
+                                               uint32_t draw) {
+    tre_u32x4 c;
+    c.v[0] = draw;
+    c.v[1] = (uint32_t)elem;
+    c.v[2] = (uint32_t)(elem >> 32);
+    c.v[3] = (uint32_t)stream;
+    return tre_philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32) ^ (uint32_t)(stream >> 32));
+}
+/* A word of such a block as a double uniform in (0, 1). */
+static inline TRE_HD double tre_u32_to_open01_d(uint32_t x) {
+    return ((double)x + 0.5) * (1.0 / 4294967296.0);
+}
 #endif

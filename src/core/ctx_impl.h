@@ -25,6 +25,8 @@ struct tre_ctx {
     tre_warn_fn warn;
     void *warn_user;
     bool validate;
+    bool error_needs_site;  /* the error came from a distribution constructor: the next
+                               tre_sample names its site */
 
     uint64_t seed;          /* Philox key of the current stream */
     uint64_t rng_stream;    /* random ops drawn so far under that key */

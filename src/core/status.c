@@ -30,6 +30,7 @@ void tre_ctx_clear_error(tre_ctx *ctx) {
     if (!ctx) return;
     ctx->status = TRE_OK;
     ctx->error[0] = '\0';
+    ctx->error_needs_site = false;
 }
 
 tre_status tre_ctx_fail(tre_ctx *ctx, tre_status s, const char *fmt, ...) {

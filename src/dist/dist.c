@@ -3,8 +3,7 @@
 #include <string.h>
 #include "dist_impl.h"
 
-tre_dist *tre_dist_elementwise(tre_ctx *ctx, const tre_dist_family *family,
-                               const tre_tensor *const *params) {
+tre_dist *tre_dist_new(tre_ctx *ctx, const tre_dist_family *family, const tre_tensor *const *params) {
     if (!ctx || !tre_ok(ctx)) return NULL;
     tre_dist *d = tre_step_alloc(ctx, sizeof *d);
     if (!d) return NULL;
@@ -15,8 +14,27 @@ tre_dist *tre_dist_elementwise(tre_ctx *ctx, const tre_dist_family *family,
         if (!t || t->dtype != TRE_F32) {
             tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: parameter %s is %s", family->name,
                          family->param_names[i], t ? "not float32" : "NULL");
+            ctx->error_needs_site = true;
             return NULL;
         }
+        p = tre_particles_join(p, t->particles);
+        if (p < 0) {
+            tre_ctx_fail(ctx, TRE_ERR_SHAPE, "%s: parameter %s has particle extent %lld, unlike the others",
+                         family->name, family->param_names[i], (long long)t->particles);
+            ctx->error_needs_site = true;
+            return NULL;
+        }
+        d->params[i] = t;
+    }
+    if (family->shapes) {
+        if (family->shapes(ctx, d) != TRE_OK) {
+            ctx->error_needs_site = true;
+            return NULL;
+        }
+        return d;
+    }
+    for (int i = 0; i < family->nparams; ++i) {
+        const tre_tensor *t = params[i];
         char s1[96], s2[96];
         if (!tre_shape_broadcast(d->batch_ndim, d->batch_shape, t->ndim, t->shape, &d->batch_ndim,
                                  d->batch_shape)) {
@@ -24,15 +42,9 @@ tre_dist *tre_dist_elementwise(tre_ctx *ctx, const tre_dist_family *family,
                          family->name, family->param_names[i],
                          tre_shape_str(s1, sizeof s1, t->ndim, t->shape),
                          tre_shape_str(s2, sizeof s2, d->batch_ndim, d->batch_shape));
+            ctx->error_needs_site = true;
             return NULL;
         }
-        p = tre_particles_join(p, t->particles);
-        if (p < 0) {
-            tre_ctx_fail(ctx, TRE_ERR_SHAPE, "%s: parameters have different particle extents",
-                         family->name);
-            return NULL;
-        }
-        d->params[i] = t;
     }
     return d;
 }
@@ -138,6 +150,11 @@ tre_tensor *tre_dist_log_prob(tre_ctx *ctx, const tre_dist *d, const tre_tensor 
     int64_t p, oshape[TRE_MAX_DIMS];
     int ond;
     if (!log_prob_shape(ctx, d, value, &p, &ond, oshape)) return NULL;
+    const int reinterpreted = d->event_ndim - d->family->base_event_ndim;
+    if (d->family->log_prob) {
+        tre_tensor *lp = d->family->log_prob(ctx, d, value);
+        return lp ? tre_sum_trailing(ctx, lp, reinterpreted) : NULL;
+    }
     tre_tensor *out = tre_tensor_new(ctx, TRE_F32, p, ond, oshape);
     if (!out) return NULL;
     const tre_tensor *args[1 + TRE_KDIST_MAX_PARAMS] = {value};
@@ -149,7 +166,7 @@ tre_tensor *tre_dist_log_prob(tre_ctx *ctx, const tre_dist *d, const tre_tensor 
                                              &ka[1]),
                       "log_prob");
     /* dims moved into the event are summed away */
-    return tre_ok(ctx) ? tre_sum_trailing(ctx, out, d->event_ndim) : NULL;
+    return tre_ok(ctx) ? tre_sum_trailing(ctx, out, reinterpreted) : NULL;
 }
 
 tre_tensor *tre_dist_log_prob_sum(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
@@ -157,6 +174,12 @@ tre_tensor *tre_dist_log_prob_sum(tre_ctx *ctx, const tre_dist *d, const tre_ten
     if (!ctx || !tre_ok(ctx)) return NULL;
     int64_t p, oshape[TRE_MAX_DIMS];
     int ond;
+    if (d->family->log_prob) { /* structured: materialize, then mask, scale and sum */
+        tre_tensor *lp = tre_dist_log_prob(ctx, d, value);
+        if (lp && (mask || scale != 1.0))
+            lp = tre_mask_scale(ctx, lp, mask, scale, lp->particles, lp->ndim, lp->shape);
+        return lp ? tre_sum(ctx, lp) : NULL;
+    }
     if (!log_prob_shape(ctx, d, value, &p, &ond, oshape)) return NULL;
     /* every argument is laid out per particle (extent 1); particle strides go separately */
     tre_tensor fake[TRE_KDIST_ARGS];
@@ -214,6 +237,7 @@ tre_tensor *tre_dist_sample(tre_ctx *ctx, const tre_dist *d, int64_t particles) 
                      d->family->name, (long long)tre_dist_particles(d), (long long)particles);
         return NULL;
     }
+    if (d->family->sample) return d->family->sample(ctx, d, particles);
     int64_t shape[TRE_MAX_DIMS];
     int nd = full_shape(d, shape);
     tre_tensor *out = tre_tensor_new(ctx, TRE_F32, particles, nd, shape);

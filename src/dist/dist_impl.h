@@ -1,14 +1,48 @@
-/* Distribution internals: a family table per distribution and the generic dist object. */
+/* Distribution internals: a family table per distribution and the generic dist object.
+ *
+ * Elementwise families (every scalar distribution) need only their table: parameter names and
+ * checks, support, and the tre_kdist kernel that the backend evaluates elementwise. Structured
+ * families (event dims of their own: Dirichlet, MultivariateNormal; or Categorical, whose
+ * parameter has one more dim than its values) add hooks for their shapes, log_prob and sample. */
 #ifndef TRELBO_DIST_IMPL_H
 #define TRELBO_DIST_IMPL_H
 #include "../tensor/tensor_impl.h"
 
+/* How a parameter (or a value, for the support) is validated: a backend check whose bounds are
+ * other parameters (indices a, b; -1: none) or the constant ca. */
+typedef struct tre_dist_check {
+    bool on;
+    tre_kcheck check;
+    int a, b;
+    float ca;
+    const char *text;   /* for messages: "positive", "in [0, 1]", ... */
+} tre_dist_check;
+
+#define TRE_CHECK(kind, txt) ((tre_dist_check){true, (kind), -1, -1, 0.f, (txt)})
+#define TRE_CHECK_PARAMS(kind, ia, ib, txt) ((tre_dist_check){true, (kind), (ia), (ib), 0.f, (txt)})
+
+typedef struct tre_dist tre_dist;
+
 typedef struct tre_dist_family {
     const char *name;
-    tre_kdist kernel;                 /* the elementwise kernel of log_prob / sample */
+    tre_kdist kernel;                 /* the elementwise kernel (when log_prob/sample hooks are NULL) */
     int nparams;
     const char *param_names[TRE_KDIST_MAX_PARAMS];
+    tre_dist_check param_checks[TRE_KDIST_MAX_PARAMS];
+    tre_dist_check support;           /* values; for structured families see validate_value */
     bool has_rsample;
+    /* structured families only (all NULL / 0 for elementwise ones): */
+    int base_event_ndim;
+    /* fill d->batch_* and d->event_* from d->params (shape errors name the parameter) */
+    tre_status (*shapes)(tre_ctx *ctx, tre_dist *d);
+    /* log-densities with the base event consumed: shape = batch shape broadcast with the
+     * value's batch dims (to_event dims are summed by the caller), extent of the inputs */
+    tre_tensor *(*log_prob)(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value);
+    /* `particles` draws of shape batch + event */
+    tre_tensor *(*sample)(tre_ctx *ctx, const tre_dist *d, int64_t particles);
+    /* checks beyond param_checks (e.g. scale_tril lower-triangular) / support of a value */
+    tre_status (*validate)(tre_ctx *ctx, const tre_dist *d);
+    tre_status (*validate_value)(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value);
 } tre_dist_family;
 
 struct tre_dist {
@@ -16,18 +50,35 @@ struct tre_dist {
     const tre_tensor *params[TRE_KDIST_MAX_PARAMS];
     int batch_ndim;
     int64_t batch_shape[TRE_MAX_DIMS];
-    int event_ndim;                   /* dims moved by to_event (the families here are scalar) */
+    int event_ndim;                   /* base event dims + dims moved by to_event */
     int64_t event_shape[TRE_MAX_DIMS];
 };
 
-/* A distribution of an elementwise family: checks arguments, batch shape = broadcast of the
- * parameters' shapes. */
-tre_dist *tre_dist_elementwise(tre_ctx *ctx, const tre_dist_family *family,
-                               const tre_tensor *const *params);
-/* Per-particle sum of scale * mask * log_prob(value), fused in one kernel without
- * materializing the elementwise log-densities (mask: NULL, or covering the batch dims). */
-tre_tensor *tre_dist_log_prob_sum(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
-                                  const tre_tensor *mask, double scale);
+/* A distribution of `family` from its parameters: checks them (NULL, dtype, particle extents),
+ * then batch shape = broadcast of the parameters' shapes, or the family's shapes hook. A
+ * failure is reported with the site named by the next tre_sample. */
+tre_dist *tre_dist_new(tre_ctx *ctx, const tre_dist_family *family, const tre_tensor *const *params);
 /* Particle extent shared by the parameters (P or 1). */
 int64_t tre_dist_particles(const tre_dist *d);
+/* Per-particle sum of scale * mask * log_prob(value), fused in one kernel for elementwise
+ * families without materializing the elementwise log-densities (mask: NULL, or batch dims). */
+tre_tensor *tre_dist_log_prob_sum(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
+                                  const tre_tensor *mask, double scale);
+
+/* Validation (validate.c): parameters against their constraints, values against the support.
+ * Errors name the distribution and the parameter; the caller names the site. */
+tre_status tre_dist_validate_params(tre_ctx *ctx, const tre_dist *d);
+tre_status tre_dist_validate_value(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value);
+/* Count of elements of x (broadcast with a and b, either may be NULL) failing `check`. */
+int64_t tre_count_invalid(tre_ctx *ctx, tre_kcheck check, const tre_tensor *x, const tre_tensor *a,
+                          const tre_tensor *b, float ca);
+
+/* Analytic KL(p || q) of one family pair, elementwise over the batch (kl.c dispatches). */
+typedef tre_tensor *(*tre_kl_fn)(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+
+/* The families (one file each in src/dist/). */
+extern const tre_dist_family tre_normal_family;
+
+/* KL functions, defined beside their families. */
+tre_tensor *tre_kl_normal_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 #endif

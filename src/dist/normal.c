@@ -1,15 +1,28 @@
 /* Normal(loc, scale): reparameterized; log-density in kernels/math/normal.h. */
 #include "dist_impl.h"
 
-static const tre_dist_family normal_family = {
+const tre_dist_family tre_normal_family = {
     .name = "Normal",
     .kernel = TRE_KDIST_NORMAL,
     .nparams = 2,
     .param_names = {"loc", "scale"},
+    .param_checks = {TRE_CHECK(TRE_CHECK_NOT_NAN, "a real number (not NaN)"),
+                     TRE_CHECK(TRE_CHECK_POSITIVE, "positive")},
+    .support = TRE_CHECK(TRE_CHECK_NOT_NAN, "a real number (not NaN)"),
     .has_rsample = true,
 };
 
 tre_dist *tre_normal(tre_ctx *ctx, const tre_tensor *loc, const tre_tensor *scale) {
     const tre_tensor *params[2] = {loc, scale};
-    return tre_dist_elementwise(ctx, &normal_family, params);
+    return tre_dist_new(ctx, &tre_normal_family, params);
+}
+
+/* KL(N(m1, s1) || N(m2, s2)) = log(s2/s1) + (s1^2 + (m1-m2)^2) / (2 s2^2) - 1/2 */
+tre_tensor *tre_kl_normal_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q) {
+    const tre_tensor *m1 = p->params[0], *s1 = p->params[1], *m2 = q->params[0], *s2 = q->params[1];
+    tre_tensor *ratio = tre_div(ctx, s1, s2);
+    tre_tensor *diff = tre_div(ctx, tre_sub(ctx, m1, m2), s2);
+    tre_tensor *quad = tre_add(ctx, tre_square(ctx, ratio), tre_square(ctx, diff));
+    return tre_sub(ctx, tre_mul(ctx, tre_scalar(ctx, 0.5f), tre_sub(ctx, quad, tre_scalar(ctx, 1.f))),
+                   tre_log(ctx, ratio));
 }

@@ -60,8 +60,11 @@ int tre_stack_depth(const tre_ctx *ctx) { return ctx ? ctx->depth : 0; }
 
 static tre_status callback_failed(tre_ctx *ctx, tre_messenger *m, tre_status s, const char *phase,
                                   const tre_msg *msg) {
-    return tre_ctx_fail(ctx, s, "%s handler failed in %s at site \"%s\"", m->kind ? m->kind : "user",
-                        phase, msg->name);
+    tre_ctx_fail(ctx, s, "%s handler failed in %s at site \"%s\"", m->kind ? m->kind : "user",
+                 phase, msg->name);
+    /* a callback that failed with its own message (tre_ctx_fail) still gets the site named */
+    tre_ctx_name_site(ctx, msg->name);
+    return ctx->status;
 }
 
 static void default_action(tre_ctx *ctx, tre_msg *msg) {
@@ -105,7 +108,13 @@ tre_status tre_apply_stack(tre_ctx *ctx, tre_msg *msg) {
 
 tre_tensor *tre_sample_ex(tre_ctx *ctx, const char *name, const tre_dist *fn,
                           const tre_sample_opts *opts) {
-    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!ctx) return NULL;
+    if (!tre_ok(ctx)) {
+        /* the distribution of this very site failed to build: name the site */
+        if (ctx->error_needs_site && name) tre_ctx_name_site(ctx, name);
+        ctx->error_needs_site = false;
+        return NULL;
+    }
     if (!name || !*name) {
         tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_sample: site name is empty");
         return NULL;
@@ -124,6 +133,10 @@ tre_tensor *tre_sample_ex(tre_ctx *ctx, const char *name, const tre_dist *fn,
         msg->is_observed = true;
     }
     if (opts && opts->infer) msg->infer = *opts->infer;
+    if (ctx->validate && tre_dist_validate_params(ctx, fn) != TRE_OK) {
+        tre_ctx_name_site(ctx, name);
+        return NULL;
+    }
     return tre_apply_stack(ctx, msg) == TRE_OK ? msg->value : NULL;
 }
 

@@ -78,9 +78,19 @@ static tre_trace_node *sample_node(tre_ctx *ctx, tre_trace *tr, const char *name
     return node;
 }
 
+/* With validation on, every value is checked against its distribution's support once, before
+ * its first log-prob (observed data, replayed and conditioned values, and NaNs anywhere). */
+static bool node_value_valid(tre_ctx *ctx, tre_trace_node *node) {
+    if (!ctx->validate || node->log_prob || node->log_prob_sum) return true;
+    if (tre_dist_validate_value(ctx, node->msg.fn, node->msg.value) == TRE_OK) return true;
+    tre_ctx_name_site(ctx, node->msg.name);
+    return false;
+}
+
 /* scale * mask * log_prob of one node, computed once. */
 static tre_tensor *node_log_prob(tre_ctx *ctx, tre_trace_node *node) {
     if (node->log_prob || !tre_ok(ctx)) return node->log_prob;
+    if (!node_value_valid(ctx, node)) return NULL;
     const tre_msg *m = &node->msg;
     tre_tensor *lp = tre_dist_log_prob(ctx, m->fn, m->value);
     if (lp && (m->mask || m->scale != 1.0))
@@ -98,6 +108,7 @@ static tre_tensor *node_log_prob(tre_ctx *ctx, tre_trace_node *node) {
  * log_prob was already materialized. */
 static tre_tensor *node_log_prob_sum(tre_ctx *ctx, tre_trace_node *node) {
     if (node->log_prob_sum || !tre_ok(ctx)) return node->log_prob_sum;
+    if (!node_value_valid(ctx, node)) return NULL;
     const tre_msg *m = &node->msg;
     node->log_prob_sum = tre_dist_log_prob_sum(ctx, m->fn, m->value, m->mask, m->scale);
     if (!node->log_prob_sum) tre_ctx_name_site(ctx, m->name);
