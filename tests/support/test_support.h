@@ -4,6 +4,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -21,6 +22,33 @@ tre_tensor *tt_data(tre_ctx *ctx, int64_t n, const float *values);
 /* A warning callback that counts calls (user: int*) and keeps the last message. */
 void tt_count_warnings(void *user, const char *message);
 extern char tt_last_warning[512];
+
+/* Reference fixtures (tests/reference, *.txt written by the generator scripts there): one
+ * case per line, whitespace-separated fields, each field a comma-separated list of numbers
+ * (nan, inf, -inf allowed) except the first, a name. '#' starts a comment line. */
+#define TT_MAX_FIELDS 8
+typedef struct tt_fixture_row {
+    char name[48];
+    int nfields;                   /* numeric fields after the name */
+    int len[TT_MAX_FIELDS];
+    double *field[TT_MAX_FIELDS];
+} tt_fixture_row;
+/* Loads TRE_REFERENCE_DIR "/" file; fails the test when missing. Free with tt_fixture_free. */
+tt_fixture_row *tt_fixture_load(const char *file, int *nrows);
+void tt_fixture_free(tt_fixture_row *rows, int nrows);
+
+/* Goodness of fit at significance alpha: true when the test REJECTS.
+ * Kolmogorov-Smirnov (asymptotic distribution) of n samples against a continuous CDF; */
+bool tt_ks_reject(const double *samples, int64_t n, double (*cdf)(double x, const double *args),
+                  const double *args, double alpha);
+/* Pearson chi-square over k cells with expected counts (cells with expected < 5 should be
+ * merged by the caller); p-value from the regularized upper incomplete gamma. */
+bool tt_chi2_reject(const double *observed, const double *expected, int k, double alpha);
+/* Mean and variance checks: |mean - m| < z * sqrt(v / n) and the sample variance within z
+ * standard errors of v (using the fourth central moment m4 of the distribution; pass NAN to
+ * estimate it from the samples). Fails the test with a message naming `what`. */
+void tt_check_moments(const char *what, const double *samples, int64_t n, double m, double v,
+                      double m4, double z);
 
 /* Status assertions that print the context's error text. */
 #define TT_OK(ctx, expr)                                                                         \
