@@ -53,8 +53,9 @@ tre_status tre_ctx_fail(tre_ctx *ctx, tre_status s, const char *fmt, ...)
 tre_status tre_ctx_set_particles(tre_ctx *ctx, int64_t particles);
 int64_t tre_ctx_particles(const tre_ctx *ctx);
 
-/* Start a new step: releases every step-scoped object (tensors made by ops, traces, handlers
- * made by the constructors, dicts) and clears the error state. After the first step the step
+/* Start a new step: pops every handler still on the stack (calling its exit hook), releases
+ * every step-scoped object (tensors made by ops, traces, handlers made by the constructors,
+ * dicts) and clears the error state. After the first step the step
  * arena does not allocate again while the step's footprint does not grow. tre_elbo calls it. */
 void tre_ctx_step_reset(tre_ctx *ctx);
 

@@ -77,6 +77,16 @@ int64_t tre_ctx_particles(const tre_ctx *ctx) { return ctx ? ctx->particles : 0;
 void tre_ctx_step_reset(tre_ctx *ctx) {
     if (!ctx) return;
     ctx->be->sync(ctx->be->impl);
+    /* Handlers still pushed (a plate never ended) may live in the arena reset below: pop them,
+     * with their exit hooks (plate dims, seed streams), while their state is still valid. */
+    while (ctx->depth > 0) {
+        tre_messenger *m = ctx->stack[--ctx->depth];
+        if (m->exit) m->exit(ctx, m);
+    }
+    ctx->tape = NULL;
+    ctx->tape_len = ctx->tape_cap = 0;
+    ctx->grad_recording = false;
+    tre_param_store_forget_step_grads(ctx); /* they pointed into the step arena */
     tre_arena_reset(&ctx->host);
     tre_arena_reset(&ctx->data);
     tre_ctx_clear_error(ctx);

@@ -1,0 +1,138 @@
+/* Philox4x32-10: the known-answer vectors of the Random123 distribution (tests/kat_vectors, the
+ * three "philox4x32 10" lines), the counter/key layout of tre_philox_block, the normals built on
+ * it, and the CPU sampler's use of that one stream (kernels/backend.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "test_support.h"
+#include "kernels/math/philox.h"
+
+typedef struct kat {
+    uint32_t ctr[4], key[2], expect[4];
+} kat;
+
+/* Random123 tests/kat_vectors: counter (4 words), key (2 words), result (4 words). */
+static const kat kats[3] = {
+    {{0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u},
+     {0x00000000u, 0x00000000u},
+     {0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u}},
+    {{0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu},
+     {0xffffffffu, 0xffffffffu},
+     {0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu}},
+    {{0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u},
+     {0xa4093822u, 0x299f31d0u},
+     {0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}},
+};
+
+static void test_known_answer_vectors(void **state) {
+    (void)state;
+    for (int i = 0; i < 3; ++i) {
+        tre_u32x4 c;
+        memcpy(c.v, kats[i].ctr, sizeof c.v);
+        tre_u32x4 r = tre_philox4x32_10(c, kats[i].key[0], kats[i].key[1]);
+        for (int j = 0; j < 4; ++j)
+            if (r.v[j] != kats[i].expect[j])
+                fail_msg("vector %d word %d: got %08x, expected %08x", i, j, (unsigned)r.v[j],
+                         (unsigned)kats[i].expect[j]);
+    }
+}
+
+/* tre_philox_block(seed, stream, block) is Philox on counter (block lo, block hi, stream lo,
+ * stream hi) and key (seed lo, seed hi): the third vector, reached through that layout. */
+static void test_block_layout(void **state) {
+    (void)state;
+    const kat *k = &kats[2];
+    uint64_t block = ((uint64_t)k->ctr[1] << 32) | k->ctr[0];
+    uint64_t stream = ((uint64_t)k->ctr[3] << 32) | k->ctr[2];
+    uint64_t seed = ((uint64_t)k->key[1] << 32) | k->key[0];
+    tre_u32x4 r = tre_philox_block(seed, stream, block);
+    for (int j = 0; j < 4; ++j) assert_int_equal(r.v[j], k->expect[j]);
+    /* a different block, stream or seed gives different words */
+    tre_u32x4 b = tre_philox_block(seed, stream, block + 1);
+    tre_u32x4 s = tre_philox_block(seed, stream + 1, block);
+    tre_u32x4 e = tre_philox_block(seed + 1, stream, block);
+    assert_true(memcmp(b.v, r.v, sizeof r.v) != 0);
+    assert_true(memcmp(s.v, r.v, sizeof r.v) != 0);
+    assert_true(memcmp(e.v, r.v, sizeof r.v) != 0);
+}
+
+/* 10^6 standard normals: mean 0 and variance 1 within 5 standard errors, and no non-finite
+ * draw (u1 never 0). */
+static void test_normal_moments(void **state) {
+    (void)state;
+    const int64_t n = 1000000;
+    double s1 = 0, s2 = 0, s4 = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        tre_u32x4 w = tre_philox_block(12345, 7, (uint64_t)(i >> 2));
+        double x = tre_philox_normal(w, (int)(i & 3));
+        if (!isfinite(x)) fail_msg("draw %lld is not finite", (long long)i);
+        s1 += x;
+    }
+    double mean = s1 / (double)n;
+    for (int64_t i = 0; i < n; ++i) {
+        tre_u32x4 w = tre_philox_block(12345, 7, (uint64_t)(i >> 2));
+        double d = tre_philox_normal(w, (int)(i & 3)) - mean;
+        s2 += d * d;
+        s4 += d * d * d * d;
+    }
+    double var = s2 / (double)(n - 1);
+    double m4 = s4 / (double)n;
+    double se_mean = sqrt(var / (double)n);
+    double se_var = sqrt((m4 - var * var) / (double)n);
+    if (!(fabs(mean) <= 5 * se_mean)) fail_msg("mean %.6g, 5 SE = %.3g", mean, 5 * se_mean);
+    if (!(fabs(var - 1.0) <= 5 * se_var)) fail_msg("variance %.6g, 5 SE = %.3g", var, 5 * se_var);
+    /* the 4th moment of a standard normal is 3: the tails have the right weight */
+    TT_NEAR(m4, 3.0, 0.05);
+}
+
+/* The two numbers of one Box-Muller pair are cos and sin of the same radius and angle. */
+static void test_normal_box_muller_pair(void **state) {
+    (void)state;
+    tre_u32x4 w = tre_philox_block(1, 2, 3);
+    for (int pair = 0; pair < 4; pair += 2) {
+        double u1 = ((double)w.v[pair] + 0.5) / 4294967296.0;
+        double u2 = ((double)w.v[pair + 1] + 0.5) / 4294967296.0;
+        double r = sqrt(-2.0 * log(u1)), a = 2.0 * 3.14159265358979323846 * u2;
+        TT_NEAR(tre_philox_normal(w, pair), r * cos(a), 1e-6 * (1 + r));
+        TT_NEAR(tre_philox_normal(w, pair + 1), r * sin(a), 1e-6 * (1 + r));
+    }
+}
+
+/* The CPU sampler draws element e of a random op from block e/4, number e%4 of that op's stream
+ * under the context's seed (the contract of kernels/backend.h): a context's first sample is
+ * stream 0, its second stream 1. */
+static void test_sampler_uses_the_stream(void **state) {
+    (void)state;
+    const uint64_t seed = 0x1234567890abcdefull;
+    tre_ctx *ctx = tt_ctx(seed);
+    const int64_t P = 10;
+    TT_OK(ctx, tre_ctx_set_particles(ctx, P));
+    int64_t shape[1] = {3};
+    tre_tensor *loc = tre_full(ctx, 1, shape, 2.0f);
+    tre_tensor *scale = tre_full(ctx, 1, shape, 0.5f);
+    tre_tensor *x0 = tre_sample(ctx, "x0", tre_normal(ctx, loc, scale), NULL);
+    tre_tensor *x1 = tre_sample(ctx, "x1", tre_normal(ctx, loc, scale), NULL);
+    assert_non_null(x0);
+    assert_non_null(x1);
+    assert_int_equal(x0->particles, P);
+    assert_int_equal(x0->numel, 3);
+    const float *h0 = tt_host(ctx, x0, 0), *h1 = tt_host(ctx, x1, 1);
+    for (int64_t e = 0; e < P * 3; ++e) {
+        float n0 = tre_philox_normal(tre_philox_block(seed, 0, (uint64_t)e >> 2), (int)(e & 3));
+        float n1 = tre_philox_normal(tre_philox_block(seed, 1, (uint64_t)e >> 2), (int)(e & 3));
+        TT_NEAR(h0[e], 2.0f + 0.5f * n0, 1e-6);
+        TT_NEAR(h1[e], 2.0f + 0.5f * n1, 1e-6);
+    }
+    tre_ctx_destroy(ctx);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_known_answer_vectors),
+        cmocka_unit_test(test_block_layout),
+        cmocka_unit_test(test_normal_moments),
+        cmocka_unit_test(test_normal_box_muller_pair),
+        cmocka_unit_test(test_sampler_uses_the_stream),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
