@@ -100,6 +100,24 @@ typedef struct tre_backend {
      * the per-particle shape `inner`; pstride[a] is argument a's particle stride (0 or numel). */
     int (*log_prob_sum)(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
                         float *out, const tre_karg *args, const int64_t *pstride, float scale);
+    /* Reverse mode. reduce_sum: out (zeroed here) += in over the broadcast dims, where `shape`
+     * is in's (contiguous) layout and out_stride the output's strides in it (0 = summed). */
+    int (*reduce_sum)(void *impl, const tre_kshape *shape, const float *in, float *out,
+                      const int64_t *out_stride);
+    /* out[o, index[j], i] += g[o, j, i] (the adjoint of gather); out is not zeroed */
+    int (*scatter_add)(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
+                       int64_t k, const float *g, float *out);
+    /* Gradients of log-densities. Per element i of particle p the upstream factor is
+     *   f = (mask_i != 0) ? scale * g : 0,  g from the `g` argument (broadcast like the others,
+     * particle stride gstride); grads[a] (a = 0: value, 1..: params; NULL: not needed) receive
+     * f * d log p / d arg_a over the full [particles, inner] shape, contiguous. */
+    int (*log_prob_backward)(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
+                             const tre_karg *args, const int64_t *pstride, const tre_karg *g,
+                             int64_t gstride, float scale, float *const *grads);
+    /* Pathwise gradients of reparameterized draws x (shape as in `sample`): grads[i] (NULL: not
+     * needed) receive g * d x / d param_i over the full shape, contiguous. */
+    int (*rsample_backward)(void *impl, tre_kdist kind, const tre_kshape *shape, const float *x,
+                            const tre_karg *params, const float *g, float *const *grads);
     /* Reparameterized draws: element i (linear in the output) uses Philox block i / 4, number
      * i % 4, of random op `stream` under `seed`. */
     int (*sample)(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,

@@ -15,7 +15,10 @@ typedef enum tre_elbo_kind {
 typedef struct tre_elbo_opts {
     tre_elbo_kind kind;
     int64_t num_particles;   /* P >= 1 */
-    bool grad;               /* gradients: not available yet (TRE_ERR_UNSUPPORTED) */
+    /* Also compute d loss / d u for every param of the store (tre_param_entry.grad) by the
+     * surrogate of SPEC.md section 6: pathwise through reparameterized sites, score function
+     * (times the whole particle's detached elbo_s) for the others. */
+    bool grad;
 } tre_elbo_opts;
 
 typedef struct tre_elbo_result {

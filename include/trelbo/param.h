@@ -38,6 +38,8 @@ typedef struct tre_param_entry {
     const char *name;
     tre_constraint constraint;
     tre_tensor *unconstrained;
+    /* d loss / d unconstrained of the last evaluation with gradients (persistent, same shape) */
+    tre_tensor *grad;
 } tre_param_entry;
 
 /* The param primitive (goes through the handler stack as a "param" message). On first use it

@@ -33,6 +33,11 @@ typedef struct tre_tensor {
     /* Non-NULL for a constrained param value: the store entry that owns its unconstrained
      * tensor. Replay's params map accepts only such values. */
     const struct tre_param_entry *param;
+    /* Reverse mode (set by the library): whether gradients flow to this tensor, the op that
+     * made it, and its gradient after a backward pass (same extent and shape). */
+    bool requires_grad;
+    struct tre_grad_node *grad_fn;
+    struct tre_tensor *grad;
 } tre_tensor;
 
 /* Persistent tensor from host data (NULL host: zeros). particles is 1 or P. */
@@ -63,6 +68,9 @@ tre_tensor *tre_sum(tre_ctx *ctx, const tre_tensor *a);
 /* Elements of `a` along dimension `dim` (negative counts from the right) picked by the int32
  * index tensor `index` (extent 1, shape [k]): how data is gathered by a plate's subsample. */
 tre_tensor *tre_index_select(tre_ctx *ctx, const tre_tensor *a, int dim, const tre_tensor *index);
+
+/* The same values with no gradient flowing through (Pyro's detach). */
+tre_tensor *tre_stop_grad(tre_ctx *ctx, const tre_tensor *a);
 
 /* Shape helpers. */
 bool tre_shape_equal(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b);

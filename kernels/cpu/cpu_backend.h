@@ -17,6 +17,15 @@ int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tr
                          float *out, const tre_karg *args, const int64_t *pstride, float scale);
 int tre_validate_cpu(void *impl, tre_kcheck check, const tre_kshape *shape, const tre_karg *x,
                      const tre_karg *a, const tre_karg *b, float ca, int64_t *count);
+int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, float *out,
+                       const int64_t *out_stride);
+int tre_scatter_add_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
+                        int64_t k, const float *g, float *out);
+int tre_log_prob_backward_cpu(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
+                              const tre_karg *args, const int64_t *pstride, const tre_karg *g,
+                              int64_t gstride, float scale, float *const *grads);
+int tre_rsample_backward_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, const float *x,
+                             const tre_karg *params, const float *g, float *const *grads);
 int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                    const tre_karg *params, uint64_t seed, uint64_t stream);
 int tre_simplex_cpu(void *impl, int inverse, int64_t rows, int64_t k, float *out,

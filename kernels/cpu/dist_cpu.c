@@ -37,9 +37,30 @@ float tre_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, cons
     return tre_normal_rsample(tre_philox_std_normal(seed, stream, elem), p[0], p[1]);
 }
 
+void tre_normal_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
+                              const float *f, float *gv, float *const *gp) {
+    for (int64_t j = 0; j < n; ++j) {
+        const float inv = 1.0f / p[1][j], z = (x[j] - p[0][j]) * inv;
+        if (gv) gv[j] = -f[j] * z * inv;                     /* d/dx = -(x - loc) / scale^2 */
+        if (gp[0]) gp[0][j] = f[j] * z * inv;                /* d/dloc */
+        if (gp[1]) gp[1][j] = f[j] * (z * z - 1.0f) * inv;   /* d/dscale */
+    }
+}
+
+/* x = loc + scale * eps: dx/dloc = 1, dx/dscale = eps = (x - loc) / scale */
+void tre_normal_rsample_grad_block(int64_t n, const float *x,
+                                   float p[TRE_KDIST_MAX_PARAMS][BLOCK], const float *g,
+                                   float *const *gp) {
+    for (int64_t j = 0; j < n; ++j) {
+        if (gp[0]) gp[0][j] = g[j];
+        if (gp[1]) gp[1][j] = g[j] * (x[j] - p[0][j]) / p[1][j];
+    }
+}
+
 /* The families with elementwise kernels, indexed by tre_kdist. */
 static const tre_cpu_family families[TRE_KDIST_COUNT] = {
-    [TRE_KDIST_NORMAL] = {2, tre_normal_lp_block, tre_normal_sample_elem},
+    [TRE_KDIST_NORMAL] = {2, tre_normal_lp_block, tre_normal_sample_elem, tre_normal_lp_grad_block,
+                          tre_normal_rsample_grad_block},
 };
 
 static const tre_cpu_family *family_of(tre_kdist kind) {
@@ -169,6 +190,86 @@ int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *o
             for (int q = 0; q < np; ++q) pv[q] = params[q].data[off[1 + q] + i * ps[q]];
             /* the element number is its linear index in the output: the same on any backend */
             out[off[0] + i] = fam->sample(seed, stream, (uint64_t)(off[0] + i), pv);
+        }
+    }
+    return 0;
+}
+
+int tre_log_prob_backward_cpu(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
+                              const tre_karg *args, const int64_t *pstride, const tre_karg *g,
+                              int64_t gstride, float scale, float *const *grads) {
+    (void)impl;
+    const tre_cpu_family *fam = family_of(kind);
+    if (!fam || !fam->log_prob_grad) return 1;
+    const int np = fam->nparams;
+    tre_cpu_runs R;
+    tre_cpu_runs_init(&R, inner);
+    /* slots: value, params, mask, g, then the contiguous output */
+    enum { NS = TRE_KDIST_ARGS + 2 };
+    const int64_t *st[NS];
+    int64_t istride[NS];
+    for (int a = 0; a < TRE_KDIST_ARGS; ++a) st[a] = args[a].stride;
+    st[TRE_KDIST_ARGS] = g->stride;
+    st[TRE_KDIST_ARGS + 1] = NULL;
+    for (int a = 0; a < NS; ++a) istride[a] = tre_cpu_inner_stride(&R, st[a]);
+    const tre_karg *mask = &args[TRE_KDIST_ARGS - 1];
+#pragma omp parallel for schedule(static) if (particles * R.total > TRE_CPU_PARALLEL_MIN)
+    for (int64_t u = 0; u < particles * R.nruns; ++u) {
+        int64_t p = u / R.nruns, k = u % R.nruns, off[NS];
+        int64_t len = tre_cpu_run_at(&R, k, NS, st, off);
+        for (int a = 0; a < TRE_KDIST_ARGS; ++a) off[a] += p * pstride[a];
+        off[TRE_KDIST_ARGS] += p * gstride;
+        off[TRE_KDIST_ARGS + 1] += p * R.total;
+        float xb[BLOCK], pb[TRE_KDIST_MAX_PARAMS][BLOCK], fb[BLOCK], mb[BLOCK];
+        for (int64_t s0 = 0; s0 < len; s0 += BLOCK) {
+            int64_t n = len - s0 < BLOCK ? len - s0 : BLOCK;
+            load_block(xb, args[0].data + off[0] + s0 * istride[0], istride[0], n);
+            for (int i = 0; i < np; ++i)
+                load_block(pb[i], args[1 + i].data + off[1 + i] + s0 * istride[1 + i], istride[1 + i], n);
+            load_block(fb, g->data + off[TRE_KDIST_ARGS] + s0 * istride[TRE_KDIST_ARGS],
+                       istride[TRE_KDIST_ARGS], n);
+            if (mask->data) {
+                int64_t ms = istride[TRE_KDIST_ARGS - 1];
+                load_block(mb, mask->data + off[TRE_KDIST_ARGS - 1] + s0 * ms, ms, n);
+                for (int64_t j = 0; j < n; ++j) fb[j] = mb[j] != 0.f ? scale * fb[j] : 0.f;
+            } else {
+                for (int64_t j = 0; j < n; ++j) fb[j] *= scale;
+            }
+            int64_t o = off[TRE_KDIST_ARGS + 1] + s0;
+            float *gp[TRE_KDIST_MAX_PARAMS] = {NULL};
+            for (int i = 0; i < np; ++i) gp[i] = grads[1 + i] ? grads[1 + i] + o : NULL;
+            fam->log_prob_grad(n, xb, pb, fb, grads[0] ? grads[0] + o : NULL, gp);
+        }
+    }
+    return 0;
+}
+
+int tre_rsample_backward_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, const float *x,
+                             const tre_karg *params, const float *g, float *const *grads) {
+    (void)impl;
+    const tre_cpu_family *fam = family_of(kind);
+    if (!fam || !fam->rsample_grad) return 1;
+    const int np = fam->nparams;
+    tre_cpu_runs R;
+    tre_cpu_runs_init(&R, shape);
+    const int64_t *st[1 + TRE_KDIST_MAX_PARAMS] = {NULL};
+    int64_t ps[TRE_KDIST_MAX_PARAMS] = {0};
+    for (int i = 0; i < np; ++i) {
+        st[1 + i] = params[i].stride;
+        ps[i] = tre_cpu_inner_stride(&R, params[i].stride);
+    }
+#pragma omp parallel for schedule(static) if (R.total > TRE_CPU_PARALLEL_MIN)
+    for (int64_t k = 0; k < R.nruns; ++k) {
+        int64_t off[1 + TRE_KDIST_MAX_PARAMS];
+        int64_t len = tre_cpu_run_at(&R, k, 1 + np, st, off);
+        float pb[TRE_KDIST_MAX_PARAMS][BLOCK];
+        for (int64_t s0 = 0; s0 < len; s0 += BLOCK) {
+            int64_t n = len - s0 < BLOCK ? len - s0 : BLOCK, o = off[0] + s0;
+            for (int i = 0; i < np; ++i)
+                load_block(pb[i], params[i].data + off[1 + i] + s0 * ps[i], ps[i], n);
+            float *gp[TRE_KDIST_MAX_PARAMS] = {NULL};
+            for (int i = 0; i < np; ++i) gp[i] = grads[i] ? grads[i] + o : NULL;
+            fam->rsample_grad(n, x + o, pb, g + o, gp);
         }
     }
     return 0;

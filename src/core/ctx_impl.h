@@ -39,6 +39,10 @@ struct tre_ctx {
     int depth;
     const char *plate_dim_owner[TRE_MAX_DIMS]; /* dims -1 .. -TRE_MAX_DIMS: the active plate holding it */
 
+    bool grad_recording;          /* ops append to the tape */
+    struct tre_grad_node **tape;  /* step-scoped, forward order */
+    int64_t tape_len, tape_cap;
+
     tre_param_store params;
     tre_ptensor *persistent;   /* list of live persistent tensors */
 };
@@ -66,6 +70,10 @@ void tre_warn(tre_ctx *ctx, const char *fmt, ...)
 /* Param store lifetime (src/params). */
 void tre_param_store_init(tre_ctx *ctx);
 void tre_param_store_release(tre_ctx *ctx);
+/* Copy each param's step gradient d loss / d u into its persistent entry->grad (0 when the
+ * step did not touch it), then drop the step references. */
+tre_status tre_param_store_collect_grads(tre_ctx *ctx);
+void tre_param_store_forget_step_grads(tre_ctx *ctx);
 /* Persistent tensors (src/tensor): release every live one. */
 void tre_persistent_release_all(tre_ctx *ctx);
 

@@ -2,6 +2,7 @@
  * through the backend's elementwise kernels. */
 #include <string.h>
 #include "dist_impl.h"
+#include "../tensor/autograd.h"
 
 tre_dist *tre_dist_new(tre_ctx *ctx, const tre_dist_family *family, const tre_tensor *const *params) {
     if (!ctx || !tre_ok(ctx)) return NULL;
@@ -145,6 +146,135 @@ static bool log_prob_shape(tre_ctx *ctx, const tre_dist *d, const tre_tensor *va
     return true;
 }
 
+/* The per-particle layout shared by the fused log-prob kernels: every argument (value,
+ * params, mask, and the upstream gradient in backward) laid out over the per-particle shape of
+ * the log-densities, with particle strides kept apart. */
+typedef struct lp_layout {
+    int64_t particles;
+    tre_tensor inner;                          /* shape of one particle's log-densities */
+    tre_kshape ks;
+    tre_karg ka[TRE_KDIST_ARGS + 1];           /* value, params, mask, g */
+    int64_t pstride[TRE_KDIST_ARGS + 1];
+} lp_layout;
+
+static bool build_lp_layout(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
+                            const tre_tensor *mask, const tre_tensor *g, lp_layout *L) {
+    int64_t p, oshape[TRE_MAX_DIMS];
+    int ond;
+    if (!log_prob_shape(ctx, d, value, &p, &ond, oshape)) return false;
+    tre_tensor fake[TRE_KDIST_ARGS + 1];
+    const tre_tensor *args[TRE_KDIST_ARGS + 1] = {NULL};
+    const tre_tensor *src[TRE_KDIST_ARGS + 1] = {value};
+    for (int i = 0; i < d->family->nparams; ++i) src[1 + i] = d->params[i];
+    src[TRE_KDIST_ARGS - 1] = mask;
+    src[TRE_KDIST_ARGS] = g;
+    for (int a = 0; a <= TRE_KDIST_ARGS; ++a) {
+        L->pstride[a] = 0;
+        if (!src[a]) continue;
+        fake[a] = *src[a];
+        fake[a].particles = 1;
+        L->pstride[a] = src[a]->particles == 1 ? 0 : src[a]->numel;
+        args[a] = &fake[a];
+    }
+    if (mask) {
+        /* the mask covers batch dims: pad it with the event dims on the right; like Pyro's
+         * log_prob * mask it may broadcast the log-densities to a larger batch shape */
+        tre_tensor *m = &fake[TRE_KDIST_ARGS - 1];
+        char s1[96], s2[96];
+        bool fits = mask->ndim + d->event_ndim <= TRE_MAX_DIMS;
+        for (int i = 0; fits && i < d->event_ndim; ++i) m->shape[mask->ndim + i] = 1;
+        m->ndim = mask->ndim + d->event_ndim;
+        if (!fits || !tre_shape_broadcast(ond, oshape, m->ndim, m->shape, &ond, oshape) ||
+            (p = tre_particles_join(p, mask->particles)) < 0) {
+            tre_ctx_fail(ctx, TRE_ERR_SHAPE, "mask of shape %s does not broadcast to log_prob shape %s",
+                         tre_shape_str(s1, sizeof s1, mask->ndim, mask->shape),
+                         tre_shape_str(s2, sizeof s2, ond - d->event_ndim, oshape));
+            return false;
+        }
+    }
+    if (g) p = tre_particles_join(p, g->particles);
+    L->particles = p;
+    L->inner = (tre_tensor){.particles = 1, .ndim = ond, .numel = tre_shape_numel(ond, oshape)};
+    for (int i = 0; i < ond; ++i) L->inner.shape[i] = oshape[i];
+    tre_kernel_layout(&L->inner, TRE_KDIST_ARGS + 1, args, &L->ks, L->ka);
+    return true;
+}
+
+/* Gradients of sum(scale * mask * g * log p(value)) w.r.t. the value and parameters that
+ * require them; g broadcasts over the per-particle log-densities (a [P] upstream of a fused
+ * sum, or an elementwise upstream of a materialized log_prob). */
+static void lp_backward(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
+                        const tre_tensor *mask, double scale, const tre_tensor *g) {
+    lp_layout L;
+    if (!build_lp_layout(ctx, d, value, mask, g, &L)) return;
+    const tre_tensor *targets[1 + TRE_KDIST_MAX_PARAMS] = {value};
+    for (int i = 0; i < d->family->nparams; ++i) targets[1 + i] = d->params[i];
+    tre_tensor *grads[1 + TRE_KDIST_MAX_PARAMS] = {NULL};
+    float *gdata[1 + TRE_KDIST_MAX_PARAMS] = {NULL};
+    bool any = false;
+    for (int a = 0; a <= d->family->nparams; ++a) {
+        if (!targets[a]->requires_grad) continue;
+        grads[a] = tre_tensor_new(ctx, TRE_F32, L.particles, L.inner.ndim, L.inner.shape);
+        if (!grads[a]) return;
+        gdata[a] = grads[a]->data;
+        any = true;
+    }
+    if (!any) return;
+    if (tre_backend_check(ctx,
+                          ctx->be->log_prob_backward(ctx->be->impl, d->family->kernel, L.particles,
+                                                     &L.ks, L.ka, L.pstride, &L.ka[TRE_KDIST_ARGS],
+                                                     L.pstride[TRE_KDIST_ARGS], (float)scale, gdata),
+                          "log_prob backward") != TRE_OK)
+        return;
+    for (int a = 0; a <= d->family->nparams; ++a)
+        if (grads[a]) tre_grad_accumulate(ctx, targets[a], grads[a]);
+}
+
+static void log_prob_sum_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
+    lp_backward(ctx, n->extra, n->in[0], n->saved[0], n->scalar, g);
+}
+
+static void log_prob_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
+    lp_backward(ctx, n->extra, n->in[0], NULL, 1.0, g);
+}
+
+static void rsample_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
+    const tre_dist *d = n->extra;
+    const tre_tensor *x = n->out;
+    tre_tensor *grads[TRE_KDIST_MAX_PARAMS] = {NULL};
+    float *gdata[TRE_KDIST_MAX_PARAMS] = {NULL};
+    for (int i = 0; i < d->family->nparams; ++i) {
+        if (!d->params[i]->requires_grad) continue;
+        grads[i] = tre_tensor_new(ctx, TRE_F32, x->particles, x->ndim, x->shape);
+        if (!grads[i]) return;
+        gdata[i] = grads[i]->data;
+    }
+    tre_kshape ks;
+    tre_karg ka[TRE_KDIST_MAX_PARAMS];
+    tre_kernel_layout(x, d->family->nparams, d->params, &ks, ka);
+    if (tre_backend_check(ctx, ctx->be->rsample_backward(ctx->be->impl, d->family->kernel, &ks, x->data,
+                                                         ka, g->data, gdata),
+                          "rsample backward") != TRE_OK)
+        return;
+    for (int i = 0; i < d->family->nparams; ++i)
+        if (grads[i]) tre_grad_accumulate(ctx, d->params[i], grads[i]);
+}
+
+/* Records a log-prob or sample node whose inputs are (value,) params. */
+static void record(tre_ctx *ctx, tre_tensor *out, const char *name, tre_backward_fn fn,
+                   const tre_dist *d, const tre_tensor *value, const tre_tensor *mask, double scale) {
+    const tre_tensor *in[1 + TRE_KDIST_MAX_PARAMS];
+    int nin = 0;
+    if (value) in[nin++] = value;
+    for (int i = 0; i < d->family->nparams; ++i) in[nin++] = d->params[i];
+    if (!tre_grad_wanted(ctx, nin, in)) return;
+    tre_grad_node *n = tre_grad_record(ctx, out, name, fn, nin, in);
+    if (!n) return;
+    n->extra = d;
+    n->saved[0] = mask;
+    n->scalar = scale;
+}
+
 tre_tensor *tre_dist_log_prob(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value) {
     if (!ctx || !tre_ok(ctx)) return NULL;
     int64_t p, oshape[TRE_MAX_DIMS];
@@ -165,6 +295,7 @@ tre_tensor *tre_dist_log_prob(tre_ctx *ctx, const tre_dist *d, const tre_tensor 
     tre_backend_check(ctx, ctx->be->log_prob(ctx->be->impl, d->family->kernel, &ks, out->data, &ka[0],
                                              &ka[1]),
                       "log_prob");
+    if (tre_ok(ctx)) record(ctx, out, "log_prob", log_prob_backward, d, value, NULL, 1.0);
     /* dims moved into the event are summed away */
     return tre_ok(ctx) ? tre_sum_trailing(ctx, out, reinterpreted) : NULL;
 }
@@ -172,56 +303,21 @@ tre_tensor *tre_dist_log_prob(tre_ctx *ctx, const tre_dist *d, const tre_tensor 
 tre_tensor *tre_dist_log_prob_sum(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
                                   const tre_tensor *mask, double scale) {
     if (!ctx || !tre_ok(ctx)) return NULL;
-    int64_t p, oshape[TRE_MAX_DIMS];
-    int ond;
     if (d->family->log_prob) { /* structured: materialize, then mask, scale and sum */
         tre_tensor *lp = tre_dist_log_prob(ctx, d, value);
         if (lp && (mask || scale != 1.0))
             lp = tre_mask_scale(ctx, lp, mask, scale, lp->particles, lp->ndim, lp->shape);
         return lp ? tre_sum(ctx, lp) : NULL;
     }
-    if (!log_prob_shape(ctx, d, value, &p, &ond, oshape)) return NULL;
-    /* every argument is laid out per particle (extent 1); particle strides go separately */
-    tre_tensor fake[TRE_KDIST_ARGS];
-    const tre_tensor *args[TRE_KDIST_ARGS] = {NULL};
-    int64_t pstride[TRE_KDIST_ARGS] = {0};
-    const tre_tensor *src[TRE_KDIST_ARGS] = {value};
-    for (int i = 0; i < d->family->nparams; ++i) src[1 + i] = d->params[i];
-    src[TRE_KDIST_ARGS - 1] = mask;
-    for (int a = 0; a < TRE_KDIST_ARGS; ++a) {
-        if (!src[a]) continue;
-        fake[a] = *src[a];
-        fake[a].particles = 1;
-        pstride[a] = src[a]->particles == 1 ? 0 : src[a]->numel;
-        args[a] = &fake[a];
-    }
-    if (mask) {
-        /* the mask covers batch dims: pad it with the event dims on the right; like Pyro's
-         * log_prob * mask it may broadcast the log-densities to a larger batch shape */
-        tre_tensor *m = &fake[TRE_KDIST_ARGS - 1];
-        char s1[96], s2[96];
-        bool fits = mask->ndim + d->event_ndim <= TRE_MAX_DIMS;
-        for (int i = 0; fits && i < d->event_ndim; ++i) m->shape[mask->ndim + i] = 1;
-        m->ndim = mask->ndim + d->event_ndim;
-        if (!fits || !tre_shape_broadcast(ond, oshape, m->ndim, m->shape, &ond, oshape) ||
-            (p = tre_particles_join(p, mask->particles)) < 0) {
-            tre_ctx_fail(ctx, TRE_ERR_SHAPE, "mask of shape %s does not broadcast to log_prob shape %s",
-                         tre_shape_str(s1, sizeof s1, mask->ndim, mask->shape),
-                         tre_shape_str(s2, sizeof s2, ond - d->event_ndim, oshape));
-            return NULL;
-        }
-    }
-    tre_tensor *out = tre_tensor_new(ctx, TRE_F32, p, 0, NULL);
+    lp_layout L;
+    if (!build_lp_layout(ctx, d, value, mask, NULL, &L)) return NULL;
+    tre_tensor *out = tre_tensor_new(ctx, TRE_F32, L.particles, 0, NULL);
     if (!out) return NULL;
-    tre_tensor inner = {.particles = 1, .ndim = ond, .numel = tre_shape_numel(ond, oshape)};
-    for (int i = 0; i < ond; ++i) inner.shape[i] = oshape[i];
-    tre_kshape ks;
-    tre_karg ka[TRE_KDIST_ARGS];
-    tre_kernel_layout(&inner, TRE_KDIST_ARGS, args, &ks, ka);
     tre_backend_check(ctx,
-                      ctx->be->log_prob_sum(ctx->be->impl, d->family->kernel, p, &ks, out->data, ka,
-                                            pstride, (float)scale),
+                      ctx->be->log_prob_sum(ctx->be->impl, d->family->kernel, L.particles, &L.ks,
+                                            out->data, L.ka, L.pstride, (float)scale),
                       "log_prob_sum");
+    if (tre_ok(ctx)) record(ctx, out, "log_prob_sum", log_prob_sum_backward, d, value, mask, scale);
     return tre_ok(ctx) ? out : NULL;
 }
 
@@ -248,5 +344,7 @@ tre_tensor *tre_dist_sample(tre_ctx *ctx, const tre_dist *d, int64_t particles) 
     tre_backend_check(ctx, ctx->be->sample(ctx->be->impl, d->family->kernel, &ks, out->data, ka,
                                            ctx->seed, tre_rng_next_stream(ctx)),
                       "sample");
+    if (tre_ok(ctx) && d->family->has_rsample)
+        record(ctx, out, "rsample", rsample_backward, d, NULL, NULL, 1.0);
     return tre_ok(ctx) ? out : NULL;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "../poutine/poutine_impl.h"
+#include "../tensor/autograd.h"
 
 static bool is_auxiliary(const tre_msg *m) {
     const char *v = tre_infer_get(&m->infer, "is_auxiliary");
@@ -36,7 +37,30 @@ static tre_status check_match(tre_ctx *ctx, const tre_trace *model, const tre_tr
 
 static tre_status finish(tre_ctx *ctx, int64_t old_particles) {
     ctx->particles = old_particles;
+    tre_grad_end(ctx);
     return ctx->status;
+}
+
+/* The surrogate whose gradient is the ELBO's (per particle): model terms and reparameterized
+ * guide terms as they are, and for every other guide site stop_grad(elbo_s) * log q(site)
+ * (unscaled, unmasked, as Pyro's score_function term). Uses the per-site sums cached by
+ * tre_trace_log_prob_sum. */
+static tre_tensor *surrogate_elbo(tre_ctx *ctx, tre_trace *model, tre_trace *guide,
+                                  const tre_tensor *elbo) {
+    tre_tensor *sur = tre_trace_log_prob_sum(ctx, model);
+    tre_tensor *detached = tre_stop_grad(ctx, elbo);
+    for (int64_t i = 0; i < tre_trace_size(guide) && tre_ok(ctx); ++i) {
+        const tre_trace_node *node = tre_trace_at(guide, i);
+        if (node->msg.type != TRE_SITE_SAMPLE || node->msg.is_observed) continue;
+        if (tre_dist_has_rsample(node->msg.fn)) {
+            sur = tre_sub(ctx, sur, node->log_prob_sum);
+        } else {
+            tre_tensor *score = NULL;
+            tre_trace_score_parts(ctx, guide, node->msg.name, NULL, &score, NULL);
+            if (score) sur = tre_add(ctx, sur, tre_mul(ctx, detached, tre_sum(ctx, score)));
+        }
+    }
+    return sur;
 }
 
 tre_status tre_elbo(tre_ctx *ctx, tre_program model, tre_program guide, const void *args,
@@ -57,11 +81,10 @@ tre_status tre_elbo(tre_ctx *ctx, tre_program model, tre_program guide, const vo
                             (long long)opts->num_particles);
     if (opts->kind != TRE_TRACE_ELBO)
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_elbo: unknown estimator %d", (int)opts->kind);
-    if (opts->grad)
-        return tre_ctx_fail(ctx, TRE_ERR_UNSUPPORTED, "tre_elbo: gradients are not implemented yet");
 
     int64_t P = opts->num_particles, old_particles = ctx->particles;
     ctx->particles = P;
+    if (opts->grad) tre_grad_begin(ctx);
 
     tre_messenger *gtrace = tre_trace_handler(ctx);
     if (tre_run(ctx, guide, args, &gtrace, 1, NULL) != TRE_OK) return finish(ctx, old_particles);
@@ -75,6 +98,14 @@ tre_status tre_elbo(tre_ctx *ctx, tre_program model, tre_program guide, const vo
 
     tre_tensor *elbo = tre_sub(ctx, tre_trace_log_prob_sum(ctx, model_tr),
                                tre_trace_log_prob_sum(ctx, guide_tr));
+    if (opts->grad && tre_ok(ctx)) {
+        /* loss = -mean_s surrogate_s; its gradient lands in the param store */
+        tre_tensor *loss = tre_neg(ctx, tre_particle_mean(ctx, surrogate_elbo(ctx, model_tr, guide_tr, elbo)));
+        tre_grad_end(ctx);
+        if (!loss || tre_grad_backward(ctx, loss) != TRE_OK ||
+            tre_param_store_collect_grads(ctx) != TRE_OK)
+            return finish(ctx, old_particles);
+    }
     if (elbo && elbo->particles != P) elbo = tre_broadcast_to(ctx, elbo, P, 0, NULL);
     float *host = elbo ? tre_step_alloc(ctx, (size_t)P * sizeof *host) : NULL;
     if (!host || tre_tensor_to_host(ctx, elbo, host, P) != TRE_OK) return finish(ctx, old_particles);

@@ -14,6 +14,7 @@ void tre_param_store_init(tre_ctx *ctx) {
 
 static void entry_free(tre_ctx *ctx, tre_param_entry *e) {
     tre_tensor_destroy(ctx, e->unconstrained);
+    tre_tensor_destroy(ctx, e->grad);
     free((char *)e->name);
     free(e);
 }
@@ -99,6 +100,7 @@ static tre_param_entry *store_insert(tre_ctx *ctx, const char *name, tre_constra
     e->name = n;
     e->constraint = c;
     e->unconstrained = stored;
+    stored->requires_grad = true; /* a leaf: recorded ops on it flow back here */
     st->entries[st->count++] = e;
     return e;
 }
@@ -131,4 +133,26 @@ tre_tensor *tre_param(tre_ctx *ctx, const char *name, const tre_tensor *init,
     msg->constraint = constraint;
     msg->scale = 1.0;
     return tre_apply_stack(ctx, msg) == TRE_OK ? msg->value : NULL;
+}
+
+void tre_param_store_forget_step_grads(tre_ctx *ctx) {
+    for (int64_t i = 0; i < ctx->params.count; ++i) ctx->params.entries[i]->unconstrained->grad = NULL;
+}
+
+tre_status tre_param_store_collect_grads(tre_ctx *ctx) {
+    for (int64_t i = 0; i < ctx->params.count && tre_ok(ctx); ++i) {
+        tre_param_entry *e = ctx->params.entries[i];
+        tre_tensor *u = e->unconstrained, *g = u->grad;
+        if (!e->grad) {
+            tre_tensor *t = NULL;
+            if (tre_tensor_create(ctx, &t, TRE_F32, 1, u->ndim, u->shape, NULL) != TRE_OK) break;
+            e->grad = t;
+        }
+        size_t bytes = (size_t)u->numel * 4;
+        int rc = g ? ctx->be->copy(ctx->be->impl, e->grad->data, g->data, bytes)
+                   : ctx->be->fill(ctx->be->impl, e->grad->data, 0.f, u->numel);
+        tre_backend_check(ctx, rc, "param gradient copy");
+    }
+    tre_param_store_forget_step_grads(ctx);
+    return ctx->status;
 }

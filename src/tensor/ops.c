@@ -1,6 +1,6 @@
 /* The op front-end: argument checks, broadcasting, result allocation, then one backend call.
  * (Every op is the place where the gradient tape will record itself.) */
-#include "tensor_impl.h"
+#include "ops_backward.h"
 
 static bool check_arg(tre_ctx *ctx, const char *op, const char *which, const tre_tensor *t) {
     if (!t) {
@@ -47,6 +47,10 @@ static tre_tensor *binary(tre_ctx *ctx, tre_binop op, const char *name, const tr
     const tre_tensor *args[2] = {a, b};
     tre_kernel_layout(out, 2, args, &ks, ka);
     tre_backend_check(ctx, ctx->be->binary(ctx->be->impl, op, &ks, out->data, &ka[0], &ka[1]), name);
+    if (tre_grad_wanted(ctx, 2, args)) {
+        tre_grad_node *n = tre_grad_record(ctx, out, name, tre_binary_backward, 2, args);
+        if (n) n->code = op;
+    }
     return tre_ok(ctx) ? out : NULL;
 }
 
@@ -71,6 +75,10 @@ static tre_tensor *unary(tre_ctx *ctx, tre_unop op, const char *name, const tre_
     tre_backend_check(ctx,
                       ctx->be->unary(ctx->be->impl, op, a->particles * a->numel, out->data, a->data),
                       name);
+    if (tre_grad_wanted(ctx, 1, &a)) {
+        tre_grad_node *n = tre_grad_record(ctx, out, name, tre_unary_backward, 1, &a);
+        if (n) n->code = op;
+    }
     return tre_ok(ctx) ? out : NULL;
 }
 
@@ -100,6 +108,7 @@ tre_tensor *tre_sum_trailing(tre_ctx *ctx, const tre_tensor *t, int n) {
                       ctx->be->sum_rows(ctx->be->impl, t->particles * out->numel, cols, t->data,
                                         out->data),
                       "sum");
+    if (tre_grad_wanted(ctx, 1, &t)) tre_grad_record(ctx, out, "sum", tre_sum_trailing_backward, 1, &t);
     return tre_ok(ctx) ? out : NULL;
 }
 
@@ -137,6 +146,13 @@ tre_tensor *tre_mask_scale(tre_ctx *ctx, const tre_tensor *x, const tre_tensor *
                       ctx->be->mask_scale(ctx->be->impl, &ks, out->data, &ka[0],
                                           mask ? &ka[1] : NULL, (float)scale),
                       "mask_scale");
+    if (tre_grad_wanted(ctx, 1, &x)) {
+        tre_grad_node *n = tre_grad_record(ctx, out, "mask_scale", tre_mask_scale_backward, 1, &x);
+        if (n) {
+            n->saved[0] = mask;
+            n->scalar = scale;
+        }
+    }
     return tre_ok(ctx) ? out : NULL;
 }
 
@@ -188,5 +204,31 @@ tre_tensor *tre_index_select(tre_ctx *ctx, const tre_tensor *a, int dim, const t
                                       (const int32_t *)index->data, index->shape[0], a->data,
                                       out->data),
                       "index_select");
+    if (tre_grad_wanted(ctx, 1, &a)) {
+        tre_grad_node *n = tre_grad_record(ctx, out, "index_select", tre_index_select_backward, 1, &a);
+        if (n) {
+            n->saved[0] = index;
+            n->code = d;
+        }
+    }
+    return tre_ok(ctx) ? out : NULL;
+}
+
+static void particle_mean_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
+    const tre_tensor *a = n->in[0];
+    tre_tensor *scaled = tre_mul(ctx, g, tre_scalar(ctx, (float)(1.0 / (double)a->particles)));
+    tre_grad_accumulate(ctx, a, scaled ? tre_broadcast_to(ctx, scaled, a->particles, a->ndim, a->shape) : NULL);
+}
+
+tre_tensor *tre_particle_mean(tre_ctx *ctx, const tre_tensor *a) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!check_arg(ctx, "particle_mean", "a", a)) return NULL;
+    bool was = ctx->grad_recording;
+    ctx->grad_recording = false; /* the node below stands for the whole computation */
+    tre_tensor *sum = tre_reduce_to(ctx, a, 1, a->ndim, a->shape);
+    tre_tensor *out = sum ? tre_mul(ctx, sum, tre_scalar(ctx, (float)(1.0 / (double)a->particles))) : NULL;
+    ctx->grad_recording = was;
+    if (out && tre_grad_wanted(ctx, 1, &a))
+        tre_grad_record(ctx, out, "particle_mean", particle_mean_backward, 1, &a);
     return tre_ok(ctx) ? out : NULL;
 }

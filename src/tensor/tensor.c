@@ -1,7 +1,7 @@
 /* Tensor construction: step-scoped tensors in the arenas, persistent ones on the context's list. */
 #include <stdlib.h>
 #include <string.h>
-#include "tensor_impl.h"
+#include "ops_backward.h"
 
 struct tre_ptensor {
     tre_tensor t;   /* first member: a tre_tensor* of a persistent tensor is its tre_ptensor* */
@@ -52,6 +52,7 @@ tre_tensor *tre_tensor_reshape_view(tre_ctx *ctx, const tre_tensor *t, int ndim,
     if (!v) return NULL;
     set_shape(v, t->dtype, t->particles, ndim, shape);
     v->data = t->data;
+    if (tre_grad_wanted(ctx, 1, &t)) tre_grad_record(ctx, v, "view", tre_view_backward, 1, &t);
     return v;
 }
 

@@ -1,0 +1,108 @@
+/* The tape and the backward pass (see autograd.h). */
+#include <string.h>
+#include "autograd.h"
+
+bool tre_grad_wanted(const tre_ctx *ctx, int nin, const tre_tensor *const *in) {
+    if (!ctx->grad_recording) return false;
+    for (int i = 0; i < nin; ++i)
+        if (in[i] && in[i]->requires_grad) return true;
+    return false;
+}
+
+tre_grad_node *tre_grad_record(tre_ctx *ctx, tre_tensor *out, const char *name,
+                               tre_backward_fn backward, int nin, const tre_tensor *const *in) {
+    if (!tre_ok(ctx) || !out) return NULL;
+    if (ctx->tape_len == ctx->tape_cap) {
+        int64_t cap = ctx->tape_cap ? ctx->tape_cap * 2 : 256;
+        tre_grad_node **tape = tre_step_alloc(ctx, (size_t)cap * sizeof *tape);
+        if (!tape) return NULL;
+        if (ctx->tape_len) memcpy(tape, ctx->tape, (size_t)ctx->tape_len * sizeof *tape);
+        ctx->tape = tape;
+        ctx->tape_cap = cap;
+    }
+    tre_grad_node *n = tre_step_alloc(ctx, sizeof *n);
+    if (!n) return NULL;
+    n->backward = backward;
+    n->name = name;
+    n->out = out;
+    n->nin = nin;
+    for (int i = 0; i < nin; ++i) n->in[i] = in[i];
+    out->requires_grad = true;
+    out->grad_fn = n;
+    ctx->tape[ctx->tape_len++] = n;
+    return n;
+}
+
+tre_tensor *tre_reduce_to(tre_ctx *ctx, const tre_tensor *g, int64_t particles, int ndim,
+                          const int64_t *shape) {
+    if (!tre_ok(ctx)) return NULL;
+    if (g->particles == particles && tre_shape_equal(g->ndim, g->shape, ndim, shape))
+        return (tre_tensor *)g;
+    tre_tensor *out = tre_tensor_new(ctx, TRE_F32, particles, ndim, shape);
+    if (!out) return NULL;
+    /* lay g out as the "output" and the target as a broadcast argument: its strides are 0
+     * exactly on the dims that are summed */
+    tre_kshape ks;
+    tre_karg ka;
+    const tre_tensor *args[1] = {out};
+    tre_kernel_layout(g, 1, args, &ks, &ka);
+    tre_backend_check(ctx, ctx->be->reduce_sum(ctx->be->impl, &ks, g->data, out->data, ka.stride),
+                      "reduce_sum");
+    return tre_ok(ctx) ? out : NULL;
+}
+
+void tre_grad_accumulate(tre_ctx *ctx, const tre_tensor *t, const tre_tensor *g) {
+    if (!tre_ok(ctx) || !t || !g || !t->requires_grad) return;
+    tre_tensor *r = tre_reduce_to(ctx, g, t->particles, t->ndim, t->shape);
+    if (!r) return;
+    tre_tensor *mt = (tre_tensor *)t; /* gradient bookkeeping is not part of the value */
+    if (!mt->grad) {
+        mt->grad = r == g ? tre_tensor_new(ctx, TRE_F32, t->particles, t->ndim, t->shape) : r;
+        if (mt->grad && r == g)
+            tre_backend_check(ctx, ctx->be->copy(ctx->be->impl, mt->grad->data, g->data,
+                                                 (size_t)(g->particles * g->numel) * 4),
+                              "copy");
+        return;
+    }
+    tre_kshape ks;
+    tre_karg ka[2];
+    const tre_tensor *args[2] = {mt->grad, r};
+    tre_kernel_layout(mt->grad, 2, args, &ks, ka);
+    tre_backend_check(ctx, ctx->be->binary(ctx->be->impl, TRE_OP_ADD, &ks, mt->grad->data, &ka[0], &ka[1]),
+                      "gradient accumulation");
+}
+
+void tre_grad_begin(tre_ctx *ctx) { ctx->grad_recording = true; }
+void tre_grad_end(tre_ctx *ctx) { ctx->grad_recording = false; }
+
+tre_status tre_grad_backward(tre_ctx *ctx, const tre_tensor *loss) {
+    if (!tre_ok(ctx)) return ctx->status;
+    if (!loss) return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "backward: the loss is NULL");
+    if (!loss->requires_grad) return TRE_OK; /* depends on no param: every gradient is 0 */
+    bool was = ctx->grad_recording;
+    ctx->grad_recording = false;
+    tre_tensor *seed = tre_tensor_new(ctx, TRE_F32, loss->particles, loss->ndim, loss->shape);
+    if (seed)
+        tre_backend_check(ctx, ctx->be->fill(ctx->be->impl, seed->data, 1.f, loss->particles * loss->numel),
+                          "fill");
+    tre_grad_accumulate(ctx, loss, seed);
+    for (int64_t i = ctx->tape_len - 1; i >= 0 && tre_ok(ctx); --i) {
+        const tre_grad_node *n = ctx->tape[i];
+        if (n->out->grad) n->backward(ctx, n, n->out->grad);
+    }
+    ctx->grad_recording = was;
+    return ctx->status;
+}
+
+tre_tensor *tre_stop_grad(tre_ctx *ctx, const tre_tensor *a) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!a) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_stop_grad: argument a is NULL");
+        return NULL;
+    }
+    bool was = ctx->grad_recording;
+    ctx->grad_recording = false; /* the view is not recorded: nothing flows back through it */
+    tre_tensor *v = tre_tensor_reshape_view(ctx, a, a->ndim, a->shape);
+    ctx->grad_recording = was;
+    return v;
+}

@@ -1,0 +1,98 @@
+/* Backward rules of the tensor ops (recorded by ops.c, run by tre_grad_backward with recording
+ * off, so they are plain forward ops on the gradients). */
+#include "autograd.h"
+#include "ops_backward.h"
+
+void tre_binary_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
+    const tre_tensor *a = n->in[0], *b = n->in[1];
+    switch ((tre_binop)n->code) {
+    case TRE_OP_ADD:
+        tre_grad_accumulate(ctx, a, g);
+        tre_grad_accumulate(ctx, b, g);
+        break;
+    case TRE_OP_SUB:
+        tre_grad_accumulate(ctx, a, g);
+        if (b->requires_grad) tre_grad_accumulate(ctx, b, tre_neg(ctx, g));
+        break;
+    case TRE_OP_MUL:
+        if (a->requires_grad) tre_grad_accumulate(ctx, a, tre_mul(ctx, g, b));
+        if (b->requires_grad) tre_grad_accumulate(ctx, b, tre_mul(ctx, g, a));
+        break;
+    case TRE_OP_DIV: {
+        tre_tensor *ga = tre_div(ctx, g, b);
+        if (a->requires_grad) tre_grad_accumulate(ctx, a, ga);
+        /* d(a/b)/db = -(a/b)/b */
+        if (b->requires_grad) tre_grad_accumulate(ctx, b, tre_neg(ctx, tre_mul(ctx, ga, tre_div(ctx, n->out, b))));
+        break;
+    }
+    }
+}
+
+void tre_unary_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
+    const tre_tensor *a = n->in[0], *y = n->out;
+    tre_tensor *d = NULL; /* g * dy/da */
+    switch ((tre_unop)n->code) {
+    case TRE_OP_NEG: d = tre_neg(ctx, g); break;
+    case TRE_OP_EXP: d = tre_mul(ctx, g, y); break;
+    case TRE_OP_LOG: d = tre_div(ctx, g, a); break;
+    case TRE_OP_SQUARE: d = tre_mul(ctx, g, tre_mul(ctx, tre_scalar(ctx, 2.f), a)); break;
+    case TRE_OP_SOFTPLUS: d = tre_mul(ctx, g, tre_unary_op(ctx, TRE_OP_SIGMOID, "sigmoid", a)); break;
+    case TRE_OP_SOFTPLUS_INV: /* 1 / sigmoid(y) with y = softplus_inv(a) ... as a function of a: */
+        d = tre_div(ctx, g, tre_neg(ctx, tre_unary_op(ctx, TRE_OP_EXPM1, "expm1", tre_neg(ctx, a))));
+        break;
+    case TRE_OP_SIGMOID:
+        d = tre_mul(ctx, g, tre_mul(ctx, y, tre_sub(ctx, tre_scalar(ctx, 1.f), y)));
+        break;
+    case TRE_OP_LOGIT:
+        d = tre_div(ctx, g, tre_mul(ctx, a, tre_sub(ctx, tre_scalar(ctx, 1.f), a)));
+        break;
+    case TRE_OP_LOG_SIGMOID:
+        d = tre_mul(ctx, g, tre_unary_op(ctx, TRE_OP_SIGMOID, "sigmoid", tre_neg(ctx, a)));
+        break;
+    case TRE_OP_LGAMMA: d = tre_mul(ctx, g, tre_unary_op(ctx, TRE_OP_DIGAMMA, "digamma", a)); break;
+    case TRE_OP_LOG1P: d = tre_div(ctx, g, tre_add(ctx, a, tre_scalar(ctx, 1.f))); break;
+    case TRE_OP_EXPM1: d = tre_mul(ctx, g, tre_add(ctx, y, tre_scalar(ctx, 1.f))); break;
+    case TRE_OP_ABS: /* sign(a) = a / |a| (0 at 0 by convention: the subgradient 0) */
+        d = tre_mul(ctx, g, tre_div(ctx, a, tre_unary_op(ctx, TRE_OP_ABS, "abs", tre_add(ctx, a, tre_scalar(ctx, 0.f)))));
+        break;
+    case TRE_OP_DIGAMMA:
+        tre_ctx_fail(ctx, TRE_ERR_UNSUPPORTED, "backward: digamma has no gradient (trigamma) yet");
+        return;
+    }
+    tre_grad_accumulate(ctx, a, d);
+}
+
+void tre_view_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
+    const tre_tensor *a = n->in[0];
+    tre_grad_accumulate(ctx, a, tre_tensor_reshape_view(ctx, g, a->ndim, a->shape));
+}
+
+void tre_sum_trailing_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
+    const tre_tensor *a = n->in[0];
+    /* g has a's leading dims: pad it with ones on the right, then broadcast */
+    int64_t shape[TRE_MAX_DIMS];
+    for (int i = 0; i < a->ndim; ++i) shape[i] = i < g->ndim ? g->shape[i] : 1;
+    tre_tensor *padded = tre_tensor_reshape_view(ctx, g, a->ndim, shape);
+    tre_grad_accumulate(ctx, a, padded ? tre_broadcast_to(ctx, padded, a->particles, a->ndim, a->shape) : NULL);
+}
+
+void tre_mask_scale_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
+    const tre_tensor *x = n->in[0];
+    tre_grad_accumulate(ctx, x, tre_mask_scale(ctx, g, n->saved[0], n->scalar, g->particles, g->ndim, g->shape));
+}
+
+void tre_index_select_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
+    const tre_tensor *a = n->in[0], *index = n->saved[0];
+    int d = n->code;
+    tre_tensor *ga = tre_tensor_new(ctx, TRE_F32, a->particles, a->ndim, a->shape);
+    if (!ga) return;
+    int64_t outer = a->particles * tre_shape_numel(d, a->shape);
+    int64_t inner = tre_shape_numel(a->ndim - d - 1, a->shape + d + 1);
+    if (tre_backend_check(ctx, ctx->be->fill(ctx->be->impl, ga->data, 0.f, a->particles * a->numel), "fill") ||
+        tre_backend_check(ctx, ctx->be->scatter_add(ctx->be->impl, outer, a->shape[d], inner,
+                                                    (const int32_t *)index->data, index->shape[0],
+                                                    g->data, ga->data),
+                          "scatter_add"))
+        return;
+    tre_grad_accumulate(ctx, a, ga);
+}
