@@ -11,6 +11,7 @@
 #include "trelbo/trace.h"
 #include "trelbo/handlers.h"
 #include "trelbo/infer.h"
+#include "trelbo/optim.h"
 
 #define TRELBO_VERSION_MAJOR 0
 #define TRELBO_VERSION_MINOR 1

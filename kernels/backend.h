@@ -118,6 +118,11 @@ typedef struct tre_backend {
      * needed) receive g * d x / d param_i over the full shape, contiguous. */
     int (*rsample_backward)(void *impl, tre_kdist kind, const tre_kshape *shape, const float *x,
                             const tre_karg *params, const float *g, float *const *grads);
+    /* Adam on n elements in place: u -= step_size * m / (sqrt(v) / bc2_sqrt + eps) after
+     * m, v updates with g (clipped to [-clip, clip] when clip > 0, plus wd * u). */
+    int (*adam_update)(void *impl, int64_t n, float *u, const float *g, float *m, float *v,
+                       float beta1, float beta2, float eps, float wd, float clip, float step_size,
+                       float bc2_sqrt);
     /* Reparameterized draws: element i (linear in the output) uses Philox block i / 4, number
      * i % 4, of random op `stream` under `seed`. */
     int (*sample)(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,

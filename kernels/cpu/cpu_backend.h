@@ -26,6 +26,9 @@ int tre_log_prob_backward_cpu(void *impl, tre_kdist kind, int64_t particles, con
                               int64_t gstride, float scale, float *const *grads);
 int tre_rsample_backward_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, const float *x,
                              const tre_karg *params, const float *g, float *const *grads);
+int tre_adam_update_cpu(void *impl, int64_t n, float *u, const float *g, float *m, float *v,
+                        float beta1, float beta2, float eps, float wd, float clip, float step_size,
+                        float bc2_sqrt);
 int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                    const tre_karg *params, uint64_t seed, uint64_t stream);
 int tre_simplex_cpu(void *impl, int inverse, int64_t rows, int64_t k, float *out,
