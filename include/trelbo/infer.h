@@ -9,12 +9,15 @@ extern "C" {
 #endif
 
 typedef enum tre_elbo_kind {
-    TRE_TRACE_ELBO = 0
+    TRE_TRACE_ELBO = 0,         /* Pyro's Trace_ELBO */
+    TRE_TRACE_MEANFIELD_ELBO,   /* TraceMeanField_ELBO: analytic KL where a closed form exists */
+    TRE_RENYI_ELBO              /* RenyiELBO(alpha); alpha = 0 is IWAE, alpha = 1 an error */
 } tre_elbo_kind;
 
 typedef struct tre_elbo_opts {
     tre_elbo_kind kind;
     int64_t num_particles;   /* P >= 1 */
+    double alpha;            /* RenyiELBO only */
     /* Also compute d loss / d u for every param of the store (tre_param_entry.grad) by the
      * surrogate of SPEC.md section 6: pathwise through reparameterized sites, score function
      * (times the whole particle's detached elbo_s) for the others. */
@@ -22,8 +25,8 @@ typedef struct tre_elbo_opts {
 } tre_elbo_opts;
 
 typedef struct tre_elbo_result {
-    double mean;     /* mean over particles of elbo_s */
-    double stderr_;  /* standard error of that mean (0 when P == 1) */
+    double mean;     /* the estimate: mean over particles of elbo_s (RenyiELBO: its bound) */
+    double stderr_;  /* standard error of the mean of elbo_s (0 when P == 1) */
     double loss;     /* -mean */
     int64_t num_particles;
     /* elbo_s per particle (step-scoped, host memory, num_particles values) */

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
+#include <math.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include "trelbo.h"

@@ -1,0 +1,29 @@
+/* The estimators behind tre_elbo (elbo.c runs the traces, the estimator reduces them). */
+#ifndef TRELBO_INFER_ELBO_IMPL_H
+#define TRELBO_INFER_ELBO_IMPL_H
+#include "../poutine/poutine_impl.h"
+#include "../tensor/autograd.h"
+
+typedef struct tre_estimate {
+    tre_tensor *elbo;       /* per-particle elbo_s (values) */
+    tre_tensor *loss;       /* differentiable loss (shape [], extent 1) when gradients are asked */
+    double bound;           /* the estimator's value when it is not mean(elbo_s) (Renyi); NAN */
+} tre_estimate;
+
+/* Fills est from the traces of one evaluation; `grad` says whether est->loss is needed. */
+typedef tre_status (*tre_estimator_fn)(tre_ctx *ctx, tre_trace *model, tre_trace *guide,
+                                       const tre_elbo_opts *opts, bool grad, tre_estimate *est);
+
+tre_status tre_trace_elbo_estimate(tre_ctx *ctx, tre_trace *model, tre_trace *guide,
+                                   const tre_elbo_opts *opts, bool grad, tre_estimate *est);
+tre_status tre_meanfield_elbo_estimate(tre_ctx *ctx, tre_trace *model, tre_trace *guide,
+                                       const tre_elbo_opts *opts, bool grad, tre_estimate *est);
+tre_status tre_renyi_elbo_estimate(tre_ctx *ctx, tre_trace *model, tre_trace *guide,
+                                   const tre_elbo_opts *opts, bool grad, tre_estimate *est);
+
+/* Trace_ELBO's per-particle surrogate (also Renyi's), given elbo_s:
+ * model terms + reparameterized guide terms + sf_weight(elbo) * log q for the other guide
+ * sites, where sf_weight is stop_grad(elbo_s) for Trace_ELBO. */
+tre_tensor *tre_surrogate_particles(tre_ctx *ctx, tre_trace *model, tre_trace *guide,
+                                    const tre_tensor *score_weight);
+#endif
