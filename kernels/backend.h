@@ -28,7 +28,8 @@ typedef enum tre_unop {
     TRE_OP_NEG = 0, TRE_OP_EXP, TRE_OP_LOG, TRE_OP_SQUARE,
     TRE_OP_SOFTPLUS, TRE_OP_SOFTPLUS_INV, TRE_OP_SIGMOID, TRE_OP_LOGIT,
     TRE_OP_LOG_SIGMOID,  /* log(sigmoid(x)), stable */
-    TRE_OP_LGAMMA, TRE_OP_DIGAMMA, TRE_OP_LOG1P, TRE_OP_EXPM1, TRE_OP_ABS
+    TRE_OP_LGAMMA, TRE_OP_DIGAMMA, TRE_OP_LOG1P, TRE_OP_EXPM1, TRE_OP_ABS,
+    TRE_OP_SIGN          /* -1, 0, 1 (NaN stays NaN) */
 } tre_unop;
 
 /* Distribution families with an elementwise kernel (log_prob / sample by element). */
@@ -123,6 +124,11 @@ typedef struct tre_backend {
     int (*adam_update)(void *impl, int64_t n, float *u, const float *g, float *m, float *v,
                        float beta1, float beta2, float eps, float wd, float clip, float step_size,
                        float bc2_sqrt);
+    /* Batched row-major GEMM: for b < batch, C_b = alpha * op(A_b) op(B_b) + beta * C_b, with
+     * op = transpose when trans* != 0, A_b = A + b * strideA (stride 0: shared), likewise B, C. */
+    int (*gemm)(void *impl, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                const float *A, int64_t lda, int64_t strideA, const float *B, int64_t ldb,
+                int64_t strideB, float beta, float *C, int64_t ldc, int64_t strideC, int64_t batch);
     /* Reparameterized draws: element i (linear in the output) uses Philox block i / 4, number
      * i % 4, of random op `stream` under `seed`. */
     int (*sample)(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,

@@ -63,6 +63,10 @@ tre_tensor *tre_neg(tre_ctx *ctx, const tre_tensor *a);
 tre_tensor *tre_exp(tre_ctx *ctx, const tre_tensor *a);
 tre_tensor *tre_log(tre_ctx *ctx, const tre_tensor *a);
 tre_tensor *tre_square(tre_ctx *ctx, const tre_tensor *a);
+/* Matrix product like numpy.matmul for 1-D and 2-D operands: a [n, k] or [k], b [k, m] or [k]
+ * gives [n, m], [n], [m] or []; particle extents broadcast. A shared matrix times per-particle
+ * vectors (X [N, D] times w of extent P, [D]) is one matrix-matrix product over all particles. */
+tre_tensor *tre_matmul(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b);
 /* Sum of every element of each particle: extent kept, shape []. */
 tre_tensor *tre_sum(tre_ctx *ctx, const tre_tensor *a);
 /* Elements of `a` along dimension `dim` (negative counts from the right) picked by the int32

@@ -40,6 +40,7 @@ tre_backend *tre_backend_cpu_create(void) {
         .log_prob = tre_log_prob_cpu,
         .log_prob_sum = tre_log_prob_sum_cpu,
         .reduce_sum = tre_reduce_sum_cpu,
+        .gemm = tre_gemm_cpu,
         .adam_update = tre_adam_update_cpu,
         .scatter_add = tre_scatter_add_cpu,
         .log_prob_backward = tre_log_prob_backward_cpu,

@@ -29,6 +29,9 @@ int tre_rsample_backward_cpu(void *impl, tre_kdist kind, const tre_kshape *shape
 int tre_adam_update_cpu(void *impl, int64_t n, float *u, const float *g, float *m, float *v,
                         float beta1, float beta2, float eps, float wd, float clip, float step_size,
                         float bc2_sqrt);
+int tre_gemm_cpu(void *impl, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float *A, int64_t lda, int64_t strideA, const float *B, int64_t ldb,
+                 int64_t strideB, float beta, float *C, int64_t ldc, int64_t strideC, int64_t batch);
 int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                    const tre_karg *params, uint64_t seed, uint64_t stream);
 int tre_simplex_cpu(void *impl, int inverse, int64_t rows, int64_t k, float *out,

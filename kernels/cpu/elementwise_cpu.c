@@ -52,6 +52,7 @@ int tre_unary_cpu(void *impl, tre_unop op, int64_t n, float *out, const float *i
         case TRE_OP_LOG1P: y = log1pf(x); break;
         case TRE_OP_EXPM1: y = expm1f(x); break;
         case TRE_OP_ABS: y = fabsf(x); break;
+        case TRE_OP_SIGN: y = x > 0.f ? 1.f : x < 0.f ? -1.f : x; break;
         default: y = NAN; break;
         }
         out[i] = y;

@@ -21,8 +21,8 @@ void tre_binary_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor 
     case TRE_OP_DIV: {
         tre_tensor *ga = tre_div(ctx, g, b);
         if (a->requires_grad) tre_grad_accumulate(ctx, a, ga);
-        /* d(a/b)/db = -(a/b)/b */
-        if (b->requires_grad) tre_grad_accumulate(ctx, b, tre_neg(ctx, tre_mul(ctx, ga, tre_div(ctx, n->out, b))));
+        /* d(a/b)/db = -(a/b)/b, so g * that = -(g/b) * (a/b) */
+        if (b->requires_grad) tre_grad_accumulate(ctx, b, tre_neg(ctx, tre_mul(ctx, ga, n->out)));
         break;
     }
     }
@@ -52,9 +52,10 @@ void tre_unary_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *
     case TRE_OP_LGAMMA: d = tre_mul(ctx, g, tre_unary_op(ctx, TRE_OP_DIGAMMA, "digamma", a)); break;
     case TRE_OP_LOG1P: d = tre_div(ctx, g, tre_add(ctx, a, tre_scalar(ctx, 1.f))); break;
     case TRE_OP_EXPM1: d = tre_mul(ctx, g, tre_add(ctx, y, tre_scalar(ctx, 1.f))); break;
-    case TRE_OP_ABS: /* sign(a) = a / |a| (0 at 0 by convention: the subgradient 0) */
-        d = tre_mul(ctx, g, tre_div(ctx, a, tre_unary_op(ctx, TRE_OP_ABS, "abs", tre_add(ctx, a, tre_scalar(ctx, 0.f)))));
+    case TRE_OP_ABS: /* sign(a); 0 at 0, the subgradient PyTorch picks too */
+        d = tre_mul(ctx, g, tre_unary_op(ctx, TRE_OP_SIGN, "sign", a));
         break;
+    case TRE_OP_SIGN: d = tre_mul(ctx, g, tre_scalar(ctx, 0.f)); break;
     case TRE_OP_DIGAMMA:
         tre_ctx_fail(ctx, TRE_ERR_UNSUPPORTED, "backward: digamma has no gradient (trigamma) yet");
         return;

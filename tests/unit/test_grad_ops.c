@@ -1,0 +1,221 @@
+/* Reverse mode against central finite differences, op by op (CPU backend, float32).
+ *
+ * Tolerances: values are float32, so a central difference with step h carries a rounding
+ * error of about eps32 * |loss| / h ~ 6e-8 * |loss| / h plus a truncation error of order h^2;
+ * with h = 1e-2 * max(1, |x|) and losses of order 1-10 both stay below ~1e-4, so gradients
+ * are compared with |analytic - numeric| <= 2e-3 * (1 + |numeric|). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "test_support.h"
+#include "src/tensor/autograd.h"
+#include "src/dist/dist_impl.h"
+
+#define MAX_IN 3
+
+typedef tre_tensor *(*build_fn)(tre_ctx *ctx, tre_tensor *const *in);
+
+typedef struct grad_case {
+    const char *name;
+    build_fn build;
+    int nin;
+    int64_t particles[MAX_IN];
+    int ndim[MAX_IN];
+    int64_t shape[MAX_IN][3];
+    float lo[MAX_IN], hi[MAX_IN];   /* input values drawn uniformly in [lo, hi] */
+} grad_case;
+
+static float uniform(uint64_t *s, float lo, float hi) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return lo + (hi - lo) * (float)((*s >> 40) / 16777216.0);
+}
+
+/* loss = mean over particles of sum_i w_i * out_i, with fixed weights w */
+static tre_tensor *loss_of(tre_ctx *ctx, const tre_tensor *out) {
+    int64_t n = out->particles * out->numel;
+    float *w = malloc((size_t)n * sizeof *w);
+    for (int64_t i = 0; i < n; ++i) w[i] = 0.5f + 0.37f * (float)((i * 7) % 5) - 0.4f * (float)(i % 2);
+    tre_tensor *wt = tre_from_host(ctx, out->particles, out->ndim, out->shape, w);
+    free(w);
+    return tre_particle_mean(ctx, tre_sum(ctx, tre_mul(ctx, (tre_tensor *)out, wt)));
+}
+
+static double eval_loss(tre_ctx *ctx, const grad_case *c, tre_tensor *const *in) {
+    tre_ctx_step_reset(ctx);
+    tre_tensor *l = loss_of(ctx, c->build(ctx, in));
+    if (!l) fail_msg("%s: %s", c->name, tre_ctx_error(ctx));
+    return tt_at(ctx, l, 0);
+}
+
+static void check_case(const grad_case *c) {
+    tre_ctx *ctx = tt_ctx(3);
+    tre_tensor *in[MAX_IN];
+    uint64_t seed = 12345;
+    for (int i = 0; i < c->nin; ++i) {
+        int64_t n = c->particles[i] * tre_shape_numel(c->ndim[i], c->shape[i]);
+        float *v = malloc((size_t)n * sizeof *v);
+        for (int64_t j = 0; j < n; ++j) v[j] = uniform(&seed, c->lo[i], c->hi[i]);
+        TT_OK(ctx, tre_tensor_create(ctx, &in[i], TRE_F32, c->particles[i], c->ndim[i], c->shape[i], v));
+        free(v);
+        in[i]->requires_grad = true;
+    }
+    tre_ctx_step_reset(ctx);
+    tre_grad_begin(ctx);
+    tre_tensor *loss = loss_of(ctx, c->build(ctx, in));
+    tre_grad_end(ctx);
+    if (!loss) fail_msg("%s: %s", c->name, tre_ctx_error(ctx));
+    TT_OK(ctx, tre_grad_backward(ctx, loss));
+    for (int i = 0; i < c->nin; ++i) {
+        int64_t n = in[i]->particles * in[i]->numel;
+        float *g = calloc((size_t)n, sizeof *g);
+        if (in[i]->grad) TT_OK(ctx, tre_tensor_to_host(ctx, in[i]->grad, g, n));
+        float *x = in[i]->data; /* CPU backend: host memory */
+        for (int64_t j = 0; j < n; ++j) {
+            float x0 = x[j], h = 1e-2f * fmaxf(1.f, fabsf(x0));
+            x[j] = x0 + h;
+            double fp = eval_loss(ctx, c, in);
+            x[j] = x0 - h;
+            double fm = eval_loss(ctx, c, in);
+            x[j] = x0;
+            double num = (fp - fm) / (2.0 * (double)h);
+            if (!(fabs(g[j] - num) <= 2e-3 * (1 + fabs(num))))
+                fail_msg("%s: d loss / d in%d[%lld] = %.6g by reverse mode, %.6g by finite differences",
+                         c->name, i, (long long)j, g[j], num);
+        }
+        free(g);
+        in[i]->grad = NULL;
+    }
+    tre_ctx_destroy(ctx);
+}
+
+static tre_tensor *b_add(tre_ctx *c, tre_tensor *const *in) { return tre_add(c, in[0], in[1]); }
+static tre_tensor *b_sub(tre_ctx *c, tre_tensor *const *in) { return tre_sub(c, in[0], in[1]); }
+static tre_tensor *b_mul(tre_ctx *c, tre_tensor *const *in) { return tre_mul(c, in[0], in[1]); }
+static tre_tensor *b_div(tre_ctx *c, tre_tensor *const *in) { return tre_div(c, in[0], in[1]); }
+static tre_tensor *b_neg(tre_ctx *c, tre_tensor *const *in) { return tre_neg(c, in[0]); }
+static tre_tensor *b_exp(tre_ctx *c, tre_tensor *const *in) { return tre_exp(c, in[0]); }
+static tre_tensor *b_log(tre_ctx *c, tre_tensor *const *in) { return tre_log(c, in[0]); }
+static tre_tensor *b_square(tre_ctx *c, tre_tensor *const *in) { return tre_square(c, in[0]); }
+#define UNARY(fn, op) \
+    static tre_tensor *fn(tre_ctx *c, tre_tensor *const *in) { return tre_unary_op(c, op, #op, in[0]); }
+UNARY(b_softplus, TRE_OP_SOFTPLUS)
+UNARY(b_softplus_inv, TRE_OP_SOFTPLUS_INV)
+UNARY(b_sigmoid, TRE_OP_SIGMOID)
+UNARY(b_logit, TRE_OP_LOGIT)
+UNARY(b_log_sigmoid, TRE_OP_LOG_SIGMOID)
+UNARY(b_lgamma, TRE_OP_LGAMMA)
+UNARY(b_log1p, TRE_OP_LOG1P)
+UNARY(b_expm1, TRE_OP_EXPM1)
+UNARY(b_abs, TRE_OP_ABS)
+static tre_tensor *b_sum(tre_ctx *c, tre_tensor *const *in) { return tre_sum(c, in[0]); }
+static tre_tensor *b_sum_trailing(tre_ctx *c, tre_tensor *const *in) { return tre_sum_trailing(c, in[0], 1); }
+static tre_tensor *b_pmean(tre_ctx *c, tre_tensor *const *in) { return tre_particle_mean(c, in[0]); }
+static tre_tensor *b_view(tre_ctx *c, tre_tensor *const *in) {
+    int64_t s[1] = {in[0]->numel};
+    return tre_square(c, tre_tensor_reshape_view(c, in[0], 1, s));
+}
+static tre_tensor *b_index_select(tre_ctx *c, tre_tensor *const *in) {
+    int32_t idx[3] = {2, 0, 3};
+    int64_t k = 3;
+    tre_tensor *it = NULL;
+    tre_tensor_create(c, &it, TRE_I32, 1, 1, &k, idx);
+    return tre_square(c, tre_index_select(c, in[0], -1, it));
+}
+static tre_tensor *b_mask_scale(tre_ctx *c, tre_tensor *const *in) {
+    const float m[4] = {1, 0, 1, 1};
+    int64_t s = 4;
+    return tre_mask_scale(c, in[0], tre_from_host(c, 1, 1, &s, m), 2.5, in[0]->particles, in[0]->ndim, in[0]->shape);
+}
+static tre_tensor *b_matmul(tre_ctx *c, tre_tensor *const *in) { return tre_matmul(c, in[0], in[1]); }
+static tre_tensor *b_normal_lp(tre_ctx *c, tre_tensor *const *in) {
+    return tre_dist_log_prob(c, tre_normal(c, in[1], in[2]), in[0]);
+}
+static tre_tensor *b_normal_lp_sum_masked(tre_ctx *c, tre_tensor *const *in) {
+    const float m[4] = {1, 1, 0, 1};
+    int64_t s = 4;
+    return tre_dist_log_prob_sum(c, tre_normal(c, in[1], in[2]), in[0], tre_from_host(c, 1, 1, &s, m), 1.7);
+}
+static tre_tensor *b_normal_rsample(tre_ctx *c, tre_tensor *const *in) {
+    /* the same noise in every evaluation: a seed handler around the draw */
+    tre_messenger *sd = tre_seed_handler(c, 77);
+    tre_push(c, sd);
+    tre_tensor *x = tre_dist_sample(c, tre_normal(c, in[0], in[1]), 3);
+    tre_pop(c, sd);
+    return tre_square(c, x);
+}
+static tre_tensor *b_transforms(tre_ctx *c, tre_tensor *const *in) {
+    tre_constraint cs[5] = {TRE_C_POSITIVE, {TRE_SOFTPLUS_POSITIVE, 0, 0}, TRE_C_GREATER_THAN(-1.f),
+                            TRE_C_UNIT_INTERVAL, TRE_C_INTERVAL(-2.f, 3.f)};
+    tre_tensor *acc = tre_transform_to(c, TRE_C_REAL, in[0]);
+    for (int i = 0; i < 5; ++i) acc = tre_add(c, acc, tre_transform_to(c, cs[i], in[0]));
+    return acc;
+}
+
+#define D1(p, n) {p}, {1}, {{n}}
+static const grad_case cases[] = {
+    {"add bcast", b_add, 2, {4, 1}, {2, 1}, {{2, 3}, {3}}, {-2, -2}, {2, 2}},
+    {"sub bcast", b_sub, 2, {1, 4}, {2, 2}, {{2, 3}, {2, 1}}, {-2, -2}, {2, 2}},
+    {"mul bcast", b_mul, 2, {4, 4}, {2, 1}, {{2, 3}, {1}}, {-2, -2}, {2, 2}},
+    {"div", b_div, 2, {2, 1}, {1, 1}, {{3}, {3}}, {-2, 0.5f}, {2, 2}},
+    {"neg", b_neg, 1, {2}, {1}, {{3}}, {-2}, {2}},
+    {"exp", b_exp, 1, {2}, {1}, {{3}}, {-2}, {2}},
+    {"log", b_log, 1, {2}, {1}, {{3}}, {0.5f}, {3}},
+    {"square", b_square, 1, {2}, {1}, {{3}}, {-2}, {2}},
+    {"softplus", b_softplus, 1, {2}, {1}, {{3}}, {-3}, {3}},
+    {"softplus_inv", b_softplus_inv, 1, {2}, {1}, {{3}}, {0.2f}, {3}},
+    {"sigmoid", b_sigmoid, 1, {2}, {1}, {{3}}, {-3}, {3}},
+    {"logit", b_logit, 1, {2}, {1}, {{3}}, {0.2f}, {0.8f}},
+    {"log_sigmoid", b_log_sigmoid, 1, {2}, {1}, {{3}}, {-3}, {3}},
+    {"lgamma", b_lgamma, 1, {2}, {1}, {{3}}, {0.5f}, {5}},
+    {"log1p", b_log1p, 1, {2}, {1}, {{3}}, {-0.5f}, {3}},
+    {"expm1", b_expm1, 1, {2}, {1}, {{3}}, {-2}, {2}},
+    {"abs", b_abs, 1, {2}, {1}, {{3}}, {0.3f}, {2}},
+    {"sum", b_sum, 1, {3}, {2}, {{2, 2}}, {-2}, {2}},
+    {"sum_trailing", b_sum_trailing, 1, {3}, {2}, {{2, 3}}, {-2}, {2}},
+    {"particle_mean", b_pmean, 1, {5}, {1}, {{2}}, {-2}, {2}},
+    {"view", b_view, 1, {2}, {2}, {{2, 2}}, {-2}, {2}},
+    {"index_select", b_index_select, 1, {2}, {2}, {{2, 4}}, {-2}, {2}},
+    {"mask_scale", b_mask_scale, 1, {3}, {1}, {{4}}, {-2}, {2}},
+    {"matmul shared x per-particle vector", b_matmul, 2, {1, 4}, {2, 1}, {{3, 2}, {2}}, {-1, -1}, {1, 1}},
+    {"matmul per-particle vector x shared", b_matmul, 2, {4, 1}, {1, 2}, {{2}, {2, 3}}, {-1, -1}, {1, 1}},
+    {"matmul batched", b_matmul, 2, {3, 3}, {2, 2}, {{2, 2}, {2, 3}}, {-1, -1}, {1, 1}},
+    {"matmul shared", b_matmul, 2, {1, 1}, {2, 1}, {{2, 3}, {3}}, {-1, -1}, {1, 1}},
+    {"normal log_prob", b_normal_lp, 3, {3, 1, 3}, {1, 1, 0}, {{2}, {2}, {0}}, {-2, -1, 0.5f}, {2, 1, 2}},
+    {"normal log_prob_sum masked", b_normal_lp_sum_masked, 3, {1, 3, 1}, {1, 0, 1}, {{4}, {0}, {4}},
+     {-2, -1, 0.5f}, {2, 1, 2}},
+    {"normal rsample", b_normal_rsample, 2, {1, 1}, {1, 1}, {{2}, {2}}, {-1, 0.5f}, {1, 2}},
+    {"constraint transforms", b_transforms, 1, {2}, {1}, {{3}}, {-1.5f}, {1.5f}},
+};
+
+static void test_every_op_against_finite_differences(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) check_case(&cases[i]);
+}
+
+static void test_stop_grad_blocks(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    tre_tensor *x = NULL;
+    int64_t n = 2;
+    const float v[2] = {1.5f, -0.5f};
+    TT_OK(ctx, tre_tensor_create(ctx, &x, TRE_F32, 1, 1, &n, v));
+    x->requires_grad = true;
+    tre_grad_begin(ctx);
+    /* loss = sum(x * stop_grad(x)): gradient stop_grad(x) = x, not 2x */
+    tre_tensor *loss = tre_sum(ctx, tre_mul(ctx, x, tre_stop_grad(ctx, x)));
+    tre_grad_end(ctx);
+    TT_OK(ctx, tre_grad_backward(ctx, loss));
+    const float *g = tt_host(ctx, x->grad, 0);
+    assert_float_equal(g[0], 1.5f, 0);
+    assert_float_equal(g[1], -0.5f, 0);
+    x->grad = NULL;
+    tre_ctx_destroy(ctx);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_op_against_finite_differences),
+        cmocka_unit_test(test_stop_grad_blocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
