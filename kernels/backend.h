@@ -129,6 +129,13 @@ typedef struct tre_backend {
     int (*gemm)(void *impl, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                 const float *A, int64_t lda, int64_t strideA, const float *B, int64_t ldb,
                 int64_t strideB, float beta, float *C, int64_t ldc, int64_t strideC, int64_t batch);
+    /* out[p, i] = values[p * vstride + (int)index[p * istride + i]] for p < P, i < n, with the
+     * (float) indices already checked in [0, K); the adjoint adds g into gvalues the same way
+     * (one thread per values row, so shared rows accumulate in a fixed order) */
+    int (*take)(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride,
+                const float *index, int64_t istride, float *out);
+    int (*take_backward)(void *impl, int64_t P, int64_t n, const float *g, const float *index,
+                         int64_t istride, float *gvalues, int64_t vstride);
     /* Reparameterized draws: element i (linear in the output) uses Philox block i / 4, number
      * i % 4, of random op `stream` under `seed`. */
     int (*sample)(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
@@ -146,6 +153,49 @@ typedef struct tre_backend {
     /* out[b] = sum of the diagonal of unconstrained matrix b, accumulated in double */
     int (*lower_cholesky_log_det)(void *impl, int64_t batch, int64_t n, float *out,
                                   const float *in);
+    /* Structured families (kernels/math/categorical.h, mvn.h), one row per batch element, so
+     * that a CUDA thread (or warp) takes a row. `rows` is the row grid (particle dim first, in
+     * the order of the contiguous output); each argument's strides, in floats, locate the first
+     * element of its row for each grid index (0 broadcasts); inside a row, elements are
+     * contiguous: logits [k], loc and values [d], scale_tril [d, d] row-major. Outputs and
+     * upstream gradients are contiguous over the rows: out[r] (log-densities, KL), out[r*k+j],
+     * out[r*d+i], out[r*d*d+i*d+j]. Gradient outputs may be NULL where not needed.
+     * Categorical: values are category indices as floats; draws by inverse CDF from Philox
+     * uniform number r of op `stream` (r: the draw's index in the output). */
+    int (*categorical_log_prob)(void *impl, const tre_kshape *rows, int64_t k, float *out,
+                                const tre_karg *logits, const tre_karg *value);
+    int (*categorical_log_prob_backward)(void *impl, const tre_kshape *rows, int64_t k,
+                                         const float *g, const tre_karg *logits,
+                                         const tre_karg *value, float *grad_logits);
+    int (*categorical_sample)(void *impl, const tre_kshape *rows, int64_t k, float *out,
+                              const tre_karg *logits, uint64_t seed, uint64_t stream);
+    int (*categorical_kl)(void *impl, const tre_kshape *rows, int64_t k, float *out,
+                          const tre_karg *p_logits, const tre_karg *q_logits);
+    int (*categorical_kl_backward)(void *impl, const tre_kshape *rows, int64_t k, const float *g,
+                                   const tre_karg *p_logits, const tre_karg *q_logits,
+                                   float *grad_p, float *grad_q);
+    /* MultivariateNormal(loc, scale_tril). Draw r is loc + L eps with eps_i Philox normal
+     * number r*d+i of op `stream`; rsample_backward regenerates that noise to form
+     * grad_scale_tril[r] = tril(g[r] eps^T) (the gradient w.r.t. loc is g itself). */
+    int (*mvn_log_prob)(void *impl, const tre_kshape *rows, int64_t d, float *out,
+                        const tre_karg *value, const tre_karg *loc, const tre_karg *scale_tril);
+    int (*mvn_log_prob_backward)(void *impl, const tre_kshape *rows, int64_t d, const float *g,
+                                 const tre_karg *value, const tre_karg *loc,
+                                 const tre_karg *scale_tril, float *grad_value, float *grad_loc,
+                                 float *grad_scale_tril);
+    int (*mvn_sample)(void *impl, const tre_kshape *rows, int64_t d, float *out,
+                      const tre_karg *loc, const tre_karg *scale_tril, uint64_t seed,
+                      uint64_t stream);
+    int (*mvn_rsample_backward)(void *impl, int64_t rows, int64_t d, const float *g, uint64_t seed,
+                                uint64_t stream, float *grad_scale_tril);
+    int (*mvn_kl)(void *impl, const tre_kshape *rows, int64_t d, float *out, const tre_karg *p_loc,
+                  const tre_karg *p_scale_tril, const tre_karg *q_loc,
+                  const tre_karg *q_scale_tril);
+    int (*mvn_kl_backward)(void *impl, const tre_kshape *rows, int64_t d, const float *g,
+                           const tre_karg *p_loc, const tre_karg *p_scale_tril,
+                           const tre_karg *q_loc, const tre_karg *q_scale_tril,
+                           float *grad_p_loc, float *grad_p_scale_tril, float *grad_q_loc,
+                           float *grad_q_scale_tril);
     /* *count = number of elements of the broadcast shape failing `check` */
     int (*validate)(void *impl, tre_kcheck check, const tre_kshape *shape, const tre_karg *x,
                     const tre_karg *a, const tre_karg *b, float ca, int64_t *count);

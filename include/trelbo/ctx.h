@@ -49,6 +49,9 @@ tre_status tre_ctx_fail(tre_ctx *ctx, tre_status s, const char *fmt, ...)
 #endif
     ;
 
+/* Wait until the backend has finished all queued work (a no-op on the CPU backend). */
+tre_status tre_ctx_sync(tre_ctx *ctx);
+
 /* Particle extent P of values sampled from now on (tre_elbo sets it for its evaluation). */
 tre_status tre_ctx_set_particles(tre_ctx *ctx, int64_t particles);
 int64_t tre_ctx_particles(const tre_ctx *ctx);

@@ -67,8 +67,14 @@ tre_tensor *tre_square(tre_ctx *ctx, const tre_tensor *a);
  * gives [n, m], [n], [m] or []; particle extents broadcast. A shared matrix times per-particle
  * vectors (X [N, D] times w of extent P, [D]) is one matrix-matrix product over all particles. */
 tre_tensor *tre_matmul(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b);
+/* values[index]: values is a vector [K] (extent 1 or P), index a float tensor of integer
+ * positions in [0, K) of any shape (extent 1 or P); the result has index's shape. Used to pick
+ * each particle's component parameters by its (sampled) assignments. */
+tre_tensor *tre_take(tre_ctx *ctx, const tre_tensor *values, const tre_tensor *index);
 /* Sum of every element of each particle: extent kept, shape []. */
 tre_tensor *tre_sum(tre_ctx *ctx, const tre_tensor *a);
+/* Sum over the trailing n dims (n <= ndim): the result keeps the leading dims. */
+tre_tensor *tre_sum_trailing(tre_ctx *ctx, const tre_tensor *a, int n);
 /* Elements of `a` along dimension `dim` (negative counts from the right) picked by the int32
  * index tensor `index` (extent 1, shape [k]): how data is gathered by a plate's subsample. */
 tre_tensor *tre_index_select(tre_ctx *ctx, const tre_tensor *a, int dim, const tre_tensor *index);

@@ -32,6 +32,10 @@ int tre_adam_update_cpu(void *impl, int64_t n, float *u, const float *g, float *
 int tre_gemm_cpu(void *impl, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                  const float *A, int64_t lda, int64_t strideA, const float *B, int64_t ldb,
                  int64_t strideB, float beta, float *C, int64_t ldc, int64_t strideC, int64_t batch);
+int tre_take_cpu(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride,
+                 const float *index, int64_t istride, float *out);
+int tre_take_backward_cpu(void *impl, int64_t P, int64_t n, const float *g, const float *index,
+                          int64_t istride, float *gvalues, int64_t vstride);
 int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                    const tre_karg *params, uint64_t seed, uint64_t stream);
 int tre_simplex_cpu(void *impl, int inverse, int64_t rows, int64_t k, float *out,
@@ -41,4 +45,36 @@ int tre_lower_cholesky_cpu(void *impl, int inverse, int64_t batch, int64_t n, fl
                            const float *in);
 int tre_lower_cholesky_log_det_cpu(void *impl, int64_t batch, int64_t n, float *out,
                                    const float *in);
+/* structured families (dist_structured_cpu.c) */
+int tre_categorical_log_prob_cpu(void *impl, const tre_kshape *rows, int64_t k, float *out,
+                                 const tre_karg *logits, const tre_karg *value);
+int tre_categorical_log_prob_backward_cpu(void *impl, const tre_kshape *rows, int64_t k,
+                                          const float *g, const tre_karg *logits,
+                                          const tre_karg *value, float *grad_logits);
+int tre_categorical_sample_cpu(void *impl, const tre_kshape *rows, int64_t k, float *out,
+                               const tre_karg *logits, uint64_t seed, uint64_t stream);
+int tre_categorical_kl_cpu(void *impl, const tre_kshape *rows, int64_t k, float *out,
+                           const tre_karg *p_logits, const tre_karg *q_logits);
+int tre_categorical_kl_backward_cpu(void *impl, const tre_kshape *rows, int64_t k, const float *g,
+                                    const tre_karg *p_logits, const tre_karg *q_logits,
+                                    float *grad_p, float *grad_q);
+int tre_mvn_log_prob_cpu(void *impl, const tre_kshape *rows, int64_t d, float *out,
+                         const tre_karg *value, const tre_karg *loc, const tre_karg *scale_tril);
+int tre_mvn_log_prob_backward_cpu(void *impl, const tre_kshape *rows, int64_t d, const float *g,
+                                  const tre_karg *value, const tre_karg *loc,
+                                  const tre_karg *scale_tril, float *grad_value, float *grad_loc,
+                                  float *grad_scale_tril);
+int tre_mvn_sample_cpu(void *impl, const tre_kshape *rows, int64_t d, float *out,
+                       const tre_karg *loc, const tre_karg *scale_tril, uint64_t seed,
+                       uint64_t stream);
+int tre_mvn_rsample_backward_cpu(void *impl, int64_t rows, int64_t d, const float *g,
+                                 uint64_t seed, uint64_t stream, float *grad_scale_tril);
+int tre_mvn_kl_cpu(void *impl, const tre_kshape *rows, int64_t d, float *out, const tre_karg *p_loc,
+                   const tre_karg *p_scale_tril, const tre_karg *q_loc,
+                   const tre_karg *q_scale_tril);
+int tre_mvn_kl_backward_cpu(void *impl, const tre_kshape *rows, int64_t d, const float *g,
+                            const tre_karg *p_loc, const tre_karg *p_scale_tril,
+                            const tre_karg *q_loc, const tre_karg *q_scale_tril, float *grad_p_loc,
+                            float *grad_p_scale_tril, float *grad_q_loc,
+                            float *grad_q_scale_tril);
 #endif

@@ -26,8 +26,8 @@ static void load_block(float *dst, const float *src, int64_t stride, int64_t n) 
 void tre_normal_lp_block(int64_t n, float *out, const float *x,
                          float p[TRE_KDIST_MAX_PARAMS][BLOCK], const int *shared) {
     if (shared[1]) {
-        const float inv = 1.0f / p[1][0], ls = logf(p[1][0]);
-        for (int64_t j = 0; j < n; ++j) out[j] = tre_normal_log_prob_pre(x[j], p[0][j], inv, ls);
+        const float sc = p[1][0], ls = logf(sc);
+        for (int64_t j = 0; j < n; ++j) out[j] = tre_normal_log_prob_pre(x[j], p[0][j], sc, ls);
     } else {
         for (int64_t j = 0; j < n; ++j) out[j] = tre_normal_log_prob(x[j], p[0][j], p[1][j]);
     }
@@ -40,10 +40,9 @@ float tre_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, cons
 void tre_normal_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
                               const float *f, float *gv, float *const *gp) {
     for (int64_t j = 0; j < n; ++j) {
-        const float inv = 1.0f / p[1][j], z = (x[j] - p[0][j]) * inv;
-        if (gv) gv[j] = -f[j] * z * inv;                     /* d/dx = -(x - loc) / scale^2 */
-        if (gp[0]) gp[0][j] = f[j] * z * inv;                /* d/dloc */
-        if (gp[1]) gp[1][j] = f[j] * (z * z - 1.0f) * inv;   /* d/dscale */
+        if (gv) gv[j] = f[j] * tre_normal_dlp_dx(x[j], p[0][j], p[1][j]);
+        if (gp[0]) gp[0][j] = f[j] * tre_normal_dlp_dloc(x[j], p[0][j], p[1][j]);
+        if (gp[1]) gp[1][j] = f[j] * tre_normal_dlp_dscale(x[j], p[0][j], p[1][j]);
     }
 }
 
@@ -53,7 +52,7 @@ void tre_normal_rsample_grad_block(int64_t n, const float *x,
                                    float *const *gp) {
     for (int64_t j = 0; j < n; ++j) {
         if (gp[0]) gp[0][j] = g[j];
-        if (gp[1]) gp[1][j] = g[j] * (x[j] - p[0][j]) / p[1][j];
+        if (gp[1]) gp[1][j] = g[j] * tre_normal_rsample_dscale(x[j], p[0][j], p[1][j]);
     }
 }
 
@@ -61,6 +60,34 @@ void tre_normal_rsample_grad_block(int64_t n, const float *x,
 static const tre_cpu_family families[TRE_KDIST_COUNT] = {
     [TRE_KDIST_NORMAL] = {2, tre_normal_lp_block, tre_normal_sample_elem, tre_normal_lp_grad_block,
                           tre_normal_rsample_grad_block},
+    [TRE_KDIST_BERNOULLI_PROBS] = {1, tre_bernoulli_probs_lp_block, tre_bernoulli_probs_sample_elem,
+                                   tre_bernoulli_probs_lp_grad_block, NULL},
+    [TRE_KDIST_BERNOULLI_LOGITS] = {1, tre_bernoulli_logits_lp_block, tre_bernoulli_logits_sample_elem,
+                                    tre_bernoulli_logits_lp_grad_block, NULL},
+    [TRE_KDIST_POISSON] = {1, tre_poisson_lp_block, tre_poisson_sample_elem, tre_poisson_lp_grad_block, NULL},
+    [TRE_KDIST_BINOMIAL_PROBS] = {2, tre_binomial_lp_block, tre_binomial_sample_elem,
+                                  tre_binomial_lp_grad_block, NULL},
+    [TRE_KDIST_LOG_NORMAL] = {2, tre_log_normal_lp_block, tre_log_normal_sample_elem,
+                              tre_log_normal_lp_grad_block, tre_log_normal_rsample_grad_block},
+    [TRE_KDIST_HALF_NORMAL] = {1, tre_half_normal_lp_block, tre_half_normal_sample_elem,
+                               tre_half_normal_lp_grad_block, tre_half_normal_rsample_grad_block},
+    [TRE_KDIST_CAUCHY] = {2, tre_cauchy_lp_block, tre_cauchy_sample_elem,
+                          tre_cauchy_lp_grad_block, tre_cauchy_rsample_grad_block},
+    [TRE_KDIST_HALF_CAUCHY] = {1, tre_half_cauchy_lp_block, tre_half_cauchy_sample_elem,
+                               tre_half_cauchy_lp_grad_block, tre_half_cauchy_rsample_grad_block},
+    [TRE_KDIST_LAPLACE] = {2, tre_laplace_lp_block, tre_laplace_sample_elem,
+                           tre_laplace_lp_grad_block, tre_laplace_rsample_grad_block},
+    [TRE_KDIST_UNIFORM] = {2, tre_uniform_lp_block, tre_uniform_sample_elem,
+                           tre_uniform_lp_grad_block, tre_uniform_rsample_grad_block},
+    [TRE_KDIST_EXPONENTIAL] = {1, tre_exponential_lp_block, tre_exponential_sample_elem,
+                               tre_exponential_lp_grad_block, tre_exponential_rsample_grad_block},
+    [TRE_KDIST_DELTA] = {2, tre_delta_lp_block, tre_delta_sample_elem,
+                         tre_delta_lp_grad_block, tre_delta_rsample_grad_block},
+    [TRE_KDIST_GAMMA] = {2, tre_gamma_lp_block, tre_gamma_sample_elem, tre_gamma_lp_grad_block,
+                         tre_gamma_rsample_grad_block},
+    [TRE_KDIST_BETA] = {2, tre_beta_lp_block, tre_beta_sample_elem, tre_beta_lp_grad_block, NULL},
+    [TRE_KDIST_STUDENT_T] = {3, tre_student_t_lp_block, tre_student_t_sample_elem,
+                             tre_student_t_lp_grad_block, NULL},
 };
 
 static const tre_cpu_family *family_of(tre_kdist kind) {

@@ -47,4 +47,124 @@ void tre_normal_rsample_grad_block(int64_t n, const float *x,
                                    float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *g,
                                    float *const *gp);
 
+/* Discrete families (dist_discrete_cpu.c): Bernoulli (probs, logits), Poisson, Binomial */
+void tre_bernoulli_probs_lp_block(int64_t n, float *out, const float *x,
+                                  float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_bernoulli_probs_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_bernoulli_probs_lp_grad_block(int64_t n, const float *x,
+                                       float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *f,
+                                       float *gv, float *const *gp);
+void tre_bernoulli_logits_lp_block(int64_t n, float *out, const float *x,
+                                   float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_bernoulli_logits_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_bernoulli_logits_lp_grad_block(int64_t n, const float *x,
+                                        float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *f,
+                                        float *gv, float *const *gp);
+void tre_poisson_lp_block(int64_t n, float *out, const float *x,
+                          float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_poisson_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_poisson_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK],
+                               const float *f, float *gv, float *const *gp);
+void tre_binomial_lp_block(int64_t n, float *out, const float *x,
+                           float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_binomial_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_binomial_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK],
+                                const float *f, float *gv, float *const *gp);
+
+/* Continuous families (dist_continuous_cpu.c): LogNormal, HalfNormal, Cauchy, HalfCauchy,
+ * Laplace, Uniform, Exponential, Delta */
+void tre_log_normal_lp_block(int64_t n, float *out, const float *x,
+                             float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_log_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_log_normal_lp_grad_block(int64_t n, const float *x,
+                                  float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *f,
+                                  float *gv, float *const *gp);
+void tre_log_normal_rsample_grad_block(int64_t n, const float *x,
+                                       float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *g,
+                                       float *const *gp);
+void tre_half_normal_lp_block(int64_t n, float *out, const float *x,
+                              float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_half_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_half_normal_lp_grad_block(int64_t n, const float *x,
+                                   float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *f,
+                                   float *gv, float *const *gp);
+void tre_half_normal_rsample_grad_block(int64_t n, const float *x,
+                                        float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *g,
+                                        float *const *gp);
+void tre_cauchy_lp_block(int64_t n, float *out, const float *x,
+                         float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_cauchy_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_cauchy_lp_grad_block(int64_t n, const float *x,
+                              float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *f,
+                              float *gv, float *const *gp);
+void tre_cauchy_rsample_grad_block(int64_t n, const float *x,
+                                   float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *g,
+                                   float *const *gp);
+void tre_half_cauchy_lp_block(int64_t n, float *out, const float *x,
+                              float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_half_cauchy_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_half_cauchy_lp_grad_block(int64_t n, const float *x,
+                                   float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *f,
+                                   float *gv, float *const *gp);
+void tre_half_cauchy_rsample_grad_block(int64_t n, const float *x,
+                                        float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *g,
+                                        float *const *gp);
+void tre_laplace_lp_block(int64_t n, float *out, const float *x,
+                          float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_laplace_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_laplace_lp_grad_block(int64_t n, const float *x,
+                               float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *f,
+                               float *gv, float *const *gp);
+void tre_laplace_rsample_grad_block(int64_t n, const float *x,
+                                    float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *g,
+                                    float *const *gp);
+void tre_uniform_lp_block(int64_t n, float *out, const float *x,
+                          float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_uniform_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_uniform_lp_grad_block(int64_t n, const float *x,
+                               float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *f,
+                               float *gv, float *const *gp);
+void tre_uniform_rsample_grad_block(int64_t n, const float *x,
+                                    float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *g,
+                                    float *const *gp);
+void tre_exponential_lp_block(int64_t n, float *out, const float *x,
+                              float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_exponential_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_exponential_lp_grad_block(int64_t n, const float *x,
+                                   float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *f,
+                                   float *gv, float *const *gp);
+void tre_exponential_rsample_grad_block(int64_t n, const float *x,
+                                        float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *g,
+                                        float *const *gp);
+void tre_delta_lp_block(int64_t n, float *out, const float *x,
+                        float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_delta_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_delta_lp_grad_block(int64_t n, const float *x,
+                             float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *f,
+                             float *gv, float *const *gp);
+void tre_delta_rsample_grad_block(int64_t n, const float *x,
+                                  float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *g,
+                                  float *const *gp);
+
+/* Gamma group (dist_gamma_cpu.c): Gamma, Beta, StudentT (Dirichlet composes the Gamma kernels) */
+void tre_gamma_lp_block(int64_t n, float *out, const float *x,
+                        float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_gamma_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_gamma_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK],
+                             const float *f, float *gv, float *const *gp);
+void tre_gamma_rsample_grad_block(int64_t n, const float *x,
+                                  float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *g,
+                                  float *const *gp);
+void tre_beta_lp_block(int64_t n, float *out, const float *x,
+                       float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_beta_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_beta_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK],
+                            const float *f, float *gv, float *const *gp);
+void tre_student_t_lp_block(int64_t n, float *out, const float *x,
+                            float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
+float tre_student_t_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_student_t_lp_grad_block(int64_t n, const float *x,
+                                 float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *f,
+                                 float *gv, float *const *gp);
+
 #endif

@@ -67,3 +67,30 @@ int tre_scatter_add_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, con
         }
     return 0;
 }
+
+int tre_take_cpu(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride,
+                 const float *index, int64_t istride, float *out) {
+    (void)impl;
+#pragma omp parallel for schedule(static) if (P * n > TRE_CPU_PARALLEL_MIN)
+    for (int64_t p = 0; p < P; ++p) {
+        const float *v = values + p * vstride, *ix = index + p * istride;
+        float *o = out + p * n;
+        for (int64_t i = 0; i < n; ++i) o[i] = v[(int64_t)ix[i]];
+    }
+    return 0;
+}
+
+int tre_take_backward_cpu(void *impl, int64_t P, int64_t n, const float *g, const float *index,
+                          int64_t istride, float *gvalues, int64_t vstride) {
+    (void)impl;
+    if (vstride == 0) { /* one shared row: accumulate serially, in particle order */
+        for (int64_t p = 0; p < P; ++p)
+            for (int64_t i = 0; i < n; ++i) gvalues[(int64_t)index[p * istride + i]] += g[p * n + i];
+        return 0;
+    }
+#pragma omp parallel for schedule(static) if (P * n > TRE_CPU_PARALLEL_MIN)
+    for (int64_t p = 0; p < P; ++p)
+        for (int64_t i = 0; i < n; ++i)
+            gvalues[p * vstride + (int64_t)index[p * istride + i]] += g[p * n + i];
+    return 0;
+}

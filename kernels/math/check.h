@@ -12,7 +12,7 @@ static inline TRE_HD int tre_check_value(tre_kcheck check, float x, float a, flo
     case TRE_CHECK_NONNEGATIVE: return x >= 0.f;
     case TRE_CHECK_UNIT_INTERVAL: return x >= 0.f && x <= 1.f;
     case TRE_CHECK_BOOLEAN: return x == 0.f || x == 1.f;
-    case TRE_CHECK_NONNEG_INTEGER: return x >= 0.f && floorf(x) == x;
+    case TRE_CHECK_NONNEG_INTEGER: return x >= 0.f && floorf(x) == x && x != INFINITY; /* inf: not a count */
     case TRE_CHECK_INTEGER_UPTO: return x >= 0.f && x <= a && floorf(x) == x;
     case TRE_CHECK_BETWEEN: return x >= a && x <= b;
     case TRE_CHECK_LESS_THAN: return x < a;

@@ -3,19 +3,17 @@
 #define TRELBO_KERNELS_MATH_ELEMENTWISE_H
 #include <math.h>
 #include "hd.h"
+#include "vmath.h"
 
-/* log(1 + exp(x)) without overflow or loss for large |x|. */
-static inline TRE_HD float tre_softplus(float x) {
-    return x > 0.f ? x + log1pf(expf(-x)) : log1pf(expf(x));
-}
+/* log(1 + exp(x)) without overflow or loss for large |x| (vectorizable: vmath.h). */
+static inline TRE_HD float tre_softplus(float x) { return tre_vsoftplusf(x); }
 /* Inverse of softplus: log(exp(y) - 1) = y + log(-expm1(-y)), for y > 0. */
 static inline TRE_HD float tre_softplus_inv(float y) {
     return y > 20.f ? y : logf(expm1f(y));
 }
 static inline TRE_HD float tre_sigmoid(float x) {
-    if (x >= 0.f) return 1.f / (1.f + expf(-x));
-    float e = expf(x);
-    return e / (1.f + e);
+    float e = tre_vexpf(x >= 0.f ? -x : x); /* exp(-|x|) never overflows */
+    return x >= 0.f ? 1.f / (1.f + e) : e / (1.f + e);
 }
 static inline TRE_HD float tre_logit(float p) { return logf(p) - log1pf(-p); }
 /* log(sigmoid(x)) = -softplus(-x) */

@@ -47,6 +47,7 @@ tre_status tre_ctx_create(tre_ctx **out, const tre_ctx_opts *opts) {
     tre_arena_init(&ctx->host, host_alloc, host_free, NULL, 64 * 1024);
     tre_arena_init(&ctx->data, data_alloc, data_free, ctx->be, 1024 * 1024);
     tre_param_store_init(ctx);
+    tre_plate_memo_reset(ctx);
     *out = ctx;
     return TRE_OK;
 }
@@ -60,6 +61,11 @@ void tre_ctx_destroy(tre_ctx *ctx) {
     ctx->be->destroy(ctx->be->impl);
     free(ctx->be);
     free(ctx);
+}
+
+tre_status tre_ctx_sync(tre_ctx *ctx) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    return tre_backend_check(ctx, ctx->be->sync(ctx->be->impl), "sync");
 }
 
 const char *tre_ctx_backend_name(const tre_ctx *ctx) { return ctx ? ctx->be->name : "none"; }
@@ -88,6 +94,7 @@ void tre_ctx_step_reset(tre_ctx *ctx) {
     ctx->grad_recording = false;
     tre_param_store_forget_step_grads(ctx); /* they pointed into the step arena */
     tre_arena_reset(&ctx->host);
+    tre_plate_memo_reset(ctx);
     tre_arena_reset(&ctx->data);
     tre_ctx_clear_error(ctx);
 }
@@ -130,3 +137,6 @@ void *tre_step_data(tre_ctx *ctx, size_t bytes) {
 }
 
 uint64_t tre_rng_next_stream(tre_ctx *ctx) { return ctx->rng_stream++; }
+
+static void *memo_alloc(void *user, size_t bytes) { return tre_step_alloc(user, bytes); }
+void tre_plate_memo_reset(tre_ctx *ctx) { tre_strmap_init(&ctx->plate_memo, memo_alloc, NULL, ctx); }

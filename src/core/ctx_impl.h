@@ -38,6 +38,9 @@ struct tre_ctx {
     tre_messenger *stack[TRE_MAX_STACK];
     int depth;
     const char *plate_dim_owner[TRE_MAX_DIMS]; /* dims -1 .. -TRE_MAX_DIMS: the active plate holding it */
+    /* plates entered during the current program run, by name: re-entering one (Pyro's
+     * `with plate:` twice) reuses its dim and indices instead of declaring a new index site */
+    tre_strmap plate_memo;
 
     bool grad_recording;          /* ops append to the tape */
     struct tre_grad_node **tape;  /* step-scoped, forward order */
@@ -67,6 +70,8 @@ void tre_warn(tre_ctx *ctx, const char *fmt, ...)
 #endif
     ;
 
+/* Forget the plates of the previous program run (tre_run and the step reset call it). */
+void tre_plate_memo_reset(tre_ctx *ctx);
 /* Param store lifetime (src/params). */
 void tre_param_store_init(tre_ctx *ctx);
 void tre_param_store_release(tre_ctx *ctx);

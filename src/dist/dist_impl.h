@@ -78,7 +78,37 @@ typedef tre_tensor *(*tre_kl_fn)(tre_ctx *ctx, const tre_dist *p, const tre_dist
 
 /* The families (one file each in src/dist/). */
 extern const tre_dist_family tre_normal_family;
+extern const tre_dist_family tre_categorical_family;
+extern const tre_dist_family tre_multivariate_normal_family;
+extern const tre_dist_family tre_bernoulli_probs_family;
+extern const tre_dist_family tre_bernoulli_logits_family;
+extern const tre_dist_family tre_poisson_family;
+extern const tre_dist_family tre_binomial_probs_family;
+extern const tre_dist_family tre_log_normal_family;
+extern const tre_dist_family tre_half_normal_family;
+extern const tre_dist_family tre_cauchy_family;
+extern const tre_dist_family tre_half_cauchy_family;
+extern const tre_dist_family tre_laplace_family;
+extern const tre_dist_family tre_uniform_family;
+extern const tre_dist_family tre_exponential_family;
+extern const tre_dist_family tre_delta_family;
+extern const tre_dist_family tre_gamma_family;
+extern const tre_dist_family tre_beta_family;
+extern const tre_dist_family tre_student_t_family;
+extern const tre_dist_family tre_dirichlet_family;
 
 /* KL functions, defined beside their families. */
 tre_tensor *tre_kl_normal_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+/* Categorical || Categorical (categorical.c), MultivariateNormal || MultivariateNormal
+ * (multivariate_normal.c) */
+tre_tensor *tre_kl_categorical_categorical(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_mvn_mvn(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+/* LogNormal || LogNormal (log_normal.c) */
+tre_tensor *tre_kl_log_normal_log_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+/* Bernoulli || Bernoulli, probs or logits on either side (bernoulli.c) */
+tre_tensor *tre_kl_bernoulli_bernoulli(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+/* Gamma || Gamma (gamma.c), Beta || Beta (beta.c), Dirichlet || Dirichlet (dirichlet.c) */
+tre_tensor *tre_kl_gamma_gamma(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_beta_beta(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_dirichlet_dirichlet(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 #endif

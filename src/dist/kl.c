@@ -7,6 +7,16 @@ static const struct {
     tre_kl_fn fn;
 } kl_table[] = {
     {&tre_normal_family, &tre_normal_family, tre_kl_normal_normal},
+    {&tre_categorical_family, &tre_categorical_family, tre_kl_categorical_categorical},
+    {&tre_multivariate_normal_family, &tre_multivariate_normal_family, tre_kl_mvn_mvn},
+    {&tre_log_normal_family, &tre_log_normal_family, tre_kl_log_normal_log_normal},
+    {&tre_bernoulli_probs_family, &tre_bernoulli_probs_family, tre_kl_bernoulli_bernoulli},
+    {&tre_bernoulli_logits_family, &tre_bernoulli_logits_family, tre_kl_bernoulli_bernoulli},
+    {&tre_bernoulli_probs_family, &tre_bernoulli_logits_family, tre_kl_bernoulli_bernoulli},
+    {&tre_bernoulli_logits_family, &tre_bernoulli_probs_family, tre_kl_bernoulli_bernoulli},
+    {&tre_gamma_family, &tre_gamma_family, tre_kl_gamma_gamma},
+    {&tre_beta_family, &tre_beta_family, tre_kl_beta_beta},
+    {&tre_dirichlet_family, &tre_dirichlet_family, tre_kl_dirichlet_dirichlet},
 };
 
 bool tre_kl_exists(const tre_dist *p, const tre_dist *q) {

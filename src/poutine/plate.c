@@ -57,6 +57,13 @@ static void plate_exit(tre_ctx *ctx, tre_messenger *self) {
 
 static bool is_plate(const tre_messenger *m) { return m->process == plate_process; }
 
+typedef struct plate_memo {
+    int64_t size, subsample_size;
+    int dim;
+    const tre_tensor *indices;
+} plate_memo;
+
+
 tre_tensor *tre_subsample_draw(tre_ctx *ctx, const tre_msg *msg) {
     int64_t n = msg->size, k = msg->subsample_size;
     int32_t *idx = tre_step_alloc(ctx, (size_t)n * sizeof *idx);
@@ -102,6 +109,18 @@ tre_tensor *tre_plate_dim(tre_ctx *ctx, const char *name, int64_t size, int64_t 
             tre_ctx_fail(ctx, TRE_ERR_PLATE, "plate(\"%s\") is already active", name);
             return NULL;
         }
+    const plate_memo *memo = tre_strmap_get(&ctx->plate_memo, name);
+    if (memo) {
+        if (memo->size != size || memo->subsample_size != subsample_size || (dim != 0 && dim != memo->dim)) {
+            tre_ctx_fail(ctx, TRE_ERR_PLATE,
+                         "plate(\"%s\") re-entered with size %lld, subsample %lld, dim %d; it was "
+                         "first entered with %lld, %lld, %d",
+                         name, (long long)size, (long long)subsample_size, dim, (long long)memo->size,
+                         (long long)memo->subsample_size, memo->dim);
+            return NULL;
+        }
+        dim = memo->dim;
+    }
     if (dim == 0) {
         for (int k = 1; k <= TRE_MAX_DIMS && dim == 0; ++k)
             if (!ctx->plate_dim_owner[k - 1]) dim = -k;
@@ -122,14 +141,17 @@ tre_tensor *tre_plate_dim(tre_ctx *ctx, const char *name, int64_t size, int64_t 
     tre_msg *msg = tre_step_alloc(ctx, sizeof *msg);
     const char *pname = tre_step_strdup(ctx, name);
     if (!m || !msg || !pname) return NULL;
-    /* the index site goes through the stack before the plate is entered */
-    msg->type = TRE_SITE_SUBSAMPLE;
-    msg->name = pname;
-    msg->size = size;
-    msg->subsample_size = subsample_size;
-    msg->scale = 1.0;
-    if (tre_apply_stack(ctx, msg) != TRE_OK) return NULL;
-    const tre_tensor *idx = msg->value;
+    const tre_tensor *idx = memo ? memo->indices : NULL;
+    if (!memo) {
+        /* the index site goes through the stack before the plate is entered */
+        msg->type = TRE_SITE_SUBSAMPLE;
+        msg->name = pname;
+        msg->size = size;
+        msg->subsample_size = subsample_size;
+        msg->scale = 1.0;
+        if (tre_apply_stack(ctx, msg) != TRE_OK) return NULL;
+        idx = msg->value;
+    }
     if (!idx || idx->dtype != TRE_I32 || idx->ndim != 1 || idx->shape[0] != subsample_size ||
         idx->particles != 1) {
         tre_ctx_fail(ctx, TRE_ERR_PLATE,
@@ -143,7 +165,16 @@ tre_tensor *tre_plate_dim(tre_ctx *ctx, const char *name, int64_t size, int64_t 
     m->process = plate_process;
     m->enter = plate_enter;
     m->exit = plate_exit;
-    return tre_push(ctx, m) == TRE_OK ? msg->value : NULL;
+    if (!memo) {
+        plate_memo *mm = tre_step_alloc(ctx, sizeof *mm);
+        if (!mm) return NULL;
+        *mm = (plate_memo){size, subsample_size, dim, idx};
+        if (!tre_strmap_put(&ctx->plate_memo, pname, mm)) {
+            tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "plate(\"%s\"): out of memory", name);
+            return NULL;
+        }
+    }
+    return tre_push(ctx, m) == TRE_OK ? (tre_tensor *)idx : NULL;
 }
 
 tre_tensor *tre_plate(tre_ctx *ctx, const char *name, int64_t size, int64_t subsample_size) {

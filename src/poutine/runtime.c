@@ -153,6 +153,7 @@ tre_status tre_run(tre_ctx *ctx, tre_program fn, const void *args, tre_messenger
     if (n < 0 || (n > 0 && !handlers))
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_run: bad handler list");
     if (!tre_ok(ctx)) return ctx->status;
+    tre_plate_memo_reset(ctx); /* a new program: its plates declare their index sites again */
     int base = ctx->depth;
     for (int i = 0; i < n && tre_ok(ctx); ++i) tre_push(ctx, handlers[i]);
     tre_tensor *r = NULL;

@@ -29,8 +29,6 @@ int64_t tre_shape_numel(int ndim, const int64_t *shape);
 tre_tensor *tre_mask_scale(tre_ctx *ctx, const tre_tensor *x, const tre_tensor *mask,
                            double scale, int64_t particles, int ndim, const int64_t *shape);
 tre_tensor *tre_unary_op(tre_ctx *ctx, tre_unop op, const char *name, const tre_tensor *a);
-/* Sum the trailing `n` dims of t (n <= t->ndim): result shape is t's leading dims. */
-tre_tensor *tre_sum_trailing(tre_ctx *ctx, const tre_tensor *t, int n);
 /* Mean over the particle extent (result extent 1, same shape). */
 tre_tensor *tre_particle_mean(tre_ctx *ctx, const tre_tensor *a);
 /* Broadcast (copy) t to particles p and shape. */

@@ -126,6 +126,12 @@ static tre_tensor *b_mask_scale(tre_ctx *c, tre_tensor *const *in) {
     int64_t s = 4;
     return tre_mask_scale(c, in[0], tre_from_host(c, 1, 1, &s, m), 2.5, in[0]->particles, in[0]->ndim, in[0]->shape);
 }
+static tre_tensor *b_take(tre_ctx *c, tre_tensor *const *in) {
+    /* per-particle indices into shared or per-particle values */
+    const float ix[3 * 5] = {0, 3, 3, 1, 2, 2, 2, 0, 1, 3, 1, 1, 0, 0, 2};
+    int64_t n = 5;
+    return tre_square(c, tre_take(c, in[0], tre_from_host(c, 3, 1, &n, ix)));
+}
 static tre_tensor *b_matmul(tre_ctx *c, tre_tensor *const *in) { return tre_matmul(c, in[0], in[1]); }
 static tre_tensor *b_normal_lp(tre_ctx *c, tre_tensor *const *in) {
     return tre_dist_log_prob(c, tre_normal(c, in[1], in[2]), in[0]);
@@ -176,6 +182,8 @@ static const grad_case cases[] = {
     {"view", b_view, 1, {2}, {2}, {{2, 2}}, {-2}, {2}},
     {"index_select", b_index_select, 1, {2}, {2}, {{2, 4}}, {-2}, {2}},
     {"mask_scale", b_mask_scale, 1, {3}, {1}, {{4}}, {-2}, {2}},
+    {"take shared values", b_take, 1, {1}, {1}, {{4}}, {-2}, {2}},
+    {"take per-particle values", b_take, 1, {3}, {1}, {{4}}, {-2}, {2}},
     {"matmul shared x per-particle vector", b_matmul, 2, {1, 4}, {2, 1}, {{3, 2}, {2}}, {-1, -1}, {1, 1}},
     {"matmul per-particle vector x shared", b_matmul, 2, {4, 1}, {1, 2}, {{2}, {2, 3}}, {-1, -1}, {1, 1}},
     {"matmul batched", b_matmul, 2, {3, 3}, {2, 2}, {{2, 2}, {2, 3}}, {-1, -1}, {1, 1}},

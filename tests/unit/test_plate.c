@@ -389,6 +389,44 @@ static void test_guide_indices_replayed_into_model(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* Re-entering a plate in one program (Pyro's `with plate:` twice) reuses its dim and indices:
+ * one index site in the trace, the same minibatch inside both blocks. */
+static tre_tensor *reenter_program(tre_ctx *c, const void *args) {
+    const int *bad = args;
+    tre_tensor *i1 = tre_plate_dim(c, "rows", 10, 4, -2);
+    tre_sample(c, "a", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), NULL);
+    tre_plate_end(c);
+    tre_tensor *i2 = tre_plate(c, "rows", 10, *bad ? 5 : 4);
+    tre_sample(c, "b", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), NULL);
+    tre_plate_end(c);
+    return i1 == i2 ? i1 : NULL;
+}
+
+static void test_reentered_plate_reuses_index_site(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(9);
+    int bad = 0;
+    tre_messenger *tr = tre_trace_handler(ctx);
+    tre_tensor *ret = NULL;
+    TT_OK(ctx, tre_run(ctx, reenter_program, &bad, &tr, 1, &ret));
+    assert_non_null(ret); /* the same index tensor both times */
+    tre_trace *t = tre_trace_handler_trace(tr);
+    int64_t index_sites = 0;
+    for (int64_t i = 0; i < tre_trace_size(t); ++i)
+        index_sites += tre_trace_at(t, i)->msg.type == TRE_SITE_SUBSAMPLE;
+    assert_int_equal(index_sites, 1);
+    /* the dim of the first entry (-2), though the second asked for the default */
+    const tre_trace_node *b = tre_trace_get(t, "b");
+    assert_int_equal(b->msg.frames[0].dim, -2);
+    assert_int_equal(b->msg.value->ndim, 2);
+    assert_int_equal(b->msg.value->shape[0], 4);
+    /* a different size on re-entry is an error naming the plate */
+    bad = 1;
+    tre_ctx_step_reset(ctx);
+    TT_FAILS_WITH(ctx, tre_run(ctx, reenter_program, &bad, NULL, 0, NULL), TRE_ERR_PLATE, "plate(\"rows\") re-entered");
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_dims_rightmost_free),
@@ -401,6 +439,7 @@ int main(void) {
         cmocka_unit_test(test_nested_scales_multiply),
         cmocka_unit_test(test_subsample_indices),
         cmocka_unit_test(test_guide_indices_replayed_into_model),
+        cmocka_unit_test(test_reentered_plate_reuses_index_site),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,326 @@
+/* CPU kernels of the structured families (Categorical, MultivariateNormal): one row per
+ * iteration over the shared row math in kernels/math/categorical.h and kernels/math/mvn.h.
+ *
+ * Rows are numbered in the order of the contiguous output; each argument finds its row through
+ * the row grid's broadcast strides (in floats, particle dim first). Rows are split into fixed
+ * chunks that OpenMP shares out; a chunk unravels its first row once and then steps the index
+ * like an odometer, so broadcasting costs an add per row. Rows are independent and each is
+ * computed in a fixed order, so results do not depend on the thread count. */
+#include <stdlib.h>
+#include "cpu_backend.h"
+#include "cpu_iter.h"
+#include "../math/categorical.h"
+#include "../math/mvn.h"
+
+#define ROW_CHUNK 256
+#define MAX_ROW_ARGS 4
+#define STACK_WORK 1024 /* doubles of scratch kept on the stack; larger rows use the heap */
+
+typedef struct row_iter {
+    int ndim, nargs;
+    int64_t dim[TRE_KDIMS], idx[TRE_KDIMS];
+    const int64_t *st[MAX_ROW_ARGS];
+    int64_t off[MAX_ROW_ARGS];
+} row_iter;
+
+static int64_t rows_total(const tre_kshape *s) {
+    int64_t n = 1;
+    for (int d = 0; d < s->ndim; ++d) n *= s->dim[d];
+    return n;
+}
+
+static void row_iter_seek(row_iter *it, const tre_kshape *s, int nargs,
+                          const tre_karg *const *args, int64_t r) {
+    it->ndim = s->ndim;
+    it->nargs = nargs;
+    for (int a = 0; a < nargs; ++a) {
+        it->st[a] = args[a]->stride;
+        it->off[a] = 0;
+    }
+    for (int d = s->ndim - 1; d >= 0; --d) {
+        it->dim[d] = s->dim[d];
+        it->idx[d] = r % s->dim[d];
+        r /= s->dim[d];
+        for (int a = 0; a < nargs; ++a) it->off[a] += it->idx[d] * it->st[a][d];
+    }
+}
+
+static void row_iter_next(row_iter *it) {
+    for (int d = it->ndim - 1; d >= 0; --d) {
+        for (int a = 0; a < it->nargs; ++a) it->off[a] += it->st[a][d];
+        if (++it->idx[d] < it->dim[d]) return;
+        for (int a = 0; a < it->nargs; ++a) it->off[a] -= it->dim[d] * it->st[a][d];
+        it->idx[d] = 0;
+    }
+}
+
+/* Per-chunk scratch: the stack when it fits, else the heap (NULL on failure). */
+static double *work_get(double *stack, int64_t need) {
+    if (need <= STACK_WORK) return stack;
+    return malloc((size_t)need * sizeof(double));
+}
+static void work_put(double *stack, double *w) {
+    if (w != stack) free(w);
+}
+
+#define CHUNKS(total) (((total) + ROW_CHUNK - 1) / ROW_CHUNK)
+#define PAR_IF(total, cost) if ((total) * (cost) > TRE_CPU_PARALLEL_MIN / 8 && (total) > ROW_CHUNK)
+
+/* ---- Categorical ----------------------------------------------------------------------- */
+
+int tre_categorical_log_prob_cpu(void *impl, const tre_kshape *rows, int64_t k, float *out,
+                                 const tre_karg *logits, const tre_karg *value) {
+    (void)impl;
+    if (k < 1) return 1;
+    const int64_t total = rows_total(rows);
+    const tre_karg *args[2] = {logits, value};
+#pragma omp parallel for schedule(static) PAR_IF(total, k)
+    for (int64_t c = 0; c < CHUNKS(total); ++c) {
+        row_iter it;
+        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
+        row_iter_seek(&it, rows, 2, args, r0);
+        const float *last = NULL;
+        tre_cat_norm n = {0.0, 0.0};
+        for (int64_t r = r0; r < r1; ++r, row_iter_next(&it)) {
+            const float *l = logits->data + it.off[0];
+            /* consecutive rows often share their logits (data under one set of weights) */
+            if (l != last) {
+                n = tre_categorical_norm_row(k, l);
+                last = l;
+            }
+            out[r] = tre_categorical_log_prob_pre(k, l, &n, value->data[it.off[1]]);
+        }
+    }
+    return 0;
+}
+
+int tre_categorical_log_prob_backward_cpu(void *impl, const tre_kshape *rows, int64_t k,
+                                          const float *g, const tre_karg *logits,
+                                          const tre_karg *value, float *grad_logits) {
+    (void)impl;
+    if (k < 1) return 1;
+    const int64_t total = rows_total(rows);
+    const tre_karg *args[2] = {logits, value};
+#pragma omp parallel for schedule(static) PAR_IF(total, k)
+    for (int64_t c = 0; c < CHUNKS(total); ++c) {
+        row_iter it;
+        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
+        row_iter_seek(&it, rows, 2, args, r0);
+        for (int64_t r = r0; r < r1; ++r, row_iter_next(&it))
+            tre_categorical_log_prob_grad_row(k, logits->data + it.off[0], value->data[it.off[1]],
+                                              g[r], grad_logits + r * k);
+    }
+    return 0;
+}
+
+int tre_categorical_sample_cpu(void *impl, const tre_kshape *rows, int64_t k, float *out,
+                               const tre_karg *logits, uint64_t seed, uint64_t stream) {
+    (void)impl;
+    if (k < 1) return 1;
+    const int64_t total = rows_total(rows);
+    const tre_karg *args[1] = {logits};
+#pragma omp parallel for schedule(static) PAR_IF(total, k)
+    for (int64_t c = 0; c < CHUNKS(total); ++c) {
+        row_iter it;
+        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
+        row_iter_seek(&it, rows, 1, args, r0);
+        for (int64_t r = r0; r < r1; ++r, row_iter_next(&it)) {
+            /* one uniform per draw, keyed by the draw's index in the output */
+            double u = tre_philox_uniform(seed, stream, (uint64_t)r);
+            out[r] = tre_categorical_sample_row(k, logits->data + it.off[0], u);
+        }
+    }
+    return 0;
+}
+
+int tre_categorical_kl_cpu(void *impl, const tre_kshape *rows, int64_t k, float *out,
+                           const tre_karg *p_logits, const tre_karg *q_logits) {
+    (void)impl;
+    if (k < 1) return 1;
+    const int64_t total = rows_total(rows);
+    const tre_karg *args[2] = {p_logits, q_logits};
+#pragma omp parallel for schedule(static) PAR_IF(total, k)
+    for (int64_t c = 0; c < CHUNKS(total); ++c) {
+        row_iter it;
+        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
+        row_iter_seek(&it, rows, 2, args, r0);
+        for (int64_t r = r0; r < r1; ++r, row_iter_next(&it))
+            out[r] = (float)tre_categorical_kl_row(k, p_logits->data + it.off[0],
+                                                   q_logits->data + it.off[1]);
+    }
+    return 0;
+}
+
+int tre_categorical_kl_backward_cpu(void *impl, const tre_kshape *rows, int64_t k, const float *g,
+                                    const tre_karg *p_logits, const tre_karg *q_logits,
+                                    float *grad_p, float *grad_q) {
+    (void)impl;
+    if (k < 1) return 1;
+    const int64_t total = rows_total(rows);
+    const tre_karg *args[2] = {p_logits, q_logits};
+#pragma omp parallel for schedule(static) PAR_IF(total, k)
+    for (int64_t c = 0; c < CHUNKS(total); ++c) {
+        row_iter it;
+        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
+        row_iter_seek(&it, rows, 2, args, r0);
+        for (int64_t r = r0; r < r1; ++r, row_iter_next(&it))
+            tre_categorical_kl_grad_row(k, p_logits->data + it.off[0], q_logits->data + it.off[1],
+                                        g[r], grad_p ? grad_p + r * k : NULL,
+                                        grad_q ? grad_q + r * k : NULL);
+    }
+    return 0;
+}
+
+/* ---- MultivariateNormal ------------------------------------------------------------------ */
+
+int tre_mvn_log_prob_cpu(void *impl, const tre_kshape *rows, int64_t d, float *out,
+                         const tre_karg *value, const tre_karg *loc, const tre_karg *scale_tril) {
+    (void)impl;
+    if (d < 1) return 1;
+    const int64_t total = rows_total(rows);
+    const tre_karg *args[3] = {value, loc, scale_tril};
+    int failed = 0;
+#pragma omp parallel for schedule(static) PAR_IF(total, d * d) reduction(| : failed)
+    for (int64_t c = 0; c < CHUNKS(total); ++c) {
+        double stack[STACK_WORK], *work = work_get(stack, d);
+        if (!work) {
+            failed = 1;
+            continue;
+        }
+        row_iter it;
+        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
+        row_iter_seek(&it, rows, 3, args, r0);
+        const float *last = NULL;
+        double hld = 0.0;
+        for (int64_t r = r0; r < r1; ++r, row_iter_next(&it)) {
+            const float *L = scale_tril->data + it.off[2];
+            if (L != last) {
+                hld = tre_mvn_half_log_det(d, L);
+                last = L;
+            }
+            out[r] = (float)tre_mvn_log_prob_pre(d, value->data + it.off[0], loc->data + it.off[1],
+                                                 L, hld, work);
+        }
+        work_put(stack, work);
+    }
+    return failed;
+}
+
+int tre_mvn_log_prob_backward_cpu(void *impl, const tre_kshape *rows, int64_t d, const float *g,
+                                  const tre_karg *value, const tre_karg *loc,
+                                  const tre_karg *scale_tril, float *grad_value, float *grad_loc,
+                                  float *grad_scale_tril) {
+    (void)impl;
+    if (d < 1) return 1;
+    const int64_t total = rows_total(rows);
+    const tre_karg *args[3] = {value, loc, scale_tril};
+    int failed = 0;
+#pragma omp parallel for schedule(static) PAR_IF(total, d * d) reduction(| : failed)
+    for (int64_t c = 0; c < CHUNKS(total); ++c) {
+        double stack[STACK_WORK], *work = work_get(stack, 2 * d);
+        if (!work) {
+            failed = 1;
+            continue;
+        }
+        row_iter it;
+        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
+        row_iter_seek(&it, rows, 3, args, r0);
+        for (int64_t r = r0; r < r1; ++r, row_iter_next(&it))
+            tre_mvn_log_prob_grad_row(d, value->data + it.off[0], loc->data + it.off[1],
+                                      scale_tril->data + it.off[2], g[r],
+                                      grad_value ? grad_value + r * d : NULL,
+                                      grad_loc ? grad_loc + r * d : NULL,
+                                      grad_scale_tril ? grad_scale_tril + r * d * d : NULL, work);
+        work_put(stack, work);
+    }
+    return failed;
+}
+
+int tre_mvn_sample_cpu(void *impl, const tre_kshape *rows, int64_t d, float *out,
+                       const tre_karg *loc, const tre_karg *scale_tril, uint64_t seed,
+                       uint64_t stream) {
+    (void)impl;
+    if (d < 1) return 1;
+    const int64_t total = rows_total(rows);
+    const tre_karg *args[2] = {loc, scale_tril};
+#pragma omp parallel for schedule(static) PAR_IF(total, d * d)
+    for (int64_t c = 0; c < CHUNKS(total); ++c) {
+        row_iter it;
+        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
+        row_iter_seek(&it, rows, 2, args, r0);
+        for (int64_t r = r0; r < r1; ++r, row_iter_next(&it))
+            tre_mvn_sample_row(d, loc->data + it.off[0], scale_tril->data + it.off[1], seed, stream,
+                               (uint64_t)(r * d), out + r * d);
+    }
+    return 0;
+}
+
+int tre_mvn_rsample_backward_cpu(void *impl, int64_t rows, int64_t d, const float *g,
+                                 uint64_t seed, uint64_t stream, float *grad_scale_tril) {
+    (void)impl;
+    if (d < 1 || rows < 0) return 1;
+#pragma omp parallel for schedule(static) PAR_IF(rows, d * d)
+    for (int64_t r = 0; r < rows; ++r)
+        tre_mvn_rsample_grad_row(d, g + r * d, seed, stream, (uint64_t)(r * d),
+                                 grad_scale_tril + r * d * d);
+    return 0;
+}
+
+int tre_mvn_kl_cpu(void *impl, const tre_kshape *rows, int64_t d, float *out, const tre_karg *p_loc,
+                   const tre_karg *p_scale_tril, const tre_karg *q_loc,
+                   const tre_karg *q_scale_tril) {
+    (void)impl;
+    if (d < 1) return 1;
+    const int64_t total = rows_total(rows);
+    const tre_karg *args[4] = {p_loc, p_scale_tril, q_loc, q_scale_tril};
+    int failed = 0;
+#pragma omp parallel for schedule(static) PAR_IF(total, d * d * d) reduction(| : failed)
+    for (int64_t c = 0; c < CHUNKS(total); ++c) {
+        double stack[STACK_WORK], *work = work_get(stack, d * d + d);
+        if (!work) {
+            failed = 1;
+            continue;
+        }
+        row_iter it;
+        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
+        row_iter_seek(&it, rows, 4, args, r0);
+        for (int64_t r = r0; r < r1; ++r, row_iter_next(&it))
+            out[r] = (float)tre_mvn_kl_row(d, p_loc->data + it.off[0], p_scale_tril->data + it.off[1],
+                                           q_loc->data + it.off[2], q_scale_tril->data + it.off[3],
+                                           work);
+        work_put(stack, work);
+    }
+    return failed;
+}
+
+int tre_mvn_kl_backward_cpu(void *impl, const tre_kshape *rows, int64_t d, const float *g,
+                            const tre_karg *p_loc, const tre_karg *p_scale_tril,
+                            const tre_karg *q_loc, const tre_karg *q_scale_tril, float *grad_p_loc,
+                            float *grad_p_scale_tril, float *grad_q_loc,
+                            float *grad_q_scale_tril) {
+    (void)impl;
+    if (d < 1) return 1;
+    const int64_t total = rows_total(rows);
+    const tre_karg *args[4] = {p_loc, p_scale_tril, q_loc, q_scale_tril};
+    int failed = 0;
+#pragma omp parallel for schedule(static) PAR_IF(total, d * d * d) reduction(| : failed)
+    for (int64_t c = 0; c < CHUNKS(total); ++c) {
+        double stack[STACK_WORK], *work = work_get(stack, 2 * d * d + 2 * d);
+        if (!work) {
+            failed = 1;
+            continue;
+        }
+        row_iter it;
+        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
+        row_iter_seek(&it, rows, 4, args, r0);
+        for (int64_t r = r0; r < r1; ++r, row_iter_next(&it))
+            tre_mvn_kl_grad_row(d, p_loc->data + it.off[0], p_scale_tril->data + it.off[1],
+                                q_loc->data + it.off[2], q_scale_tril->data + it.off[3], g[r],
+                                grad_p_loc ? grad_p_loc + r * d : NULL,
+                                grad_p_scale_tril ? grad_p_scale_tril + r * d * d : NULL,
+                                grad_q_loc ? grad_q_loc + r * d : NULL,
+                                grad_q_scale_tril ? grad_q_scale_tril + r * d * d : NULL, work);
+        work_put(stack, work);
+    }
+    return failed;
+}

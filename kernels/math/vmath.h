@@ -1,0 +1,102 @@
+/* Vectorizable float exp / log / log1p / softplus, shared by both backends.
+ *
+ * libm's expf and logf are calls the compiler cannot vectorize without -ffast-math (which the
+ * library must not use: NaN/Inf checks have to keep working), and a hot CPU loop of
+ * log-densities spends nearly all its time in them. These are straight-line arithmetic and bit
+ * manipulation (Cody-Waite range reduction and the Cephes minimax polynomials), so a loop over
+ * them vectorizes; they are within 2 ulp of the correctly rounded result over the whole float
+ * range (softplus, composing two of them, within 3) and keep libm's special values (exp:
+ * overflow to inf, underflow to 0 through the subnormals; log: 0 -> -inf, negative or NaN ->
+ * NaN, inf -> inf). tests/unit/test_vmath.c checks both claims. */
+#ifndef TRELBO_KERNELS_MATH_VMATH_H
+#define TRELBO_KERNELS_MATH_VMATH_H
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include "hd.h"
+
+static inline TRE_HD uint32_t tre_f2u(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+static inline TRE_HD float tre_u2f(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* e^x */
+static inline TRE_HD float tre_vexpf(float x) {
+    const float hi = 88.72283935546875f, lo = -103.972084045410f;
+    float xc = x > hi ? hi : (x < lo ? lo : x);
+    /* n = round(x / ln 2) with the 1.5 * 2^23 trick (no rint call), r = x - n ln 2 in two parts */
+    float t = xc * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    /* 2^n in two factors so that n = 128 (results near FLT_MAX) and n down to -150
+     * (subnormal results) stay exact */
+    int32_t ni = (int32_t)n;
+    int32_t n1 = ni > 127 ? 127 : (ni < -126 ? -126 : ni), n2 = ni - n1;
+    float s1 = tre_u2f((uint32_t)(n1 + 127) << 23), s2 = tre_u2f((uint32_t)(n2 + 127) << 23);
+    float y = p * s1 * s2;
+    y = x > hi ? INFINITY : y;
+    y = x < lo ? 0.0f : y;
+    return x != x ? x : y;
+}
+
+/* natural log */
+static inline TRE_HD float tre_vlogf(float x) {
+    /* subnormals: scale into the normal range first */
+    int sub = x < 1.17549435e-38f;
+    float xs = sub ? x * 8388608.0f : x;
+    uint32_t b = tre_f2u(xs);
+    int32_t e = (int32_t)((b >> 23) & 0xff) - 126 - (sub ? 23 : 0);
+    float m = tre_u2f((b & 0x007fffffu) | 0x3f000000u); /* [0.5, 1) */
+    /* m in [sqrt(1/2), sqrt(2)) after moving a factor 2 into e */
+    int small = m < 0.707106781186547524f;
+    e -= small;
+    m = small ? m + m - 1.0f : m - 1.0f;
+    float z = m * m;
+    float y = 7.0376836292e-2f;
+    y = y * m - 1.1514610310e-1f;
+    y = y * m + 1.1676998740e-1f;
+    y = y * m - 1.2420140846e-1f;
+    y = y * m + 1.4249322787e-1f;
+    y = y * m - 1.6668057665e-1f;
+    y = y * m + 2.0000714765e-1f;
+    y = y * m - 2.4999993993e-1f;
+    y = y * m + 3.3333331174e-1f;
+    y = y * m * z;
+    float fe = (float)e;
+    y = y + fe * -2.12194440e-4f;
+    y = y - 0.5f * z;
+    float r = m + y + fe * 0.693359375f;
+    r = x == 0.0f ? -INFINITY : r;
+    r = x == INFINITY ? INFINITY : r;
+    return (x < 0.0f || x != x) ? NAN : r;
+}
+
+/* log(1 + x) for x >= -1, accurate for tiny x: log(u) * x / (u - 1) with u = 1 + x */
+static inline TRE_HD float tre_vlog1pf(float x) {
+    float u = 1.0f + x;
+    float d = u - 1.0f;
+    float l = tre_vlogf(u);
+    return d == 0.0f ? x : (x == INFINITY ? INFINITY : l * (x / d));
+}
+
+/* log(1 + e^x) */
+static inline TRE_HD float tre_vsoftplusf(float x) {
+    float m = x > 0.0f ? x : 0.0f;
+    float a = x < 0.0f ? x : -x; /* -|x| */
+    return x != x ? x : m + tre_vlog1pf(tre_vexpf(a));
+}
+#endif

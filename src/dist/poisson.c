@@ -1,0 +1,18 @@
+/* Poisson(rate): not reparameterized; log-mass and sampler in kernels/math/poisson.h. */
+#include "dist_impl.h"
+
+const tre_dist_family tre_poisson_family = {
+    .name = "Poisson",
+    .kernel = TRE_KDIST_POISSON,
+    .nparams = 1,
+    .param_names = {"rate"},
+    /* nonnegative as in PyTorch: Poisson(0) is the point mass at 0 */
+    .param_checks = {TRE_CHECK(TRE_CHECK_NONNEGATIVE, "nonnegative")},
+    .support = TRE_CHECK(TRE_CHECK_NONNEG_INTEGER, "a nonnegative integer"),
+    .has_rsample = false,
+};
+
+tre_dist *tre_poisson(tre_ctx *ctx, const tre_tensor *rate) {
+    const tre_tensor *params[1] = {rate};
+    return tre_dist_new(ctx, &tre_poisson_family, params);
+}

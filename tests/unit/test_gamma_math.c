@@ -1,0 +1,211 @@
+/* Every derivative in the gamma group's math headers (kernels/math/gamma.h, beta.h,
+ * student_t.h; digamma of special.h) against central finite differences in double, including
+ * the implicit derivative of a standard gamma draw, checked against finite differences of the
+ * inverse CDF at a fixed quantile; and the samplers' determinism and noise layout. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include "test_support.h"
+#include "kernels/math/beta.h"
+#include "kernels/math/gamma.h"
+#include "kernels/math/special.h"
+#include "kernels/math/student_t.h"
+
+/* Central difference of f along argument i of args (step relative to the argument). The
+ * truncation error is O(h^2 f''') and the rounding error O(eps f / h): with h = 1e-5 |v| both
+ * stay near 1e-10 relative, far inside the 1e-6 tolerance below. */
+typedef double (*fn4)(const double *v);
+static double central(fn4 f, const double *args, int n, int i) {
+    double v[4], h = 1e-5 * fmax(fabs(args[i]), 1e-3);
+    for (int k = 0; k < n; ++k) v[k] = args[k];
+    v[i] = args[i] + h;
+    const double up = f(v);
+    v[i] = args[i] - h;
+    const double down = f(v);
+    return (up - down) / (2.0 * h);
+}
+
+/* floor: where the log-density's terms (~a log x, lgamma(a)) are large, the difference
+ * quotient carries their rounding, eps * terms / h = 1e-11 * terms, as an absolute error */
+static void expect_deriv_floor(const char *what, double analytic, double fd, double floor) {
+    if (!(fabs(analytic - fd) <= 1e-6 * fabs(fd) + floor))
+        fail_msg("%s: analytic %.12g vs finite difference %.12g", what, analytic, fd);
+}
+static void expect_deriv(const char *what, double analytic, double fd) {
+    if (!(fabs(analytic - fd) <= 1e-6 * fabs(fd) + 1e-8))
+        fail_msg("%s: analytic %.12g vs finite difference %.12g", what, analytic, fd);
+}
+
+/* ---- Gamma ---------------------------------------------------------------------------------- */
+
+static double gamma_lp_v(const double *v) { return tre_gamma_log_prob(v[0], v[1], v[2]); }
+
+static void test_gamma_log_prob_derivatives(void **state) {
+    (void)state;
+    const double pts[][3] = {{0.7, 0.3, 2.0}, {2.5, 1.0, 0.5}, {0.01, 4.0, 3.0}, {40.0, 50.0, 1.2},
+                             {1e3, 1e3, 1.0}, {3e-4, 0.05, 7.0}};
+    for (size_t k = 0; k < sizeof pts / sizeof *pts; ++k) {
+        const double *p = pts[k], x = p[0], a = p[1], b = p[2];
+        char what[96];
+        snprintf(what, sizeof what, "Gamma(%g, %g) at %g: d/dx", a, b, x);
+        const double floor = 1e-8 * fmax(1.0, a);
+        expect_deriv_floor(what, tre_gamma_dlp_dx(x, a, b), central(gamma_lp_v, p, 3, 0), floor);
+        snprintf(what, sizeof what, "Gamma(%g, %g) at %g: d/dconcentration", a, b, x);
+        expect_deriv_floor(what, tre_gamma_dlp_da(x, a, b), central(gamma_lp_v, p, 3, 1), floor);
+        snprintf(what, sizeof what, "Gamma(%g, %g) at %g: d/drate", a, b, x);
+        expect_deriv_floor(what, tre_gamma_dlp_db(x, a, b), central(gamma_lp_v, p, 3, 2), floor);
+    }
+    /* xlogy at the edge: concentration 1 has no x term, so d/dx = -rate even at 0 */
+    TT_NEAR(tre_gamma_dlp_dx(0.0, 1.0, 2.5), -2.5, 0.0);
+    TT_NEAR(tre_gamma_log_prob(0.0, 1.0, 2.5), log(2.5), 1e-15);
+    assert_true(tre_gamma_log_prob(-1.0, 2.0, 1.0) == -INFINITY);
+    assert_true(tre_gamma_dlp_da(-1.0, 2.0, 1.0) == 0.0);
+}
+
+static double digamma_fd_lgamma(const double *v) { return tre_lgamma(v[0]); }
+
+static void test_digamma_is_lgamma_derivative(void **state) {
+    (void)state;
+    const double xs[] = {1e-2, 0.3, 0.999, 1.0, 1.5, 2.0, 2.7, 9.99, 10.01, 123.4, 5e4};
+    for (size_t k = 0; k < sizeof xs / sizeof *xs; ++k) {
+        char what[64];
+        snprintf(what, sizeof what, "digamma(%g)", xs[k]);
+        expect_deriv(what, tre_digamma(xs[k]), central(digamma_fd_lgamma, &xs[k], 1, 0));
+    }
+}
+
+/* s = P^-1(a, u) by bisection on log s (P is increasing), to full double precision. */
+static double gamma_quantile(double a, double u) {
+    double lo = -745.0, hi = log(a) + 10.0 * sqrt(a) + 50.0;
+    for (int it = 0; it < 300; ++it) {
+        const double m = 0.5 * (lo + hi);
+        if (tre_gamma_p(a, exp(m)) < u) lo = m;
+        else hi = m;
+    }
+    return exp(0.5 * (lo + hi));
+}
+
+static double quantile_u;
+static double quantile_v(const double *v) { return gamma_quantile(v[0], quantile_u); }
+
+/* d s / d a at fixed u against (s(a + h) - s(a - h)) / 2h, s = P^-1(., u): over the series
+ * (s < a + 1) and continued fraction (s >= a + 1) branches and the Wilson-Hilferty one (a >= 1e4,
+ * accurate to its documented 4e-7 there). */
+static void test_std_gamma_implicit_grad(void **state) {
+    (void)state;
+    const double as[] = {1e-2, 0.1, 0.5, 1.0, 3.0, 12.0, 80.0, 900.0, 2e4};
+    const double us[] = {1e-3, 0.2, 0.5, 0.8, 0.999};
+    for (size_t i = 0; i < sizeof as / sizeof *as; ++i)
+        for (size_t j = 0; j < sizeof us / sizeof *us; ++j) {
+            const double a = as[i];
+            quantile_u = us[j];
+            const double s = gamma_quantile(a, quantile_u);
+            if (!(s > 1e-250)) continue; /* underflowed quantile of a tiny concentration */
+            const double fd = central(quantile_v, &a, 1, 0), g = tre_std_gamma_grad(a, s);
+            const double rtol = a >= TRE_GAMMA_GRAD_WH_MIN ? 2e-6 : 1e-6;
+            if (!(fabs(g - fd) <= rtol * fabs(fd) + 1e-300))
+                fail_msg("ds/da at a = %g, u = %g (s = %g): %.12g vs finite difference %.12g", a,
+                         quantile_u, s, g, fd);
+            /* the Gamma(a, b) draw s / b: its rate derivative is exact */
+            const double b = 2.5, x = s / b;
+            TT_NEAR(tre_gamma_rsample_da(x, a, b), g / b, 1e-12 * fabs(g / b));
+            TT_NEAR(tre_gamma_rsample_db(x, a, b), -s / (b * b), 1e-15 * s);
+        }
+    /* the two exact branches meet at s = a + 1 without a jump */
+    const double a = 7.5, lo = tre_std_gamma_grad(a, nextafter(a + 1.0, 0.0)), hi = tre_std_gamma_grad(a, a + 1.0);
+    TT_NEAR(lo, hi, 1e-12 * fabs(hi));
+    /* and the Wilson-Hilferty branch meets the series at a = 1e4 */
+    const double wl = tre_std_gamma_grad(nextafter(1e4, 0.0), 1e4), wh = tre_std_gamma_grad(1e4, 1e4);
+    TT_NEAR(wl, wh, 1e-6);
+}
+
+/* ---- Beta ----------------------------------------------------------------------------------- */
+
+static double beta_lp_v(const double *v) { return tre_beta_log_prob(v[0], v[1], v[2]); }
+
+static void test_beta_log_prob_derivatives(void **state) {
+    (void)state;
+    const double pts[][3] = {{0.3, 0.5, 0.5}, {0.5, 2.0, 3.0}, {0.01, 0.2, 7.0}, {0.97, 30.0, 1.5},
+                             {0.5, 1e3, 1e3}, {0.8, 1.0, 1.0}};
+    for (size_t k = 0; k < sizeof pts / sizeof *pts; ++k) {
+        const double *p = pts[k], x = p[0], a = p[1], b = p[2];
+        char what[96];
+        snprintf(what, sizeof what, "Beta(%g, %g) at %g: d/dx", a, b, x);
+        expect_deriv(what, tre_beta_dlp_dx(x, a, b), central(beta_lp_v, p, 3, 0));
+        snprintf(what, sizeof what, "Beta(%g, %g) at %g: d/dconcentration1", a, b, x);
+        expect_deriv(what, tre_beta_dlp_da(x, a, b), central(beta_lp_v, p, 3, 1));
+        snprintf(what, sizeof what, "Beta(%g, %g) at %g: d/dconcentration0", a, b, x);
+        expect_deriv(what, tre_beta_dlp_db(x, a, b), central(beta_lp_v, p, 3, 2));
+    }
+    TT_NEAR(tre_beta_log_prob(0.0, 1.0, 3.0), log(3.0), 1e-15);
+    TT_NEAR(tre_beta_log_prob(1.0, 2.0, 1.0), log(2.0), 1e-15);
+    assert_true(tre_beta_log_prob(1.5, 2.0, 2.0) == -INFINITY);
+}
+
+/* ---- StudentT ------------------------------------------------------------------------------- */
+
+static double t_lp_v(const double *v) { return tre_student_t_log_prob(v[0], v[1], v[2], v[3]); }
+
+static void test_student_t_log_prob_derivatives(void **state) {
+    (void)state;
+    const double pts[][4] = {{0.3, 0.5, 0.0, 1.0}, {-4.0, 3.0, 1.0, 2.0}, {12.0, 1.0, -1.0, 0.1},
+                             {0.02, 30.0, 0.0, 1e-2}, {2.0, 1e3, 0.5, 1.5}, {1.0, 1e6, 0.0, 1.0}};
+    const char *names[4] = {"x", "df", "loc", "scale"};
+    for (size_t k = 0; k < sizeof pts / sizeof *pts; ++k) {
+        const double *p = pts[k], x = p[0], df = p[1], loc = p[2], sc = p[3];
+        const double an[4] = {tre_student_t_dlp_dx(x, df, loc, sc), tre_student_t_dlp_ddf(x, df, loc, sc),
+                              tre_student_t_dlp_dloc(x, df, loc, sc), tre_student_t_dlp_dscale(x, df, loc, sc)};
+        for (int i = 0; i < 4; ++i) {
+            char what[96];
+            snprintf(what, sizeof what, "StudentT(%g, %g, %g) at %g: d/d%s", df, loc, sc, x, names[i]);
+            expect_deriv(what, an[i], central(t_lp_v, p, 4, i));
+        }
+        /* the draw loc + scale t: d/dscale = t */
+        TT_NEAR(tre_student_t_rsample_dscale(loc + sc * 0.7, loc, sc), 0.7, 1e-12);
+    }
+}
+
+/* ---- samplers ------------------------------------------------------------------------------- */
+
+/* The same (seed, stream, element) gives the same draw; elements, streams and the two gamma
+ * draws of a Beta are independent sequences. */
+static void test_samplers_deterministic(void **state) {
+    (void)state;
+    for (uint64_t e = 0; e < 64; ++e) {
+        const float g1 = tre_gamma_sample(7, 3, e, 0.4f, 2.0f), g2 = tre_gamma_sample(7, 3, e, 0.4f, 2.0f);
+        assert_true(g1 == g2 && g1 >= FLT_MIN);
+        assert_true(g1 != tre_gamma_sample(7, 3, e + 1, 0.4f, 2.0f));
+        assert_true(g1 != tre_gamma_sample(7, 4, e, 0.4f, 2.0f));
+        /* rate scales the same draw */
+        TT_NEAR(tre_gamma_sample(7, 3, e, 3.0f, 1.0f), 4.0f * tre_gamma_sample(7, 3, e, 3.0f, 4.0f), 1e-5);
+        const float bx = tre_beta_sample(7, 3, e, 2.0f, 2.0f);
+        assert_true(bx > 0.f && bx < 1.f);
+        /* Beta(a, a) uses different noise for X and Y: not always 1/2 */
+        assert_true(bx != 0.5f);
+        const float t1 = tre_student_t_sample(7, 3, e, 4.0f, 1.0f, 2.0f);
+        TT_NEAR(t1, 1.0f + 2.0f * tre_student_t_sample(7, 3, e, 4.0f, 0.0f, 1.0f), 1e-5 * (1 + fabs(t1)));
+    }
+    /* invalid concentrations give NaN instead of spinning */
+    assert_true(isnan(tre_gamma_sample(1, 1, 0, -1.0f, 1.0f)));
+    assert_true(isnan(tre_gamma_sample(1, 1, 0, NAN, 1.0f)));
+    /* tiny concentrations underflow to the clamp, never to 0 */
+    int clamped = 0;
+    for (uint64_t e = 0; e < 256; ++e) {
+        const float g = tre_gamma_sample(2, 1, e, 1e-3f, 1.0f);
+        assert_true(g >= FLT_MIN);
+        clamped += g == FLT_MIN;
+    }
+    assert_true(clamped > 128); /* P(Gamma(1e-3) < FLT_MIN) = 0.92 */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gamma_log_prob_derivatives),
+        cmocka_unit_test(test_digamma_is_lgamma_derivative),
+        cmocka_unit_test(test_std_gamma_implicit_grad),
+        cmocka_unit_test(test_beta_log_prob_derivatives),
+        cmocka_unit_test(test_student_t_log_prob_derivatives),
+        cmocka_unit_test(test_samplers_deterministic),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
