@@ -1,7 +1,11 @@
 /* trelbo-bench: the multi-particle ELBO benchmark (the README's main job).
- * Runs built-in models on synthetic data made here, over a sweep of particle counts, and
- * reports per configuration the estimate with its standard error, the median (and spread) of
- * the time per ELBO step, particles/s and log-density terms/s; optionally as JSON. */
+ *
+ * Runs the model suite of bench_models.c over a sweep of particle counts, value-only and
+ * value+gradient, and reports per configuration the estimate with its standard error, the
+ * median and spread of the time per step, particles/s, log-density terms/s, peak memory, and the
+ * fraction of this machine's ceiling reached, measured in the same run (matrix-product rate for
+ * the models bound by one, memory bandwidth for the others). --json writes the same rows in the
+ * format bench/peers/ and bench/compare use. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -9,80 +13,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-#include "trelbo.h"
+#include "bench_models.h"
 
-/* ---- models ------------------------------------------------------------------------------ */
-
-typedef struct bench_data {
-    tre_tensor *x;        /* observations [N] */
-    tre_tensor *group;    /* hierarchical: group of each observation is i % G (gather index) */
-    int64_t n, groups;
-    double closed_form;   /* NAN when unknown */
-} bench_data;
-
-/* Conjugate Normal: mu ~ N(0, 10), x_i ~ N(mu, 1); guide N(q_loc, q_scale). */
-static tre_tensor *conj_model(tre_ctx *c, const void *args) {
-    const bench_data *d = args;
-    tre_tensor *mu = tre_sample(c, "mu", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 10.f)), NULL);
-    tre_plate(c, "data", d->n, 0);
-    tre_sample(c, "obs", tre_normal(c, mu, tre_scalar(c, 1.f)), d->x);
-    tre_plate_end(c);
-    return mu;
-}
-static tre_tensor *conj_guide(tre_ctx *c, const void *args) {
-    (void)args;
-    tre_tensor *loc = tre_param(c, "q_loc", tre_scalar(c, 1.0f), TRE_C_REAL);
-    tre_tensor *scale = tre_param(c, "q_scale", tre_scalar(c, 0.2f), TRE_C_POSITIVE);
-    return tre_sample(c, "mu", tre_normal(c, loc, scale), NULL);
-}
-static double conj_closed_form(const float *x, int64_t n) {
-    const double l2pi = log(2.0 * 3.14159265358979323846), a = 1.0, b = 0.2, s0 = 10.0;
-    double e = 0.0;
-    for (int64_t i = 0; i < n; ++i) e += -0.5 * l2pi - ((x[i] - a) * (x[i] - a) + b * b) / 2.0;
-    e += -0.5 * l2pi - log(s0) - (a * a + b * b) / (2 * s0 * s0);
-    return e - (-0.5 * l2pi - log(b) - 0.5);
-}
-
-/* Hierarchical Normal: mu ~ N(0, 5); theta_g ~ N(mu, 1) for G groups (plate "groups");
- * x_i ~ N(theta_{g(i)}, 1) with the groups laid out as a [N/G, G] grid (plate "data" of N/G
- * rows). Mean-field Normal guide. */
-static tre_tensor *hier_model(tre_ctx *c, const void *args) {
-    const bench_data *d = args;
-    tre_tensor *mu = tre_sample(c, "mu", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 5.f)), NULL);
-    tre_plate(c, "groups", d->groups, 0);
-    tre_tensor *theta = tre_sample(c, "theta", tre_normal(c, mu, tre_scalar(c, 1.f)), NULL);
-    tre_plate(c, "rows", d->n / d->groups, 0);
-    tre_sample(c, "obs", tre_normal(c, theta, tre_scalar(c, 1.f)), d->x);
-    tre_plate_end(c);
-    tre_plate_end(c);
-    return mu;
-}
-static tre_tensor *hier_guide(tre_ctx *c, const void *args) {
-    const bench_data *d = args;
-    int64_t g = d->groups;
-    tre_tensor *ml = tre_param(c, "mu_loc", tre_scalar(c, 0.f), TRE_C_REAL);
-    tre_tensor *ms = tre_param(c, "mu_scale", tre_scalar(c, 0.5f), TRE_C_POSITIVE);
-    tre_sample(c, "mu", tre_normal(c, ml, ms), NULL);
-    tre_tensor *tl = tre_param(c, "theta_loc", tre_full(c, 1, &g, 0.f), TRE_C_REAL);
-    tre_tensor *ts = tre_param(c, "theta_scale", tre_full(c, 1, &g, 0.5f), TRE_C_POSITIVE);
-    tre_plate(c, "groups", g, 0);
-    tre_tensor *theta = tre_sample(c, "theta", tre_normal(c, tl, ts), NULL);
-    tre_plate_end(c);
-    return theta;
-}
-
-typedef struct bench_model {
-    const char *name;
-    tre_program model, guide;
-    int64_t default_n;
-} bench_model;
-
-static const bench_model models[] = {
-    {"conjugate_normal", conj_model, conj_guide, 10000},
-    {"hierarchical_normal", hier_model, hier_guide, 10000},
-};
-
-/* ---- timing and options ------------------------------------------------------------------ */
+const char *tre_bench_data_text(const void *data);
 
 static double now_s(void) {
     struct timespec t;
@@ -103,23 +36,26 @@ typedef struct opts {
     const char *model, *json;
     int64_t particles[32];
     int nparticles;
-    int64_t n;
+    bench_size size;
     int reps;
+    int modes;       /* bit 0: value only, bit 1: value + gradient */
     uint64_t seed;
 } opts;
 
 static void usage(void) {
-    printf("usage: trelbo-bench [--model conjugate_normal|hierarchical_normal|all]\n"
-           "                    [--particles 1,64,1024,...] [--n N] [--reps R] [--seed S]\n"
-           "                    [--json FILE]\n"
-           "The backend is the default one (CUDA when available, else CPU); TRELBO_BACKEND=cpu|cuda\n"
-           "overrides it.\n");
+    printf("usage: trelbo-bench [--model NAME|all] [--particles 1,16,...] [--n N] [--d D]\n"
+           "                    [--mode value|grad|both] [--reps R] [--seed S] [--json FILE]\n"
+           "models (default sizes):\n");
+    for (int i = 0; i < tre_bench_model_count; ++i)
+        printf("  %-22s %s\n", tre_bench_models[i]->name, tre_bench_models[i]->sizes);
+    printf("The backend is the default one (CUDA when available, else CPU); TRELBO_BACKEND=cpu|cuda\n"
+           "overrides it. Trace_ELBO; each configuration is warmed up once before it is timed.\n");
 }
 
 static int parse(int argc, char **argv, opts *o) {
-    *o = (opts){.model = "all", .n = 0, .reps = 30, .seed = 1};
-    const int64_t sweep[] = {1, 16, 256, 1024, 4096, 16384, 65536};
-    o->nparticles = 7;
+    *o = (opts){.model = "all", .reps = 20, .modes = 3, .seed = 1};
+    const int64_t sweep[] = {1, 16, 256, 1024, 4096, 16384};
+    o->nparticles = 6;
     memcpy(o->particles, sweep, sizeof sweep);
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -127,10 +63,14 @@ static int parse(int argc, char **argv, opts *o) {
         if (!v) return fprintf(stderr, "missing value after %s\n", a), 2;
         if (!strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "--json")) o->json = v;
-        else if (!strcmp(a, "--n")) o->n = atoll(v);
+        else if (!strcmp(a, "--n")) o->size.n = atoll(v);
+        else if (!strcmp(a, "--d")) o->size.d = atoll(v);
         else if (!strcmp(a, "--reps")) o->reps = atoi(v);
         else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--particles")) {
+        else if (!strcmp(a, "--mode")) {
+            o->modes = !strcmp(v, "value") ? 1 : !strcmp(v, "grad") ? 2 : !strcmp(v, "both") ? 3 : 0;
+            if (!o->modes) return fprintf(stderr, "--mode must be value, grad or both\n"), 2;
+        } else if (!strcmp(a, "--particles")) {
             o->nparticles = 0;
             char *s = (char *)v, *end;
             while (*s && o->nparticles < 32) {
@@ -147,88 +87,131 @@ static int parse(int argc, char **argv, opts *o) {
     return 0;
 }
 
-/* ---- one model over the sweep ------------------------------------------------------------ */
+/* ---- this machine's ceilings, measured through the library's own backend ----------------- */
 
-static int run_model(const bench_model *m, const opts *o, FILE *json, int *first_row) {
+typedef struct ceiling {
+    double gemm_flops;    /* matrix-product rate, flop/s, at the logistic-regression shape */
+    double bandwidth;     /* bytes/s of a large elementwise add (read 2, write 1) */
+} ceiling;
+
+static double best_of(tre_ctx *ctx, int reps, tre_tensor *(*op)(tre_ctx *, const tre_tensor *, const tre_tensor *),
+                      const tre_tensor *a, const tre_tensor *b) {
+    double best = INFINITY;
+    for (int r = 0; r < reps; ++r) {
+        tre_ctx_step_reset(ctx);
+        double t0 = now_s();
+        tre_tensor *c = op(ctx, a, b);
+        if (!c || tre_ctx_sync(ctx) != TRE_OK) return NAN;
+        double t = now_s() - t0;
+        if (t < best) best = t;
+    }
+    return best;
+}
+
+static ceiling measure_ceiling(void) {
+    ceiling c = {NAN, NAN};
+    tre_ctx *ctx;
+    if (tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = TRE_BACKEND_AUTO, .seed = 1}) != TRE_OK) return c;
+    const int64_t P = 1024, N = 10000, D = 50, M = 32 << 20;
+    int64_t xs[2] = {N, D}, ws = D, ms = M;
+    tre_tensor *X = NULL, *W = NULL, *A = NULL, *B = NULL;
+    if (tre_tensor_create(ctx, &X, TRE_F32, 1, 2, xs, NULL) == TRE_OK &&
+        tre_tensor_create(ctx, &W, TRE_F32, P, 1, &ws, NULL) == TRE_OK)
+        c.gemm_flops = 2.0 * P * N * D / best_of(ctx, 5, tre_matmul, X, W);
+    if (tre_tensor_create(ctx, &A, TRE_F32, 1, 1, &ms, NULL) == TRE_OK &&
+        tre_tensor_create(ctx, &B, TRE_F32, 1, 1, &ms, NULL) == TRE_OK)
+        c.bandwidth = 3.0 * 4.0 * (double)M / best_of(ctx, 5, tre_add, A, B);
+    tre_ctx_destroy(ctx);
+    return c;
+}
+
+/* ---- one model over the sweep ---------------------------------------------------------------- */
+
+static int run_model(const bench_model *m, const opts *o, const ceiling *ceil, FILE *json, int *first_row) {
     tre_ctx *ctx;
     tre_status s = tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = TRE_BACKEND_AUTO, .seed = o->seed});
     if (s != TRE_OK) return fprintf(stderr, "tre_ctx_create: %s\n", tre_status_name(s)), 1;
-    bench_data d = {.n = o->n ? o->n : m->default_n, .groups = 20, .closed_form = NAN};
-    if (d.n % d.groups) d.n -= d.n % d.groups;
-    float *x = malloc((size_t)d.n * sizeof *x);
-    uint64_t r = 88172645463325252ull; /* xorshift: synthetic data made here */
-    for (int64_t i = 0; i < d.n; ++i) {
-        double u = 0;
-        for (int k = 0; k < 12; ++k) {
-            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-            u += (double)(r >> 11) / 9007199254740992.0;
-        }
-        x[i] = (float)(1.0 + (u - 6.0) + (m->model == hier_model ? 0.1 * (double)(i % d.groups) : 0));
+    void *data = m->make(ctx, &o->size);
+    if (!data) {
+        fprintf(stderr, "%s: cannot make the data: %s\n", m->name, tre_ctx_error(ctx));
+        tre_ctx_destroy(ctx);
+        return 1;
     }
-    int64_t shape[2] = {d.n / d.groups, d.groups};
-    s = m->model == hier_model ? tre_tensor_create(ctx, &d.x, TRE_F32, 1, 2, shape, x)
-                               : tre_tensor_create(ctx, &d.x, TRE_F32, 1, 1, &d.n, x);
-    if (m->model == conj_model) d.closed_form = conj_closed_form(x, d.n);
-    free(x);
-    if (s != TRE_OK) return fprintf(stderr, "data: %s\n", tre_ctx_error(ctx)), tre_ctx_destroy(ctx), 1;
-    /* log-density terms per particle: every element of every sample site, both traces */
-    int64_t terms = m->model == hier_model ? 1 + d.groups + d.n + 1 + d.groups : 1 + d.n + 1;
-
-    printf("\n%s (N=%lld), backend %s, %d reps\n", m->name, (long long)d.n,
-           tre_ctx_backend_name(ctx), o->reps);
-    printf("%10s %14s %10s %12s %12s %12s %14s %14s %9s\n", "particles", "elbo", "stderr",
-           "|err|/se", "median_ms", "min_ms", "particles/s", "terms/s", "rss_MiB");
+    const char *sizes = tre_bench_data_text(data);
+    const int64_t terms = m->terms(data);
+    const double gflop = m->gemm_flops(data);
+    printf("\n%s (%s), backend %s, Trace_ELBO, %d reps\n", m->name, sizes, tre_ctx_backend_name(ctx), o->reps);
+    printf("%6s %9s %14s %9s %10s %10s %10s %12s %12s %8s %8s\n", "mode", "particles", "elbo", "stderr",
+           "median_ms", "min_ms", "max_ms", "particles/s", "terms/s", "ceiling", "rss_MiB");
     double *t = malloc((size_t)o->reps * sizeof *t);
     int rc = 0;
-    for (int pi = 0; pi < o->nparticles && !rc; ++pi) {
-        int64_t P = o->particles[pi];
-        tre_elbo_opts eo = {.kind = TRE_TRACE_ELBO, .num_particles = P};
-        tre_elbo_result res;
-        /* warm-up: the first step sizes the arenas */
-        if (tre_elbo(ctx, m->model, m->guide, &d, &eo, &res) != TRE_OK) {
-            fprintf(stderr, "%s: %s\n", m->name, tre_ctx_error(ctx));
-            rc = 1;
-            break;
-        }
-        double mean = 0, se2 = 0;
-        for (int k = 0; k < o->reps; ++k) {
-            fprintf(stderr, "\r  %s P=%lld rep %d/%d   ", m->name, (long long)P, k + 1, o->reps);
-            double t0 = now_s();
-            if (tre_elbo(ctx, m->model, m->guide, &d, &eo, &res) != TRE_OK) {
-                fprintf(stderr, "%s: %s\n", m->name, tre_ctx_error(ctx));
-                rc = 1;
-                break;
+    for (int mode = 0; mode < 2 && !rc; ++mode) {
+        if (!(o->modes & (1 << mode))) continue;
+        const bool grad = mode == 1;
+        for (int pi = 0; pi < o->nparticles && !rc; ++pi) {
+            int64_t P = o->particles[pi];
+            tre_elbo_opts eo = {.kind = TRE_TRACE_ELBO, .num_particles = P, .grad = grad};
+            tre_elbo_result res;
+            double mean = 0, se2 = 0;
+            for (int k = -1; k < o->reps; ++k) { /* k = -1: warm-up, sizes the arenas */
+                fprintf(stderr, "\r  %s %s P=%lld rep %d/%d   ", m->name, grad ? "value+grad" : "value",
+                        (long long)P, k + 1, o->reps);
+                double t0 = now_s();
+                if (tre_elbo(ctx, m->model, m->guide, data, &eo, &res) != TRE_OK) {
+                    fprintf(stderr, "\n%s: %s\n", m->name, tre_ctx_error(ctx));
+                    rc = 1;
+                    break;
+                }
+                if (k < 0) continue;
+                t[k] = now_s() - t0;
+                mean += res.mean / o->reps;
+                se2 += res.stderr_ * res.stderr_ / ((double)o->reps * o->reps);
             }
-            t[k] = now_s() - t0;
-            mean += res.mean / o->reps;
-            se2 += res.stderr_ * res.stderr_ / ((double)o->reps * o->reps);
-        }
-        fprintf(stderr, "\r%60s\r", "");
-        if (rc) break;
-        qsort(t, (size_t)o->reps, sizeof *t, cmp_double);
-        double med = t[o->reps / 2], se = sqrt(se2);
-        double zerr = isnan(d.closed_form) || se == 0 ? NAN : fabs(mean - d.closed_form) / se;
-        printf("%10lld %14.4f %10.4f %12.2f %12.4f %12.4f %14.4g %14.4g %9.1f\n", (long long)P,
-               mean, se, zerr, med * 1e3, t[0] * 1e3, (double)P / med, (double)(P * terms) / med,
-               peak_rss_mib());
-        if (json) {
-            char cf[32] = "null";
-            if (!isnan(d.closed_form)) snprintf(cf, sizeof cf, "%.6f", d.closed_form);
-            fprintf(json,
-                    "%s\n    {\"system\": \"trelbo\", \"backend\": \"%s\", \"model\": \"%s\", "
-                    "\"n\": %lld, \"particles\": %lld, \"estimator\": \"trace_elbo\", "
-                    "\"grad\": false, \"reps\": %d, \"elbo\": %.6f, \"stderr\": %.6f, "
-                    "\"closed_form\": %s, \"median_s\": %.9f, \"min_s\": %.9f, \"max_s\": %.9f, "
-                    "\"particles_per_s\": %.6g, \"terms_per_s\": %.6g, \"peak_rss_mib\": %.1f}",
-                    *first_row ? "" : ",", tre_ctx_backend_name(ctx), m->name, (long long)d.n,
-                    (long long)P, o->reps, mean, se,
-                    cf, med, t[0], t[o->reps - 1],
-                    (double)P / med, (double)(P * terms) / med, peak_rss_mib());
-            *first_row = 0;
+            fprintf(stderr, "\r%70s\r", "");
+            if (rc) break;
+            qsort(t, (size_t)o->reps, sizeof *t, cmp_double);
+            const double med = t[o->reps / 2];
+            /* the ceiling: matrix products at the measured rate (forward; the gradient adds the
+             * same again for the weights), else ~4 bytes moved per term and pass (2 passes for a
+             * value, 6 with the gradient) at the measured bandwidth: an estimate */
+            double fraction, roof_s;
+            const char *bound;
+            if (gflop > 0) {
+                roof_s = gflop * (double)P * (grad ? 2 : 1) / ceil->gemm_flops;
+                bound = "gemm";
+            } else {
+                roof_s = 4.0 * (double)terms * (double)P * (grad ? 6 : 2) / ceil->bandwidth;
+                bound = "memory";
+            }
+            fraction = roof_s / med;
+            tre_ctx_memory mem;
+            tre_ctx_memory_stats(ctx, &mem);
+            printf("%6s %9lld %14.4f %9.4f %10.4f %10.4f %10.4f %12.4g %12.4g %7.1f%% %8.1f\n",
+                   grad ? "grad" : "value", (long long)P, mean, sqrt(se2), med * 1e3, t[0] * 1e3,
+                   t[o->reps - 1] * 1e3, (double)P / med, (double)(P * terms) / med, 100 * fraction,
+                   peak_rss_mib());
+            if (json) {
+                char cf[32] = "null";
+                if (m->closed_form) snprintf(cf, sizeof cf, "%.6f", m->closed_form(data));
+                fprintf(json,
+                        "%s\n    {\"system\": \"trelbo\", \"backend\": \"%s\", \"model\": \"%s\", "
+                        "\"sizes\": \"%s\", \"particles\": %lld, \"estimator\": \"trace_elbo\", "
+                        "\"grad\": %s, \"reps\": %d, \"elbo\": %.6f, \"stderr\": %.6f, "
+                        "\"closed_form\": %s, \"median_s\": %.9f, \"min_s\": %.9f, \"max_s\": %.9f, "
+                        "\"particles_per_s\": %.6g, \"terms_per_s\": %.6g, \"peak_rss_mib\": %.1f, "
+                        "\"arena_mib\": %.1f, \"bound\": \"%s\", \"roofline_s\": %.9f, "
+                        "\"ceiling_fraction\": %.4f}",
+                        *first_row ? "" : ",", tre_ctx_backend_name(ctx), m->name, sizes, (long long)P,
+                        grad ? "true" : "false", o->reps, mean, sqrt(se2), cf, med, t[0], t[o->reps - 1],
+                        (double)P / med, (double)(P * terms) / med, peak_rss_mib(),
+                        (double)(mem.host_bytes + mem.data_bytes) / 1048576.0, bound, roof_s, fraction);
+                *first_row = 0;
+            }
         }
     }
-    if (!isnan(d.closed_form)) printf("closed-form ELBO: %.4f\n", d.closed_form);
+    if (m->closed_form) printf("closed-form ELBO at the guide's initial values: %.4f\n", m->closed_form(data));
     free(t);
+    m->destroy(ctx, data);
     tre_ctx_destroy(ctx);
     return rc;
 }
@@ -237,19 +220,26 @@ int main(int argc, char **argv) {
     opts o;
     int p = parse(argc, argv, &o);
     if (p) return p == 1 ? 0 : 2;
+    int ran = 0;
+    for (int i = 0; i < tre_bench_model_count; ++i)
+        ran += !strcmp(o.model, "all") || !strcmp(o.model, tre_bench_models[i]->name);
+    if (!ran) return fprintf(stderr, "unknown model %s\n", o.model), usage(), 2;
     FILE *json = NULL;
     if (o.json && !(json = fopen(o.json, "w"))) return fprintf(stderr, "cannot write %s\n", o.json), 1;
-    if (json) fprintf(json, "{\"results\": [");
-    int first = 1, rc = 0, ran = 0;
-    for (size_t i = 0; i < sizeof models / sizeof *models && !rc; ++i)
-        if (!strcmp(o.model, "all") || !strcmp(o.model, models[i].name)) {
-            rc = run_model(&models[i], &o, json, &first);
-            ran = 1;
-        }
+    fprintf(stderr, "measuring this machine's ceilings...\n");
+    ceiling ceil = measure_ceiling();
+    printf("machine ceilings (measured now): matrix products %.1f GFLOP/s, memory bandwidth %.1f GB/s\n",
+           ceil.gemm_flops / 1e9, ceil.bandwidth / 1e9);
+    if (json)
+        fprintf(json, "{\"machine\": {\"gemm_gflops\": %.3f, \"bandwidth_gbs\": %.3f}, \"results\": [",
+                ceil.gemm_flops / 1e9, ceil.bandwidth / 1e9);
+    int first = 1, rc = 0;
+    for (int i = 0; i < tre_bench_model_count && !rc; ++i)
+        if (!strcmp(o.model, "all") || !strcmp(o.model, tre_bench_models[i]->name))
+            rc = run_model(tre_bench_models[i], &o, &ceil, json, &first);
     if (json) {
         fprintf(json, "\n]}\n");
         fclose(json);
     }
-    if (!ran) return fprintf(stderr, "unknown model %s\n", o.model), usage(), 2;
     return rc;
 }
