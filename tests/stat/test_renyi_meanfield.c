@@ -2,56 +2,23 @@
  * and ELBO: IWAE >= Trace_ELBO, increasing with P toward log p(x); MeanField matches the
  * closed-form ELBO; alpha = 1 is an error; with one particle IWAE's gradient is Trace_ELBO's. */
 #include <math.h>
-#include "test_support.h"
+#include "tt_conjugate.h"
 
-#define N 8
-static const double m0 = 0.5, s0 = 1.2, s = 0.9, qa = 1.4, qb = 0.6;
-
-typedef struct data { tre_tensor *x; } data;
-
-static tre_tensor *model(tre_ctx *c, const void *args) {
-    const data *d = args;
-    tre_tensor *mu = tre_sample(c, "mu", tre_normal(c, tre_scalar(c, (float)m0), tre_scalar(c, (float)s0)), NULL);
-    tre_plate(c, "data", N, 0);
-    tre_sample(c, "obs", tre_normal(c, mu, tre_scalar(c, (float)s)), d->x);
-    tre_plate_end(c);
-    return mu;
-}
-static tre_tensor *guide(tre_ctx *c, const void *args) {
-    (void)args;
-    tre_tensor *loc = tre_param(c, "q_loc", tre_scalar(c, (float)qa), TRE_C_REAL);
-    tre_tensor *scale = tre_param(c, "q_scale", tre_scalar(c, (float)qb), TRE_C_POSITIVE);
-    return tre_sample(c, "mu", tre_normal(c, loc, scale), NULL);
-}
-
-static float xs[N];
+static float xs[8];
+static tt_conj model_cfg = {.m0 = 0.5, .s0 = 1.2, .s = 0.9, .qa = 1.4, .qb = 0.6, .n = 8, .x = xs};
 static double log_evidence, exact_elbo;
 
 static int setup(void **state) {
     (void)state;
-    double sx = 0, sxx = 0;
-    for (int i = 0; i < N; ++i) {
-        xs[i] = (float)(0.8 + 1.1 * sin(1.3 * i));
-        sx += xs[i] - m0;
-        sxx += (xs[i] - m0) * (xs[i] - m0);
-    }
-    const double l2pi = log(2 * 3.14159265358979323846);
-    /* x ~ N(m0 1, s^2 I + s0^2 1 1^T): Sherman-Morrison for the inverse and determinant */
-    double c = s0 * s0 / (s * s + N * s0 * s0);
-    double quad = (sxx - c * sx * sx) / (s * s);
-    double logdet = 2 * N * log(s) + log(1 + N * s0 * s0 / (s * s));
-    log_evidence = -0.5 * (N * l2pi + logdet + quad);
-    exact_elbo = 0;
-    for (int i = 0; i < N; ++i)
-        exact_elbo += -0.5 * l2pi - log(s) - ((xs[i] - qa) * (xs[i] - qa) + qb * qb) / (2 * s * s);
-    exact_elbo += -0.5 * l2pi - log(s0) - ((qa - m0) * (qa - m0) + qb * qb) / (2 * s0 * s0);
-    exact_elbo += 0.5 * l2pi + log(qb) + 0.5;
+    for (int i = 0; i < 8; ++i) xs[i] = (float)(0.8 + 1.1 * sin(1.3 * i));
+    log_evidence = tt_conj_log_evidence(&model_cfg);
+    exact_elbo = tt_conj_elbo(&model_cfg, model_cfg.qa, model_cfg.qb);
     return 0;
 }
 
-static double run(tre_ctx *ctx, data *d, tre_elbo_kind kind, double alpha, int64_t P, double *se) {
+static double run(tre_ctx *ctx, tt_conj *c, tre_elbo_kind kind, double alpha, int64_t P, double *se) {
     tre_elbo_result r;
-    TT_OK(ctx, tre_elbo(ctx, model, guide, d, &(tre_elbo_opts){.kind = kind, .alpha = alpha, .num_particles = P}, &r));
+    TT_OK(ctx, tre_elbo(ctx, tt_conj_model, tt_conj_guide, c, &(tre_elbo_opts){.kind = kind, .alpha = alpha, .num_particles = P}, &r));
     if (se) *se = r.stderr_;
     return r.mean;
 }
@@ -59,16 +26,15 @@ static double run(tre_ctx *ctx, data *d, tre_elbo_kind kind, double alpha, int64
 static void test_iwae_bounds(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(5);
-    int64_t n = N;
-    data d = {NULL};
-    TT_OK(ctx, tre_tensor_create(ctx, &d.x, TRE_F32, 1, 1, &n, xs));
+    tt_conj c = model_cfg;
+    tt_conj_setup(ctx, &c);
     /* IWAE_K averaged over repetitions: increasing in K, >= ELBO, <= log evidence */
     const int64_t ks[4] = {1, 10, 100, 10000};
     double prev = -INFINITY;
     for (int i = 0; i < 4; ++i) {
         int reps = ks[i] >= 10000 ? 4 : 200;
         double avg = 0;
-        for (int r = 0; r < reps; ++r) avg += run(ctx, &d, TRE_RENYI_ELBO, 0.0, ks[i], NULL) / reps;
+        for (int r = 0; r < reps; ++r) avg += run(ctx, &c, TRE_RENYI_ELBO, 0.0, ks[i], NULL) / reps;
         print_message("IWAE K=%lld: %.4f (ELBO %.4f, log evidence %.4f)\n", (long long)ks[i], avg,
                       exact_elbo, log_evidence);
         if (i == 0) assert_true(fabs(avg - exact_elbo) < 0.2);
@@ -84,12 +50,11 @@ static void test_iwae_bounds(void **state) {
 static void test_meanfield_matches_closed_form(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(6);
-    int64_t n = N;
-    data d = {NULL};
-    TT_OK(ctx, tre_tensor_create(ctx, &d.x, TRE_F32, 1, 1, &n, xs));
+    tt_conj c = model_cfg;
+    tt_conj_setup(ctx, &c);
     double se_mf, se_tr;
-    double mf = run(ctx, &d, TRE_TRACE_MEANFIELD_ELBO, 0, 100000, &se_mf);
-    double tr = run(ctx, &d, TRE_TRACE_ELBO, 0, 100000, &se_tr);
+    double mf = run(ctx, &c, TRE_TRACE_MEANFIELD_ELBO, 0, 100000, &se_mf);
+    double tr = run(ctx, &c, TRE_TRACE_ELBO, 0, 100000, &se_tr);
     print_message("MeanField %.5f +- %.5f, Trace %.5f +- %.5f, exact %.5f\n", mf, se_mf, tr, se_tr, exact_elbo);
     assert_true(fabs(mf - exact_elbo) < 4 * se_mf + 1e-4);
     assert_true(fabs(tr - exact_elbo) < 4 * se_tr + 1e-4);
@@ -99,21 +64,20 @@ static void test_meanfield_matches_closed_form(void **state) {
 static void test_alpha_one_is_an_error_and_p1_grads_agree(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(7);
-    int64_t n = N;
-    data d = {NULL};
-    TT_OK(ctx, tre_tensor_create(ctx, &d.x, TRE_F32, 1, 1, &n, xs));
+    tt_conj c = model_cfg;
+    tt_conj_setup(ctx, &c);
     tre_elbo_result r;
-    TT_FAILS_WITH(ctx, tre_elbo(ctx, model, guide, &d, &(tre_elbo_opts){.kind = TRE_RENYI_ELBO, .alpha = 1.0, .num_particles = 4}, &r),
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, tt_conj_model, tt_conj_guide, &c, &(tre_elbo_opts){.kind = TRE_RENYI_ELBO, .alpha = 1.0, .num_particles = 4}, &r),
                   TRE_ERR_INVALID_ARG, "alpha");
     /* with one particle the IWAE weight is 1: its gradient is Trace_ELBO's, same noise */
     float g1[2], g2[2];
     const char *names[2] = {"q_loc", "q_scale"};
     tre_ctx *a = tt_ctx(8), *b = tt_ctx(8);
-    data da = {NULL}, db = {NULL};
-    TT_OK(a, tre_tensor_create(a, &da.x, TRE_F32, 1, 1, &n, xs));
-    TT_OK(b, tre_tensor_create(b, &db.x, TRE_F32, 1, 1, &n, xs));
-    TT_OK(a, tre_elbo(a, model, guide, &da, &(tre_elbo_opts){.kind = TRE_RENYI_ELBO, .num_particles = 1, .grad = true}, &r));
-    TT_OK(b, tre_elbo(b, model, guide, &db, &(tre_elbo_opts){.kind = TRE_TRACE_ELBO, .num_particles = 1, .grad = true}, &r));
+    tt_conj ca = model_cfg, cb = model_cfg;
+    tt_conj_setup(a, &ca);
+    tt_conj_setup(b, &cb);
+    TT_OK(a, tre_elbo(a, tt_conj_model, tt_conj_guide, &ca, &(tre_elbo_opts){.kind = TRE_RENYI_ELBO, .num_particles = 1, .grad = true}, &r));
+    TT_OK(b, tre_elbo(b, tt_conj_model, tt_conj_guide, &cb, &(tre_elbo_opts){.kind = TRE_TRACE_ELBO, .num_particles = 1, .grad = true}, &r));
     for (int i = 0; i < 2; ++i) {
         TT_OK(a, tre_tensor_to_host(a, tre_param_store_get(a, names[i])->grad, &g1[i], 1));
         TT_OK(b, tre_tensor_to_host(b, tre_param_store_get(b, names[i])->grad, &g2[i], 1));
