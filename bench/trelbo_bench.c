@@ -40,11 +40,13 @@ typedef struct opts {
     int reps;
     int modes;       /* bit 0: value only, bit 1: value + gradient */
     uint64_t seed;
+    bool no_validation;
 } opts;
 
 static void usage(void) {
     printf("usage: trelbo-bench [--model NAME|all] [--particles 1,16,...] [--n N] [--d D]\n"
            "                    [--mode value|grad|both] [--reps R] [--seed S] [--json FILE]\n"
+           "                    [--no-validation]\n"
            "models (default sizes):\n");
     for (int i = 0; i < tre_bench_model_count; ++i)
         printf("  %-22s %s\n", tre_bench_models[i]->name, tre_bench_models[i]->sizes);
@@ -60,6 +62,10 @@ static int parse(int argc, char **argv, opts *o) {
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(), 1;
+        if (!strcmp(a, "--no-validation")) { /* distribution checks off, as NumPyro's default */
+            o->no_validation = true;
+            continue;
+        }
         if (!v) return fprintf(stderr, "missing value after %s\n", a), 2;
         if (!strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "--json")) o->json = v;
@@ -129,7 +135,8 @@ static ceiling measure_ceiling(void) {
 
 static int run_model(const bench_model *m, const opts *o, const ceiling *ceil, FILE *json, int *first_row) {
     tre_ctx *ctx;
-    tre_status s = tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = TRE_BACKEND_AUTO, .seed = o->seed});
+    tre_status s = tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = TRE_BACKEND_AUTO, .seed = o->seed,
+                                                       .no_validation = o->no_validation});
     if (s != TRE_OK) return fprintf(stderr, "tre_ctx_create: %s\n", tre_status_name(s)), 1;
     void *data = m->make(ctx, &o->size);
     if (!data) {
@@ -140,7 +147,8 @@ static int run_model(const bench_model *m, const opts *o, const ceiling *ceil, F
     const char *sizes = tre_bench_data_text(data);
     const int64_t terms = m->terms(data);
     const double gflop = m->gemm_flops(data);
-    printf("\n%s (%s), backend %s, Trace_ELBO, %d reps\n", m->name, sizes, tre_ctx_backend_name(ctx), o->reps);
+    printf("\n%s (%s), backend %s, Trace_ELBO, %d reps, validation %s\n", m->name, sizes,
+           tre_ctx_backend_name(ctx), o->reps, o->no_validation ? "off" : "on");
     printf("%6s %9s %14s %9s %10s %10s %10s %12s %12s %8s %8s\n", "mode", "particles", "elbo", "stderr",
            "median_ms", "min_ms", "max_ms", "particles/s", "terms/s", "ceiling", "rss_MiB");
     double *t = malloc((size_t)o->reps * sizeof *t);
@@ -200,11 +208,12 @@ static int run_model(const bench_model *m, const opts *o, const ceiling *ceil, F
                         "\"closed_form\": %s, \"median_s\": %.9f, \"min_s\": %.9f, \"max_s\": %.9f, "
                         "\"particles_per_s\": %.6g, \"terms_per_s\": %.6g, \"peak_rss_mib\": %.1f, "
                         "\"arena_mib\": %.1f, \"bound\": \"%s\", \"roofline_s\": %.9f, "
-                        "\"ceiling_fraction\": %.4f}",
+                        "\"ceiling_fraction\": %.4f, \"validation\": %s}",
                         *first_row ? "" : ",", tre_ctx_backend_name(ctx), m->name, sizes, (long long)P,
                         grad ? "true" : "false", o->reps, mean, sqrt(se2), cf, med, t[0], t[o->reps - 1],
                         (double)P / med, (double)(P * terms) / med, peak_rss_mib(),
-                        (double)(mem.host_bytes + mem.data_bytes) / 1048576.0, bound, roof_s, fraction);
+                        (double)(mem.host_bytes + mem.data_bytes) / 1048576.0, bound, roof_s, fraction,
+                        o->no_validation ? "false" : "true");
                 *first_row = 0;
             }
         }
