@@ -8,6 +8,21 @@
 #define TRE_CPU_CHUNK 8192
 #define TRE_CPU_PARALLEL_MIN 32768
 
+/* for (int64_t VAR = 0; VAR < N; ++VAR) { body }, shared among the OpenMP threads when COND
+ * holds and run inline otherwise. Entering a parallel region costs about 0.5 us even when an
+ * `if` clause turns it off (libgomp builds a team), which dominates the small kernels of a
+ * small model's step; so small work never enters one. */
+#define TRE_CPU_FOR(COND, VAR, N, ...)                                                          \
+    do {                                                                                         \
+        const int64_t tre_for_n_ = (N);                                                          \
+        if (COND) {                                                                              \
+            _Pragma("omp parallel for schedule(static)")                                         \
+            for (int64_t VAR = 0; VAR < tre_for_n_; ++VAR) { __VA_ARGS__ }                       \
+        } else {                                                                                 \
+            for (int64_t VAR = 0; VAR < tre_for_n_; ++VAR) { __VA_ARGS__ }                       \
+        }                                                                                        \
+    } while (0)
+
 typedef struct tre_cpu_runs {
     int ndim;
     int64_t dim[TRE_KDIMS];

@@ -85,9 +85,10 @@ static const tre_cpu_family families[TRE_KDIST_COUNT] = {
                          tre_delta_lp_grad_block, tre_delta_rsample_grad_block},
     [TRE_KDIST_GAMMA] = {2, tre_gamma_lp_block, tre_gamma_sample_elem, tre_gamma_lp_grad_block,
                          tre_gamma_rsample_grad_block},
-    [TRE_KDIST_BETA] = {2, tre_beta_lp_block, tre_beta_sample_elem, tre_beta_lp_grad_block, NULL},
+    [TRE_KDIST_BETA] = {2, tre_beta_lp_block, tre_beta_sample_elem, tre_beta_lp_grad_block,
+                        tre_beta_rsample_grad_block},
     [TRE_KDIST_STUDENT_T] = {3, tre_student_t_lp_block, tre_student_t_sample_elem,
-                             tre_student_t_lp_grad_block, NULL},
+                             tre_student_t_lp_grad_block, tre_student_t_rsample_grad_block},
 };
 
 static const tre_cpu_family *family_of(tre_kdist kind) {
@@ -141,12 +142,11 @@ int tre_log_prob_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float 
         st[1 + a] = args[a].stride;
         inner[a] = tre_cpu_inner_stride(&R, args[a].stride);
     }
-#pragma omp parallel for schedule(static) if (R.total > TRE_CPU_PARALLEL_MIN)
-    for (int64_t k = 0; k < R.nruns; ++k) {
+    TRE_CPU_FOR(R.total > TRE_CPU_PARALLEL_MIN, k, R.nruns,
         int64_t off[1 + TRE_KDIST_ARGS];
         int64_t len = tre_cpu_run_at(&R, k, 2 + np, st, off);
         run_eval(fam, np, len, args, off + 1, inner, 1.f, out + off[0]);
-    }
+        );
     return 0;
 }
 
@@ -171,8 +171,7 @@ int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tr
     double *partial = groups > 1 ? partial_stack : NULL;
     for (int64_t p0 = 0; p0 < particles; p0 += (groups > 1 ? 1 : particles)) {
         int64_t nunits = groups > 1 ? groups : units;
-#pragma omp parallel for schedule(static) if (particles * R.total > TRE_CPU_PARALLEL_MIN)
-        for (int64_t u = 0; u < nunits; ++u) {
+        TRE_CPU_FOR(particles * R.total > TRE_CPU_PARALLEL_MIN, u, nunits,
             int64_t p = groups > 1 ? p0 : u, g = groups > 1 ? u : 0;
             int64_t k0 = R.nruns * g / groups, k1 = R.nruns * (g + 1) / groups;
             double acc = 0.0;
@@ -184,7 +183,7 @@ int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tr
             }
             if (groups > 1) partial[g] = acc;
             else out[p] = (float)acc;
-        }
+                );
         if (groups > 1) {
             double acc = 0.0;
             for (int g = 0; g < groups; ++g) acc += partial[g];
@@ -208,8 +207,7 @@ int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *o
         st[1 + i] = params[i].stride;
         ps[i] = tre_cpu_inner_stride(&R, params[i].stride);
     }
-#pragma omp parallel for schedule(static) if (R.total > TRE_CPU_PARALLEL_MIN / 8)
-    for (int64_t k = 0; k < R.nruns; ++k) {
+    TRE_CPU_FOR(R.total > TRE_CPU_PARALLEL_MIN / 8, k, R.nruns,
         int64_t off[1 + TRE_KDIST_MAX_PARAMS];
         int64_t len = tre_cpu_run_at(&R, k, 1 + np, st, off);
         float pv[TRE_KDIST_MAX_PARAMS] = {0};
@@ -218,7 +216,7 @@ int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *o
             /* the element number is its linear index in the output: the same on any backend */
             out[off[0] + i] = fam->sample(seed, stream, (uint64_t)(off[0] + i), pv);
         }
-    }
+        );
     return 0;
 }
 
@@ -240,8 +238,7 @@ int tre_log_prob_backward_cpu(void *impl, tre_kdist kind, int64_t particles, con
     st[TRE_KDIST_ARGS + 1] = NULL;
     for (int a = 0; a < NS; ++a) istride[a] = tre_cpu_inner_stride(&R, st[a]);
     const tre_karg *mask = &args[TRE_KDIST_ARGS - 1];
-#pragma omp parallel for schedule(static) if (particles * R.total > TRE_CPU_PARALLEL_MIN)
-    for (int64_t u = 0; u < particles * R.nruns; ++u) {
+    TRE_CPU_FOR(particles * R.total > TRE_CPU_PARALLEL_MIN, u, particles * R.nruns,
         int64_t p = u / R.nruns, k = u % R.nruns, off[NS];
         int64_t len = tre_cpu_run_at(&R, k, NS, st, off);
         for (int a = 0; a < TRE_KDIST_ARGS; ++a) off[a] += p * pstride[a];
@@ -267,7 +264,7 @@ int tre_log_prob_backward_cpu(void *impl, tre_kdist kind, int64_t particles, con
             for (int i = 0; i < np; ++i) gp[i] = grads[1 + i] ? grads[1 + i] + o : NULL;
             fam->log_prob_grad(n, xb, pb, fb, grads[0] ? grads[0] + o : NULL, gp);
         }
-    }
+        );
     return 0;
 }
 
@@ -285,8 +282,7 @@ int tre_rsample_backward_cpu(void *impl, tre_kdist kind, const tre_kshape *shape
         st[1 + i] = params[i].stride;
         ps[i] = tre_cpu_inner_stride(&R, params[i].stride);
     }
-#pragma omp parallel for schedule(static) if (R.total > TRE_CPU_PARALLEL_MIN)
-    for (int64_t k = 0; k < R.nruns; ++k) {
+    TRE_CPU_FOR(R.total > TRE_CPU_PARALLEL_MIN, k, R.nruns,
         int64_t off[1 + TRE_KDIST_MAX_PARAMS];
         int64_t len = tre_cpu_run_at(&R, k, 1 + np, st, off);
         float pb[TRE_KDIST_MAX_PARAMS][BLOCK];
@@ -298,6 +294,6 @@ int tre_rsample_backward_cpu(void *impl, tre_kdist kind, const tre_kshape *shape
             for (int i = 0; i < np; ++i) gp[i] = grads[i] ? grads[i] + o : NULL;
             fam->rsample_grad(n, x + o, pb, g + o, gp);
         }
-    }
+        );
     return 0;
 }

@@ -160,11 +160,17 @@ void tre_beta_lp_block(int64_t n, float *out, const float *x,
 float tre_beta_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
 void tre_beta_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK],
                             const float *f, float *gv, float *const *gp);
+void tre_beta_rsample_grad_block(int64_t n, const float *x,
+                                 float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *g,
+                                 float *const *gp);
 void tre_student_t_lp_block(int64_t n, float *out, const float *x,
                             float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
 float tre_student_t_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
 void tre_student_t_lp_grad_block(int64_t n, const float *x,
                                  float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *f,
                                  float *gv, float *const *gp);
+void tre_student_t_rsample_grad_block(int64_t n, const float *x,
+                                      float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *g,
+                                      float *const *gp);
 
 #endif

@@ -1,7 +1,7 @@
 /* CPU pieces of the gamma group (Gamma, Beta, StudentT; Dirichlet is composed on the host from
  * the Gamma kernels): block log-densities with the lgamma / log Beta of shared parameters
- * hoisted, their gradient blocks, element samplers, and the Gamma pathwise gradient block, all
- * over the shared math in kernels/math (see dist_families_cpu.h). */
+ * hoisted, their gradient blocks, element samplers, and the pathwise (implicit) gradient blocks
+ * of the draws, all over the shared math in kernels/math (see dist_families_cpu.h). */
 #include <math.h>
 #include "dist_families_cpu.h"
 #include "../math/beta.h"
@@ -80,6 +80,17 @@ void tre_beta_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PAR
     }
 }
 
+/* Implicit gradients at fixed CDF value (beta.h) */
+void tre_beta_rsample_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
+                                 const float *g, float *const *gp) {
+    for (int64_t j = 0; j < n; ++j) {
+        double da, db;
+        tre_beta_rsample_grad(x[j], p[0][j], p[1][j], &da, &db);
+        if (gp[0]) gp[0][j] = scaled(g[j], da);
+        if (gp[1]) gp[1][j] = scaled(g[j], db);
+    }
+}
+
 /* ---- StudentT(df, loc, scale) ------------------------------------------------------------ */
 
 void tre_student_t_lp_block(int64_t n, float *out, const float *x,
@@ -105,5 +116,17 @@ void tre_student_t_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MA
         if (gp[0]) gp[0][j] = scaled(f[j], tre_student_t_dlp_ddf(xj, df, loc, scale));
         if (gp[1]) gp[1][j] = scaled(f[j], tre_student_t_dlp_dloc(xj, df, loc, scale));
         if (gp[2]) gp[2][j] = scaled(f[j], tre_student_t_dlp_dscale(xj, df, loc, scale));
+    }
+}
+
+/* x = loc + scale t: d x / d loc = 1, d x / d scale = t, d x / d df implicit (student_t.h) */
+void tre_student_t_rsample_grad_block(int64_t n, const float *x,
+                                      float p[TRE_KDIST_MAX_PARAMS][BLOCK], const float *g,
+                                      float *const *gp) {
+    for (int64_t j = 0; j < n; ++j) {
+        const double xj = x[j], df = p[0][j], loc = p[1][j], scale = p[2][j];
+        if (gp[0]) gp[0][j] = scaled(g[j], tre_student_t_rsample_ddf(xj, df, loc, scale));
+        if (gp[1]) gp[1][j] = g[j];
+        if (gp[2]) gp[2][j] = scaled(g[j], tre_student_t_rsample_dscale(xj, loc, scale));
     }
 }

@@ -12,8 +12,7 @@ int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out
     tre_cpu_runs_init(&R, shape);
     const int64_t *st[3] = {NULL, a->stride, b->stride};
     const int64_t sa = tre_cpu_inner_stride(&R, a->stride), sb = tre_cpu_inner_stride(&R, b->stride);
-#pragma omp parallel for schedule(static) if (R.total > TRE_CPU_PARALLEL_MIN)
-    for (int64_t k = 0; k < R.nruns; ++k) {
+    TRE_CPU_FOR(R.total > TRE_CPU_PARALLEL_MIN, k, R.nruns,
         int64_t off[3];
         int64_t len = tre_cpu_run_at(&R, k, 3, st, off);
         float *o = out + off[0];
@@ -28,14 +27,13 @@ int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out
         } else {
             for (int64_t i = 0; i < len; ++i) o[i] = tre_binop_apply(op, pa[i * sa], pb[i * sb]);
         }
-    }
+        );
     return 0;
 }
 
 int tre_unary_cpu(void *impl, tre_unop op, int64_t n, float *out, const float *in) {
     (void)impl;
-#pragma omp parallel for schedule(static) if (n > TRE_CPU_PARALLEL_MIN)
-    for (int64_t i = 0; i < n; ++i) {
+    TRE_CPU_FOR(n > TRE_CPU_PARALLEL_MIN, i, n,
         float x = in[i], y;
         switch (op) {
         case TRE_OP_NEG: y = -x; break;
@@ -56,7 +54,7 @@ int tre_unary_cpu(void *impl, tre_unop op, int64_t n, float *out, const float *i
         default: y = NAN; break;
         }
         out[i] = y;
-    }
+        );
     return 0;
 }
 
@@ -68,8 +66,7 @@ int tre_mask_scale_cpu(void *impl, const tre_kshape *shape, float *out, const tr
     const int64_t *st[3] = {NULL, x->stride, mask ? mask->stride : x->stride};
     const int64_t sx = tre_cpu_inner_stride(&R, x->stride);
     const int64_t sm = mask ? tre_cpu_inner_stride(&R, mask->stride) : 0;
-#pragma omp parallel for schedule(static) if (R.total > TRE_CPU_PARALLEL_MIN)
-    for (int64_t k = 0; k < R.nruns; ++k) {
+    TRE_CPU_FOR(R.total > TRE_CPU_PARALLEL_MIN, k, R.nruns,
         int64_t off[3];
         int64_t len = tre_cpu_run_at(&R, k, 3, st, off);
         float *o = out + off[0];
@@ -80,6 +77,6 @@ int tre_mask_scale_cpu(void *impl, const tre_kshape *shape, float *out, const tr
         } else {
             for (int64_t i = 0; i < len; ++i) o[i] = scale * px[i * sx];
         }
-    }
+        );
     return 0;
 }

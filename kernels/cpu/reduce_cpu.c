@@ -4,25 +4,23 @@
 
 int tre_sum_rows_cpu(void *impl, int64_t rows, int64_t cols, const float *in, float *out) {
     (void)impl;
-#pragma omp parallel for schedule(static) if (rows * cols > TRE_CPU_PARALLEL_MIN && rows > 1)
-    for (int64_t r = 0; r < rows; ++r) {
+    TRE_CPU_FOR(rows * cols > TRE_CPU_PARALLEL_MIN && rows > 1, r, rows,
         const float *p = in + r * cols;
         double acc = 0.0;
         for (int64_t c = 0; c < cols; ++c) acc += (double)p[c];
         out[r] = (float)acc;
-    }
+        );
     return 0;
 }
 
 int tre_gather_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                    int64_t k, const float *in, float *out) {
     (void)impl;
-#pragma omp parallel for schedule(static) if (outer * k * inner > TRE_CPU_PARALLEL_MIN)
-    for (int64_t o = 0; o < outer; ++o)
+    TRE_CPU_FOR(outer * k * inner > TRE_CPU_PARALLEL_MIN, o, outer,
         for (int64_t j = 0; j < k; ++j) {
             const float *src = in + (o * n + index[j]) * inner;
             float *dst = out + (o * k + j) * inner;
             for (int64_t i = 0; i < inner; ++i) dst[i] = src[i];
-        }
+        });
     return 0;
 }

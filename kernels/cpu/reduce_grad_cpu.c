@@ -23,8 +23,7 @@ int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, flo
             count *= shape->dim[d];
         }
     }
-#pragma omp parallel for schedule(static) if (slots * count > TRE_CPU_PARALLEL_MIN && slots > 1)
-    for (int64_t s = 0; s < slots; ++s) {
+    TRE_CPU_FOR(slots * count > TRE_CPU_PARALLEL_MIN && slots > 1, s, slots,
         int64_t rem = s, ioff = 0, ooff = 0;
         for (int k = nk - 1; k >= 0; --k) {
             int d = kd[k];
@@ -51,32 +50,30 @@ int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, flo
             }
         }
         out[ooff] = (float)acc;
-    }
+        );
     return 0;
 }
 
 int tre_scatter_add_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                         int64_t k, const float *g, float *out) {
     (void)impl;
-#pragma omp parallel for schedule(static) if (outer * k * inner > TRE_CPU_PARALLEL_MIN)
-    for (int64_t o = 0; o < outer; ++o)
+    TRE_CPU_FOR(outer * k * inner > TRE_CPU_PARALLEL_MIN, o, outer,
         for (int64_t j = 0; j < k; ++j) {
             const float *src = g + (o * k + j) * inner;
             float *dst = out + (o * n + index[j]) * inner;
             for (int64_t i = 0; i < inner; ++i) dst[i] += src[i];
-        }
+        });
     return 0;
 }
 
 int tre_take_cpu(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride,
                  const float *index, int64_t istride, float *out) {
     (void)impl;
-#pragma omp parallel for schedule(static) if (P * n > TRE_CPU_PARALLEL_MIN)
-    for (int64_t p = 0; p < P; ++p) {
+    TRE_CPU_FOR(P * n > TRE_CPU_PARALLEL_MIN, p, P,
         const float *v = values + p * vstride, *ix = index + p * istride;
         float *o = out + p * n;
         for (int64_t i = 0; i < n; ++i) o[i] = v[(int64_t)ix[i]];
-    }
+        );
     return 0;
 }
 
@@ -88,9 +85,8 @@ int tre_take_backward_cpu(void *impl, int64_t P, int64_t n, const float *g, cons
             for (int64_t i = 0; i < n; ++i) gvalues[(int64_t)index[p * istride + i]] += g[p * n + i];
         return 0;
     }
-#pragma omp parallel for schedule(static) if (P * n > TRE_CPU_PARALLEL_MIN)
-    for (int64_t p = 0; p < P; ++p)
+    TRE_CPU_FOR(P * n > TRE_CPU_PARALLEL_MIN, p, P,
         for (int64_t i = 0; i < n; ++i)
-            gvalues[p * vstride + (int64_t)index[p * istride + i]] += g[p * n + i];
+            gvalues[p * vstride + (int64_t)index[p * istride + i]] += g[p * n + i];);
     return 0;
 }

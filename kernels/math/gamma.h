@@ -197,7 +197,8 @@ static inline TRE_HD double tre_std_gamma_grad(double a, double s) {
             c *= s / (a + n);
             const double term = c * (ls - psi);
             sum += term;
-            if (c <= 1e-17 / a) break; /* c falls geometrically: the tail is as small */
+            /* c falls geometrically (ratio s / (a + n) < 1): the tail is below c / (1 - ratio) */
+            if (c <= 1e-17 / a) break;
         }
         return -s * sum;
     }

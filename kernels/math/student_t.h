@@ -6,14 +6,17 @@
  * as lgamma(df/2) - lgamma((df+1)/2) it would cancel to nothing for large df (at df = 1e8 the two
  * lgammas are ~1e9 and differ by ~9). Evaluated in double.
  *
- * Reparameterization: d x / d loc = 1 and d x / d scale = (x - loc) / scale are exact; d x / d df
- * goes through the gamma draw V (its implicit gradient, gamma.h) and Z, which x alone does not
- * determine, so it is left to the gradient work (implicitly through the StudentT CDF, or by
- * composing the draw from Normal and Gamma draws on the host). */
+ * Reparameterization: d x / d loc = 1 and d x / d scale = (x - loc) / scale are exact. The draw
+ * uses two noises (Z and V), which x alone does not determine, so d x / d df is the implicit
+ * gradient at fixed CDF value instead (unbiased like the pathwise one through Z and V): with
+ * t = (x - loc) / scale and y = df / (df + t^2), F(t) = 1 - I_y(df/2, 1/2) / 2 for t > 0, and
+ * holding F fixed gives d t / d df = t / (2 df) - r (df + t^2)^2 / (4 df t), where r = d y / d a
+ * is the implicit derivative of a Beta(df/2, 1/2) draw at y (beta.h); odd in t, 0 at t = 0. */
 #ifndef TRELBO_KERNELS_MATH_STUDENT_T_H
 #define TRELBO_KERNELS_MATH_STUDENT_T_H
 #include <math.h>
 #include "hd.h"
+#include "beta.h"
 #include "gamma.h"
 #include "philox.h"
 #include "special.h"
@@ -66,6 +69,16 @@ static inline TRE_HD float tre_student_t_sample(uint64_t seed, uint64_t stream, 
     const double z = sqrt(-2.0 * log(u1)) * cos(two_pi * u2);
     const double t = z * exp(-0.5 * (log2 + lg - log((double)df)));
     return (float)((double)loc + (double)scale * t);
+}
+/* d x / d df of a draw x = loc + scale t at fixed CDF value (see the top); 1 - y = t^2 / (df + t^2)
+ * is passed to the Beta derivative as such, keeping its accuracy when t^2 << df. */
+static inline TRE_HD double tre_student_t_rsample_ddf(double x, double df, double loc, double scale) {
+    const double t = (x - loc) / scale;
+    if (t == 0.0) return 0.0;
+    const double s = df + t * t;
+    double r, rb;
+    tre_beta_rsample_grad_c(df / s, t * t / s, 0.5 * df, 0.5, &r, &rb);
+    return scale * (t / (2.0 * df) - r * s * s / (4.0 * df * t));
 }
 /* x = loc + scale * t: d x / d scale = t = (x - loc) / scale */
 static inline TRE_HD double tre_student_t_rsample_dscale(double x, double loc, double scale) {

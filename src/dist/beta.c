@@ -1,5 +1,6 @@
 /* Beta(concentration1, concentration0): reparameterized (a draw is X / (X + Y) of two standard
- * gamma draws); support [0, 1]. Log-density, sampler and derivatives in kernels/math/beta.h. */
+ * gamma draws; its gradient is the implicit one at fixed CDF value); support [0, 1].
+ * Log-density, sampler and derivatives in kernels/math/beta.h. */
 #include "dist_impl.h"
 
 const tre_dist_family tre_beta_family = {

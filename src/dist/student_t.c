@@ -1,6 +1,6 @@
 /* StudentT(df, loc, scale): reparameterized (loc + scale * Z / sqrt(V / df), V a chi-square
- * draw); support the real line. Log-density, sampler and derivatives in
- * kernels/math/student_t.h. */
+ * draw; the df gradient is the implicit one at fixed CDF value); support the real line.
+ * Log-density, sampler and derivatives in kernels/math/student_t.h. */
 #include "dist_impl.h"
 
 const tre_dist_family tre_student_t_family = {

@@ -14,11 +14,13 @@ Special functions (double inputs): lgamma, digamma and log Beta from scipy.speci
 psi, betaln), each beside its value from mpmath at 50 digits; the regularized lower incomplete
 gamma from scipy.special.gammainc (checked here against mpmath). The implicit derivative of
 a standard gamma draw, ds/da = -(dP(a, s)/da) / p(s; a), has no SciPy function: it comes from
-mpmath (numerical differentiation of the incomplete gamma at 50 digits).
+mpmath (numerical differentiation of the incomplete gamma at 50 digits), and so do those of Beta
+and StudentT draws (through the incomplete beta); the incomplete beta itself is scipy's betainc.
 
 Rows (fields are comma-separated lists of equal length unless said otherwise):
   lgamma x scipy mpmath | digamma x scipy mpmath | lbeta a b scipy mpmath
-  gamma_p a x ref | std_gamma_grad a s ref
+  gamma_p a x ref | std_gamma_grad a s ref | beta_inc a b x ref
+  beta_rsample_grad a b x dx/da dx/db | student_t_rsample_ddf df t dt/ddf
   gamma x concentration rate lp
   beta x concentration1 concentration0 lp
   student_t x df loc scale lp
@@ -119,6 +121,57 @@ def gamma_cdf_rows():
         dens = mp.exp(-x_ + (a_ - 1) * mp.log(x_) - mp.loggamma(a_))
         grad.append(float(-dp / dens))
     row("std_gamma_grad", aa, xx, np.array(grad))
+
+
+BETA_AB = [(0.1, 0.1), (0.5, 2.0), (1.0, 1.0), (2.0, 5.0), (30.0, 0.7), (0.01, 3.0), (1e3, 500.0),
+           (5e3, 5e3)]
+T_DF = [0.3, 1.0, 2.5, 30.0, 1e4]
+
+
+def beta_cdf_rows():
+    """Incomplete beta against SciPy; implicit derivatives of Beta and StudentT draws from mpmath
+    (on the side of the median where the CDF's complement is small, its complement is
+    differentiated, so that the reference keeps its digits in the tails)."""
+    aa, bb, xx = [], [], []
+    for a, b in BETA_AB:
+        for q in QUANTILES:
+            x = float(stats.beta.ppf(q, a, b))
+            if 1e-300 < x < 1.0:
+                aa.append(a)
+                bb.append(b)
+                xx.append(x)
+    aa, bb, xx = np.array(aa), np.array(bb), np.array(xx)
+    ref = special.betainc(aa, bb, xx)
+    check_close("betainc", ref, [float(mp.betainc(mp.mpf(a), mp.mpf(b), 0, mp.mpf(x), regularized=True))
+                                 for a, b, x in zip(aa, bb, xx)], 1e-11, 1e-300)
+    row("beta_inc", aa, bb, xx, ref)
+
+    da, db = [], []
+    for a, b, x in zip(aa, bb, xx):
+        a_, b_, x_ = mp.mpf(a), mp.mpf(b), mp.mpf(x)
+        dens = mp.exp((a_ - 1) * mp.log(x_) + (b_ - 1) * mp.log1p(-x_) - mp.log(mp.beta(a_, b_)))
+        if x_ > a_ / (a_ + b_):
+            cdf = lambda p, q: -mp.betainc(p, q, x_, 1, regularized=True)
+        else:
+            cdf = lambda p, q: mp.betainc(p, q, 0, x_, regularized=True)
+        da.append(float(-mp.diff(lambda p: cdf(p, b_), a_) / dens))
+        db.append(float(-mp.diff(lambda q: cdf(a_, q), b_) / dens))
+    row("beta_rsample_grad", aa, bb, xx, np.array(da), np.array(db))
+
+    dd, tt, ref = [], [], []
+    for df in T_DF:
+        for q in [1e-4, 0.05, 0.3, 0.5, 0.7, 0.95, 0.9999]:
+            t = float(stats.t.ppf(q, df))
+            n_, t_ = mp.mpf(df), mp.mpf(t)
+            dens = mp.exp(mp.loggamma((n_ + 1) / 2) - mp.loggamma(n_ / 2) - mp.log(n_ * mp.pi) / 2
+                          - (n_ + 1) / 2 * mp.log1p(t_ * t_ / n_))
+            # the tail beyond |t|: I_y(df/2, 1/2) / 2, y = df / (df + t^2); F = tail (t < 0) or 1 - tail
+            tail = lambda n: mp.betainc(n / 2, mp.mpf(1) / 2, 0, n / (n + t_ * t_), regularized=True) / 2
+            d = mp.diff(tail, n_) / dens
+            dd.append(df)
+            tt.append(t)
+            ref.append(float(d if t > 0 else -d))
+    row("student_t_rsample_ddf", np.array(dd), np.array(tt), np.array(ref))
 
 
 # ---- log-densities ----------------------------------------------------------------------------
@@ -253,6 +306,7 @@ def main():
           f"mpmath {mp.__version__}); do not edit")
     special_rows()
     gamma_cdf_rows()
+    beta_cdf_rows()
     elementwise_rows()
     grid_rows()
     dirichlet_rows()

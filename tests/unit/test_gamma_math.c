@@ -1,7 +1,8 @@
 /* Every derivative in the gamma group's math headers (kernels/math/gamma.h, beta.h,
  * student_t.h; digamma of special.h) against central finite differences in double, including
- * the implicit derivative of a standard gamma draw, checked against finite differences of the
- * inverse CDF at a fixed quantile; and the samplers' determinism and noise layout. */
+ * the implicit derivatives of Gamma, Beta and StudentT draws, checked against finite
+ * differences of the inverse CDF at a fixed quantile; and the samplers' determinism and noise
+ * layout. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -142,7 +143,78 @@ static void test_beta_log_prob_derivatives(void **state) {
     assert_true(tre_beta_log_prob(1.5, 2.0, 2.0) == -INFINITY);
 }
 
+/* x = I^-1(a, b, u) by bisection on logit(x), to full double precision */
+static double beta_quantile(double a, double b, double u) {
+    double lo = -700.0, hi = 700.0;
+    for (int it = 0; it < 300; ++it) {
+        const double m = 0.5 * (lo + hi);
+        if (tre_beta_inc(a, b, 1.0 / (1.0 + exp(-m))) < u) lo = m;
+        else hi = m;
+    }
+    return 1.0 / (1.0 + exp(-0.5 * (lo + hi)));
+}
+static double beta_q_v(const double *v) { return beta_quantile(v[0], v[1], quantile_u); }
+
+/* d x / d a and d x / d b of a Beta draw at fixed u against finite differences of the quantile,
+ * on both sides of the continued fraction's switch point (a+1)/(a+b+2) */
+static void test_beta_implicit_grad(void **state) {
+    (void)state;
+    const double ab[][2] = {{0.3, 0.3}, {0.5, 2.0}, {2.0, 5.0}, {1.0, 1.0}, {30.0, 0.7}, {200.0, 90.0}};
+    /* (not further into the upper tail: there 1 - x, formed in the quantile, limits the
+     * finite differences, not the derivative, which the fixture test checks against mpmath) */
+    const double us[] = {0.01, 0.3, 0.5, 0.7, 0.95};
+    for (size_t i = 0; i < sizeof ab / sizeof *ab; ++i)
+        for (size_t j = 0; j < sizeof us / sizeof *us; ++j) {
+            quantile_u = us[j];
+            const double a = ab[i][0], b = ab[i][1], x = beta_quantile(a, b, quantile_u);
+            double da, db;
+            tre_beta_rsample_grad(x, a, b, &da, &db);
+            char what[96];
+            snprintf(what, sizeof what, "Beta(%g, %g) draw at u = %g: dx/da", a, b, quantile_u);
+            expect_deriv_floor(what, da, central(beta_q_v, ab[i], 2, 0), 1e-12);
+            snprintf(what, sizeof what, "Beta(%g, %g) draw at u = %g: dx/db", a, b, quantile_u);
+            expect_deriv_floor(what, db, central(beta_q_v, ab[i], 2, 1), 1e-12);
+        }
+}
+
 /* ---- StudentT ------------------------------------------------------------------------------- */
+
+/* The standard StudentT CDF through the incomplete beta, with whichever of t^2 / (df + t^2) and
+ * df / (df + t^2) is small as the argument: 1 - (the other) would lose the digits that the finite
+ * differences below need. */
+static double t_cdf(double t, double df) {
+    const double s = df + t * t;
+    if (t * t < df) return 0.5 + (t > 0 ? 0.5 : -0.5) * tre_beta_inc(0.5, 0.5 * df, t * t / s);
+    const double tail = 0.5 * tre_beta_inc(0.5 * df, 0.5, df / s);
+    return t > 0 ? 1.0 - tail : tail;
+}
+static double t_quantile(double df, double u) {
+    double lo = -1e12, hi = 1e12;
+    for (int it = 0; it < 400; ++it) {
+        const double m = 0.5 * (lo + hi);
+        if (t_cdf(m, df) < u) lo = m;
+        else hi = m;
+    }
+    return 0.5 * (lo + hi);
+}
+static double t_q_v(const double *v) { return t_quantile(v[0], quantile_u); }
+
+/* d x / d df of a StudentT draw at fixed u (loc -1, scale 2.5: x = loc + scale t) */
+static void test_student_t_implicit_grad(void **state) {
+    (void)state;
+    const double dfs[] = {0.4, 1.0, 3.0, 25.0, 300.0};
+    const double us[] = {0.02, 0.2, 0.45, 0.6, 0.98};
+    for (size_t i = 0; i < sizeof dfs / sizeof *dfs; ++i)
+        for (size_t j = 0; j < sizeof us / sizeof *us; ++j) {
+            quantile_u = us[j];
+            const double df = dfs[i], t = t_quantile(df, quantile_u);
+            char what[96];
+            snprintf(what, sizeof what, "StudentT(%g) draw at u = %g: dx/ddf", df, quantile_u);
+            expect_deriv_floor(what, tre_student_t_rsample_ddf(-1.0 + 2.5 * t, df, -1.0, 2.5),
+                               2.5 * central(t_q_v, &dfs[i], 1, 0), 1e-12);
+        }
+    assert_true(tre_student_t_rsample_ddf(3.0, 5.0, 3.0, 2.0) == 0.0); /* the median stays */
+}
 
 static double t_lp_v(const double *v) { return tre_student_t_log_prob(v[0], v[1], v[2], v[3]); }
 
@@ -204,7 +276,9 @@ int main(void) {
         cmocka_unit_test(test_digamma_is_lgamma_derivative),
         cmocka_unit_test(test_std_gamma_implicit_grad),
         cmocka_unit_test(test_beta_log_prob_derivatives),
+        cmocka_unit_test(test_beta_implicit_grad),
         cmocka_unit_test(test_student_t_log_prob_derivatives),
+        cmocka_unit_test(test_student_t_implicit_grad),
         cmocka_unit_test(test_samplers_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
