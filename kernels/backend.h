@@ -3,13 +3,19 @@
  * fills in this table. Nothing here knows about messages, traces or handlers.
  *
  * Shapes passed to kernels include the particle dimension as dim[0]. A stride of 0 broadcasts.
- * Every function returns 0 on success, nonzero on a backend failure. */
+ * Every function returns 0 on success, nonzero on a backend failure (TRE_KERR_OOM when it
+ * could not get the memory it needs, which the host reports as TRE_ERR_OUT_OF_MEMORY). */
 #ifndef TRELBO_KERNELS_BACKEND_H
 #define TRELBO_KERNELS_BACKEND_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TRE_KERR_OOM 2 /* return code of a backend function that ran out of memory */
 #define TRE_KDIMS 9 /* particle dim + TRE_MAX_DIMS */
 
 typedef struct tre_kshape {
@@ -136,6 +142,12 @@ typedef struct tre_backend {
                 const float *index, int64_t istride, float *out);
     int (*take_backward)(void *impl, int64_t P, int64_t n, const float *g, const float *index,
                          int64_t istride, float *gvalues, int64_t vstride);
+    /* Adjoints of the forward structured transforms: gu = (dy/du)^T g, rows (matrices) laid
+     * out as in simplex / lower_cholesky (u: rows x (k-1), g: rows x k; u, g: batch x n x n) */
+    int (*simplex_backward)(void *impl, int64_t rows, int64_t k, const float *u, const float *g,
+                            float *gu);
+    int (*lower_cholesky_backward)(void *impl, int64_t batch, int64_t n, const float *u,
+                                   const float *g, float *gu);
     /* Reparameterized draws: element i (linear in the output) uses Philox block i / 4, number
      * i % 4, of random op `stream` under `seed`. */
     int (*sample)(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
@@ -210,4 +222,7 @@ tre_backend *tre_backend_cuda_create(void);
 int tre_cuda_device_count(void);
 #endif
 
+#ifdef __cplusplus
+}
+#endif
 #endif

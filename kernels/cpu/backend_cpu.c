@@ -40,6 +40,8 @@ tre_backend *tre_backend_cpu_create(void) {
         .log_prob = tre_log_prob_cpu,
         .log_prob_sum = tre_log_prob_sum_cpu,
         .reduce_sum = tre_reduce_sum_cpu,
+        .simplex_backward = tre_simplex_backward_cpu,
+        .lower_cholesky_backward = tre_lower_cholesky_backward_cpu,
         .take = tre_take_cpu,
         .take_backward = tre_take_backward_cpu,
         .gemm = tre_gemm_cpu,

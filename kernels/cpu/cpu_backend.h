@@ -36,6 +36,10 @@ int tre_take_cpu(void *impl, int64_t P, int64_t n, const float *values, int64_t 
                  const float *index, int64_t istride, float *out);
 int tre_take_backward_cpu(void *impl, int64_t P, int64_t n, const float *g, const float *index,
                           int64_t istride, float *gvalues, int64_t vstride);
+int tre_simplex_backward_cpu(void *impl, int64_t rows, int64_t k, const float *u, const float *g,
+                             float *gu);
+int tre_lower_cholesky_backward_cpu(void *impl, int64_t batch, int64_t n, const float *u,
+                                    const float *g, float *gu);
 int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                    const tre_karg *params, uint64_t seed, uint64_t stream);
 int tre_simplex_cpu(void *impl, int inverse, int64_t rows, int64_t k, float *out,

@@ -51,3 +51,25 @@ int tre_lower_cholesky_log_det_cpu(void *impl, int64_t batch, int64_t n, float *
         out[b] = (float)tre_lower_cholesky_log_det(n, in + b * n * n, n + 1);
     return 0;
 }
+
+int tre_simplex_backward_cpu(void *impl, int64_t rows, int64_t k, const float *u, const float *g,
+                             float *gu) {
+    (void)impl;
+    if (k < 1 || rows < 0) return 1;
+    TRE_CPU_FOR(rows * k > TRE_CPU_TRANSFORM_PARALLEL_MIN && rows > 1, r, rows,
+        tre_simplex_backward_row(k, u + r * (k - 1), 1, g + r * k, 1, gu + r * (k - 1), 1););
+    return 0;
+}
+
+int tre_lower_cholesky_backward_cpu(void *impl, int64_t batch, int64_t n, const float *u,
+                                    const float *g, float *gu) {
+    (void)impl;
+    if (n < 0 || batch < 0) return 1;
+    TRE_CPU_FOR(batch * n * n > TRE_CPU_PARALLEL_MIN && batch > 1, b, batch,
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+                int64_t o = b * n * n + i * n + j;
+                gu[o] = tre_lower_cholesky_backward_entry(i, j, u[o], g[o]);
+            });
+    return 0;
+}

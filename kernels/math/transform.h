@@ -73,6 +73,29 @@ static inline TRE_HD double tre_simplex_log_det_row(int64_t k, const float *u, i
     return acc;
 }
 
+/* Vector-Jacobian product of the stick-breaking map: gu[0 .. k-2] = (dy/du)^T g for the row
+ * u[0 .. k-2] and upstream g[0 .. k-1]. With z_i = sigmoid(x_i) and the stick r_i left before
+ * piece i (y_i = z_i r_i, y_{k-1} = r_{k-1}, r_{i+1} = r_i (1 - z_i)), walking back from the
+ * last piece: a = dL/dr_{i+1}; dL/dz_i = r_i (g_i - a); dL/dr_i = g_i z_i + a (1 - z_i);
+ * dL/du_i = dL/dz_i z_i (1 - z_i). The sticks are recovered backwards in log space, so no
+ * scratch is needed. */
+static inline TRE_HD void tre_simplex_backward_row(int64_t k, const float *u, int64_t su,
+                                                   const float *g, int64_t sg, float *gu,
+                                                   int64_t sgu) {
+    double log_rest = 0.0;
+    for (int64_t i = 0; i < k - 1; ++i)
+        log_rest += tre_log_sigmoid_d(-((double)u[i * su] - log((double)(k - 1 - i))));
+    double a = (double)g[(k - 1) * sg];
+    for (int64_t i = k - 2; i >= 0; --i) {
+        double x = (double)u[i * su] - log((double)(k - 1 - i));
+        double log_1mz = tre_log_sigmoid_d(-x), z = exp(tre_log_sigmoid_d(x));
+        log_rest -= log_1mz; /* now the stick before piece i */
+        double r = exp(log_rest), gi = (double)g[i * sg];
+        gu[i * sgu] = (float)(r * (gi - a) * z * exp(log_1mz));
+        a = gi * z + a * exp(log_1mz);
+    }
+}
+
 /* Entry (i, j) of the lower-Cholesky map (inverse != 0: of its inverse) of value v. */
 static inline TRE_HD float tre_lower_cholesky_entry(int inverse, int64_t i, int64_t j, float v) {
     if (i > j) return v;
@@ -88,6 +111,14 @@ static inline TRE_HD void tre_lower_cholesky_matrix(int inverse, int64_t n, cons
         for (int64_t j = 0; j < n; ++j)
             out[i * out_rs + j * out_cs] =
                 tre_lower_cholesky_entry(inverse, i, j, in[i * in_rs + j * in_cs]);
+}
+
+/* Upstream g times the derivative of entry (i, j) of the lower-Cholesky map at u (the map is
+ * entrywise: 1 below the diagonal, exp(u) on it, 0 above). */
+static inline TRE_HD float tre_lower_cholesky_backward_entry(int64_t i, int64_t j, float u, float g) {
+    if (i > j) return g;
+    if (i < j) return 0.f;
+    return g * expf(u);
 }
 
 /* log|det J| of the lower-Cholesky map on one unconstrained matrix: the sum of its diagonal

@@ -3,7 +3,7 @@
  * lower_cholesky) act on the last dim or the trailing matrix and have their own backend kernels
  * (kernels/math/transform.h holds their formulas and conventions). */
 #include <math.h>
-#include "../tensor/tensor_impl.h"
+#include "../tensor/autograd.h"
 
 static tre_tensor *affine(tre_ctx *ctx, const tre_tensor *x, float shift, float mul) {
     tre_tensor *y = mul == 1.f ? (tre_tensor *)x : tre_mul(ctx, x, tre_scalar(ctx, mul));
@@ -75,6 +75,38 @@ static bool has_kernel(tre_ctx *ctx, bool present, const char *what, const char 
     return false;
 }
 
+/* The adjoints of the forward structured maps (the inverses run only at param init). */
+static void structured_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
+    const tre_tensor *u = n->in[0];
+    tre_tensor *gu = tre_tensor_new(ctx, TRE_F32, u->particles, u->ndim, u->shape);
+    if (!gu) return;
+    int rc;
+    if (n->code == TRE_SIMPLEX) {
+        if (!ctx->be->simplex_backward) {
+            tre_ctx_fail(ctx, TRE_ERR_UNSUPPORTED, "the %s backend has no simplex gradient", ctx->be->name);
+            return;
+        }
+        int64_t k = u->shape[u->ndim - 1] + 1, rows = u->particles * tre_shape_numel(u->ndim - 1, u->shape);
+        rc = ctx->be->simplex_backward(ctx->be->impl, rows, k, u->data, g->data, gu->data);
+    } else {
+        if (!ctx->be->lower_cholesky_backward) {
+            tre_ctx_fail(ctx, TRE_ERR_UNSUPPORTED, "the %s backend has no lower_cholesky gradient",
+                         ctx->be->name);
+            return;
+        }
+        int64_t nn = u->shape[u->ndim - 1], batch = u->particles * tre_shape_numel(u->ndim - 2, u->shape);
+        rc = ctx->be->lower_cholesky_backward(ctx->be->impl, batch, nn, u->data, g->data, gu->data);
+    }
+    if (tre_backend_check(ctx, rc, "structured transform backward") == TRE_OK) tre_grad_accumulate(ctx, u, gu);
+}
+
+static void record_structured(tre_ctx *ctx, tre_tensor *out, const tre_tensor *u, tre_constraint_kind kind) {
+    if (!out || !tre_grad_wanted(ctx, 1, &u)) return;
+    tre_grad_node *n = tre_grad_record(ctx, out, kind == TRE_SIMPLEX ? "simplex" : "lower_cholesky",
+                                       structured_backward, 1, &u);
+    if (n) n->code = kind;
+}
+
 /* Stick-breaking over the last dim: [..., K-1] -> [..., K] (inverse: [..., K] -> [..., K-1]).
  * Rows are every particle's leading entries: particles * (numel / last dim). */
 static tre_tensor *simplex_apply(tre_ctx *ctx, const char *what, int inverse,
@@ -90,6 +122,7 @@ static tre_tensor *simplex_apply(tre_ctx *ctx, const char *what, int inverse,
     int64_t rows = x->particles * tre_shape_numel(nd - 1, x->shape);
     tre_backend_check(ctx, ctx->be->simplex(ctx->be->impl, inverse, rows, k, out->data, x->data),
                       inverse ? "simplex inverse" : "simplex");
+    if (!inverse && tre_ok(ctx)) record_structured(ctx, out, x, TRE_SIMPLEX);
     return tre_ok(ctx) ? out : NULL;
 }
 
@@ -105,6 +138,7 @@ static tre_tensor *lower_cholesky_apply(tre_ctx *ctx, const char *what, int inve
     tre_backend_check(ctx,
                       ctx->be->lower_cholesky(ctx->be->impl, inverse, batch, n, out->data, x->data),
                       inverse ? "lower_cholesky inverse" : "lower_cholesky");
+    if (!inverse && tre_ok(ctx)) record_structured(ctx, out, x, TRE_LOWER_CHOLESKY);
     return tre_ok(ctx) ? out : NULL;
 }
 

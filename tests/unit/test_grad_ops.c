@@ -157,6 +157,13 @@ static tre_tensor *b_transforms(tre_ctx *c, tre_tensor *const *in) {
     return acc;
 }
 
+static tre_tensor *b_simplex(tre_ctx *c, tre_tensor *const *in) {
+    return tre_transform_to(c, TRE_C_SIMPLEX, in[0]);
+}
+static tre_tensor *b_lower_cholesky(tre_ctx *c, tre_tensor *const *in) {
+    return tre_transform_to(c, TRE_C_LOWER_CHOLESKY, in[0]);
+}
+
 #define D1(p, n) {p}, {1}, {{n}}
 static const grad_case cases[] = {
     {"add bcast", b_add, 2, {4, 1}, {2, 1}, {{2, 3}, {3}}, {-2, -2}, {2, 2}},
@@ -193,6 +200,8 @@ static const grad_case cases[] = {
      {-2, -1, 0.5f}, {2, 1, 2}},
     {"normal rsample", b_normal_rsample, 2, {1, 1}, {1, 1}, {{2}, {2}}, {-1, 0.5f}, {1, 2}},
     {"constraint transforms", b_transforms, 1, {2}, {1}, {{3}}, {-1.5f}, {1.5f}},
+    {"simplex transform", b_simplex, 1, {2}, {2}, {{2, 3}}, {-1.5f}, {1.5f}},
+    {"lower_cholesky transform", b_lower_cholesky, 1, {2}, {2}, {{3, 3}}, {-1.f}, {1.f}},
 };
 
 static void test_every_op_against_finite_differences(void **state) {
