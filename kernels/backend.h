@@ -121,6 +121,13 @@ typedef struct tre_backend {
     int (*log_prob_backward)(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
                              const tre_karg *args, const int64_t *pstride, const tre_karg *g,
                              int64_t gstride, float scale, float *const *grads);
+    /* The same, summed per particle: sums[a] (NULL: not needed) receive, for each particle p,
+     * the sum over its elements of f * d log p / d arg_a (in double, in a fixed order). For
+     * arguments that are one number per particle, this saves the full-shape gradient. */
+    int (*log_prob_backward_sum)(void *impl, tre_kdist kind, int64_t particles,
+                                 const tre_kshape *inner, const tre_karg *args,
+                                 const int64_t *pstride, const tre_karg *g, int64_t gstride,
+                                 float scale, float *const *sums);
     /* Pathwise gradients of reparameterized draws x (shape as in `sample`): grads[i] (NULL: not
      * needed) receive g * d x / d param_i over the full shape, contiguous. */
     int (*rsample_backward)(void *impl, tre_kdist kind, const tre_kshape *shape, const float *x,

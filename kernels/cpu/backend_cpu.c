@@ -48,6 +48,7 @@ tre_backend *tre_backend_cpu_create(void) {
         .adam_update = tre_adam_update_cpu,
         .scatter_add = tre_scatter_add_cpu,
         .log_prob_backward = tre_log_prob_backward_cpu,
+        .log_prob_backward_sum = tre_log_prob_backward_sum_cpu,
         .rsample_backward = tre_rsample_backward_cpu,
         .sample = tre_sample_cpu,
         .simplex = tre_simplex_cpu,

@@ -40,6 +40,10 @@ int tre_simplex_backward_cpu(void *impl, int64_t rows, int64_t k, const float *u
                              float *gu);
 int tre_lower_cholesky_backward_cpu(void *impl, int64_t batch, int64_t n, const float *u,
                                     const float *g, float *gu);
+int tre_log_prob_backward_sum_cpu(void *impl, tre_kdist kind, int64_t particles,
+                                  const tre_kshape *inner, const tre_karg *args,
+                                  const int64_t *pstride, const tre_karg *g, int64_t gstride,
+                                  float scale, float *const *sums);
 int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                    const tre_karg *params, uint64_t seed, uint64_t stream);
 int tre_simplex_cpu(void *impl, int inverse, int64_t rows, int64_t k, float *out,

@@ -5,6 +5,7 @@
  * Broadcast arguments are first copied into small contiguous blocks (they stay in L1), so the
  * arithmetic runs over unit-stride arrays the compiler vectorizes whatever the strides were. */
 #include <math.h>
+#include <stdbool.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
 #include "dist_families_cpu.h"
@@ -39,11 +40,13 @@ float tre_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, cons
 
 void tre_normal_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
                               const float *f, float *gv, float *const *gp) {
-    for (int64_t j = 0; j < n; ++j) {
-        if (gv) gv[j] = f[j] * tre_normal_dlp_dx(x[j], p[0][j], p[1][j]);
-        if (gp[0]) gp[0][j] = f[j] * tre_normal_dlp_dloc(x[j], p[0][j], p[1][j]);
-        if (gp[1]) gp[1][j] = f[j] * tre_normal_dlp_dscale(x[j], p[0][j], p[1][j]);
-    }
+    /* one loop per output, so that each vectorizes */
+    if (gv)
+        for (int64_t j = 0; j < n; ++j) gv[j] = f[j] * tre_normal_dlp_dx(x[j], p[0][j], p[1][j]);
+    if (gp[0])
+        for (int64_t j = 0; j < n; ++j) gp[0][j] = f[j] * tre_normal_dlp_dloc(x[j], p[0][j], p[1][j]);
+    if (gp[1])
+        for (int64_t j = 0; j < n; ++j) gp[1][j] = f[j] * tre_normal_dlp_dscale(x[j], p[0][j], p[1][j]);
 }
 
 /* x = loc + scale * eps: dx/dloc = 1, dx/dscale = eps = (x - loc) / scale */
@@ -220,51 +223,100 @@ int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *o
     return 0;
 }
 
+/* The argument layout shared by the two log-density gradient kernels: slots value, params,
+ * mask, g, then the contiguous full-shape output. */
+enum { GRAD_SLOTS = TRE_KDIST_ARGS + 2 };
+typedef struct grad_layout {
+    const tre_cpu_family *fam;
+    int np;
+    tre_cpu_runs R;
+    const int64_t *st[GRAD_SLOTS];
+    int64_t istride[GRAD_SLOTS];
+} grad_layout;
+
+static bool grad_layout_init(grad_layout *L, tre_kdist kind, const tre_kshape *inner,
+                             const tre_karg *args, const tre_karg *g) {
+    L->fam = family_of(kind);
+    if (!L->fam || !L->fam->log_prob_grad) return false;
+    L->np = L->fam->nparams;
+    tre_cpu_runs_init(&L->R, inner);
+    for (int a = 0; a < TRE_KDIST_ARGS; ++a) L->st[a] = args[a].stride;
+    L->st[TRE_KDIST_ARGS] = g->stride;
+    L->st[TRE_KDIST_ARGS + 1] = NULL;
+    for (int a = 0; a < GRAD_SLOTS; ++a) L->istride[a] = tre_cpu_inner_stride(&L->R, L->st[a]);
+    return true;
+}
+
+/* Run k of particle p: f = mask ? scale * g : 0 times d log p / d argument, per element, written
+ * to the full-shape outputs `grads` (when non-NULL) or added into the double sums `acc`. */
+static void grad_run(const grad_layout *L, int64_t p, int64_t k, const tre_karg *args,
+                     const int64_t *pstride, const tre_karg *g, int64_t gstride, float scale,
+                     float *const *grads, double *acc) {
+    int64_t off[GRAD_SLOTS];
+    int64_t len = tre_cpu_run_at(&L->R, k, GRAD_SLOTS, L->st, off);
+    const int64_t *is = L->istride;
+    for (int a = 0; a < TRE_KDIST_ARGS; ++a) off[a] += p * pstride[a];
+    off[TRE_KDIST_ARGS] += p * gstride;
+    off[TRE_KDIST_ARGS + 1] += p * L->R.total;
+    const tre_karg *mask = &args[TRE_KDIST_ARGS - 1];
+    float xb[BLOCK], pb[TRE_KDIST_MAX_PARAMS][BLOCK], fb[BLOCK], mb[BLOCK];
+    float lb[1 + TRE_KDIST_MAX_PARAMS][BLOCK];
+    for (int64_t s0 = 0; s0 < len; s0 += BLOCK) {
+        int64_t n = len - s0 < BLOCK ? len - s0 : BLOCK;
+        load_block(xb, args[0].data + off[0] + s0 * is[0], is[0], n);
+        for (int i = 0; i < L->np; ++i)
+            load_block(pb[i], args[1 + i].data + off[1 + i] + s0 * is[1 + i], is[1 + i], n);
+        load_block(fb, g->data + off[TRE_KDIST_ARGS] + s0 * is[TRE_KDIST_ARGS], is[TRE_KDIST_ARGS], n);
+        if (mask->data) {
+            int64_t ms = is[TRE_KDIST_ARGS - 1];
+            load_block(mb, mask->data + off[TRE_KDIST_ARGS - 1] + s0 * ms, ms, n);
+            for (int64_t j = 0; j < n; ++j) fb[j] = mb[j] != 0.f ? scale * fb[j] : 0.f;
+        } else {
+            for (int64_t j = 0; j < n; ++j) fb[j] *= scale;
+        }
+        float *out[1 + TRE_KDIST_MAX_PARAMS] = {NULL};
+        for (int a = 0; a <= L->np; ++a) {
+            if (!grads[a]) continue;
+            out[a] = acc ? lb[a] : grads[a] + off[TRE_KDIST_ARGS + 1] + s0;
+        }
+        L->fam->log_prob_grad(n, xb, pb, fb, out[0], out + 1);
+        if (!acc) continue;
+        for (int a = 0; a <= L->np; ++a) {
+            if (!grads[a]) continue;
+            double lane[8] = {0}; /* independent lanes: the sum vectorizes, in a fixed order */
+            int64_t j = 0;
+            for (; j + 8 <= n; j += 8)
+                for (int l = 0; l < 8; ++l) lane[l] += (double)lb[a][j + l];
+            for (; j < n; ++j) lane[0] += (double)lb[a][j];
+            acc[a] += ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+        }
+    }
+}
+
 int tre_log_prob_backward_cpu(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
                               const tre_karg *args, const int64_t *pstride, const tre_karg *g,
                               int64_t gstride, float scale, float *const *grads) {
     (void)impl;
-    const tre_cpu_family *fam = family_of(kind);
-    if (!fam || !fam->log_prob_grad) return 1;
-    const int np = fam->nparams;
-    tre_cpu_runs R;
-    tre_cpu_runs_init(&R, inner);
-    /* slots: value, params, mask, g, then the contiguous output */
-    enum { NS = TRE_KDIST_ARGS + 2 };
-    const int64_t *st[NS];
-    int64_t istride[NS];
-    for (int a = 0; a < TRE_KDIST_ARGS; ++a) st[a] = args[a].stride;
-    st[TRE_KDIST_ARGS] = g->stride;
-    st[TRE_KDIST_ARGS + 1] = NULL;
-    for (int a = 0; a < NS; ++a) istride[a] = tre_cpu_inner_stride(&R, st[a]);
-    const tre_karg *mask = &args[TRE_KDIST_ARGS - 1];
-    TRE_CPU_FOR(particles * R.total > TRE_CPU_PARALLEL_MIN, u, particles * R.nruns,
-        int64_t p = u / R.nruns, k = u % R.nruns, off[NS];
-        int64_t len = tre_cpu_run_at(&R, k, NS, st, off);
-        for (int a = 0; a < TRE_KDIST_ARGS; ++a) off[a] += p * pstride[a];
-        off[TRE_KDIST_ARGS] += p * gstride;
-        off[TRE_KDIST_ARGS + 1] += p * R.total;
-        float xb[BLOCK], pb[TRE_KDIST_MAX_PARAMS][BLOCK], fb[BLOCK], mb[BLOCK];
-        for (int64_t s0 = 0; s0 < len; s0 += BLOCK) {
-            int64_t n = len - s0 < BLOCK ? len - s0 : BLOCK;
-            load_block(xb, args[0].data + off[0] + s0 * istride[0], istride[0], n);
-            for (int i = 0; i < np; ++i)
-                load_block(pb[i], args[1 + i].data + off[1 + i] + s0 * istride[1 + i], istride[1 + i], n);
-            load_block(fb, g->data + off[TRE_KDIST_ARGS] + s0 * istride[TRE_KDIST_ARGS],
-                       istride[TRE_KDIST_ARGS], n);
-            if (mask->data) {
-                int64_t ms = istride[TRE_KDIST_ARGS - 1];
-                load_block(mb, mask->data + off[TRE_KDIST_ARGS - 1] + s0 * ms, ms, n);
-                for (int64_t j = 0; j < n; ++j) fb[j] = mb[j] != 0.f ? scale * fb[j] : 0.f;
-            } else {
-                for (int64_t j = 0; j < n; ++j) fb[j] *= scale;
-            }
-            int64_t o = off[TRE_KDIST_ARGS + 1] + s0;
-            float *gp[TRE_KDIST_MAX_PARAMS] = {NULL};
-            for (int i = 0; i < np; ++i) gp[i] = grads[1 + i] ? grads[1 + i] + o : NULL;
-            fam->log_prob_grad(n, xb, pb, fb, grads[0] ? grads[0] + o : NULL, gp);
-        }
-        );
+    grad_layout L;
+    if (!grad_layout_init(&L, kind, inner, args, g)) return 1;
+    TRE_CPU_FOR(particles * L.R.total > TRE_CPU_PARALLEL_MIN, u, particles * L.R.nruns,
+        grad_run(&L, u / L.R.nruns, u % L.R.nruns, args, pstride, g, gstride, scale, grads, NULL););
+    return 0;
+}
+
+int tre_log_prob_backward_sum_cpu(void *impl, tre_kdist kind, int64_t particles,
+                                  const tre_kshape *inner, const tre_karg *args,
+                                  const int64_t *pstride, const tre_karg *g, int64_t gstride,
+                                  float scale, float *const *sums) {
+    (void)impl;
+    grad_layout L;
+    if (!grad_layout_init(&L, kind, inner, args, g)) return 1;
+    /* one particle per iteration, its runs in order: deterministic for any thread count */
+    TRE_CPU_FOR(particles * L.R.total > TRE_CPU_PARALLEL_MIN, p, particles,
+        double acc[1 + TRE_KDIST_MAX_PARAMS] = {0};
+        for (int64_t k = 0; k < L.R.nruns; ++k) grad_run(&L, p, k, args, pstride, g, gstride, scale, sums, acc);
+        for (int a = 0; a <= L.np; ++a)
+            if (sums[a]) sums[a][p] = (float)acc[a];);
     return 0;
 }
 

@@ -51,10 +51,11 @@ float tre_bernoulli_logits_sample_elem(uint64_t seed, uint64_t stream, uint64_t 
 void tre_bernoulli_logits_lp_grad_block(int64_t n, const float *x,
                                         float p[TRE_KDIST_MAX_PARAMS][BLOCK], const float *f,
                                         float *gv, float *const *gp) {
-    for (int64_t j = 0; j < n; ++j) {
-        if (gv) gv[j] = scaled(f[j], tre_bernoulli_logits_dlp_dx(x[j], p[0][j]));
-        if (gp[0]) gp[0][j] = scaled(f[j], tre_bernoulli_logits_dlp_dlogits(x[j], p[0][j]));
-    }
+    /* one loop per output, so that each vectorizes (the logistic-regression hot path) */
+    if (gv)
+        for (int64_t j = 0; j < n; ++j) gv[j] = scaled(f[j], tre_bernoulli_logits_dlp_dx(x[j], p[0][j]));
+    if (gp[0])
+        for (int64_t j = 0; j < n; ++j) gp[0][j] = scaled(f[j], tre_bernoulli_logits_dlp_dlogits(x[j], p[0][j]));
 }
 
 /* ---- Poisson(rate) ------------------------------------------------------------------------- */

@@ -209,25 +209,38 @@ static void lp_backward(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value
     if (!build_lp_layout(ctx, d, value, mask, g, &L)) return;
     const tre_tensor *targets[1 + TRE_KDIST_MAX_PARAMS] = {value};
     for (int i = 0; i < d->family->nparams; ++i) targets[1 + i] = d->params[i];
-    tre_tensor *grads[1 + TRE_KDIST_MAX_PARAMS] = {NULL};
-    float *gdata[1 + TRE_KDIST_MAX_PARAMS] = {NULL};
-    bool any = false;
+    /* one number per particle (a loc or scale broadcast over the data): summed in the kernel;
+     * anything else: the full-shape gradient, summed down to the target by accumulate */
+    tre_tensor *full[1 + TRE_KDIST_MAX_PARAMS] = {NULL}, *sums[1 + TRE_KDIST_MAX_PARAMS] = {NULL};
+    float *fdata[1 + TRE_KDIST_MAX_PARAMS] = {NULL}, *sdata[1 + TRE_KDIST_MAX_PARAMS] = {NULL};
+    bool any_full = false, any_sum = false;
     for (int a = 0; a <= d->family->nparams; ++a) {
         if (!targets[a]->requires_grad) continue;
-        grads[a] = tre_tensor_new(ctx, TRE_F32, L.particles, L.inner.ndim, L.inner.shape);
-        if (!grads[a]) return;
-        gdata[a] = grads[a]->data;
-        any = true;
+        bool sum = targets[a]->numel == 1 && ctx->be->log_prob_backward_sum;
+        tre_tensor *t = sum ? tre_tensor_new(ctx, TRE_F32, L.particles, 0, NULL)
+                            : tre_tensor_new(ctx, TRE_F32, L.particles, L.inner.ndim, L.inner.shape);
+        if (!t) return;
+        if (sum) sums[a] = t, sdata[a] = t->data, any_sum = true;
+        else full[a] = t, fdata[a] = t->data, any_full = true;
     }
-    if (!any) return;
-    if (tre_backend_check(ctx,
+    if (any_full &&
+        tre_backend_check(ctx,
                           ctx->be->log_prob_backward(ctx->be->impl, d->family->kernel, L.particles,
                                                      &L.ks, L.ka, L.pstride, &L.ka[TRE_KDIST_ARGS],
-                                                     L.pstride[TRE_KDIST_ARGS], (float)scale, gdata),
+                                                     L.pstride[TRE_KDIST_ARGS], (float)scale, fdata),
                           "log_prob backward") != TRE_OK)
         return;
-    for (int a = 0; a <= d->family->nparams; ++a)
-        if (grads[a]) tre_grad_accumulate(ctx, targets[a], grads[a]);
+    if (any_sum &&
+        tre_backend_check(ctx,
+                          ctx->be->log_prob_backward_sum(ctx->be->impl, d->family->kernel, L.particles,
+                                                         &L.ks, L.ka, L.pstride, &L.ka[TRE_KDIST_ARGS],
+                                                         L.pstride[TRE_KDIST_ARGS], (float)scale, sdata),
+                          "log_prob backward sum") != TRE_OK)
+        return;
+    for (int a = 0; a <= d->family->nparams; ++a) {
+        if (full[a]) tre_grad_accumulate(ctx, targets[a], full[a]);
+        if (sums[a]) tre_grad_accumulate(ctx, targets[a], tre_tensor_reshape_view(ctx, sums[a], targets[a]->ndim, targets[a]->shape));
+    }
 }
 
 static void log_prob_sum_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
