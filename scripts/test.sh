@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds (with the CUDA backend where nvcc
 # exists, warnings as errors), runs every ctest label, then rebuilds the library with
-# AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit suite under them.
+# AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit suite under them, and the CUDA
+# backend's code in its emulated (host) build against the CPU backend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -16,4 +17,11 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTRELBO_CUDA=OFF \
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -L unit --output-on-failure -j"$jobs")
+# The CUDA backend's own source compiled as host C++ (no GPU needed) under the sanitizers: its
+# kernels run serially and the gpu parity test compares them with the CPU backend.
+cmake -S . -B build-emu -DCMAKE_BUILD_TYPE=Debug -DTRELBO_CUDA_EMULATE=ON \
+  -DTRELBO_SANITIZE=address,undefined
+cmake --build build-emu -j"$jobs"
+(cd build-emu && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -L "unit|gpu" --output-on-failure -j"$jobs")
 echo "trelbo: all tests passed"

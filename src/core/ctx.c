@@ -21,8 +21,18 @@ static tre_status pick_backend(tre_backend_kind kind, tre_backend **out) {
         else if (strcmp(env, "cuda") == 0) kind = TRE_BACKEND_CUDA;
         else return TRE_ERR_INVALID_ARG;
     }
-    if (kind == TRE_BACKEND_CUDA) return TRE_ERR_UNSUPPORTED; /* the CUDA backend is not built yet */
-    if (kind != TRE_BACKEND_AUTO && kind != TRE_BACKEND_CPU) return TRE_ERR_INVALID_ARG;
+    if (kind != TRE_BACKEND_AUTO && kind != TRE_BACKEND_CPU && kind != TRE_BACKEND_CUDA)
+        return TRE_ERR_INVALID_ARG;
+#ifdef TRELBO_HAVE_CUDA
+    /* AUTO takes the GPU when there is one that can be set up, else falls back to the CPU */
+    if (kind != TRE_BACKEND_CPU && tre_cuda_device_count() > 0) {
+        *out = tre_backend_cuda_create();
+        if (*out) return TRE_OK;
+    }
+    if (kind == TRE_BACKEND_CUDA) return TRE_ERR_BACKEND; /* no device, or its set-up failed */
+#else
+    if (kind == TRE_BACKEND_CUDA) return TRE_ERR_UNSUPPORTED; /* built without the CUDA backend */
+#endif
     *out = tre_backend_cpu_create();
     return *out ? TRE_OK : TRE_ERR_OUT_OF_MEMORY;
 }

@@ -58,7 +58,10 @@ void tre_warn(tre_ctx *ctx, const char *fmt, ...) {
 }
 
 tre_status tre_backend_check(tre_ctx *ctx, int rc, const char *what) {
-    if (rc != 0) tre_ctx_fail(ctx, TRE_ERR_BACKEND, "%s backend: %s failed", ctx->be->name, what);
+    if (rc == TRE_KERR_OOM)
+        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "%s backend: %s: out of memory", ctx->be->name, what);
+    else if (rc != 0)
+        tre_ctx_fail(ctx, TRE_ERR_BACKEND, "%s backend: %s failed", ctx->be->name, what);
     return ctx->status;
 }
 

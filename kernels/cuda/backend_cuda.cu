@@ -1,0 +1,346 @@
+/* The CUDA backend table and its memory: device buffers from cudaMalloc (the context's step
+ * arenas take big chunks of them, so nothing is allocated per op), uploads and downloads
+ * through pinned staging on the context's stream, a device scratch buffer that only grows, and
+ * the stable sort behind the deterministic scatter-adds. Every CUDA, cuBLAS and CUB call is
+ * checked; an allocation that fails gives NULL or TRE_KERR_OOM, never an abort.
+ *
+ * TODO(graph capture, issue 5 item 4): a static model's step queues the same kernels with the
+ * same arguments every step (the arenas hand out the same addresses), so the step could be
+ * captured once (cudaStreamBeginCapture on im->stream) and replayed with cudaGraphLaunch. What
+ * stands in the way today: uploads wait on the staging events and downloads/validation
+ * synchronize the stream (both illegal while capturing), the host reads elbo_s back during the
+ * step, and subsampled plates upload fresh indices. A capture would need the host to mark the
+ * static part of a step (the tape's kernels between the guide's first sample and the last
+ * backward op) and to move its readbacks after the replay. */
+#include <stdlib.h>
+#include <string.h>
+#include "cuda_common.cuh"
+
+#if defined(TRE_CUDA_EMULATE)
+#include <algorithm>
+#include <vector>
+#else
+#include <cub/device/device_radix_sort.cuh>
+#endif
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+#if !defined(TRE_CUDA_EMULATE)
+static int status_of(cudaError_t e) {
+    if (e == cudaSuccess) return 0;
+    (void)cudaGetLastError(); /* clears it unless it is sticky (then every later call fails) */
+    return e == cudaErrorMemoryAllocation ? TRE_KERR_OOM : 1;
+}
+#endif
+
+int tre_cuda_launch_status(void) {
+#if defined(TRE_CUDA_EMULATE)
+    return 0;
+#else
+    return status_of(cudaGetLastError());
+#endif
+}
+
+/* ---- memory ------------------------------------------------------------------------------- */
+
+static void *cuda_alloc(void *impl, size_t bytes) {
+    (void)impl;
+    if (!bytes) bytes = 256;
+#if defined(TRE_CUDA_EMULATE)
+    if (bytes > ((size_t)1 << 40)) return NULL; /* the pretend device has 1 TiB */
+    return aligned_alloc(256, (bytes + 255) / 256 * 256);
+#else
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return NULL;
+    }
+    return p;
+#endif
+}
+
+static void cuda_free(void *impl, void *p) {
+    if (!p) return;
+#if defined(TRE_CUDA_EMULATE)
+    (void)impl;
+    free(p);
+#else
+    /* queued work may still use p: let the stream drain first (frees are rare: arena
+     * consolidation, scratch growth, destruction) */
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    if (im && im->stream) (void)cudaStreamSynchronize(im->stream);
+    (void)cudaFree(p);
+    (void)cudaGetLastError();
+#endif
+}
+
+void *tre_cuda_scratch(tre_cuda_impl *im, size_t bytes) {
+    if (bytes <= im->scratch_bytes) return im->d_scratch;
+    size_t want = im->scratch_bytes * 2 > bytes ? im->scratch_bytes * 2 : bytes;
+    if (want < TRE_CUDA_SCRATCH_MIN) want = TRE_CUDA_SCRATCH_MIN;
+#if !defined(TRE_CUDA_EMULATE)
+    if (im->d_scratch && status_of(cudaStreamSynchronize(im->stream))) return NULL;
+#endif
+    cuda_free(im, im->d_scratch);
+    im->d_scratch = NULL;
+    im->scratch_bytes = 0;
+    void *p = cuda_alloc(im, want);
+    if (!p && want > bytes) p = cuda_alloc(im, want = bytes);
+    if (!p) return NULL;
+    im->d_scratch = p;
+    im->scratch_bytes = want;
+    return p;
+}
+
+static int cuda_upload(void *impl, void *dst, const void *host, size_t bytes) {
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+#if defined(TRE_CUDA_EMULATE)
+    (void)im;
+    if (bytes) memcpy(dst, host, bytes);
+    return 0;
+#else
+    /* host -> pinned half -> device, alternating halves: the host fills one half while the
+     * other is being copied, and `host` may be reused by the caller as soon as this returns */
+    for (size_t off = 0; off < bytes; off += TRE_CUDA_STAGE_HALF) {
+        const size_t len = bytes - off < TRE_CUDA_STAGE_HALF ? bytes - off : TRE_CUDA_STAGE_HALF;
+        const int half = im->stage_next;
+        im->stage_next ^= 1;
+        unsigned char *stage = im->h_stage + (size_t)half * TRE_CUDA_STAGE_HALF;
+        int rc = status_of(cudaEventSynchronize(im->stage_done[half]));
+        if (rc) return rc;
+        memcpy(stage, (const unsigned char *)host + off, len);
+        rc = status_of(cudaMemcpyAsync((unsigned char *)dst + off, stage, len,
+                                       cudaMemcpyHostToDevice, im->stream));
+        if (!rc) rc = status_of(cudaEventRecord(im->stage_done[half], im->stream));
+        if (rc) return rc;
+    }
+    return 0;
+#endif
+}
+
+static int cuda_download(void *impl, void *host, const void *src, size_t bytes) {
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+#if defined(TRE_CUDA_EMULATE)
+    (void)im;
+    if (bytes) memcpy(host, src, bytes);
+    return 0;
+#else
+    /* the copy queues behind every op on the stream, so it sees their results */
+    for (size_t off = 0; off < bytes; off += 2 * (size_t)TRE_CUDA_STAGE_HALF) {
+        const size_t cap = 2 * (size_t)TRE_CUDA_STAGE_HALF;
+        const size_t len = bytes - off < cap ? bytes - off : cap;
+        int rc = status_of(cudaMemcpyAsync(im->h_stage, (const unsigned char *)src + off, len,
+                                           cudaMemcpyDeviceToHost, im->stream));
+        if (!rc) rc = status_of(cudaStreamSynchronize(im->stream));
+        if (rc) return rc;
+        memcpy((unsigned char *)host + off, im->h_stage, len);
+    }
+    return 0;
+#endif
+}
+
+int tre_cuda_read_result(tre_cuda_impl *im, double *host, const double *d_src) {
+#if defined(TRE_CUDA_EMULATE)
+    (void)im;
+    *host = *d_src;
+    return 0;
+#else
+    int rc = status_of(cudaMemcpyAsync(im->h_result, d_src, sizeof(double), cudaMemcpyDeviceToHost,
+                                       im->stream));
+    if (!rc) rc = status_of(cudaStreamSynchronize(im->stream));
+    if (!rc) *host = *im->h_result;
+    return rc;
+#endif
+}
+
+static int cuda_copy(void *impl, void *dst, const void *src, size_t bytes) {
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    if (!bytes || dst == src) return 0;
+    const unsigned char *s = (const unsigned char *)src;
+    unsigned char *d = (unsigned char *)dst;
+    const int overlap = d < s + bytes && s < d + bytes;
+#if defined(TRE_CUDA_EMULATE)
+    (void)im;
+    (void)overlap;
+    memmove(d, s, bytes);
+    return 0;
+#else
+    if (!overlap)
+        return status_of(cudaMemcpyAsync(d, s, bytes, cudaMemcpyDeviceToDevice, im->stream));
+    /* memmove semantics (cudaMemcpy leaves overlapping copies undefined): through scratch */
+    void *tmp = tre_cuda_scratch(im, bytes);
+    if (!tmp) return TRE_KERR_OOM;
+    int rc = status_of(cudaMemcpyAsync(tmp, s, bytes, cudaMemcpyDeviceToDevice, im->stream));
+    if (!rc) rc = status_of(cudaMemcpyAsync(d, tmp, bytes, cudaMemcpyDeviceToDevice, im->stream));
+    return rc;
+#endif
+}
+
+static int cuda_sync(void *impl) {
+#if defined(TRE_CUDA_EMULATE)
+    (void)impl;
+    return 0;
+#else
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    return status_of(cudaStreamSynchronize(im->stream));
+#endif
+}
+
+/* ---- stable sort -------------------------------------------------------------------------- */
+
+size_t tre_cuda_sort_temp_bytes(int64_t n, int bits) {
+#if defined(TRE_CUDA_EMULATE)
+    (void)bits;
+    return (size_t)n * 2 * sizeof(int32_t);
+#else
+    size_t bytes = 0;
+    if (n <= 0 || n > 0x7fffffff) return 0;
+    if (cub::DeviceRadixSort::SortPairs(NULL, bytes, (const int32_t *)NULL, (int32_t *)NULL,
+                                        (const int32_t *)NULL, (int32_t *)NULL, (int)n, 0, bits) !=
+        cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return bytes;
+#endif
+}
+
+int tre_cuda_sort_pairs(tre_cuda_impl *im, void *temp, size_t temp_bytes, int64_t n, int bits,
+                        const int32_t *keys_in, int32_t *keys_out, const int32_t *vals_in,
+                        int32_t *vals_out) {
+    if (n <= 0) return 0;
+    if (n > 0x7fffffff || bits < 1 || bits > 32) return 1;
+#if defined(TRE_CUDA_EMULATE)
+    (void)im;
+    (void)temp;
+    (void)temp_bytes;
+    std::vector<int64_t> order((size_t)n);
+    for (int64_t i = 0; i < n; ++i) order[(size_t)i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return keys_in[a] < keys_in[b]; });
+    for (int64_t i = 0; i < n; ++i) {
+        keys_out[i] = keys_in[order[(size_t)i]];
+        vals_out[i] = vals_in[order[(size_t)i]];
+    }
+    return 0;
+#else
+    size_t bytes = temp_bytes;
+    /* LSD radix sort: stable, so equal keys keep their values' input order */
+    return status_of(cub::DeviceRadixSort::SortPairs(temp, bytes, keys_in, keys_out, vals_in,
+                                                     vals_out, (int)n, 0, bits, im->stream));
+#endif
+}
+
+/* ---- lifetime ----------------------------------------------------------------------------- */
+
+static void cuda_destroy(void *impl) {
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    if (!im) return;
+#if !defined(TRE_CUDA_EMULATE)
+    if (im->stream) (void)cudaStreamSynchronize(im->stream);
+    if (im->blas) cublasDestroy(im->blas);
+    for (int i = 0; i < 2; ++i)
+        if (im->stage_done[i]) (void)cudaEventDestroy(im->stage_done[i]);
+    if (im->h_stage) (void)cudaFreeHost(im->h_stage);
+    if (im->h_result) (void)cudaFreeHost(im->h_result);
+    if (im->d_blas_ws) (void)cudaFree(im->d_blas_ws);
+    if (im->stream) (void)cudaStreamDestroy(im->stream);
+    (void)cudaGetLastError();
+#endif
+    cuda_free(im, im->d_scratch);
+    cuda_free(im, im->d_result);
+    free(im);
+}
+
+static tre_cuda_impl *impl_create(void) {
+    tre_cuda_impl *im = (tre_cuda_impl *)calloc(1, sizeof *im);
+    if (!im) return NULL;
+#if !defined(TRE_CUDA_EMULATE)
+    int ok = cudaStreamCreateWithFlags(&im->stream, cudaStreamNonBlocking) == cudaSuccess;
+    ok = ok && cudaHostAlloc((void **)&im->h_stage, 2 * (size_t)TRE_CUDA_STAGE_HALF,
+                             cudaHostAllocDefault) == cudaSuccess;
+    ok = ok && cudaHostAlloc((void **)&im->h_result, sizeof(double), cudaHostAllocDefault) ==
+                   cudaSuccess;
+    for (int i = 0; i < 2 && ok; ++i)
+        ok = cudaEventCreateWithFlags(&im->stage_done[i], cudaEventDisableTiming) == cudaSuccess;
+    ok = ok && cudaMalloc(&im->d_blas_ws, TRE_CUDA_BLAS_WORKSPACE) == cudaSuccess;
+    ok = ok && cublasCreate(&im->blas) == CUBLAS_STATUS_SUCCESS;
+    ok = ok && cublasSetStream(im->blas, im->stream) == CUBLAS_STATUS_SUCCESS;
+    /* its own workspace, so cuBLAS never allocates inside a step; full fp32 (no TF32), so
+     * products match the CPU backend's */
+    ok = ok && cublasSetWorkspace(im->blas, im->d_blas_ws, TRE_CUDA_BLAS_WORKSPACE) ==
+                   CUBLAS_STATUS_SUCCESS;
+    ok = ok && cublasSetMathMode(im->blas, CUBLAS_DEFAULT_MATH) == CUBLAS_STATUS_SUCCESS;
+    if (!ok) {
+        cuda_destroy(im);
+        return NULL;
+    }
+#endif
+    im->d_result = (double *)cuda_alloc(im, sizeof(double));
+    if (!im->d_result || !tre_cuda_scratch(im, TRE_CUDA_SCRATCH_MIN)) {
+        cuda_destroy(im);
+        return NULL;
+    }
+    return im;
+}
+
+extern "C" tre_backend *tre_backend_cuda_create(void) {
+    if (tre_cuda_device_count() <= 0) return NULL;
+    tre_backend *b = (tre_backend *)calloc(1, sizeof *b);
+    if (!b) return NULL;
+    tre_cuda_impl *im = impl_create();
+    if (!im) {
+        free(b);
+        return NULL;
+    }
+#if defined(TRE_CUDA_EMULATE)
+    b->name = "cuda-emulated";
+#else
+    b->name = "cuda";
+#endif
+    b->impl = im;
+    b->alloc = cuda_alloc;
+    b->free = cuda_free;
+    b->upload = cuda_upload;
+    b->download = cuda_download;
+    b->copy = cuda_copy;
+    b->fill = tre_fill_cuda;
+    b->binary = tre_binary_cuda;
+    b->unary = tre_unary_cuda;
+    b->mask_scale = tre_mask_scale_cuda;
+    b->sum_rows = tre_sum_rows_cuda;
+    b->gather = tre_gather_cuda;
+    b->log_prob = tre_log_prob_cuda;
+    b->log_prob_sum = tre_log_prob_sum_cuda;
+    b->reduce_sum = tre_reduce_sum_cuda;
+    b->scatter_add = tre_scatter_add_cuda;
+    b->log_prob_backward = tre_log_prob_backward_cuda;
+    b->log_prob_backward_sum = tre_log_prob_backward_sum_cuda;
+    b->rsample_backward = tre_rsample_backward_cuda;
+    b->adam_update = tre_adam_update_cuda;
+    b->gemm = tre_gemm_cuda;
+    b->take = tre_take_cuda;
+    b->take_backward = tre_take_backward_cuda;
+    b->sample = tre_sample_cuda;
+    b->simplex = tre_simplex_cuda;
+    b->simplex_log_det = tre_simplex_log_det_cuda;
+    b->lower_cholesky = tre_lower_cholesky_cuda;
+    b->lower_cholesky_log_det = tre_lower_cholesky_log_det_cuda;
+    b->simplex_backward = tre_simplex_backward_cuda;
+    b->lower_cholesky_backward = tre_lower_cholesky_backward_cuda;
+    b->categorical_log_prob = tre_categorical_log_prob_cuda;
+    b->categorical_log_prob_backward = tre_categorical_log_prob_backward_cuda;
+    b->categorical_sample = tre_categorical_sample_cuda;
+    b->categorical_kl = tre_categorical_kl_cuda;
+    b->categorical_kl_backward = tre_categorical_kl_backward_cuda;
+    b->mvn_log_prob = tre_mvn_log_prob_cuda;
+    b->mvn_log_prob_backward = tre_mvn_log_prob_backward_cuda;
+    b->mvn_sample = tre_mvn_sample_cuda;
+    b->mvn_rsample_backward = tre_mvn_rsample_backward_cuda;
+    b->mvn_kl = tre_mvn_kl_cuda;
+    b->mvn_kl_backward = tre_mvn_kl_backward_cuda;
+    b->validate = tre_validate_cuda;
+    b->sync = cuda_sync;
+    b->destroy = cuda_destroy;
+    return b;
+}

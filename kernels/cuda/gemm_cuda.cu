@@ -1,0 +1,57 @@
+/* CUDA matrix products through cuBLAS (full fp32, no TF32). cuBLAS is column-major: a
+ * row-major C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, so the call swaps the
+ * operands and keeps the transpose flags. A batch is one strided-batched call (stride 0 shares
+ * an operand across the batch); a shared C is accumulated one product after another, in order. */
+#include "cuda_common.cuh"
+
+#if !defined(TRE_CUDA_EMULATE)
+static int blas_status(cublasStatus_t s) {
+    if (s == CUBLAS_STATUS_SUCCESS) return 0;
+    return s == CUBLAS_STATUS_ALLOC_FAILED ? TRE_KERR_OOM : 1;
+}
+#endif
+
+int tre_gemm_cuda(void *impl, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, int64_t strideA, const float *B, int64_t ldb,
+                  int64_t strideB, float beta, float *C, int64_t ldc, int64_t strideC,
+                  int64_t batch) {
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    const int64_t big = 0x7fffffff; /* cuBLAS takes int sizes */
+    if (M < 0 || N < 0 || K < 0 || batch < 0 || M > big || N > big || K > big || lda > big ||
+        ldb > big || ldc > big || batch > big)
+        return 1;
+    if (M == 0 || N == 0 || batch == 0) return 0;
+#if defined(TRE_CUDA_EMULATE)
+    (void)im;
+    for (int64_t b = 0; b < batch; ++b) {
+        const float *a = A + b * strideA, *bb = B + b * strideB;
+        float *c = C + b * strideC;
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) {
+                float acc = 0.f;
+                for (int64_t l = 0; l < K; ++l)
+                    acc += (transA ? a[l * lda + i] : a[i * lda + l]) *
+                           (transB ? bb[j * ldb + l] : bb[l * ldb + j]);
+                float *cij = c + i * ldc + j;
+                *cij = beta == 0.f ? alpha * acc : alpha * acc + beta * *cij;
+            }
+    }
+    return 0;
+#else
+    const cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (batch == 1 || strideC == 0) {
+        for (int64_t b = 0; b < batch; ++b) {
+            int rc = blas_status(cublasSgemm(im->blas, opB, opA, (int)N, (int)M, (int)K, &alpha,
+                                             B + b * strideB, (int)ldb, A + b * strideA, (int)lda,
+                                             &beta, C + b * strideC, (int)ldc));
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    return blas_status(cublasSgemmStridedBatched(im->blas, opB, opA, (int)N, (int)M, (int)K,
+                                                 &alpha, B, (int)ldb, strideB, A, (int)lda,
+                                                 strideA, &beta, C, (int)ldc, strideC,
+                                                 (int)batch));
+#endif
+}

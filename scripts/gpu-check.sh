@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The GPU check, for a machine with a CUDA device: builds trelbo with the CUDA backend (Release,
+# for this machine's GPU unless TRELBO_CUDA_ARCHS says otherwise), runs the gpu tests (the CUDA
+# backend against the CPU backend, op by op and whole ELBOs), the parity test under
+# compute-sanitizer's memcheck and racecheck, and a short benchmark on the CUDA backend, then
+# prints a summary table. Exits nonzero when a step fails or was not run (no GPU).
+#   TRELBO_GPU_BUILD   build directory (default build-gpu)
+#   TRELBO_CUDA_ARCHS  CMAKE_CUDA_ARCHITECTURES (default native: the GPUs of this machine)
+#   TRELBO_GPU_BENCH   extra trelbo-bench arguments (default: two particle counts, 5 reps)
+# shellcheck disable=SC2317  # the step functions are called through run_step
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+build=${TRELBO_GPU_BUILD:-build-gpu}
+archs=${TRELBO_CUDA_ARCHS:-native}
+logs=$build/gpu-check
+mkdir -p "$logs"
+
+rows=()
+failed=0
+# run_step NAME COMMAND...: runs it with its output in $logs/NAME.log; exit status 77 is SKIP
+run_step() {
+  local name=$1
+  shift
+  local log="$logs/$name.log" t0=$SECONDS rc res
+  echo "== $name"
+  "$@" >"$log" 2>&1
+  rc=$?
+  case $rc in
+    0) res=PASS ;;
+    77) res=SKIP; failed=1 ;;
+    *) res="FAIL ($rc)"; failed=1 ;;
+  esac
+  rows+=("$(printf '%-22s %-10s %6ss   %s' "$name" "$res" "$((SECONDS - t0))" "$log")")
+  [ "$rc" -eq 0 ] || { echo "   $res, last lines of $log:"; tail -n 15 "$log" | sed 's/^/   | /'; }
+  return "$rc"
+}
+
+# ctest reports a test that exited 77 as "Not Run" with a zero status: make that a SKIP
+gpu_tests() {
+  local out
+  out=$(cd "$build" && ctest -L gpu --output-on-failure --no-tests=error 2>&1)
+  local rc=$?
+  echo "$out"
+  [ "$rc" -ne 0 ] && return "$rc"
+  grep -q "Not Run\|Skipped" <<<"$out" && return 77
+  return 0
+}
+
+find_sanitizer() {
+  command -v compute-sanitizer && return
+  for d in "${CUDA_HOME:-}" /usr/local/cuda; do
+    [ -n "$d" ] && [ -x "$d/bin/compute-sanitizer" ] && { echo "$d/bin/compute-sanitizer"; return; }
+  done
+  return 1
+}
+
+sanitize() { # TOOL: the parity test under compute-sanitizer
+  local tool=$1 cs
+  cs=$(find_sanitizer) || { echo "compute-sanitizer not found"; return 77; }
+  local extra=()
+  [ "$tool" = memcheck ] && extra=(--leak-check full)
+  [ "$tool" = racecheck ] && extra=(--racecheck-report hazard)
+  # API errors are not reported: the test provokes one on purpose (a failed cudaMalloc must
+  # come back as TRE_ERR_OUT_OF_MEMORY), and the test itself fails on any other
+  "$cs" --tool "$tool" ${extra[@]+"${extra[@]}"} --report-api-errors no --error-exitcode 1 \
+    "$build/tests/test_gpu_parity"
+}
+
+bench() {
+  # shellcheck disable=SC2086
+  TRELBO_BACKEND=cuda "$build/bench/trelbo-bench" ${TRELBO_GPU_BENCH:---particles 1024,16384 --reps 5} \
+    --json "$build/gpu-check/bench.json"
+}
+
+echo "device:"
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/  /'
+else
+  echo "  (nvidia-smi not found)"
+fi
+command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || echo "warning: nvcc not on PATH"
+
+run_step configure cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTRELBO_CUDA=ON \
+  -DCMAKE_CUDA_ARCHITECTURES="$archs" &&
+  run_step build cmake --build "$build" -j"$(nproc)" &&
+  {
+    run_step gpu-tests gpu_tests
+    run_step memcheck sanitize memcheck
+    run_step racecheck sanitize racecheck
+    run_step bench bench
+  }
+
+echo
+echo "trelbo GPU check ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+printf '%-22s %-10s %7s   %s\n' step result time log
+for r in "${rows[@]}"; do echo "$r"; done
+if [ -f "$logs/bench.log" ]; then
+  echo
+  echo "benchmark (CUDA backend):"
+  # the progress lines are rewritten in place with carriage returns: keep the rest
+  tr '\r' '\n' <"$logs/bench.log" | grep -v ' rep [0-9]*/[0-9]*' | grep -v '^ *$' | sed 's/^/  /'
+fi
+exit "$failed"
