@@ -3,7 +3,6 @@
 #include "cpu_backend.h"
 #include "cpu_iter.h"
 #include "../math/elementwise.h"
-#include "../math/special.h"
 
 int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out,
                    const tre_karg *a, const tre_karg *b) {
@@ -33,28 +32,8 @@ int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out
 
 int tre_unary_cpu(void *impl, tre_unop op, int64_t n, float *out, const float *in) {
     (void)impl;
-    TRE_CPU_FOR(n > TRE_CPU_PARALLEL_MIN, i, n,
-        float x = in[i], y;
-        switch (op) {
-        case TRE_OP_NEG: y = -x; break;
-        case TRE_OP_EXP: y = expf(x); break;
-        case TRE_OP_LOG: y = logf(x); break;
-        case TRE_OP_SQUARE: y = x * x; break;
-        case TRE_OP_SOFTPLUS: y = tre_softplus(x); break;
-        case TRE_OP_SOFTPLUS_INV: y = tre_softplus_inv(x); break;
-        case TRE_OP_SIGMOID: y = tre_sigmoid(x); break;
-        case TRE_OP_LOGIT: y = tre_logit(x); break;
-        case TRE_OP_LOG_SIGMOID: y = tre_log_sigmoid(x); break;
-        case TRE_OP_LGAMMA: y = (float)tre_lgamma(x); break;
-        case TRE_OP_DIGAMMA: y = (float)tre_digamma(x); break;
-        case TRE_OP_LOG1P: y = log1pf(x); break;
-        case TRE_OP_EXPM1: y = expm1f(x); break;
-        case TRE_OP_ABS: y = fabsf(x); break;
-        case TRE_OP_SIGN: y = x > 0.f ? 1.f : x < 0.f ? -1.f : x; break;
-        default: y = NAN; break;
-        }
-        out[i] = y;
-        );
+    if ((int)op < (int)TRE_OP_NEG || (int)op > (int)TRE_OP_TRIGAMMA) return 1;
+    TRE_CPU_FOR(n > TRE_CPU_PARALLEL_MIN, i, n, out[i] = tre_unary_apply((int)op, in[i]););
     return 0;
 }
 

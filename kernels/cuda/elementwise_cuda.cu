@@ -20,33 +20,11 @@ int tre_binary_cuda(void *impl, tre_binop op, const tre_kshape *shape, float *ou
     });
 }
 
-/* One unary op on one value, as the CPU backend computes it. */
-static inline TRE_CUDA_FN float unary_apply(int op, float x) {
-    switch (op) {
-    case TRE_OP_NEG: return -x;
-    case TRE_OP_EXP: return expf(x);
-    case TRE_OP_LOG: return logf(x);
-    case TRE_OP_SQUARE: return x * x;
-    case TRE_OP_SOFTPLUS: return tre_softplus(x);
-    case TRE_OP_SOFTPLUS_INV: return tre_softplus_inv(x);
-    case TRE_OP_SIGMOID: return tre_sigmoid(x);
-    case TRE_OP_LOGIT: return tre_logit(x);
-    case TRE_OP_LOG_SIGMOID: return tre_log_sigmoid(x);
-    case TRE_OP_LGAMMA: return (float)tre_lgamma(x);
-    case TRE_OP_DIGAMMA: return (float)tre_digamma(x);
-    case TRE_OP_LOG1P: return log1pf(x);
-    case TRE_OP_EXPM1: return expm1f(x);
-    case TRE_OP_ABS: return fabsf(x);
-    case TRE_OP_SIGN: return x > 0.f ? 1.f : x < 0.f ? -1.f : x;
-    default: return NAN;
-    }
-}
-
 int tre_unary_cuda(void *impl, tre_unop op, int64_t n, float *out, const float *in) {
     tre_cuda_impl *im = (tre_cuda_impl *)impl;
     const int o = (int)op;
-    if (o < (int)TRE_OP_NEG || o > (int)TRE_OP_SIGN) return 1;
-    return tre_cuda_each(im, n, [=] TRE_CUDA_FN(int64_t i) { out[i] = unary_apply(o, in[i]); });
+    if (o < (int)TRE_OP_NEG || o > (int)TRE_OP_TRIGAMMA) return 1;
+    return tre_cuda_each(im, n, [=] TRE_CUDA_FN(int64_t i) { out[i] = tre_unary_apply(o, in[i]); });
 }
 
 int tre_mask_scale_cuda(void *impl, const tre_kshape *shape, float *out, const tre_karg *x,

@@ -4,6 +4,8 @@
 #include <math.h>
 #include "hd.h"
 #include "vmath.h"
+#include "special.h"
+#include "../backend.h"
 
 /* log(1 + exp(x)) without overflow or loss for large |x| (vectorizable: vmath.h). */
 static inline TRE_HD float tre_softplus(float x) { return tre_vsoftplusf(x); }
@@ -27,4 +29,27 @@ static inline TRE_HD float tre_binop_apply(int op, float a, float b) {
     default: return a / b;
     }
 }
+/* One unary op (tre_unop) on one value: the single definition both backends evaluate. */
+static inline TRE_HD float tre_unary_apply(int op, float x) {
+    switch (op) {
+    case TRE_OP_NEG: return -x;
+    case TRE_OP_EXP: return expf(x);
+    case TRE_OP_LOG: return logf(x);
+    case TRE_OP_SQUARE: return x * x;
+    case TRE_OP_SOFTPLUS: return tre_softplus(x);
+    case TRE_OP_SOFTPLUS_INV: return tre_softplus_inv(x);
+    case TRE_OP_SIGMOID: return tre_sigmoid(x);
+    case TRE_OP_LOGIT: return tre_logit(x);
+    case TRE_OP_LOG_SIGMOID: return tre_log_sigmoid(x);
+    case TRE_OP_LGAMMA: return (float)tre_lgamma(x);
+    case TRE_OP_DIGAMMA: return (float)tre_digamma(x);
+    case TRE_OP_LOG1P: return log1pf(x);
+    case TRE_OP_EXPM1: return expm1f(x);
+    case TRE_OP_ABS: return fabsf(x);
+    case TRE_OP_SIGN: return x > 0.f ? 1.f : x < 0.f ? -1.f : x;
+    case TRE_OP_TRIGAMMA: return (float)tre_trigamma(x);
+    default: return NAN;
+    }
+}
+
 #endif
