@@ -11,6 +11,11 @@ jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
+# the installed library, linked by a separate project the way a training binary would
+cmake --install build --prefix build/install-test >/dev/null
+cmake -S examples/installed_consumer -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/install-test"
+cmake --build build/consumer -j"$jobs"
+build/consumer/train
 
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTRELBO_CUDA=OFF \
   -DTRELBO_SANITIZE=address,undefined
