@@ -68,10 +68,27 @@ static void work_put(double *stack, double *w) {
 
 /* ---- Categorical ----------------------------------------------------------------------- */
 
+/* Logits shared by every particle (rows [P, M], logits' particle stride 0: a guide's
+ * per-datum logits scoring each particle's draws): each logits row's normalizer once, then
+ * all particles of that row, instead of recomputing it for every (particle, row). */
+static int categorical_log_prob_shared(const tre_kshape *rows, int64_t k, float *out,
+                                       const tre_karg *logits, const tre_karg *value) {
+    const int64_t P = rows->dim[0], M = rows->dim[1];
+    const int64_t ls = logits->stride[1], v0 = value->stride[0], v1 = value->stride[1];
+    TRE_CPU_FOR(P * M * k > TRE_CPU_PARALLEL_MIN / 8, m, M,
+        const float *l = logits->data + m * ls;
+        const tre_cat_norm n = tre_categorical_norm_row(k, l);
+        for (int64_t p = 0; p < P; ++p)
+            out[p * M + m] = tre_categorical_log_prob_pre(k, l, &n, value->data[p * v0 + m * v1]););
+    return 0;
+}
+
 int tre_categorical_log_prob_cpu(void *impl, const tre_kshape *rows, int64_t k, float *out,
                                  const tre_karg *logits, const tre_karg *value) {
     (void)impl;
     if (k < 1) return 1;
+    if (rows->ndim == 2 && logits->stride[0] == 0 && rows->dim[0] > 1 && rows->dim[1] > 1)
+        return categorical_log_prob_shared(rows, k, out, logits, value);
     const int64_t total = rows_total(rows);
     const tre_karg *args[2] = {logits, value};
 #pragma omp parallel for schedule(static) PAR_IF(total, k)
