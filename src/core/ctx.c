@@ -148,5 +148,5 @@ void *tre_step_data(tre_ctx *ctx, size_t bytes) {
 
 uint64_t tre_rng_next_stream(tre_ctx *ctx) { return ctx->rng_stream++; }
 
-static void *memo_alloc(void *user, size_t bytes) { return tre_step_alloc(user, bytes); }
-void tre_plate_memo_reset(tre_ctx *ctx) { tre_strmap_init(&ctx->plate_memo, memo_alloc, NULL, ctx); }
+void *tre_step_alloc_cb(void *ctx, size_t bytes) { return tre_step_alloc(ctx, bytes); }
+void tre_plate_memo_reset(tre_ctx *ctx) { tre_strmap_init(&ctx->plate_memo, tre_step_alloc_cb, NULL, ctx); }

@@ -56,6 +56,8 @@ static inline bool tre_ok(const tre_ctx *ctx) { return ctx->status == TRE_OK; }
 /* Step-scoped host memory (zeroed); NULL with TRE_ERR_OUT_OF_MEMORY set on failure. */
 void *tre_step_alloc(tre_ctx *ctx, size_t bytes);
 char *tre_step_strdup(tre_ctx *ctx, const char *s);
+/* tre_step_alloc as a tre_strmap allocator (user: the context): step-scoped maps. */
+void *tre_step_alloc_cb(void *ctx, size_t bytes);
 /* Step-scoped backend buffer of `bytes`; NULL with the error set on failure. */
 void *tre_step_data(tre_ctx *ctx, size_t bytes);
 /* Prefix the sticky error with site "name" unless it already names that site. */

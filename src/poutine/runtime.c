@@ -189,12 +189,10 @@ struct tre_dict {
     tre_strmap map;
 };
 
-static void *arena_alloc_cb(void *user, size_t bytes) { return tre_step_alloc(user, bytes); }
-
 tre_dict *tre_dict_new(tre_ctx *ctx) {
     if (!ctx || !tre_ok(ctx)) return NULL;
     tre_dict *d = tre_step_alloc(ctx, sizeof *d);
-    if (d) tre_strmap_init(&d->map, arena_alloc_cb, NULL, ctx);
+    if (d) tre_strmap_init(&d->map, tre_step_alloc_cb, NULL, ctx);
     return d;
 }
 

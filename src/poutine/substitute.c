@@ -9,8 +9,6 @@ typedef struct substitute_state {
     tre_strmap hits;  /* names of data that matched a param site since the last enter */
 } substitute_state;
 
-static void *arena_alloc_cb(void *user, size_t bytes) { return tre_step_alloc(user, bytes); }
-
 static tre_status substitute_process(tre_ctx *ctx, tre_messenger *self, tre_msg *msg) {
     substitute_state *st = self->state;
     if (msg->type != TRE_SITE_PARAM) return TRE_OK;
@@ -29,7 +27,7 @@ static tre_status substitute_process(tre_ctx *ctx, tre_messenger *self, tre_msg 
 static tre_status substitute_enter(tre_ctx *ctx, tre_messenger *self) {
     substitute_state *st = self->state;
     /* the map lives in the step arena: dropping it is enough */
-    tre_strmap_init(&st->hits, arena_alloc_cb, NULL, ctx);
+    tre_strmap_init(&st->hits, tre_step_alloc_cb, NULL, ctx);
     return TRE_OK;
 }
 

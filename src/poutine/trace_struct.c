@@ -13,11 +13,9 @@ struct tre_trace {
     tre_tensor *log_prob_sum;  /* cached */
 };
 
-static void *arena_alloc_cb(void *user, size_t bytes) { return tre_step_alloc(user, bytes); }
-
 tre_trace *tre_trace_new(tre_ctx *ctx) {
     tre_trace *tr = tre_step_alloc(ctx, sizeof *tr);
-    if (tr) tre_strmap_init(&tr->by_name, arena_alloc_cb, NULL, ctx);
+    if (tr) tre_strmap_init(&tr->by_name, tre_step_alloc_cb, NULL, ctx);
     return tr;
 }
 
