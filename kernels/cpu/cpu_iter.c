@@ -1,39 +1,124 @@
-/* Run decomposition of broadcast shapes for the CPU kernels. */
+/* Simplified iteration spaces and block gathers for the CPU kernels. */
+#include <stdbool.h>
 #include "cpu_iter.h"
 
-void tre_cpu_runs_init(tre_cpu_runs *r, const tre_kshape *s) {
-    r->ndim = s->ndim;
-    r->total = 1;
-    for (int d = 0; d < s->ndim; ++d) {
-        r->dim[d] = s->dim[d];
-        r->total *= s->dim[d];
+void tre_cpu_iter_init(tre_cpu_iter *it, int64_t particles, const tre_kshape *shape, int nargs,
+                       const int64_t *const *strides, const int64_t *pstride) {
+    /* the full space: [particles,] shape..., with the contiguous strides filled in */
+    int nd = 0;
+    int64_t dim[TRE_KDIMS + 1], st[TRE_CPU_MAX_ARGS][TRE_KDIMS + 1];
+    const int lead = particles > 0;
+    if (lead) dim[nd++] = particles;
+    for (int d = 0; d < shape->ndim; ++d) dim[nd++] = shape->dim[d];
+    int64_t inner_total = 1;
+    for (int d = 0; d < shape->ndim; ++d) inner_total *= shape->dim[d];
+    for (int a = 0; a < nargs; ++a) {
+        int64_t c = 1;
+        for (int d = shape->ndim - 1; d >= 0; --d) {
+            st[a][lead + d] = strides[a] ? strides[a][d] : c;
+            c *= shape->dim[d];
+        }
+        if (lead) st[a][0] = pstride ? pstride[a] : inner_total;
     }
-    r->inner = s->ndim ? s->dim[s->ndim - 1] : 1;
-    if (r->inner <= 0 || r->total <= 0) {
-        r->chunks_per_row = 0;
-        r->nruns = 0;
-        return;
+    it->nargs = nargs;
+    it->total = 1;
+    for (int d = 0; d < nd; ++d) it->total *= dim[d];
+    /* drop size-1 dims, then merge dim d into the one before when every argument steps through
+     * the pair as one */
+    int n = 0;
+    for (int d = 0; d < nd; ++d) {
+        if (dim[d] == 1) continue;
+        bool merge = n > 0;
+        for (int a = 0; a < nargs && merge; ++a) merge = it->stride[a][n - 1] == st[a][d] * dim[d];
+        if (merge) {
+            it->dim[n - 1] *= dim[d];
+            for (int a = 0; a < nargs; ++a) it->stride[a][n - 1] = st[a][d];
+        } else {
+            it->dim[n] = dim[d];
+            for (int a = 0; a < nargs; ++a) it->stride[a][n] = st[a][d];
+            ++n;
+        }
     }
-    r->chunks_per_row = (r->inner + TRE_CPU_CHUNK - 1) / TRE_CPU_CHUNK;
-    r->nruns = (r->total / r->inner) * r->chunks_per_row;
+    if (n == 0) { /* a single element */
+        it->dim[0] = 1;
+        for (int a = 0; a < nargs; ++a) it->stride[a][0] = 0;
+        n = 1;
+    }
+    it->ndim = n;
 }
 
-int64_t tre_cpu_run_at(const tre_cpu_runs *r, int64_t k, int nargs, const int64_t *const *strides,
-                       int64_t *offs) {
-    int64_t row = k / r->chunks_per_row, chunk = k % r->chunks_per_row;
-    int64_t start = chunk * TRE_CPU_CHUNK;
-    int64_t len = r->inner - start < TRE_CPU_CHUNK ? r->inner - start : TRE_CPU_CHUNK;
-    for (int a = 0; a < nargs; ++a) offs[a] = 0;
-    /* contiguous (output) strides */
-    int64_t cstride = r->inner;
-    for (int d = r->ndim - 2; d >= 0; --d) {
-        int64_t i = row % r->dim[d];
-        row /= r->dim[d];
-        for (int a = 0; a < nargs; ++a)
-            offs[a] += i * (strides[a] ? strides[a][d] : cstride);
-        cstride *= r->dim[d];
+void tre_cpu_offsets(const tre_cpu_iter *it, int64_t start, int64_t *off) {
+    for (int a = 0; a < it->nargs; ++a) off[a] = 0;
+    for (int d = it->ndim - 1; d >= 0 && start; --d) {
+        int64_t i = start % it->dim[d];
+        start /= it->dim[d];
+        for (int a = 0; a < it->nargs; ++a) off[a] += i * it->stride[a][d];
     }
-    for (int a = 0; a < nargs; ++a)
-        offs[a] += start * (strides[a] ? strides[a][r->ndim - 1] : 1);
-    return len;
+}
+
+/* One argument of a 2-dim space (the common case after simplification: [particles, row] or
+ * [rows, cols]): rows of dim1 elements, the stride branch taken once per call. */
+static void gather_2d(const tre_cpu_iter *it, int a, int64_t start, int64_t n, const float *base,
+                      float *dst) {
+    const int64_t d1 = it->dim[1], s0 = it->stride[a][0], s1 = it->stride[a][1];
+    int64_t i = start / d1, j = start - i * d1;
+    if (s1 == 1) {
+        for (int64_t done = 0; done < n; j = 0, ++i) {
+            const int64_t len = d1 - j < n - done ? d1 - j : n - done;
+            const float *src = base + i * s0 + j;
+            for (int64_t k = 0; k < len; ++k) dst[done + k] = src[k];
+            done += len;
+        }
+    } else if (s1 == 0) {
+        for (int64_t done = 0; done < n; j = 0, ++i) {
+            const int64_t len = d1 - j < n - done ? d1 - j : n - done;
+            const float v = base[i * s0];
+            for (int64_t k = 0; k < len; ++k) dst[done + k] = v;
+            done += len;
+        }
+    } else {
+        for (int64_t done = 0; done < n; j = 0, ++i) {
+            const int64_t len = d1 - j < n - done ? d1 - j : n - done;
+            tre_cpu_load_run(dst + done, base + i * s0 + j * s1, s1, len);
+            done += len;
+        }
+    }
+}
+
+void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
+                    float *const *dst) {
+    if (it->ndim <= 2) {
+        for (int a = 0; a < it->nargs; ++a) {
+            if (!base[a] || !dst[a]) continue;
+            if (it->ndim == 1) tre_cpu_load_run(dst[a], base[a] + start * it->stride[a][0], it->stride[a][0], n);
+            else gather_2d(it, a, start, n, base[a], dst[a]);
+        }
+        return;
+    }
+    const int last = it->ndim - 1, na = it->nargs;
+    int64_t off[TRE_CPU_MAX_ARGS], idx[TRE_KDIMS + 1];
+    /* position of `start`: index per dim and offset per argument */
+    int64_t rem = start;
+    for (int a = 0; a < na; ++a) off[a] = 0;
+    for (int d = last; d >= 0; --d) {
+        idx[d] = rem % it->dim[d];
+        rem /= it->dim[d];
+        for (int a = 0; a < na; ++a) off[a] += idx[d] * it->stride[a][d];
+    }
+    for (int64_t done = 0; done < n;) {
+        int64_t len = it->dim[last] - idx[last];
+        if (len > n - done) len = n - done;
+        for (int a = 0; a < na; ++a)
+            if (base[a] && dst[a]) tre_cpu_load_run(dst[a] + done, base[a] + off[a], it->stride[a][last], len);
+        done += len;
+        if (done == n) break;
+        /* advance the odometer by len (to the start of the next run) */
+        idx[last] += len;
+        for (int a = 0; a < na; ++a) off[a] += len * it->stride[a][last];
+        for (int d = last; d > 0 && idx[d] == it->dim[d]; --d) {
+            idx[d] = 0;
+            ++idx[d - 1];
+            for (int a = 0; a < na; ++a) off[a] += it->stride[a][d - 1] - it->dim[d] * it->stride[a][d];
+        }
+    }
 }

@@ -1,12 +1,22 @@
-/* Walking a broadcast kernel shape on the CPU in contiguous runs of the innermost dimension,
- * split into chunks so that OpenMP has work to share even for one long row. */
+/* Walking a broadcast kernel shape on the CPU.
+ *
+ * A kernel's arguments are strided views of one iteration space (the kernel shape, optionally
+ * with the particle dim in front). `tre_cpu_iter` simplifies that space once per call: size-1
+ * dims are dropped and adjacent dims merged wherever every argument steps through them as one
+ * (an all-contiguous op becomes a single dim). Kernels then work on blocks of up to
+ * TRE_CPU_BLOCK consecutive linear elements: `tre_cpu_gather` copies each argument's elements
+ * of a block into a small contiguous buffer (it stays in L1) with an odometer over the runs of
+ * the innermost dim, so the arithmetic always runs over unit-stride arrays that the compiler
+ * vectorizes, however short the runs (eight schools: runs of 8) and whatever the strides. */
 #ifndef TRELBO_KERNELS_CPU_ITER_H
 #define TRELBO_KERNELS_CPU_ITER_H
 
 #include "../backend.h"
 
-#define TRE_CPU_CHUNK 8192
-#define TRE_CPU_PARALLEL_MIN 32768
+#define TRE_CPU_BLOCK 256
+#define TRE_CPU_CHUNK 8192          /* elements per OpenMP work unit of the elementwise kernels */
+#define TRE_CPU_PARALLEL_MIN 32768  /* less work than this never enters a parallel region */
+#define TRE_CPU_MAX_ARGS 8
 
 /* for (int64_t VAR = 0; VAR < N; ++VAR) { body }, shared among the OpenMP threads when COND
  * holds and run inline otherwise. Entering a parallel region costs about 0.5 us even when an
@@ -23,20 +33,35 @@
         }                                                                                        \
     } while (0)
 
-typedef struct tre_cpu_runs {
-    int ndim;
-    int64_t dim[TRE_KDIMS];
-    int64_t total, inner, chunks_per_row, nruns;
-} tre_cpu_runs;
+typedef struct tre_cpu_iter {
+    int ndim, nargs;
+    int64_t dim[TRE_KDIMS + 1];
+    int64_t stride[TRE_CPU_MAX_ARGS][TRE_KDIMS + 1];
+    int64_t total;
+} tre_cpu_iter;
 
-void tre_cpu_runs_init(tre_cpu_runs *r, const tre_kshape *s);
-/* Offsets of run k for each argument (strides[a] NULL: contiguous output layout); returns the
- * run's length. Each argument advances by its innermost stride inside a run. */
-int64_t tre_cpu_run_at(const tre_cpu_runs *r, int64_t k, int nargs, const int64_t *const *strides,
-                       int64_t *offs);
-/* Innermost stride of an argument (1 for the contiguous output). */
-static inline int64_t tre_cpu_inner_stride(const tre_cpu_runs *r, const int64_t *stride) {
-    return stride ? stride[r->ndim - 1] : 1;
+/* The iteration space `particles` x `shape` (particles 0: no particle dim) for `nargs`
+ * arguments: strides[a] NULL means contiguous (the output's own layout), pstride[a] is argument
+ * a's particle stride (pstride NULL: contiguous too). */
+void tre_cpu_iter_init(tre_cpu_iter *it, int64_t particles, const tre_kshape *shape, int nargs,
+                       const int64_t *const *strides, const int64_t *pstride);
+
+/* Argument a's elements [start, start + n) of the linear order, copied to dst[a] (n <= the
+ * buffers' size), for every a with base[a] and dst[a] non-NULL. */
+void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
+                    float *const *dst);
+
+/* Offsets of linear element `start` for every argument. */
+void tre_cpu_offsets(const tre_cpu_iter *it, int64_t start, int64_t *off);
+
+/* A run of unit-stride elements or a broadcast one, loaded into a contiguous buffer. */
+static inline void tre_cpu_load_run(float *dst, const float *src, int64_t stride, int64_t n) {
+    if (stride == 1)
+        for (int64_t j = 0; j < n; ++j) dst[j] = src[j];
+    else if (stride == 0)
+        for (int64_t j = 0; j < n; ++j) dst[j] = src[0];
+    else
+        for (int64_t j = 0; j < n; ++j) dst[j] = src[j * stride];
 }
 
 #endif

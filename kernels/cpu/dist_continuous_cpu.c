@@ -60,6 +60,11 @@ void tre_log_normal_lp_block(int64_t n, float *out, const float *x, tre_pblock p
 float tre_log_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p) {
     return tre_log_normal_rsample(tre_philox_std_normal(seed, stream, elem), p[0], p[1]);
 }
+void tre_log_normal_sample_block(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0, tre_pblock p,
+                                 float *out) {
+    tre_cpu_std_normal_block(seed, stream, elem0, n, out);
+    for (int64_t j = 0; j < n; ++j) out[j] = tre_log_normal_rsample(out[j], p[0][j], p[1][j]);
+}
 void tre_log_normal_lp_grad_block(int64_t n, const float *x, tre_pblock p, const float *f,
                                   float *gv, float *const *gp) {
     TRE_LOC_SCALE_LP_GRAD(log_normal)
@@ -79,6 +84,11 @@ void tre_half_normal_lp_block(int64_t n, float *out, const float *x, tre_pblock 
 }
 float tre_half_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p) {
     return tre_half_normal_rsample(tre_philox_std_normal(seed, stream, elem), p[0]);
+}
+void tre_half_normal_sample_block(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0, tre_pblock p,
+                                  float *out) {
+    tre_cpu_std_normal_block(seed, stream, elem0, n, out);
+    for (int64_t j = 0; j < n; ++j) out[j] = tre_half_normal_rsample(out[j], p[0][j]);
 }
 void tre_half_normal_lp_grad_block(int64_t n, const float *x, tre_pblock p, const float *f,
                                    float *gv, float *const *gp) {

@@ -15,15 +15,6 @@
 #define BLOCK TRE_CPU_BLOCK
 #define MAX_GROUPS 64 /* fixed split of one particle's sum: deterministic for any thread count */
 
-static void load_block(float *dst, const float *src, int64_t stride, int64_t n) {
-    if (stride == 1)
-        for (int64_t j = 0; j < n; ++j) dst[j] = src[j];
-    else if (stride == 0)
-        for (int64_t j = 0; j < n; ++j) dst[j] = src[0];
-    else
-        for (int64_t j = 0; j < n; ++j) dst[j] = src[j * stride];
-}
-
 void tre_normal_lp_block(int64_t n, float *out, const float *x,
                          float p[TRE_KDIST_MAX_PARAMS][BLOCK], const int *shared) {
     if (shared[1]) {
@@ -36,6 +27,12 @@ void tre_normal_lp_block(int64_t n, float *out, const float *x,
 
 float tre_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p) {
     return tre_normal_rsample(tre_philox_std_normal(seed, stream, elem), p[0], p[1]);
+}
+
+void tre_normal_sample_block(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0,
+                             float p[TRE_KDIST_MAX_PARAMS][BLOCK], float *out) {
+    tre_cpu_std_normal_block(seed, stream, elem0, n, out);
+    for (int64_t j = 0; j < n; ++j) out[j] = tre_normal_rsample(out[j], p[0][j], p[1][j]);
 }
 
 void tre_normal_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
@@ -62,7 +59,7 @@ void tre_normal_rsample_grad_block(int64_t n, const float *x,
 /* The families with elementwise kernels, indexed by tre_kdist. */
 static const tre_cpu_family families[TRE_KDIST_COUNT] = {
     [TRE_KDIST_NORMAL] = {2, tre_normal_lp_block, tre_normal_sample_elem, tre_normal_lp_grad_block,
-                          tre_normal_rsample_grad_block},
+                          tre_normal_rsample_grad_block, tre_normal_sample_block},
     [TRE_KDIST_BERNOULLI_PROBS] = {1, tre_bernoulli_probs_lp_block, tre_bernoulli_probs_sample_elem,
                                    tre_bernoulli_probs_lp_grad_block, NULL},
     [TRE_KDIST_BERNOULLI_LOGITS] = {1, tre_bernoulli_logits_lp_block, tre_bernoulli_logits_sample_elem,
@@ -71,9 +68,11 @@ static const tre_cpu_family families[TRE_KDIST_COUNT] = {
     [TRE_KDIST_BINOMIAL_PROBS] = {2, tre_binomial_lp_block, tre_binomial_sample_elem,
                                   tre_binomial_lp_grad_block, NULL},
     [TRE_KDIST_LOG_NORMAL] = {2, tre_log_normal_lp_block, tre_log_normal_sample_elem,
-                              tre_log_normal_lp_grad_block, tre_log_normal_rsample_grad_block},
+                              tre_log_normal_lp_grad_block, tre_log_normal_rsample_grad_block,
+                              tre_log_normal_sample_block},
     [TRE_KDIST_HALF_NORMAL] = {1, tre_half_normal_lp_block, tre_half_normal_sample_elem,
-                               tre_half_normal_lp_grad_block, tre_half_normal_rsample_grad_block},
+                               tre_half_normal_lp_grad_block, tre_half_normal_rsample_grad_block,
+                               tre_half_normal_sample_block},
     [TRE_KDIST_CAUCHY] = {2, tre_cauchy_lp_block, tre_cauchy_sample_elem,
                           tre_cauchy_lp_grad_block, tre_cauchy_rsample_grad_block},
     [TRE_KDIST_HALF_CAUCHY] = {1, tre_half_cauchy_lp_block, tre_half_cauchy_sample_elem,
@@ -98,101 +97,179 @@ static const tre_cpu_family *family_of(tre_kdist kind) {
     return (unsigned)kind < TRE_KDIST_COUNT && families[kind].log_prob ? &families[kind] : NULL;
 }
 
-/* One run of `len` elements starting at argument offsets `off` (value, params..., mask). Writes
- * log-densities to `out` when non-NULL, else returns the masked, scaled sum in double. */
-static double run_eval(const tre_cpu_family *fam, int np, int64_t len, const tre_karg *args,
-                       const int64_t *off, const int64_t *inner_stride, float scale, float *out) {
-    float xb[BLOCK], pb[TRE_KDIST_MAX_PARAMS][BLOCK], lb[BLOCK], mb[BLOCK];
-    int shared[TRE_KDIST_MAX_PARAMS];
-    const tre_karg *mask = &args[1 + TRE_KDIST_MAX_PARAMS];
-    double acc[4] = {0, 0, 0, 0};
-    for (int i = 0; i < np; ++i) shared[i] = inner_stride[1 + i] == 0;
-    for (int64_t s = 0; s < len; s += BLOCK) {
-        int64_t n = len - s < BLOCK ? len - s : BLOCK;
-        load_block(xb, args[0].data + off[0] + s * inner_stride[0], inner_stride[0], n);
-        for (int i = 0; i < np; ++i)
-            load_block(pb[i], args[1 + i].data + off[1 + i] + s * inner_stride[1 + i],
-                       inner_stride[1 + i], n);
-        float *dst = out ? out + s : lb;
-        fam->log_prob(n, dst, xb, pb, shared);
-        if (out) continue;
-        if (mask->data) {
-            int64_t ms = inner_stride[1 + TRE_KDIST_MAX_PARAMS];
-            load_block(mb, mask->data + off[1 + TRE_KDIST_MAX_PARAMS] + s * ms, ms, n);
-            for (int64_t j = 0; j < n; ++j) lb[j] = mb[j] != 0.f ? lb[j] : 0.f; /* NaN too */
-        }
-        int64_t j = 0;
-        for (; j + 4 <= n; j += 4)
-            for (int l = 0; l < 4; ++l) acc[l] += (double)lb[j + l];
-        for (; j < n; ++j) acc[0] += (double)lb[j];
+/* Argument slots of the iteration spaces below: the value, the parameters, the mask, and for
+ * the gradients the upstream g. Unused slots step nowhere (all strides 0). */
+enum { SLOT_MASK = 1 + TRE_KDIST_MAX_PARAMS, SLOT_G = TRE_KDIST_ARGS, NSLOTS = TRE_KDIST_ARGS + 1 };
+static const int64_t no_stride[TRE_KDIMS] = {0};
+
+typedef struct dist_space {
+    const tre_cpu_family *fam;
+    int np;
+    tre_cpu_iter it;
+    const float *base[NSLOTS];
+    int shared[TRE_KDIST_MAX_PARAMS]; /* parameter i is one value for the whole space */
+} dist_space;
+
+/* The space [particles x] shape over the slots given (args: value, params, mask; g optional). */
+static bool dist_space_init(dist_space *S, tre_kdist kind, int64_t particles, const tre_kshape *shape,
+                            const tre_karg *args, int nargs, const int64_t *pstride, const tre_karg *g,
+                            int64_t gstride) {
+    S->fam = family_of(kind);
+    if (!S->fam) return false;
+    S->np = S->fam->nparams;
+    const int64_t *st[NSLOTS];
+    int64_t ps[NSLOTS] = {0};
+    for (int a = 0; a < NSLOTS; ++a) {
+        const bool used = a == 0 || (a <= S->np) || (a == SLOT_MASK && nargs > SLOT_MASK && args[a].data) ||
+                          (a == SLOT_G && g);
+        const tre_karg *k = a == SLOT_G ? g : (a < nargs ? &args[a] : NULL);
+        S->base[a] = used ? k->data : NULL;
+        st[a] = used ? k->stride : no_stride;
+        if (a == 0 && !k->data) st[a] = NULL; /* no value: the contiguous output's own layout */
+        ps[a] = !used ? 0 : (a == SLOT_G ? gstride : (pstride ? pstride[a] : 0));
     }
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) * (double)scale;
+    tre_cpu_iter_init(&S->it, particles, shape, NSLOTS, st, ps);
+    for (int i = 0; i < S->np; ++i) {
+        S->shared[i] = 1;
+        for (int d = 0; d < S->it.ndim; ++d) S->shared[i] &= S->it.stride[1 + i][d] == 0;
+    }
+    return true;
+}
+
+/* One block of up to BLOCK consecutive elements, gathered */
+typedef struct dist_block {
+    float x[BLOCK], p[TRE_KDIST_MAX_PARAMS][BLOCK], m[BLOCK], g[BLOCK];
+} dist_block;
+
+static void gather_block(const dist_space *S, dist_block *b, int64_t s, int64_t n) {
+    float *dst[NSLOTS] = {b->x, b->p[0], b->p[1], b->p[2], b->m, b->g};
+    tre_cpu_gather(&S->it, s, n, S->base, dst);
+}
+
+/* sum of v[0..n) in double, in a fixed order (4 independent lanes: it vectorizes) */
+static double sum_d(const float *v, int64_t n) {
+    double lane[4] = {0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4)
+        for (int l = 0; l < 4; ++l) lane[l] += (double)v[j + l];
+    for (; j < n; ++j) lane[0] += (double)v[j];
+    return (lane[0] + lane[1]) + (lane[2] + lane[3]);
+}
+
+/* Per-particle sums over the space [P x T]: work units that depend on the sizes alone, so the
+ * order of every sum is the same for any number of threads. Small particles (T <= BLOCK) come
+ * several to a unit and one block; big ones are split into `groups` fixed parts when there are
+ * too few particles to share among threads. */
+#define MAX_GROUPS 64
+typedef struct sum_plan {
+    int64_t P, T, ppu, groups, units;
+} sum_plan;
+
+static sum_plan sum_plan_for(int64_t P, int64_t T) {
+    sum_plan q = {P, T, 1, 1, 0};
+    if (T <= 0) return q;
+    if (T <= BLOCK) {
+        q.ppu = BLOCK / T;
+        q.units = (P + q.ppu - 1) / q.ppu;
+    } else {
+        int64_t blocks = (T + BLOCK - 1) / BLOCK;
+        q.groups = P >= 8 ? 1 : (blocks < MAX_GROUPS ? blocks : MAX_GROUPS);
+        q.units = P * q.groups;
+    }
+    return q;
+}
+
+/* unit u: linear elements [*s0, *s1), its first particle */
+static int64_t unit_range(const sum_plan *q, int64_t u, int64_t *s0, int64_t *s1) {
+    if (q->ppu > 1 || q->groups == 1) {
+        int64_t p0 = u * q->ppu, p1 = p0 + q->ppu < q->P ? p0 + q->ppu : q->P;
+        *s0 = p0 * q->T;
+        *s1 = p1 * q->T;
+        return p0;
+    }
+    int64_t p = u / q->groups, g = u % q->groups;
+    *s0 = p * q->T + q->T * g / q->groups;
+    *s1 = p * q->T + q->T * (g + 1) / q->groups;
+    return p;
+}
+
+/* adds block v of linear elements [s, s + n) to acc[particle - p0] */
+static void add_segments(const float *v, int64_t s, int64_t n, int64_t T, int64_t p0, double *acc) {
+    if (T <= 16 && s % T == 0 && n % T == 0) { /* whole short particles: plain sums */
+        for (int64_t q = 0; q < n / T; ++q) {
+            double a = 0.0;
+            for (int64_t j = 0; j < T; ++j) a += (double)v[q * T + j];
+            acc[s / T + q - p0] += a;
+        }
+        return;
+    }
+    for (int64_t pos = s; pos < s + n;) {
+        int64_t p = pos / T, end = (p + 1) * T < s + n ? (p + 1) * T : s + n;
+        acc[p - p0] += sum_d(v + (pos - s), end - pos);
+        pos = end;
+    }
+}
+
+/* masked elements contribute exactly 0 (NaN too) */
+static void apply_mask(const dist_space *S, const dist_block *b, float *v, int64_t n) {
+    if (!S->base[SLOT_MASK]) return;
+    for (int64_t j = 0; j < n; ++j) v[j] = b->m[j] != 0.f ? v[j] : 0.f;
 }
 
 int tre_log_prob_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                      const tre_karg *value, const tre_karg *params) {
     (void)impl;
+    tre_karg args[1 + TRE_KDIST_MAX_PARAMS] = {*value};
     const tre_cpu_family *fam = family_of(kind);
     if (!fam) return 1;
-    int np = fam->nparams;
-    tre_cpu_runs R;
-    tre_cpu_runs_init(&R, shape);
-    tre_karg args[TRE_KDIST_ARGS] = {*value};
-    for (int i = 0; i < np; ++i) args[1 + i] = params[i];
-    const int64_t *st[1 + TRE_KDIST_ARGS] = {NULL};
-    int64_t inner[TRE_KDIST_ARGS];
-    for (int a = 0; a <= np; ++a) {
-        st[1 + a] = args[a].stride;
-        inner[a] = tre_cpu_inner_stride(&R, args[a].stride);
-    }
-    TRE_CPU_FOR(R.total > TRE_CPU_PARALLEL_MIN, k, R.nruns,
-        int64_t off[1 + TRE_KDIST_ARGS];
-        int64_t len = tre_cpu_run_at(&R, k, 2 + np, st, off);
-        run_eval(fam, np, len, args, off + 1, inner, 1.f, out + off[0]);
-        );
+    for (int i = 0; i < fam->nparams; ++i) args[1 + i] = params[i];
+    dist_space S;
+    if (!dist_space_init(&S, kind, 0, shape, args, 1 + fam->nparams, NULL, NULL, 0)) return 1;
+    const int64_t total = S.it.total;
+    TRE_CPU_FOR(total > TRE_CPU_PARALLEL_MIN, k, (total + TRE_CPU_CHUNK - 1) / TRE_CPU_CHUNK,
+        dist_block b;
+        const int64_t s1 = total - k * TRE_CPU_CHUNK < TRE_CPU_CHUNK ? total : (k + 1) * TRE_CPU_CHUNK;
+        for (int64_t s = k * TRE_CPU_CHUNK; s < s1; s += BLOCK) {
+            const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
+            gather_block(&S, &b, s, n);
+            fam->log_prob(n, out + s, b.x, b.p, S.shared);
+        });
     return 0;
 }
 
 int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
                          float *out, const tre_karg *args, const int64_t *pstride, float scale) {
     (void)impl;
-    const tre_cpu_family *fam = family_of(kind);
-    if (!fam) return 1;
-    int np = fam->nparams;
-    tre_cpu_runs R;
-    tre_cpu_runs_init(&R, inner);
-    /* argument slots: value, params (np of TRE_KDIST_MAX_PARAMS), mask (last slot) */
-    const int64_t *st[TRE_KDIST_ARGS];
-    int64_t istride[TRE_KDIST_ARGS] = {0};
-    for (int a = 0; a < TRE_KDIST_ARGS; ++a) {
-        st[a] = args[a].stride;
-        istride[a] = tre_cpu_inner_stride(&R, args[a].stride);
+    dist_space S;
+    if (!dist_space_init(&S, kind, particles, inner, args, TRE_KDIST_ARGS, pstride, NULL, 0)) return 1;
+    const sum_plan q = sum_plan_for(particles, particles ? S.it.total / particles : 0);
+    if (q.T <= 0) {
+        for (int64_t p = 0; p < particles; ++p) out[p] = 0.f;
+        return 0;
     }
-    int groups = particles >= 8 || R.nruns < 2 ? 1 : (R.nruns < MAX_GROUPS ? (int)R.nruns : MAX_GROUPS);
-    int64_t units = particles * groups;
-    double partial_stack[MAX_GROUPS];
-    double *partial = groups > 1 ? partial_stack : NULL;
-    for (int64_t p0 = 0; p0 < particles; p0 += (groups > 1 ? 1 : particles)) {
-        int64_t nunits = groups > 1 ? groups : units;
-        TRE_CPU_FOR(particles * R.total > TRE_CPU_PARALLEL_MIN, u, nunits,
-            int64_t p = groups > 1 ? p0 : u, g = groups > 1 ? u : 0;
-            int64_t k0 = R.nruns * g / groups, k1 = R.nruns * (g + 1) / groups;
-            double acc = 0.0;
-            for (int64_t k = k0; k < k1; ++k) {
-                int64_t off[TRE_KDIST_ARGS];
-                int64_t len = tre_cpu_run_at(&R, k, TRE_KDIST_ARGS, st, off);
-                for (int a = 0; a < TRE_KDIST_ARGS; ++a) off[a] += p * pstride[a];
-                acc += run_eval(fam, np, len, args, off, istride, scale, NULL);
-            }
-            if (groups > 1) partial[g] = acc;
-            else out[p] = (float)acc;
-                );
-        if (groups > 1) {
-            double acc = 0.0;
-            for (int g = 0; g < groups; ++g) acc += partial[g];
-            out[p0] = (float)acc;
+    double partial[8 * MAX_GROUPS]; /* groups > 1 only when P < 8 */
+    TRE_CPU_FOR(S.it.total > TRE_CPU_PARALLEL_MIN, u, q.units,
+        dist_block b;
+        float lb[BLOCK];
+        double acc[BLOCK] = {0};
+        int64_t s0, s1;
+        const int64_t p0 = unit_range(&q, u, &s0, &s1);
+        for (int64_t s = s0; s < s1; s += BLOCK) {
+            const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
+            gather_block(&S, &b, s, n);
+            S.fam->log_prob(n, lb, b.x, b.p, S.shared);
+            apply_mask(&S, &b, lb, n);
+            add_segments(lb, s, n, q.T, p0, acc);
         }
-    }
+        if (q.groups > 1) partial[u] = acc[0];
+        else
+            for (int64_t p = p0; p * q.T < s1; ++p) out[p] = (float)(acc[p - p0] * (double)scale););
+    if (q.groups > 1)
+        for (int64_t p = 0; p < particles; ++p) {
+            double acc = 0.0;
+            for (int64_t g = 0; g < q.groups; ++g) acc += partial[p * q.groups + g];
+            out[p] = (float)(acc * (double)scale);
+        }
     return 0;
 }
 
@@ -201,106 +278,61 @@ int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *o
     (void)impl;
     const tre_cpu_family *fam = family_of(kind);
     if (!fam || !fam->sample) return 1;
-    const int np = fam->nparams;
-    tre_cpu_runs R;
-    tre_cpu_runs_init(&R, shape);
-    const int64_t *st[1 + TRE_KDIST_MAX_PARAMS] = {NULL};
-    int64_t ps[TRE_KDIST_MAX_PARAMS] = {0};
-    for (int i = 0; i < np; ++i) {
-        st[1 + i] = params[i].stride;
-        ps[i] = tre_cpu_inner_stride(&R, params[i].stride);
-    }
-    TRE_CPU_FOR(R.total > TRE_CPU_PARALLEL_MIN / 8, k, R.nruns,
-        int64_t off[1 + TRE_KDIST_MAX_PARAMS];
-        int64_t len = tre_cpu_run_at(&R, k, 1 + np, st, off);
-        float pv[TRE_KDIST_MAX_PARAMS] = {0};
-        for (int64_t i = 0; i < len; ++i) {
-            for (int q = 0; q < np; ++q) pv[q] = params[q].data[off[1 + q] + i * ps[q]];
+    /* slot 0 (the value) is the contiguous output itself: nothing to gather */
+    tre_karg args[1 + TRE_KDIST_MAX_PARAMS] = {{NULL, {0}}};
+    for (int i = 0; i < fam->nparams; ++i) args[1 + i] = params[i];
+    dist_space S;
+    if (!dist_space_init(&S, kind, 0, shape, args, 1 + fam->nparams, NULL, NULL, 0)) return 1;
+    const int64_t total = S.it.total;
+    TRE_CPU_FOR(total > TRE_CPU_PARALLEL_MIN / 8, k, (total + TRE_CPU_CHUNK - 1) / TRE_CPU_CHUNK,
+        dist_block b;
+        const int64_t s1 = total - k * TRE_CPU_CHUNK < TRE_CPU_CHUNK ? total : (k + 1) * TRE_CPU_CHUNK;
+        for (int64_t s = k * TRE_CPU_CHUNK; s < s1; s += BLOCK) {
+            const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
+            gather_block(&S, &b, s, n);
             /* the element number is its linear index in the output: the same on any backend */
-            out[off[0] + i] = fam->sample(seed, stream, (uint64_t)(off[0] + i), pv);
-        }
-        );
+            if (fam->sample_block) {
+                fam->sample_block(n, seed, stream, (uint64_t)s, b.p, out + s);
+                continue;
+            }
+            for (int64_t j = 0; j < n; ++j) {
+                float pv[TRE_KDIST_MAX_PARAMS] = {0};
+                for (int q = 0; q < fam->nparams; ++q) pv[q] = b.p[q][j];
+                out[s + j] = fam->sample(seed, stream, (uint64_t)(s + j), pv);
+            }
+        });
     return 0;
 }
 
-/* The argument layout shared by the two log-density gradient kernels: slots value, params,
- * mask, g, then the contiguous full-shape output. */
-enum { GRAD_SLOTS = TRE_KDIST_ARGS + 2 };
-typedef struct grad_layout {
-    const tre_cpu_family *fam;
-    int np;
-    tre_cpu_runs R;
-    const int64_t *st[GRAD_SLOTS];
-    int64_t istride[GRAD_SLOTS];
-} grad_layout;
-
-static bool grad_layout_init(grad_layout *L, tre_kdist kind, const tre_kshape *inner,
-                             const tre_karg *args, const tre_karg *g) {
-    L->fam = family_of(kind);
-    if (!L->fam || !L->fam->log_prob_grad) return false;
-    L->np = L->fam->nparams;
-    tre_cpu_runs_init(&L->R, inner);
-    for (int a = 0; a < TRE_KDIST_ARGS; ++a) L->st[a] = args[a].stride;
-    L->st[TRE_KDIST_ARGS] = g->stride;
-    L->st[TRE_KDIST_ARGS + 1] = NULL;
-    for (int a = 0; a < GRAD_SLOTS; ++a) L->istride[a] = tre_cpu_inner_stride(&L->R, L->st[a]);
-    return true;
-}
-
-/* Run k of particle p: f = mask ? scale * g : 0 times d log p / d argument, per element, written
- * to the full-shape outputs `grads` (when non-NULL) or added into the double sums `acc`. */
-static void grad_run(const grad_layout *L, int64_t p, int64_t k, const tre_karg *args,
-                     const int64_t *pstride, const tre_karg *g, int64_t gstride, float scale,
-                     float *const *grads, double *acc) {
-    int64_t off[GRAD_SLOTS];
-    int64_t len = tre_cpu_run_at(&L->R, k, GRAD_SLOTS, L->st, off);
-    const int64_t *is = L->istride;
-    for (int a = 0; a < TRE_KDIST_ARGS; ++a) off[a] += p * pstride[a];
-    off[TRE_KDIST_ARGS] += p * gstride;
-    off[TRE_KDIST_ARGS + 1] += p * L->R.total;
-    const tre_karg *mask = &args[TRE_KDIST_ARGS - 1];
-    float xb[BLOCK], pb[TRE_KDIST_MAX_PARAMS][BLOCK], fb[BLOCK], mb[BLOCK];
-    float lb[1 + TRE_KDIST_MAX_PARAMS][BLOCK];
-    for (int64_t s0 = 0; s0 < len; s0 += BLOCK) {
-        int64_t n = len - s0 < BLOCK ? len - s0 : BLOCK;
-        load_block(xb, args[0].data + off[0] + s0 * is[0], is[0], n);
-        for (int i = 0; i < L->np; ++i)
-            load_block(pb[i], args[1 + i].data + off[1 + i] + s0 * is[1 + i], is[1 + i], n);
-        load_block(fb, g->data + off[TRE_KDIST_ARGS] + s0 * is[TRE_KDIST_ARGS], is[TRE_KDIST_ARGS], n);
-        if (mask->data) {
-            int64_t ms = is[TRE_KDIST_ARGS - 1];
-            load_block(mb, mask->data + off[TRE_KDIST_ARGS - 1] + s0 * ms, ms, n);
-            for (int64_t j = 0; j < n; ++j) fb[j] = mb[j] != 0.f ? scale * fb[j] : 0.f;
-        } else {
-            for (int64_t j = 0; j < n; ++j) fb[j] *= scale;
-        }
-        float *out[1 + TRE_KDIST_MAX_PARAMS] = {NULL};
-        for (int a = 0; a <= L->np; ++a) {
-            if (!grads[a]) continue;
-            out[a] = acc ? lb[a] : grads[a] + off[TRE_KDIST_ARGS + 1] + s0;
-        }
-        L->fam->log_prob_grad(n, xb, pb, fb, out[0], out + 1);
-        if (!acc) continue;
-        for (int a = 0; a <= L->np; ++a) {
-            if (!grads[a]) continue;
-            double lane[8] = {0}; /* independent lanes: the sum vectorizes, in a fixed order */
-            int64_t j = 0;
-            for (; j + 8 <= n; j += 8)
-                for (int l = 0; l < 8; ++l) lane[l] += (double)lb[a][j + l];
-            for (; j < n; ++j) lane[0] += (double)lb[a][j];
-            acc[a] += ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-        }
-    }
+/* f = mask ? scale * g : 0, the factor of d log p / d argument in a gradient block */
+static void grad_factor(const dist_space *S, dist_block *b, int64_t n, float scale) {
+    if (S->base[SLOT_MASK])
+        for (int64_t j = 0; j < n; ++j) b->g[j] = b->m[j] != 0.f ? scale * b->g[j] : 0.f;
+    else
+        for (int64_t j = 0; j < n; ++j) b->g[j] *= scale;
 }
 
 int tre_log_prob_backward_cpu(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
                               const tre_karg *args, const int64_t *pstride, const tre_karg *g,
                               int64_t gstride, float scale, float *const *grads) {
     (void)impl;
-    grad_layout L;
-    if (!grad_layout_init(&L, kind, inner, args, g)) return 1;
-    TRE_CPU_FOR(particles * L.R.total > TRE_CPU_PARALLEL_MIN, u, particles * L.R.nruns,
-        grad_run(&L, u / L.R.nruns, u % L.R.nruns, args, pstride, g, gstride, scale, grads, NULL););
+    dist_space S;
+    if (!dist_space_init(&S, kind, particles, inner, args, TRE_KDIST_ARGS, pstride, g, gstride) ||
+        !S.fam->log_prob_grad)
+        return 1;
+    /* the outputs are full-shape and contiguous: linear element i is grads[a][i] */
+    const int64_t total = S.it.total;
+    TRE_CPU_FOR(total > TRE_CPU_PARALLEL_MIN, k, (total + TRE_CPU_CHUNK - 1) / TRE_CPU_CHUNK,
+        dist_block b;
+        const int64_t s1 = total - k * TRE_CPU_CHUNK < TRE_CPU_CHUNK ? total : (k + 1) * TRE_CPU_CHUNK;
+        for (int64_t s = k * TRE_CPU_CHUNK; s < s1; s += BLOCK) {
+            const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
+            gather_block(&S, &b, s, n);
+            grad_factor(&S, &b, n, scale);
+            float *gp[TRE_KDIST_MAX_PARAMS] = {NULL};
+            for (int i = 0; i < S.np; ++i) gp[i] = grads[1 + i] ? grads[1 + i] + s : NULL;
+            S.fam->log_prob_grad(n, b.x, b.p, b.g, grads[0] ? grads[0] + s : NULL, gp);
+        });
     return 0;
 }
 
@@ -309,14 +341,50 @@ int tre_log_prob_backward_sum_cpu(void *impl, tre_kdist kind, int64_t particles,
                                   const int64_t *pstride, const tre_karg *g, int64_t gstride,
                                   float scale, float *const *sums) {
     (void)impl;
-    grad_layout L;
-    if (!grad_layout_init(&L, kind, inner, args, g)) return 1;
-    /* one particle per iteration, its runs in order: deterministic for any thread count */
-    TRE_CPU_FOR(particles * L.R.total > TRE_CPU_PARALLEL_MIN, p, particles,
-        double acc[1 + TRE_KDIST_MAX_PARAMS] = {0};
-        for (int64_t k = 0; k < L.R.nruns; ++k) grad_run(&L, p, k, args, pstride, g, gstride, scale, sums, acc);
-        for (int a = 0; a <= L.np; ++a)
-            if (sums[a]) sums[a][p] = (float)acc[a];);
+    dist_space S;
+    if (!dist_space_init(&S, kind, particles, inner, args, TRE_KDIST_ARGS, pstride, g, gstride) ||
+        !S.fam->log_prob_grad)
+        return 1;
+    const int na = 1 + S.np;
+    const sum_plan q = sum_plan_for(particles, particles ? S.it.total / particles : 0);
+    if (q.T <= 0) {
+        for (int a = 0; a < na; ++a)
+            for (int64_t p = 0; p < particles && sums[a]; ++p) sums[a][p] = 0.f;
+        return 0;
+    }
+    double partial[1 + TRE_KDIST_MAX_PARAMS][8 * MAX_GROUPS];
+    TRE_CPU_FOR(S.it.total > TRE_CPU_PARALLEL_MIN, u, q.units,
+        dist_block b;
+        float lb[1 + TRE_KDIST_MAX_PARAMS][BLOCK];
+        double acc[1 + TRE_KDIST_MAX_PARAMS][BLOCK];
+        const int64_t nacc = q.ppu;
+        for (int a = 0; a < na; ++a)
+            for (int64_t i = 0; i < nacc; ++i) acc[a][i] = 0.0;
+        int64_t s0, s1;
+        const int64_t p0 = unit_range(&q, u, &s0, &s1);
+        for (int64_t s = s0; s < s1; s += BLOCK) {
+            const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
+            gather_block(&S, &b, s, n);
+            grad_factor(&S, &b, n, scale);
+            float *gp[TRE_KDIST_MAX_PARAMS] = {NULL};
+            for (int i = 0; i < S.np; ++i) gp[i] = sums[1 + i] ? lb[1 + i] : NULL;
+            S.fam->log_prob_grad(n, b.x, b.p, b.g, sums[0] ? lb[0] : NULL, gp);
+            for (int a = 0; a < na; ++a)
+                if (sums[a]) add_segments(lb[a], s, n, q.T, p0, acc[a]);
+        }
+        for (int a = 0; a < na; ++a) {
+            if (!sums[a]) continue;
+            if (q.groups > 1) partial[a][u] = acc[a][0];
+            else
+                for (int64_t p = p0; p * q.T < s1; ++p) sums[a][p] = (float)acc[a][p - p0];
+        });
+    if (q.groups > 1)
+        for (int a = 0; a < na; ++a)
+            for (int64_t p = 0; p < particles && sums[a]; ++p) {
+                double acc = 0.0;
+                for (int64_t gi = 0; gi < q.groups; ++gi) acc += partial[a][p * q.groups + gi];
+                sums[a][p] = (float)acc;
+            }
     return 0;
 }
 
@@ -325,27 +393,20 @@ int tre_rsample_backward_cpu(void *impl, tre_kdist kind, const tre_kshape *shape
     (void)impl;
     const tre_cpu_family *fam = family_of(kind);
     if (!fam || !fam->rsample_grad) return 1;
-    const int np = fam->nparams;
-    tre_cpu_runs R;
-    tre_cpu_runs_init(&R, shape);
-    const int64_t *st[1 + TRE_KDIST_MAX_PARAMS] = {NULL};
-    int64_t ps[TRE_KDIST_MAX_PARAMS] = {0};
-    for (int i = 0; i < np; ++i) {
-        st[1 + i] = params[i].stride;
-        ps[i] = tre_cpu_inner_stride(&R, params[i].stride);
-    }
-    TRE_CPU_FOR(R.total > TRE_CPU_PARALLEL_MIN, k, R.nruns,
-        int64_t off[1 + TRE_KDIST_MAX_PARAMS];
-        int64_t len = tre_cpu_run_at(&R, k, 1 + np, st, off);
-        float pb[TRE_KDIST_MAX_PARAMS][BLOCK];
-        for (int64_t s0 = 0; s0 < len; s0 += BLOCK) {
-            int64_t n = len - s0 < BLOCK ? len - s0 : BLOCK, o = off[0] + s0;
-            for (int i = 0; i < np; ++i)
-                load_block(pb[i], params[i].data + off[1 + i] + s0 * ps[i], ps[i], n);
+    tre_karg args[1 + TRE_KDIST_MAX_PARAMS] = {{NULL, {0}}}; /* x and g: contiguous, read in place */
+    for (int i = 0; i < fam->nparams; ++i) args[1 + i] = params[i];
+    dist_space S;
+    if (!dist_space_init(&S, kind, 0, shape, args, 1 + fam->nparams, NULL, NULL, 0)) return 1;
+    const int64_t total = S.it.total;
+    TRE_CPU_FOR(total > TRE_CPU_PARALLEL_MIN, k, (total + TRE_CPU_CHUNK - 1) / TRE_CPU_CHUNK,
+        dist_block b;
+        const int64_t s1 = total - k * TRE_CPU_CHUNK < TRE_CPU_CHUNK ? total : (k + 1) * TRE_CPU_CHUNK;
+        for (int64_t s = k * TRE_CPU_CHUNK; s < s1; s += BLOCK) {
+            const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
+            gather_block(&S, &b, s, n);
             float *gp[TRE_KDIST_MAX_PARAMS] = {NULL};
-            for (int i = 0; i < np; ++i) gp[i] = grads[i] ? grads[i] + o : NULL;
-            fam->rsample_grad(n, x + o, pb, g + o, gp);
-        }
-        );
+            for (int i = 0; i < fam->nparams; ++i) gp[i] = grads[i] ? grads[i] + s : NULL;
+            fam->rsample_grad(n, x + s, b.p, g + s, gp);
+        });
     return 0;
 }

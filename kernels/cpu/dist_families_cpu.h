@@ -11,12 +11,14 @@
 #define TRELBO_KERNELS_CPU_DIST_FAMILIES_H
 #include <stdint.h>
 #include "../backend.h"
-
-#define TRE_CPU_BLOCK 256
+#include "cpu_iter.h"
 
 typedef void (*tre_lp_block_fn)(int64_t n, float *out, const float *x,
                                 float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
 typedef float (*tre_sample_elem_fn)(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+/* A block sampler: out[j] = draw number elem0 + j (the same numbers as the element sampler) */
+typedef void (*tre_sample_block_fn)(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0,
+                                    float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], float *out);
 
 /* Gradient blocks (NULL output pointers: not needed):
  *  - log-density: gv[j] = f[j] * d log p / d x, gp[i][j] = f[j] * d log p / d param_i;
@@ -35,12 +37,19 @@ typedef struct tre_cpu_family {
     tre_sample_elem_fn sample;   /* NULL: this family cannot be sampled elementwise */
     tre_lp_grad_block_fn log_prob_grad;        /* NULL: no gradient yet */
     tre_rsample_grad_block_fn rsample_grad;    /* NULL: not reparameterized (or not yet) */
+    tre_sample_block_fn sample_block;          /* NULL: the element sampler, element by element */
 } tre_cpu_family;
+
+/* Standard normal draws elem0 .. elem0 + n - 1 of random op `stream` (tre_philox_std_normal's
+ * numbers), a block at a time so that the generator and the transform vectorize. */
+void tre_cpu_std_normal_block(uint64_t seed, uint64_t stream, uint64_t elem0, int64_t n, float *out);
 
 /* Normal (dist_cpu.c) */
 void tre_normal_lp_block(int64_t n, float *out, const float *x,
                          float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
 float tre_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_normal_sample_block(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0,
+                             float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], float *out);
 void tre_normal_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK],
                               const float *f, float *gv, float *const *gp);
 void tre_normal_rsample_grad_block(int64_t n, const float *x,
@@ -76,6 +85,8 @@ void tre_binomial_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX
 void tre_log_normal_lp_block(int64_t n, float *out, const float *x,
                              float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
 float tre_log_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_log_normal_sample_block(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0,
+                                 float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], float *out);
 void tre_log_normal_lp_grad_block(int64_t n, const float *x,
                                   float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *f,
                                   float *gv, float *const *gp);
@@ -85,6 +96,8 @@ void tre_log_normal_rsample_grad_block(int64_t n, const float *x,
 void tre_half_normal_lp_block(int64_t n, float *out, const float *x,
                               float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const int *shared);
 float tre_half_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
+void tre_half_normal_sample_block(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0,
+                                  float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], float *out);
 void tre_half_normal_lp_grad_block(int64_t n, const float *x,
                                    float p[TRE_KDIST_MAX_PARAMS][TRE_CPU_BLOCK], const float *f,
                                    float *gv, float *const *gp);

@@ -1,32 +1,43 @@
-/* CPU elementwise kernels: broadcast binary ops, unary ops, mask-and-scale. */
+/* CPU elementwise kernels: broadcast binary ops, unary ops, mask-and-scale. The output is
+ * contiguous, so linear element i of the iteration space is out[i]. */
 #include <math.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
 #include "../math/elementwise.h"
 
+#define BLOCK TRE_CPU_BLOCK
+
+static void binop_block(tre_binop op, int64_t n, float *o, const float *pa, const float *pb) {
+    switch (op) {
+    case TRE_OP_ADD: for (int64_t i = 0; i < n; ++i) o[i] = pa[i] + pb[i]; break;
+    case TRE_OP_SUB: for (int64_t i = 0; i < n; ++i) o[i] = pa[i] - pb[i]; break;
+    case TRE_OP_MUL: for (int64_t i = 0; i < n; ++i) o[i] = pa[i] * pb[i]; break;
+    case TRE_OP_DIV: for (int64_t i = 0; i < n; ++i) o[i] = pa[i] / pb[i]; break;
+    }
+}
+
 int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out,
                    const tre_karg *a, const tre_karg *b) {
     (void)impl;
-    tre_cpu_runs R;
-    tre_cpu_runs_init(&R, shape);
-    const int64_t *st[3] = {NULL, a->stride, b->stride};
-    const int64_t sa = tre_cpu_inner_stride(&R, a->stride), sb = tre_cpu_inner_stride(&R, b->stride);
-    TRE_CPU_FOR(R.total > TRE_CPU_PARALLEL_MIN, k, R.nruns,
-        int64_t off[3];
-        int64_t len = tre_cpu_run_at(&R, k, 3, st, off);
-        float *o = out + off[0];
-        const float *pa = a->data + off[1], *pb = b->data + off[2];
-        if (sa == 1 && sb == 1) {
-            switch (op) {
-            case TRE_OP_ADD: for (int64_t i = 0; i < len; ++i) o[i] = pa[i] + pb[i]; break;
-            case TRE_OP_SUB: for (int64_t i = 0; i < len; ++i) o[i] = pa[i] - pb[i]; break;
-            case TRE_OP_MUL: for (int64_t i = 0; i < len; ++i) o[i] = pa[i] * pb[i]; break;
-            case TRE_OP_DIV: for (int64_t i = 0; i < len; ++i) o[i] = pa[i] / pb[i]; break;
+    tre_cpu_iter it;
+    const int64_t *st[2] = {a->stride, b->stride};
+    tre_cpu_iter_init(&it, 0, shape, 2, st, NULL);
+    const int64_t total = it.total, sa = it.stride[0][0], sb = it.stride[1][0];
+    const int contiguous = it.ndim == 1 && sa == 1 && sb == 1;
+    TRE_CPU_FOR(total > TRE_CPU_PARALLEL_MIN, k, (total + TRE_CPU_CHUNK - 1) / TRE_CPU_CHUNK,
+        const int64_t s0 = k * TRE_CPU_CHUNK, s1 = total - s0 < TRE_CPU_CHUNK ? total : s0 + TRE_CPU_CHUNK;
+        float ab[BLOCK], bb[BLOCK];
+        for (int64_t s = s0; s < s1; s += BLOCK) {
+            const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
+            if (contiguous) {
+                binop_block(op, n, out + s, a->data + s, b->data + s);
+                continue;
             }
-        } else {
-            for (int64_t i = 0; i < len; ++i) o[i] = tre_binop_apply(op, pa[i * sa], pb[i * sb]);
-        }
-        );
+            const float *base[2] = {a->data, b->data};
+            float *dst[2] = {ab, bb};
+            tre_cpu_gather(&it, s, n, base, dst);
+            binop_block(op, n, out + s, ab, bb);
+        });
     return 0;
 }
 
@@ -40,22 +51,23 @@ int tre_unary_cpu(void *impl, tre_unop op, int64_t n, float *out, const float *i
 int tre_mask_scale_cpu(void *impl, const tre_kshape *shape, float *out, const tre_karg *x,
                        const tre_karg *mask, float scale) {
     (void)impl;
-    tre_cpu_runs R;
-    tre_cpu_runs_init(&R, shape);
-    const int64_t *st[3] = {NULL, x->stride, mask ? mask->stride : x->stride};
-    const int64_t sx = tre_cpu_inner_stride(&R, x->stride);
-    const int64_t sm = mask ? tre_cpu_inner_stride(&R, mask->stride) : 0;
-    TRE_CPU_FOR(R.total > TRE_CPU_PARALLEL_MIN, k, R.nruns,
-        int64_t off[3];
-        int64_t len = tre_cpu_run_at(&R, k, 3, st, off);
-        float *o = out + off[0];
-        const float *px = x->data + off[1];
-        if (mask) {
-            const float *pm = mask->data + off[2];
-            for (int64_t i = 0; i < len; ++i) o[i] = pm[i * sm] != 0.f ? scale * px[i * sx] : 0.f;
-        } else {
-            for (int64_t i = 0; i < len; ++i) o[i] = scale * px[i * sx];
-        }
-        );
+    tre_cpu_iter it;
+    const int64_t *st[2] = {x->stride, mask ? mask->stride : x->stride};
+    tre_cpu_iter_init(&it, 0, shape, 2, st, NULL);
+    const int64_t total = it.total;
+    TRE_CPU_FOR(total > TRE_CPU_PARALLEL_MIN, k, (total + TRE_CPU_CHUNK - 1) / TRE_CPU_CHUNK,
+        const int64_t s0 = k * TRE_CPU_CHUNK, s1 = total - s0 < TRE_CPU_CHUNK ? total : s0 + TRE_CPU_CHUNK;
+        float xb[BLOCK], mb[BLOCK];
+        for (int64_t s = s0; s < s1; s += BLOCK) {
+            const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
+            const float *base[2] = {x->data, mask ? mask->data : NULL};
+            float *dst[2] = {xb, mb};
+            tre_cpu_gather(&it, s, n, base, dst);
+            float *o = out + s;
+            if (mask)
+                for (int64_t i = 0; i < n; ++i) o[i] = mb[i] != 0.f ? scale * xb[i] : 0.f;
+            else
+                for (int64_t i = 0; i < n; ++i) o[i] = scale * xb[i];
+        });
     return 0;
 }

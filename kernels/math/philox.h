@@ -5,6 +5,7 @@
 #define TRELBO_KERNELS_MATH_PHILOX_H
 #include <math.h>
 #include "hd.h"
+#include "vmath.h"
 
 typedef struct tre_u32x4 { uint32_t v[4]; } tre_u32x4;
 
@@ -48,16 +49,34 @@ static inline TRE_HD float tre_u32_to_open01(uint32_t x) {
     return ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f);
 }
 
-/* Standard normal number j (0..3) of a Philox block, by Box-Muller on word pairs (0,1), (2,3).
- * Computed in double so that both backends round to the same float in all but rare cases. */
+/* The Box-Muller pair of two random words: radius from a (a uniform in (0, 1), never 0),
+ * angle from the top 24 bits of b; *c = r cos, *s = r sin. Float arithmetic over the
+ * vectorizable functions of vmath.h, so a CPU loop over pairs vectorizes and both backends
+ * compute the same float operations. */
+static inline TRE_HD void tre_box_muller(uint32_t a, uint32_t b, float *c, float *s) {
+    /* log u1 for u1 = (a + 0.5) / 2^32. Near 1, float cannot hold u1 (nor 1 - u1) finely
+     * enough, so the upper half goes through t = 1 - u1 = (~a + 0.5) / 2^32, which is exact,
+     * and log1p(-t) = log(u) * -t / (u - 1) with u = 1 - t (as tre_vlog1pf): one log either way. */
+    const int upper = (int)(a >> 31);
+    const float t = ((float)(upper ? ~a : a) + 0.5f) * 2.3283064365386963e-10f; /* 2^-32 */
+    const float u = upper ? 1.0f - t : t, d = u - 1.0f;
+    const float l = tre_vlogf(u);
+    const float log_u1 = !upper ? l : (d == 0.0f ? -t : l * (-t / d));
+    const float u2 = ((float)(b >> 8) + 0.5f) * 5.9604644775390625e-8f; /* 2^-24 */
+    const float r = sqrtf(-2.0f * log_u1);
+    float sn, cs;
+    tre_vsincos2pif(u2, &sn, &cs);
+    *c = r * cs;
+    *s = r * sn;
+}
+
+/* Standard normal number j (0..3) of a Philox block: Box-Muller on word pairs (0,1), (2,3),
+ * cos for the even number of a pair, sin for the odd one. */
 static inline TRE_HD float tre_philox_normal(tre_u32x4 w, int j) {
-    const double two_pi = 6.283185307179586476925286766559;
-    int pair = (j >> 1) << 1;
-    double u1 = ((double)w.v[pair] + 0.5) * (1.0 / 4294967296.0);
-    double u2 = ((double)w.v[pair + 1] + 0.5) * (1.0 / 4294967296.0);
-    double r = sqrt(-2.0 * log(u1));
-    double a = two_pi * u2;
-    return (float)((j & 1) ? r * sin(a) : r * cos(a));
+    const int pair = (j >> 1) << 1;
+    float c, s;
+    tre_box_muller(w.v[pair], w.v[pair + 1], &c, &s);
+    return (j & 1) ? s : c;
 }
 
 /* Standard normal number `elem` of random op `stream`: Box-Muller over block elem / 4. */

@@ -85,6 +85,28 @@ static inline TRE_HD float tre_vlogf(float x) {
     return (x < 0.0f || x != x) ? NAN : r;
 }
 
+/* sin(2 pi u) and cos(2 pi u) for a finite u: the reduction happens on u itself (u minus the
+ * nearest quarter, exact in float), so no digits of 2 pi are lost; then the Cephes minimax
+ * polynomials on [-pi/4, pi/4] (within 2e-7 absolute). */
+static inline TRE_HD void tre_vsincos2pif(float u, float *sn, float *cs) {
+    float q = u * 4.0f;
+    q = (q + 12582912.0f) - 12582912.0f; /* nearest integer (|q| < 2^22) */
+    const float r = u - q * 0.25f;        /* [-1/8, 1/8], exact */
+    const float x = r * 6.28318530717958647692f, z = x * x;
+    float sp = -1.9515295891e-4f;
+    sp = sp * z + 8.3321608736e-3f;
+    sp = sp * z - 1.6666654611e-1f;
+    const float sv = x + x * z * sp;
+    float cp = 2.443315711809948e-5f;
+    cp = cp * z - 1.388731625493765e-3f;
+    cp = cp * z + 4.166664568298827e-2f;
+    const float cv = 1.0f - 0.5f * z + z * z * cp;
+    const int quad = (int)q & 3; /* the angle is x + quad * pi / 2 */
+    const float s1 = (quad & 1) ? cv : sv, c1 = (quad & 1) ? sv : cv;
+    *sn = (quad & 2) ? -s1 : s1;
+    *cs = ((quad + 1) & 2) ? -c1 : c1;
+}
+
 /* log(1 + x) for x >= -1, accurate for tiny x: log(u) * x / (u - 1) with u = 1 + x */
 static inline TRE_HD float tre_vlog1pf(float x) {
     float u = 1.0f + x;

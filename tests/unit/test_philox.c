@@ -6,6 +6,7 @@
 #include <string.h>
 #include "test_support.h"
 #include "kernels/math/philox.h"
+#include "kernels/cpu/dist_families_cpu.h"
 
 typedef struct kat {
     uint32_t ctr[4], key[2], expect[4];
@@ -85,16 +86,47 @@ static void test_normal_moments(void **state) {
     TT_NEAR(m4, 3.0, 0.05);
 }
 
-/* The two numbers of one Box-Muller pair are cos and sin of the same radius and angle. */
+/* The two numbers of one Box-Muller pair are cos and sin of the same radius and angle, within
+ * float accuracy of the double-precision transform of the same words (the angle uses the top
+ * 24 bits of its word), over many blocks. */
 static void test_normal_box_muller_pair(void **state) {
     (void)state;
-    tre_u32x4 w = tre_philox_block(1, 2, 3);
-    for (int pair = 0; pair < 4; pair += 2) {
-        double u1 = ((double)w.v[pair] + 0.5) / 4294967296.0;
-        double u2 = ((double)w.v[pair + 1] + 0.5) / 4294967296.0;
-        double r = sqrt(-2.0 * log(u1)), a = 2.0 * 3.14159265358979323846 * u2;
-        TT_NEAR(tre_philox_normal(w, pair), r * cos(a), 1e-6 * (1 + r));
-        TT_NEAR(tre_philox_normal(w, pair + 1), r * sin(a), 1e-6 * (1 + r));
+    double worst = 0.0;
+    for (uint64_t b = 0; b < 200000; ++b) {
+        tre_u32x4 w = tre_philox_block(1, 2, b);
+        for (int pair = 0; pair < 4; pair += 2) {
+            double u1 = ((double)w.v[pair] + 0.5) / 4294967296.0;
+            double u2 = ((double)(w.v[pair + 1] >> 8) + 0.5) / 16777216.0;
+            double r = sqrt(-2.0 * log(u1)), a = 2.0 * 3.14159265358979323846 * u2;
+            double e0 = fabs(tre_philox_normal(w, pair) - r * cos(a)) / (1 + r);
+            double e1 = fabs(tre_philox_normal(w, pair + 1) - r * sin(a)) / (1 + r);
+            worst = fmax(worst, fmax(e0, e1));
+        }
+    }
+    assert_true(worst < 1e-6);
+}
+
+/* sin and cos of 2 pi u over the whole unit interval and a few periods around it */
+static void test_sincos_2pi(void **state) {
+    (void)state;
+    for (int i = -40000; i <= 40000; ++i) {
+        float u = (float)i / 16384.0f + 1e-3f * (float)(i % 7);
+        float s, c;
+        tre_vsincos2pif(u, &s, &c);
+        double a = 2.0 * 3.14159265358979323846 * (double)u;
+        TT_NEAR(s, sin(a), 3e-7);
+        TT_NEAR(c, cos(a), 3e-7);
+    }
+}
+
+/* The CPU backend's block generator gives exactly the element function's numbers, from any
+ * starting element (unaligned to Philox's 4-word blocks) and across its internal blocks. */
+static void test_block_normals_equal_element_normals(void **state) {
+    (void)state;
+    float out[1000];
+    for (uint64_t e0 = 0; e0 < 6; ++e0) {
+        tre_cpu_std_normal_block(77, 5, e0, 1000, out);
+        for (int j = 0; j < 1000; ++j) assert_true(out[j] == tre_philox_std_normal(77, 5, e0 + (uint64_t)j));
     }
 }
 
@@ -132,6 +164,8 @@ int main(void) {
         cmocka_unit_test(test_block_layout),
         cmocka_unit_test(test_normal_moments),
         cmocka_unit_test(test_normal_box_muller_pair),
+        cmocka_unit_test(test_sincos_2pi),
+        cmocka_unit_test(test_block_normals_equal_element_normals),
         cmocka_unit_test(test_sampler_uses_the_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
