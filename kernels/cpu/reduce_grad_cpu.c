@@ -3,11 +3,29 @@
 #include "cpu_backend.h"
 #include "cpu_iter.h"
 
+/* sum of n floats at stride st, in double, in a fixed order (8 independent lanes when the run is
+ * contiguous, so that it vectorizes instead of waiting on one chain of additions) */
+static double strided_sum(const float *in, int64_t n, int64_t st) {
+    if (st != 1) {
+        double acc = 0.0;
+        for (int64_t j = 0; j < n; ++j) acc += (double)in[j * st];
+        return acc;
+    }
+    double lane[8] = {0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; ++l) lane[l] += (double)in[j + l];
+    for (; j < n; ++j) lane[0] += (double)in[j];
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+#define ROW_CHUNK 1024 /* kept innermost elements accumulated together */
+
 int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, float *out,
                        const int64_t *out_stride) {
     (void)impl;
     /* split the dims into kept ones (nonzero out stride: distinct output slots) and summed
-     * ones; each slot is summed in double by one thread, in a fixed order */
+     * ones; every output element is summed in double in an order fixed by the shape alone */
     int nk = 0, nr = 0, kd[TRE_KDIMS], rd[TRE_KDIMS];
     int64_t in_stride[TRE_KDIMS], c = 1, slots = 1, count = 1;
     for (int d = shape->ndim - 1; d >= 0; --d) {
@@ -15,6 +33,7 @@ int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, flo
         c *= shape->dim[d];
     }
     for (int d = 0; d < shape->ndim; ++d) {
+        if (shape->dim[d] == 1) continue;
         if (out_stride[d]) {
             kd[nk++] = d;
             slots *= shape->dim[d];
@@ -23,23 +42,35 @@ int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, flo
             count *= shape->dim[d];
         }
     }
-    TRE_CPU_FOR(slots * count > TRE_CPU_PARALLEL_MIN && slots > 1, s, slots,
-        int64_t rem = s, ioff = 0, ooff = 0;
-        for (int k = nk - 1; k >= 0; --k) {
+    if (nk == 0) { /* everything into one slot */
+        out[0] = (float)strided_sum(in, count, 1); /* the input is contiguous */
+        return 0;
+    }
+    /* the innermost kept dim runs contiguously in the input when it is the last dim: then
+     * whole rows of it are accumulated at once (vectorized across the row), one summed index
+     * after the other */
+    const int last = shape->ndim - 1;
+    const int row_kept = shape->dim[last] > 1 && kd[nk - 1] == last && nr > 0;
+    const int64_t row = row_kept ? shape->dim[last] : 1, row_chunks = (row + ROW_CHUNK - 1) / ROW_CHUNK;
+    const int nko = row_kept ? nk - 1 : nk;
+    const int64_t outer = slots / row * row_chunks;
+    TRE_CPU_FOR(slots * count > TRE_CPU_PARALLEL_MIN && outer > 1, s, outer,
+        int64_t rem = row_kept ? s / row_chunks : s, ioff = 0, ooff = 0;
+        for (int k = nko - 1; k >= 0; --k) {
             int d = kd[k];
             int64_t i = rem % shape->dim[d];
             rem /= shape->dim[d];
             ioff += i * in_stride[d];
             ooff += i * out_stride[d];
         }
-        double acc = 0.0;
-        if (nr == 1) {
-            const int64_t st = in_stride[rd[0]];
-            for (int64_t j = 0; j < count; ++j) acc += in[ioff + j * st];
-        } else {
-            int64_t idx[TRE_KDIMS] = {0}, off = ioff;
+        if (row_kept) {
+            const int64_t r0 = (s % row_chunks) * ROW_CHUNK, rn = row - r0 < ROW_CHUNK ? row - r0 : ROW_CHUNK;
+            double acc[ROW_CHUNK];
+            for (int64_t i = 0; i < rn; ++i) acc[i] = 0.0;
+            int64_t idx[TRE_KDIMS] = {0}, off = ioff + r0;
             for (int64_t j = 0; j < count; ++j) {
-                acc += in[off];
+                const float *src = in + off;
+                for (int64_t i = 0; i < rn; ++i) acc[i] += (double)src[i];
                 for (int r = nr - 1; r >= 0; --r) { /* odometer over the summed dims */
                     int d = rd[r];
                     off += in_stride[d];
@@ -48,9 +79,28 @@ int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, flo
                     idx[r] = 0;
                 }
             }
-        }
-        out[ooff] = (float)acc;
-        );
+            const int64_t os = out_stride[last];
+            for (int64_t i = 0; i < rn; ++i) out[ooff + (r0 + i) * os] = (float)acc[i];
+        } else if (nr == 1) {
+            out[ooff] = (float)strided_sum(in + ioff, count, in_stride[rd[0]]);
+        } else {
+            /* innermost summed dim contiguous: lanes per run of it */
+            const int dl = rd[nr - 1];
+            const int64_t run = shape->dim[dl], rst = in_stride[dl];
+            double acc = 0.0;
+            int64_t idx[TRE_KDIMS] = {0}, off = ioff;
+            for (int64_t j = 0; j < count; j += run) {
+                acc += strided_sum(in + off, run, rst);
+                for (int r = nr - 2; r >= 0; --r) { /* odometer over the outer summed dims */
+                    int d = rd[r];
+                    off += in_stride[d];
+                    if (++idx[r] < shape->dim[d]) break;
+                    off -= idx[r] * in_stride[d];
+                    idx[r] = 0;
+                }
+            }
+            out[ooff] = (float)acc;
+        });
     return 0;
 }
 
