@@ -43,6 +43,8 @@ typedef struct tre_cpu_family {
 /* Standard normal draws elem0 .. elem0 + n - 1 of random op `stream` (tre_philox_std_normal's
  * numbers), a block at a time so that the generator and the transform vectorize. */
 void tre_cpu_std_normal_block(uint64_t seed, uint64_t stream, uint64_t elem0, int64_t n, float *out);
+/* Uniforms elem0 .. elem0 + n - 1 of random op `stream` (tre_philox_uniform's numbers). */
+void tre_cpu_uniform_block(uint64_t seed, uint64_t stream, uint64_t elem0, int64_t n, double *out);
 
 /* Normal (dist_cpu.c) */
 void tre_normal_lp_block(int64_t n, float *out, const float *x,

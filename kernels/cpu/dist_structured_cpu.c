@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
+#include "dist_families_cpu.h"
 #include "../math/categorical.h"
 #include "../math/mvn.h"
 
@@ -83,6 +84,84 @@ static int categorical_log_prob_shared(const tre_kshape *rows, int64_t k, float 
     return 0;
 }
 
+/* The same logits rows for every particle (rows [P, M], logits' particle stride 0) and rows
+ * short enough that a chunk's worth of them fits the stack scratch. */
+static int shared_logit_rows(const tre_kshape *rows, const tre_karg *logits, int64_t k) {
+    return rows->ndim == 2 && logits->stride[0] == 0 && rows->dim[0] > 1 && rows->dim[1] > 1 &&
+           k <= STACK_WORK;
+}
+/* rows of such logits handled together: their tables stay in L1 while every particle visits */
+static int64_t shared_chunk_rows(int64_t k) {
+    int64_t n = STACK_WORK / k;
+    return n > 64 ? 64 : n;
+}
+
+/* Draws for shared logits rows: each row's cumulative weights once (the same double arithmetic
+ * as tre_categorical_sample_row, so the same draws), then every particle's uniform, generated a
+ * block at a time. cum[i] < 0 marks a zero-weight category. */
+static int categorical_sample_shared(const tre_kshape *rows, int64_t k, float *out,
+                                     const tre_karg *logits, uint64_t seed, uint64_t stream) {
+    const int64_t P = rows->dim[0], M = rows->dim[1], ls = logits->stride[1], cr = shared_chunk_rows(k);
+    TRE_CPU_FOR(P * M * k > TRE_CPU_PARALLEL_MIN / 8, c, (M + cr - 1) / cr,
+        double cum[STACK_WORK], total[64], u[64];
+        const int64_t m0 = c * cr, mn = M - m0 < cr ? M - m0 : cr;
+        for (int64_t j = 0; j < mn; ++j) {
+            const float *l = logits->data + (m0 + j) * ls;
+            const tre_cat_norm n = tre_categorical_norm_row(k, l);
+            total[j] = n.log_tail != n.log_tail ? NAN : exp(n.log_tail);
+            double acc = 0.0;
+            for (int64_t i = 0; i < k; ++i) {
+                const double w = exp((double)l[i] - n.max);
+                cum[j * k + i] = w <= 0.0 ? -1.0 : (acc += w);
+            }
+        }
+        for (int64_t p = 0; p < P; ++p) {
+            tre_cpu_uniform_block(seed, stream, (uint64_t)(p * M + m0), mn, u);
+            for (int64_t j = 0; j < mn; ++j) {
+                float draw = NAN;
+                if (total[j] == total[j]) {
+                    const double target = u[j] * total[j];
+                    const double *cj = cum + j * k;
+                    int64_t last = 0, i = 0;
+                    for (; i < k; ++i) {
+                        if (cj[i] < 0.0) continue;
+                        last = i;
+                        if (cj[i] > target) break;
+                    }
+                    draw = (float)(i < k ? i : last);
+                }
+                out[p * M + m0 + j] = draw;
+            }
+        });
+    return 0;
+}
+
+/* d log p / d logits for shared logits rows: each row's softmax once, then every particle's
+ * one-hot difference (the arithmetic of tre_categorical_log_prob_grad_row). */
+static int categorical_backward_shared(const tre_kshape *rows, int64_t k, const float *g,
+                                       const tre_karg *logits, const tre_karg *value, float *grad) {
+    const int64_t P = rows->dim[0], M = rows->dim[1], ls = logits->stride[1], cr = shared_chunk_rows(k);
+    const int64_t v0 = value->stride[0], v1 = value->stride[1];
+    TRE_CPU_FOR(P * M * k > TRE_CPU_PARALLEL_MIN / 8, c, (M + cr - 1) / cr,
+        double prob[STACK_WORK];
+        const int64_t m0 = c * cr, mn = M - m0 < cr ? M - m0 : cr;
+        for (int64_t j = 0; j < mn; ++j) {
+            const float *l = logits->data + (m0 + j) * ls;
+            const tre_cat_norm n = tre_categorical_norm_row(k, l);
+            for (int64_t i = 0; i < k; ++i) prob[j * k + i] = exp(tre_categorical_log_softmax(&n, l[i]));
+        }
+        for (int64_t p = 0; p < P; ++p)
+            for (int64_t j = 0; j < mn; ++j) {
+                const int64_t r = p * M + m0 + j;
+                const int64_t v = tre_categorical_index(k, value->data[p * v0 + (m0 + j) * v1]);
+                const double gr = (double)g[r];
+                float *o = grad + r * k;
+                for (int64_t i = 0; i < k; ++i)
+                    o[i] = v < 0 ? NAN : (float)(gr * ((i == v ? 1.0 : 0.0) - prob[j * k + i]));
+            });
+    return 0;
+}
+
 int tre_categorical_log_prob_cpu(void *impl, const tre_kshape *rows, int64_t k, float *out,
                                  const tre_karg *logits, const tre_karg *value) {
     (void)impl;
@@ -116,6 +195,8 @@ int tre_categorical_log_prob_backward_cpu(void *impl, const tre_kshape *rows, in
                                           const tre_karg *value, float *grad_logits) {
     (void)impl;
     if (k < 1) return 1;
+    if (shared_logit_rows(rows, logits, k))
+        return categorical_backward_shared(rows, k, g, logits, value, grad_logits);
     const int64_t total = rows_total(rows);
     const tre_karg *args[2] = {logits, value};
 #pragma omp parallel for schedule(static) PAR_IF(total, k)
@@ -134,6 +215,7 @@ int tre_categorical_sample_cpu(void *impl, const tre_kshape *rows, int64_t k, fl
                                const tre_karg *logits, uint64_t seed, uint64_t stream) {
     (void)impl;
     if (k < 1) return 1;
+    if (shared_logit_rows(rows, logits, k)) return categorical_sample_shared(rows, k, out, logits, seed, stream);
     const int64_t total = rows_total(rows);
     const tre_karg *args[1] = {logits};
 #pragma omp parallel for schedule(static) PAR_IF(total, k)

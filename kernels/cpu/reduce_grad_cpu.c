@@ -81,6 +81,8 @@ int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, flo
             }
             const int64_t os = out_stride[last];
             for (int64_t i = 0; i < rn; ++i) out[ooff + (r0 + i) * os] = (float)acc[i];
+        } else if (nr == 0) { /* only size-1 dims summed: a copy */
+            out[ooff] = in[ioff];
         } else if (nr == 1) {
             out[ooff] = (float)strided_sum(in + ioff, count, in_stride[rd[0]]);
         } else {
