@@ -38,6 +38,9 @@ typedef struct tre_tensor {
     bool requires_grad;
     struct tre_grad_node *grad_fn;
     struct tre_tensor *grad;
+    /* grad is another tensor's (a backward rule passed it on unchanged): a further
+     * accumulation makes a new sum instead of adding into it */
+    bool grad_borrowed;
 } tre_tensor;
 
 /* Persistent tensor from host data (NULL host: zeros). particles is 1 or P. */

@@ -57,19 +57,26 @@ void tre_grad_accumulate(tre_ctx *ctx, const tre_tensor *t, const tre_tensor *g)
     if (!r) return;
     tre_tensor *mt = (tre_tensor *)t; /* gradient bookkeeping is not part of the value */
     if (!mt->grad) {
-        mt->grad = r == g ? tre_tensor_new(ctx, TRE_F32, t->particles, t->ndim, t->shape) : r;
-        if (mt->grad && r == g)
-            tre_backend_check(ctx, ctx->be->copy(ctx->be->impl, mt->grad->data, g->data,
-                                                 (size_t)(g->particles * g->numel) * 4),
-                              "copy");
+        /* the first contribution is kept as it is, not copied: a rule's g may be another
+         * node's gradient (a sum passes its g on to both terms), so it is only borrowed */
+        mt->grad = r;
+        mt->grad_borrowed = r == g;
         return;
     }
+    /* Reverse tape order runs a node's rule after every contribution to its gradient, so a
+     * gradient this node owns is not lent out yet and can take the sum in place; a borrowed
+     * one gets a new tensor for the sum. */
+    tre_tensor *sum = mt->grad;
+    if (mt->grad_borrowed && !(sum = tre_tensor_new(ctx, TRE_F32, t->particles, t->ndim, t->shape))) return;
     tre_kshape ks;
     tre_karg ka[2];
     const tre_tensor *args[2] = {mt->grad, r};
-    tre_kernel_layout(mt->grad, 2, args, &ks, ka);
-    tre_backend_check(ctx, ctx->be->binary(ctx->be->impl, TRE_OP_ADD, &ks, mt->grad->data, &ka[0], &ka[1]),
-                      "gradient accumulation");
+    tre_kernel_layout(sum, 2, args, &ks, ka);
+    if (tre_backend_check(ctx, ctx->be->binary(ctx->be->impl, TRE_OP_ADD, &ks, sum->data, &ka[0], &ka[1]),
+                          "gradient accumulation") == TRE_OK) {
+        mt->grad = sum;
+        mt->grad_borrowed = false;
+    }
 }
 
 void tre_grad_begin(tre_ctx *ctx) { ctx->grad_recording = true; }
