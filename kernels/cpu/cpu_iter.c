@@ -122,3 +122,29 @@ void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const floa
         }
     }
 }
+
+void tre_cpu_gather_view(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
+                         float *const *dst, const float **view) {
+    const int last = it->ndim - 1;
+    const int64_t j = start % it->dim[last]; /* position in the innermost run */
+    const bool one_run = j + n <= it->dim[last];
+    int64_t off[TRE_CPU_MAX_ARGS];
+    bool offs_known = false;
+    const float *copy_base[TRE_CPU_MAX_ARGS] = {NULL};
+    bool any_copy = false;
+    for (int a = 0; a < it->nargs; ++a) {
+        view[a] = dst[a];
+        if (!base[a] || !dst[a]) continue;
+        if (one_run && it->stride[a][last] == 1) {
+            if (!offs_known) {
+                tre_cpu_offsets(it, start, off);
+                offs_known = true;
+            }
+            view[a] = base[a] + off[a];
+        } else {
+            copy_base[a] = base[a];
+            any_copy = true;
+        }
+    }
+    if (any_copy) tre_cpu_gather(it, start, n, copy_base, dst);
+}

@@ -51,6 +51,11 @@ void tre_cpu_iter_init(tre_cpu_iter *it, int64_t particles, const tre_kshape *sh
 void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
                     float *const *dst);
 
+/* As tre_cpu_gather, but an argument whose block is one unit-stride run of its memory is not
+ * copied: view[a] points at its elements (else at dst[a], which receives the copy). */
+void tre_cpu_gather_view(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
+                         float *const *dst, const float **view);
+
 /* Offsets of linear element `start` for every argument. */
 void tre_cpu_offsets(const tre_cpu_iter *it, int64_t start, int64_t *off);
 

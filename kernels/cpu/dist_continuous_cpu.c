@@ -16,7 +16,6 @@
 #include "../math/vmath.h"
 
 #define BLOCK TRE_CPU_BLOCK
-typedef float tre_pblock[TRE_KDIST_MAX_PARAMS][BLOCK];
 
 /* f * d: an element whose upstream factor is 0 (masked out) gets exactly 0, even where the
  * derivative is infinite or NaN. */

@@ -11,14 +11,15 @@
 #include "dist_families_cpu.h"
 #include "../math/normal.h"
 #include "../math/philox.h"
+#include "../math/vmath.h"
 
 #define BLOCK TRE_CPU_BLOCK
 #define MAX_GROUPS 64 /* fixed split of one particle's sum: deterministic for any thread count */
 
 void tre_normal_lp_block(int64_t n, float *out, const float *x,
-                         float p[TRE_KDIST_MAX_PARAMS][BLOCK], const int *shared) {
+                         tre_pblock p, const int *shared) {
     if (shared[1]) {
-        const float sc = p[1][0], ls = logf(sc);
+        const float sc = p[1][0], ls = tre_vlogf(sc);
         for (int64_t j = 0; j < n; ++j) out[j] = tre_normal_log_prob_pre(x[j], p[0][j], sc, ls);
     } else {
         for (int64_t j = 0; j < n; ++j) out[j] = tre_normal_log_prob(x[j], p[0][j], p[1][j]);
@@ -30,12 +31,12 @@ float tre_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, cons
 }
 
 void tre_normal_sample_block(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0,
-                             float p[TRE_KDIST_MAX_PARAMS][BLOCK], float *out) {
+                             tre_pblock p, float *out) {
     tre_cpu_std_normal_block(seed, stream, elem0, n, out);
     for (int64_t j = 0; j < n; ++j) out[j] = tre_normal_rsample(out[j], p[0][j], p[1][j]);
 }
 
-void tre_normal_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
+void tre_normal_lp_grad_block(int64_t n, const float *x, tre_pblock p,
                               const float *f, float *gv, float *const *gp) {
     /* one loop per output, so that each vectorizes */
     if (gv)
@@ -48,7 +49,7 @@ void tre_normal_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_P
 
 /* x = loc + scale * eps: dx/dloc = 1, dx/dscale = eps = (x - loc) / scale */
 void tre_normal_rsample_grad_block(int64_t n, const float *x,
-                                   float p[TRE_KDIST_MAX_PARAMS][BLOCK], const float *g,
+                                   tre_pblock p, const float *g,
                                    float *const *gp) {
     for (int64_t j = 0; j < n; ++j) {
         if (gp[0]) gp[0][j] = g[j];
@@ -136,14 +137,23 @@ static bool dist_space_init(dist_space *S, tre_kdist kind, int64_t particles, co
     return true;
 }
 
-/* One block of up to BLOCK consecutive elements, gathered */
+/* One block of up to BLOCK consecutive elements: each slot's values, read in place where they
+ * are one unit-stride run, else gathered into buf; f is the gradient kernels' factor. */
 typedef struct dist_block {
-    float x[BLOCK], p[TRE_KDIST_MAX_PARAMS][BLOCK], m[BLOCK], g[BLOCK];
+    float buf[NSLOTS][BLOCK];
+    const float *x, *p[TRE_KDIST_MAX_PARAMS], *m, *g;
+    float f[BLOCK];
 } dist_block;
 
 static void gather_block(const dist_space *S, dist_block *b, int64_t s, int64_t n) {
-    float *dst[NSLOTS] = {b->x, b->p[0], b->p[1], b->p[2], b->m, b->g};
-    tre_cpu_gather(&S->it, s, n, S->base, dst);
+    float *dst[NSLOTS];
+    const float *view[NSLOTS];
+    for (int a = 0; a < NSLOTS; ++a) dst[a] = b->buf[a];
+    tre_cpu_gather_view(&S->it, s, n, S->base, dst, view);
+    b->x = view[0];
+    for (int i = 0; i < TRE_KDIST_MAX_PARAMS; ++i) b->p[i] = view[1 + i];
+    b->m = view[SLOT_MASK];
+    b->g = view[SLOT_G];
 }
 
 /* sum of v[0..n) in double, in a fixed order (4 independent lanes: it vectorizes) */
@@ -307,9 +317,9 @@ int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *o
 /* f = mask ? scale * g : 0, the factor of d log p / d argument in a gradient block */
 static void grad_factor(const dist_space *S, dist_block *b, int64_t n, float scale) {
     if (S->base[SLOT_MASK])
-        for (int64_t j = 0; j < n; ++j) b->g[j] = b->m[j] != 0.f ? scale * b->g[j] : 0.f;
+        for (int64_t j = 0; j < n; ++j) b->f[j] = b->m[j] != 0.f ? scale * b->g[j] : 0.f;
     else
-        for (int64_t j = 0; j < n; ++j) b->g[j] *= scale;
+        for (int64_t j = 0; j < n; ++j) b->f[j] = scale * b->g[j];
 }
 
 int tre_log_prob_backward_cpu(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
@@ -331,7 +341,7 @@ int tre_log_prob_backward_cpu(void *impl, tre_kdist kind, int64_t particles, con
             grad_factor(&S, &b, n, scale);
             float *gp[TRE_KDIST_MAX_PARAMS] = {NULL};
             for (int i = 0; i < S.np; ++i) gp[i] = grads[1 + i] ? grads[1 + i] + s : NULL;
-            S.fam->log_prob_grad(n, b.x, b.p, b.g, grads[0] ? grads[0] + s : NULL, gp);
+            S.fam->log_prob_grad(n, b.x, b.p, b.f, grads[0] ? grads[0] + s : NULL, gp);
         });
     return 0;
 }
@@ -368,7 +378,7 @@ int tre_log_prob_backward_sum_cpu(void *impl, tre_kdist kind, int64_t particles,
             grad_factor(&S, &b, n, scale);
             float *gp[TRE_KDIST_MAX_PARAMS] = {NULL};
             for (int i = 0; i < S.np; ++i) gp[i] = sums[1 + i] ? lb[1 + i] : NULL;
-            S.fam->log_prob_grad(n, b.x, b.p, b.g, sums[0] ? lb[0] : NULL, gp);
+            S.fam->log_prob_grad(n, b.x, b.p, b.f, sums[0] ? lb[0] : NULL, gp);
             for (int a = 0; a < na; ++a)
                 if (sums[a]) add_segments(lb[a], s, n, q.T, p0, acc[a]);
         }

@@ -18,7 +18,7 @@ static inline float scaled(float f, double d) { return f != 0.f ? (float)(f * d)
 /* ---- Bernoulli(probs) ---------------------------------------------------------------------- */
 
 void tre_bernoulli_probs_lp_block(int64_t n, float *out, const float *x,
-                                  float p[TRE_KDIST_MAX_PARAMS][BLOCK], const int *shared) {
+                                  tre_pblock p, const int *shared) {
     (void)shared;
     for (int64_t j = 0; j < n; ++j) out[j] = tre_bernoulli_probs_log_prob(x[j], p[0][j]);
 }
@@ -28,7 +28,7 @@ float tre_bernoulli_probs_sample_elem(uint64_t seed, uint64_t stream, uint64_t e
 }
 
 void tre_bernoulli_probs_lp_grad_block(int64_t n, const float *x,
-                                       float p[TRE_KDIST_MAX_PARAMS][BLOCK], const float *f,
+                                       tre_pblock p, const float *f,
                                        float *gv, float *const *gp) {
     for (int64_t j = 0; j < n; ++j) {
         if (gv) gv[j] = scaled(f[j], tre_bernoulli_probs_dlp_dx(x[j], p[0][j]));
@@ -39,7 +39,7 @@ void tre_bernoulli_probs_lp_grad_block(int64_t n, const float *x,
 /* ---- Bernoulli(logits) --------------------------------------------------------------------- */
 
 void tre_bernoulli_logits_lp_block(int64_t n, float *out, const float *x,
-                                   float p[TRE_KDIST_MAX_PARAMS][BLOCK], const int *shared) {
+                                   tre_pblock p, const int *shared) {
     (void)shared;
     for (int64_t j = 0; j < n; ++j) out[j] = tre_bernoulli_logits_log_prob(x[j], p[0][j]);
 }
@@ -49,7 +49,7 @@ float tre_bernoulli_logits_sample_elem(uint64_t seed, uint64_t stream, uint64_t 
 }
 
 void tre_bernoulli_logits_lp_grad_block(int64_t n, const float *x,
-                                        float p[TRE_KDIST_MAX_PARAMS][BLOCK], const float *f,
+                                        tre_pblock p, const float *f,
                                         float *gv, float *const *gp) {
     /* one loop per output, so that each vectorizes (the logistic-regression hot path) */
     if (gv)
@@ -61,7 +61,7 @@ void tre_bernoulli_logits_lp_grad_block(int64_t n, const float *x,
 /* ---- Poisson(rate) ------------------------------------------------------------------------- */
 
 void tre_poisson_lp_block(int64_t n, float *out, const float *x,
-                          float p[TRE_KDIST_MAX_PARAMS][BLOCK], const int *shared) {
+                          tre_pblock p, const int *shared) {
     if (shared[0]) {
         const double rate = p[0][0], log_rate = log(rate);
         for (int64_t j = 0; j < n; ++j) out[j] = (float)tre_poisson_log_prob_pre(x[j], rate, log_rate);
@@ -74,7 +74,7 @@ float tre_poisson_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, con
     return tre_poisson_sample(seed, stream, elem, p[0]);
 }
 
-void tre_poisson_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
+void tre_poisson_lp_grad_block(int64_t n, const float *x, tre_pblock p,
                                const float *f, float *gv, float *const *gp) {
     for (int64_t j = 0; j < n; ++j) {
         if (gv) gv[j] = scaled(f[j], tre_poisson_dlp_dx(x[j], p[0][j]));
@@ -85,7 +85,7 @@ void tre_poisson_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_
 /* ---- Binomial(total_count, probs) ---------------------------------------------------------- */
 
 void tre_binomial_lp_block(int64_t n, float *out, const float *x,
-                           float p[TRE_KDIST_MAX_PARAMS][BLOCK], const int *shared) {
+                           tre_pblock p, const int *shared) {
     if (shared[0] && shared[1]) { /* the common case: one (n, p) for a whole plate */
         const double tc = p[0][0], pr = p[1][0];
         const double lp = log(pr), l1mp = log1p(-pr), lg = tre_lgamma(tc + 1.0);
@@ -99,7 +99,7 @@ float tre_binomial_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, co
     return tre_binomial_sample(seed, stream, elem, p[0], p[1]);
 }
 
-void tre_binomial_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
+void tre_binomial_lp_grad_block(int64_t n, const float *x, tre_pblock p,
                                 const float *f, float *gv, float *const *gp) {
     for (int64_t j = 0; j < n; ++j) {
         const double k = x[j], tc = p[0][j], pr = p[1][j];

@@ -17,7 +17,7 @@ static inline float scaled(float f, double d) { return f != 0.f ? (float)(f * d)
 
 /* ---- Gamma(concentration, rate) ---------------------------------------------------------- */
 
-void tre_gamma_lp_block(int64_t n, float *out, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
+void tre_gamma_lp_block(int64_t n, float *out, const float *x, tre_pblock p,
                         const int *shared) {
     /* lgamma dominates the cost: computed once for a block that shares the concentration */
     const double lga0 = shared[0] ? tre_lgamma(p[0][0]) : 0.0;
@@ -33,7 +33,7 @@ float tre_gamma_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const
     return tre_gamma_sample(seed, stream, elem, p[0], p[1]);
 }
 
-void tre_gamma_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
+void tre_gamma_lp_grad_block(int64_t n, const float *x, tre_pblock p,
                              const float *f, float *gv, float *const *gp) {
     for (int64_t j = 0; j < n; ++j) {
         const double xj = x[j], a = p[0][j], b = p[1][j];
@@ -45,7 +45,7 @@ void tre_gamma_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PA
 
 /* x = s / rate with s = standard_gamma(a): d x / d a = (d s / d a) / rate at s = x * rate
  * (implicit, gamma.h), d x / d rate = -x / rate. */
-void tre_gamma_rsample_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
+void tre_gamma_rsample_grad_block(int64_t n, const float *x, tre_pblock p,
                                   const float *g, float *const *gp) {
     for (int64_t j = 0; j < n; ++j) {
         const double xj = x[j], a = p[0][j], b = p[1][j];
@@ -56,7 +56,7 @@ void tre_gamma_rsample_grad_block(int64_t n, const float *x, float p[TRE_KDIST_M
 
 /* ---- Beta(concentration1, concentration0) ------------------------------------------------ */
 
-void tre_beta_lp_block(int64_t n, float *out, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
+void tre_beta_lp_block(int64_t n, float *out, const float *x, tre_pblock p,
                        const int *shared) {
     const int hoist = shared[0] && shared[1];
     const double lb0 = hoist ? tre_lbeta(p[0][0], p[1][0]) : 0.0;
@@ -70,7 +70,7 @@ float tre_beta_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const 
     return tre_beta_sample(seed, stream, elem, p[0], p[1]);
 }
 
-void tre_beta_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
+void tre_beta_lp_grad_block(int64_t n, const float *x, tre_pblock p,
                             const float *f, float *gv, float *const *gp) {
     for (int64_t j = 0; j < n; ++j) {
         const double xj = x[j], a = p[0][j], b = p[1][j];
@@ -81,7 +81,7 @@ void tre_beta_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PAR
 }
 
 /* Implicit gradients at fixed CDF value (beta.h) */
-void tre_beta_rsample_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
+void tre_beta_rsample_grad_block(int64_t n, const float *x, tre_pblock p,
                                  const float *g, float *const *gp) {
     for (int64_t j = 0; j < n; ++j) {
         double da, db;
@@ -94,7 +94,7 @@ void tre_beta_rsample_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MA
 /* ---- StudentT(df, loc, scale) ------------------------------------------------------------ */
 
 void tre_student_t_lp_block(int64_t n, float *out, const float *x,
-                            float p[TRE_KDIST_MAX_PARAMS][BLOCK], const int *shared) {
+                            tre_pblock p, const int *shared) {
     const int hoist = shared[0] && shared[2];
     const double ln0 = hoist ? tre_student_t_log_norm(p[0][0], p[2][0]) : 0.0;
     for (int64_t j = 0; j < n; ++j) {
@@ -108,7 +108,7 @@ float tre_student_t_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, c
     return tre_student_t_sample(seed, stream, elem, p[0], p[1], p[2]);
 }
 
-void tre_student_t_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MAX_PARAMS][BLOCK],
+void tre_student_t_lp_grad_block(int64_t n, const float *x, tre_pblock p,
                                  const float *f, float *gv, float *const *gp) {
     for (int64_t j = 0; j < n; ++j) {
         const double xj = x[j], df = p[0][j], loc = p[1][j], scale = p[2][j];
@@ -121,7 +121,7 @@ void tre_student_t_lp_grad_block(int64_t n, const float *x, float p[TRE_KDIST_MA
 
 /* x = loc + scale t: d x / d loc = 1, d x / d scale = t, d x / d df implicit (student_t.h) */
 void tre_student_t_rsample_grad_block(int64_t n, const float *x,
-                                      float p[TRE_KDIST_MAX_PARAMS][BLOCK], const float *g,
+                                      tre_pblock p, const float *g,
                                       float *const *gp) {
     for (int64_t j = 0; j < n; ++j) {
         const double xj = x[j], df = p[0][j], loc = p[1][j], scale = p[2][j];

@@ -3,6 +3,7 @@
 #define TRELBO_KERNELS_MATH_NORMAL_H
 #include <math.h>
 #include "hd.h"
+#include "vmath.h"
 
 #define TRE_HALF_LOG_2PI 0.91893853320467274178
 
@@ -14,7 +15,7 @@ static inline TRE_HD float tre_normal_log_prob_pre(float x, float loc, float sca
     return -0.5f * z * z - log_scale - (float)TRE_HALF_LOG_2PI;
 }
 static inline TRE_HD float tre_normal_log_prob(float x, float loc, float scale) {
-    return tre_normal_log_prob_pre(x, loc, scale, logf(scale));
+    return tre_normal_log_prob_pre(x, loc, scale, tre_vlogf(scale));
 }
 /* d/dx, d/dloc, d/dscale of the log-density. */
 static inline TRE_HD float tre_normal_dlp_dx(float x, float loc, float scale) {
