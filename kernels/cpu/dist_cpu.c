@@ -51,10 +51,10 @@ void tre_normal_lp_grad_block(int64_t n, const float *x, tre_pblock p,
 void tre_normal_rsample_grad_block(int64_t n, const float *x,
                                    tre_pblock p, const float *g,
                                    float *const *gp) {
-    for (int64_t j = 0; j < n; ++j) {
-        if (gp[0]) gp[0][j] = g[j];
-        if (gp[1]) gp[1][j] = g[j] * tre_normal_rsample_dscale(x[j], p[0][j], p[1][j]);
-    }
+    if (gp[0])
+        for (int64_t j = 0; j < n; ++j) gp[0][j] = g[j];
+    if (gp[1])
+        for (int64_t j = 0; j < n; ++j) gp[1][j] = g[j] * tre_normal_rsample_dscale(x[j], p[0][j], p[1][j]);
 }
 
 /* The families with elementwise kernels, indexed by tre_kdist. */

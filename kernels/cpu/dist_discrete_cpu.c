@@ -30,10 +30,10 @@ float tre_bernoulli_probs_sample_elem(uint64_t seed, uint64_t stream, uint64_t e
 void tre_bernoulli_probs_lp_grad_block(int64_t n, const float *x,
                                        tre_pblock p, const float *f,
                                        float *gv, float *const *gp) {
-    for (int64_t j = 0; j < n; ++j) {
-        if (gv) gv[j] = scaled(f[j], tre_bernoulli_probs_dlp_dx(x[j], p[0][j]));
-        if (gp[0]) gp[0][j] = scaled(f[j], tre_bernoulli_probs_dlp_dprobs(x[j], p[0][j]));
-    }
+    if (gv)
+        for (int64_t j = 0; j < n; ++j) gv[j] = scaled(f[j], tre_bernoulli_probs_dlp_dx(x[j], p[0][j]));
+    if (gp[0])
+        for (int64_t j = 0; j < n; ++j) gp[0][j] = scaled(f[j], tre_bernoulli_probs_dlp_dprobs(x[j], p[0][j]));
 }
 
 /* ---- Bernoulli(logits) --------------------------------------------------------------------- */
@@ -76,10 +76,10 @@ float tre_poisson_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, con
 
 void tre_poisson_lp_grad_block(int64_t n, const float *x, tre_pblock p,
                                const float *f, float *gv, float *const *gp) {
-    for (int64_t j = 0; j < n; ++j) {
-        if (gv) gv[j] = scaled(f[j], tre_poisson_dlp_dx(x[j], p[0][j]));
-        if (gp[0]) gp[0][j] = scaled(f[j], tre_poisson_dlp_drate(x[j], p[0][j]));
-    }
+    if (gv)
+        for (int64_t j = 0; j < n; ++j) gv[j] = scaled(f[j], tre_poisson_dlp_dx(x[j], p[0][j]));
+    if (gp[0])
+        for (int64_t j = 0; j < n; ++j) gp[0][j] = scaled(f[j], tre_poisson_dlp_drate(x[j], p[0][j]));
 }
 
 /* ---- Binomial(total_count, probs) ---------------------------------------------------------- */
