@@ -156,16 +156,6 @@ static void gather_block(const dist_space *S, dist_block *b, int64_t s, int64_t 
     b->g = view[SLOT_G];
 }
 
-/* sum of v[0..n) in double, in a fixed order (4 independent lanes: it vectorizes) */
-static double sum_d(const float *v, int64_t n) {
-    double lane[4] = {0, 0, 0, 0};
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4)
-        for (int l = 0; l < 4; ++l) lane[l] += (double)v[j + l];
-    for (; j < n; ++j) lane[0] += (double)v[j];
-    return (lane[0] + lane[1]) + (lane[2] + lane[3]);
-}
-
 /* Per-particle sums over the space [P x T]: work units that depend on the sizes alone, so the
  * order of every sum is the same for any number of threads. Small particles (T <= BLOCK) come
  * several to a unit and one block; big ones are split into `groups` fixed parts when there are
@@ -215,7 +205,7 @@ static void add_segments(const float *v, int64_t s, int64_t n, int64_t T, int64_
     }
     for (int64_t pos = s; pos < s + n;) {
         int64_t p = pos / T, end = (p + 1) * T < s + n ? (p + 1) * T : s + n;
-        acc[p - p0] += sum_d(v + (pos - s), end - pos);
+        acc[p - p0] += tre_cpu_sum_d(v + (pos - s), end - pos);
         pos = end;
     }
 }

@@ -76,11 +76,15 @@ static int categorical_log_prob_shared(const tre_kshape *rows, int64_t k, float 
                                        const tre_karg *logits, const tre_karg *value) {
     const int64_t P = rows->dim[0], M = rows->dim[1];
     const int64_t ls = logits->stride[1], v0 = value->stride[0], v1 = value->stride[1];
-    TRE_CPU_FOR(P * M * k > TRE_CPU_PARALLEL_MIN / 8, m, M,
-        const float *l = logits->data + m * ls;
-        const tre_cat_norm n = tre_categorical_norm_row(k, l);
+    const int64_t cr = 256; /* rows per chunk: their normalizers stay in L1 */
+    TRE_CPU_FOR(P * M * k > TRE_CPU_PARALLEL_MIN / 8, c, (M + cr - 1) / cr,
+        tre_cat_norm n[256];
+        const int64_t m0 = c * cr, mn = M - m0 < cr ? M - m0 : cr;
+        for (int64_t j = 0; j < mn; ++j) n[j] = tre_categorical_norm_row(k, logits->data + (m0 + j) * ls);
         for (int64_t p = 0; p < P; ++p)
-            out[p * M + m] = tre_categorical_log_prob_pre(k, l, &n, value->data[p * v0 + m * v1]););
+            for (int64_t j = 0; j < mn; ++j)
+                out[p * M + m0 + j] = tre_categorical_log_prob_pre(k, logits->data + (m0 + j) * ls, &n[j],
+                                                                   value->data[p * v0 + (m0 + j) * v1]););
     return 0;
 }
 

@@ -5,10 +5,7 @@
 int tre_sum_rows_cpu(void *impl, int64_t rows, int64_t cols, const float *in, float *out) {
     (void)impl;
     TRE_CPU_FOR(rows * cols > TRE_CPU_PARALLEL_MIN && rows > 1, r, rows,
-        const float *p = in + r * cols;
-        double acc = 0.0;
-        for (int64_t c = 0; c < cols; ++c) acc += (double)p[c];
-        out[r] = (float)acc;
+        out[r] = (float)tre_cpu_sum_d(in + r * cols, cols);
         );
     return 0;
 }

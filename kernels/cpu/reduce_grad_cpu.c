@@ -3,20 +3,12 @@
 #include "cpu_backend.h"
 #include "cpu_iter.h"
 
-/* sum of n floats at stride st, in double, in a fixed order (8 independent lanes when the run is
- * contiguous, so that it vectorizes instead of waiting on one chain of additions) */
+/* sum of n floats at stride st, in double, in a fixed order */
 static double strided_sum(const float *in, int64_t n, int64_t st) {
-    if (st != 1) {
-        double acc = 0.0;
-        for (int64_t j = 0; j < n; ++j) acc += (double)in[j * st];
-        return acc;
-    }
-    double lane[8] = {0};
-    int64_t j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (int l = 0; l < 8; ++l) lane[l] += (double)in[j + l];
-    for (; j < n; ++j) lane[0] += (double)in[j];
-    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    if (st == 1) return tre_cpu_sum_d(in, n);
+    double acc = 0.0;
+    for (int64_t j = 0; j < n; ++j) acc += (double)in[j * st];
+    return acc;
 }
 
 #define ROW_CHUNK 1024 /* kept innermost elements accumulated together */
