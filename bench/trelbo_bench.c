@@ -41,23 +41,31 @@ typedef struct opts {
     int modes;       /* bit 0: value only, bit 1: value + gradient */
     uint64_t seed;
     bool no_validation;
+    tre_elbo_kind estimator;
+    const char *estimator_name;
+    double alpha;
+    tre_backend_kind backend;
 } opts;
 
 static void usage(void) {
     printf("usage: trelbo-bench [--model NAME|all] [--particles 1,16,...] [--n N] [--d D]\n"
            "                    [--mode value|grad|both] [--reps R] [--seed S] [--json FILE]\n"
-           "                    [--no-validation]\n"
+           "                    [--estimator trace|meanfield|renyi] [--alpha A]\n"
+           "                    [--backend auto|cpu|cuda] [--no-validation]\n"
            "models (default sizes):\n");
     for (int i = 0; i < tre_bench_model_count; ++i)
         printf("  %-22s %s\n", tre_bench_models[i]->name, tre_bench_models[i]->sizes);
-    printf("The backend is the default one (CUDA when available, else CPU); TRELBO_BACKEND=cpu|cuda\n"
-           "overrides it. Trace_ELBO; each configuration is warmed up once before it is timed.\n");
+    printf("--backend auto (the default) takes CUDA when a device is present, else the CPU;\n"
+           "TRELBO_BACKEND=cpu|cuda overrides auto. --estimator: Trace_ELBO (default),\n"
+           "TraceMeanField_ELBO, or RenyiELBO with --alpha (default 0: IWAE). Each configuration\n"
+           "is warmed up once before it is timed.\n");
 }
 
 static int parse(int argc, char **argv, opts *o) {
     /* the default sweep keeps the whole suite to a few minutes on a 2-core machine; larger P
      * (up to 65,536 and beyond) with --particles */
-    *o = (opts){.model = "all", .reps = 10, .modes = 3, .seed = 1};
+    *o = (opts){.model = "all", .reps = 10, .modes = 3, .seed = 1, .estimator = TRE_TRACE_ELBO,
+                .estimator_name = "trace_elbo", .backend = TRE_BACKEND_AUTO};
     const int64_t sweep[] = {1, 16, 256, 1024, 4096};
     o->nparticles = 5;
     memcpy(o->particles, sweep, sizeof sweep);
@@ -75,6 +83,22 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--d")) o->size.d = atoll(v);
         else if (!strcmp(a, "--reps")) o->reps = atoi(v);
         else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--alpha")) o->alpha = atof(v);
+        else if (!strcmp(a, "--estimator")) {
+            static const struct { const char *arg, *name; tre_elbo_kind kind; } est[3] = {
+                {"trace", "trace_elbo", TRE_TRACE_ELBO},
+                {"meanfield", "trace_meanfield_elbo", TRE_TRACE_MEANFIELD_ELBO},
+                {"renyi", "renyi_elbo", TRE_RENYI_ELBO}};
+            int k = 0;
+            while (k < 3 && strcmp(v, est[k].arg)) ++k;
+            if (k == 3) return fprintf(stderr, "--estimator must be trace, meanfield or renyi\n"), 2;
+            o->estimator = est[k].kind;
+            o->estimator_name = est[k].name;
+        } else if (!strcmp(a, "--backend")) {
+            o->backend = !strcmp(v, "cpu") ? TRE_BACKEND_CPU : !strcmp(v, "cuda") ? TRE_BACKEND_CUDA
+                         : !strcmp(v, "auto") ? TRE_BACKEND_AUTO : (tre_backend_kind)-1;
+            if ((int)o->backend < 0) return fprintf(stderr, "--backend must be auto, cpu or cuda\n"), 2;
+        }
         else if (!strcmp(a, "--mode")) {
             o->modes = !strcmp(v, "value") ? 1 : !strcmp(v, "grad") ? 2 : !strcmp(v, "both") ? 3 : 0;
             if (!o->modes) return fprintf(stderr, "--mode must be value, grad or both\n"), 2;
@@ -137,7 +161,7 @@ static ceiling measure_ceiling(void) {
 
 static int run_model(const bench_model *m, const opts *o, const ceiling *ceil, FILE *json, int *first_row) {
     tre_ctx *ctx;
-    tre_status s = tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = TRE_BACKEND_AUTO, .seed = o->seed,
+    tre_status s = tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = o->backend, .seed = o->seed,
                                                        .no_validation = o->no_validation});
     if (s != TRE_OK) return fprintf(stderr, "tre_ctx_create: %s\n", tre_status_name(s)), 1;
     void *data = m->make(ctx, &o->size);
@@ -149,8 +173,8 @@ static int run_model(const bench_model *m, const opts *o, const ceiling *ceil, F
     const char *sizes = tre_bench_data_text(data);
     const int64_t terms = m->terms(data);
     const double gflop = m->gemm_flops(data);
-    printf("\n%s (%s), backend %s, Trace_ELBO, %d reps, validation %s\n", m->name, sizes,
-           tre_ctx_backend_name(ctx), o->reps, o->no_validation ? "off" : "on");
+    printf("\n%s (%s), backend %s, %s, %d reps, validation %s\n", m->name, sizes,
+           tre_ctx_backend_name(ctx), o->estimator_name, o->reps, o->no_validation ? "off" : "on");
     printf("%6s %9s %14s %9s %10s %10s %10s %12s %12s %8s %8s\n", "mode", "particles", "elbo", "stderr",
            "median_ms", "min_ms", "max_ms", "particles/s", "terms/s", "ceiling", "rss_MiB");
     double *t = malloc((size_t)o->reps * sizeof *t);
@@ -160,7 +184,7 @@ static int run_model(const bench_model *m, const opts *o, const ceiling *ceil, F
         const bool grad = mode == 1;
         for (int pi = 0; pi < o->nparticles && !rc; ++pi) {
             int64_t P = o->particles[pi];
-            tre_elbo_opts eo = {.kind = TRE_TRACE_ELBO, .num_particles = P, .grad = grad};
+            tre_elbo_opts eo = {.kind = o->estimator, .num_particles = P, .alpha = o->alpha, .grad = grad};
             tre_elbo_result res;
             double mean = 0, se2 = 0;
             for (int k = -1; k < o->reps; ++k) { /* k = -1: warm-up, sizes the arenas */
@@ -205,14 +229,14 @@ static int run_model(const bench_model *m, const opts *o, const ceiling *ceil, F
                 if (m->closed_form) snprintf(cf, sizeof cf, "%.6f", m->closed_form(data));
                 fprintf(json,
                         "%s\n    {\"system\": \"trelbo\", \"backend\": \"%s\", \"model\": \"%s\", "
-                        "\"sizes\": \"%s\", \"particles\": %lld, \"estimator\": \"trace_elbo\", "
+                        "\"sizes\": \"%s\", \"particles\": %lld, \"estimator\": \"%s\", "
                         "\"grad\": %s, \"reps\": %d, \"elbo\": %.6f, \"stderr\": %.6f, "
                         "\"closed_form\": %s, \"median_s\": %.9f, \"min_s\": %.9f, \"max_s\": %.9f, "
                         "\"particles_per_s\": %.6g, \"terms_per_s\": %.6g, \"peak_rss_mib\": %.1f, "
                         "\"arena_mib\": %.1f, \"bound\": \"%s\", \"roofline_s\": %.9f, "
                         "\"ceiling_fraction\": %.4f, \"validation\": %s}",
                         *first_row ? "" : ",", tre_ctx_backend_name(ctx), m->name, sizes, (long long)P,
-                        grad ? "true" : "false", o->reps, mean, sqrt(se2), cf, med, t[0], t[o->reps - 1],
+                        o->estimator_name, grad ? "true" : "false", o->reps, mean, sqrt(se2), cf, med, t[0], t[o->reps - 1],
                         (double)P / med, (double)(P * terms) / med, peak_rss_mib(),
                         (double)(mem.host_bytes + mem.data_bytes) / 1048576.0, bound, roof_s, fraction,
                         o->no_validation ? "false" : "true");
