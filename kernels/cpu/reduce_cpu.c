@@ -13,11 +13,25 @@ int tre_sum_rows_cpu(void *impl, int64_t rows, int64_t cols, const float *in, fl
 int tre_gather_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                    int64_t k, const float *in, float *out) {
     (void)impl;
-    TRE_CPU_FOR(outer * k * inner > TRE_CPU_PARALLEL_MIN, o, outer,
-        for (int64_t j = 0; j < k; ++j) {
-            const float *src = in + (o * n + index[j]) * inner;
-            float *dst = out + (o * k + j) * inner;
-            for (int64_t i = 0; i < inner; ++i) dst[i] = src[i];
-        });
+    /* short rows (a few features per index) get a copy of constant length, unrolled */
+#define GATHER_ROWS(LEN)                                                                           \
+    TRE_CPU_FOR(outer * k * inner > TRE_CPU_PARALLEL_MIN, o, outer,                                \
+        for (int64_t j = 0; j < k; ++j) {                                                          \
+            const float *src = in + (o * n + index[j]) * inner;                                    \
+            float *dst = out + (o * k + j) * inner;                                                \
+            for (int64_t i = 0; i < (LEN); ++i) dst[i] = src[i];                                   \
+        })
+    switch (inner) {
+    case 1: GATHER_ROWS(1); break;
+    case 2: GATHER_ROWS(2); break;
+    case 3: GATHER_ROWS(3); break;
+    case 4: GATHER_ROWS(4); break;
+    case 5: GATHER_ROWS(5); break;
+    case 6: GATHER_ROWS(6); break;
+    case 7: GATHER_ROWS(7); break;
+    case 8: GATHER_ROWS(8); break;
+    default: GATHER_ROWS(inner); break;
+    }
+#undef GATHER_ROWS
     return 0;
 }

@@ -101,12 +101,26 @@ int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, flo
 int tre_scatter_add_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                         int64_t k, const float *g, float *out) {
     (void)impl;
-    TRE_CPU_FOR(outer * k * inner > TRE_CPU_PARALLEL_MIN, o, outer,
-        for (int64_t j = 0; j < k; ++j) {
-            const float *src = g + (o * k + j) * inner;
-            float *dst = out + (o * n + index[j]) * inner;
-            for (int64_t i = 0; i < inner; ++i) dst[i] += src[i];
-        });
+    /* short rows get an add of constant length, unrolled (as tre_gather_cpu) */
+#define SCATTER_ROWS(LEN)                                                                          \
+    TRE_CPU_FOR(outer * k * inner > TRE_CPU_PARALLEL_MIN, o, outer,                                \
+        for (int64_t j = 0; j < k; ++j) {                                                          \
+            const float *src = g + (o * k + j) * inner;                                            \
+            float *dst = out + (o * n + index[j]) * inner;                                         \
+            for (int64_t i = 0; i < (LEN); ++i) dst[i] += src[i];                                  \
+        })
+    switch (inner) {
+    case 1: SCATTER_ROWS(1); break;
+    case 2: SCATTER_ROWS(2); break;
+    case 3: SCATTER_ROWS(3); break;
+    case 4: SCATTER_ROWS(4); break;
+    case 5: SCATTER_ROWS(5); break;
+    case 6: SCATTER_ROWS(6); break;
+    case 7: SCATTER_ROWS(7); break;
+    case 8: SCATTER_ROWS(8); break;
+    default: SCATTER_ROWS(inner); break;
+    }
+#undef SCATTER_ROWS
     return 0;
 }
 
