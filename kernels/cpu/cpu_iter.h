@@ -33,6 +33,17 @@
         }                                                                                        \
     } while (0)
 
+/* for every block [S, S + N) of at most TRE_CPU_BLOCK consecutive elements of [0, TOTAL): the
+ * blocks come in chunks of TRE_CPU_CHUNK that the threads share when TOTAL > MIN */
+#define TRE_CPU_BLOCKS(TOTAL, MIN, S, N, ...)                                                   \
+    TRE_CPU_FOR((TOTAL) > (MIN), tre_chunk_, ((TOTAL) + TRE_CPU_CHUNK - 1) / TRE_CPU_CHUNK,      \
+        const int64_t tre_s1_ = (TOTAL) - tre_chunk_ * TRE_CPU_CHUNK < TRE_CPU_CHUNK              \
+                                    ? (TOTAL) : (tre_chunk_ + 1) * TRE_CPU_CHUNK;               \
+        for (int64_t S = tre_chunk_ * TRE_CPU_CHUNK; S < tre_s1_; S += TRE_CPU_BLOCK) {          \
+            const int64_t N = tre_s1_ - S < TRE_CPU_BLOCK ? tre_s1_ - S : TRE_CPU_BLOCK;         \
+            __VA_ARGS__                                                                          \
+        })
+
 typedef struct tre_cpu_iter {
     int ndim, nargs;
     int64_t dim[TRE_KDIMS + 1];

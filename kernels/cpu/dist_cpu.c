@@ -137,6 +137,18 @@ static bool dist_space_init(dist_space *S, tre_kdist kind, int64_t particles, co
     return true;
 }
 
+/* The space of an op over one shape (no particle dim of its own): the value (NULL: the op's
+ * contiguous output, nothing to read) and the family's parameters. */
+static bool shape_space_init(dist_space *S, tre_kdist kind, const tre_kshape *shape,
+                             const tre_karg *value, const tre_karg *params) {
+    const tre_cpu_family *fam = family_of(kind);
+    if (!fam) return false;
+    tre_karg args[1 + TRE_KDIST_MAX_PARAMS] = {{NULL, {0}}};
+    if (value) args[0] = *value;
+    for (int i = 0; i < fam->nparams; ++i) args[1 + i] = params[i];
+    return dist_space_init(S, kind, 0, shape, args, 1 + fam->nparams, NULL, NULL, 0);
+}
+
 /* One block of up to BLOCK consecutive elements: each slot's values, read in place where they
  * are one unit-stride run, else gathered into buf; f is the gradient kernels' factor. */
 typedef struct dist_block {
@@ -219,21 +231,14 @@ static void apply_mask(const dist_space *S, const dist_block *b, float *v, int64
 int tre_log_prob_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                      const tre_karg *value, const tre_karg *params) {
     (void)impl;
-    tre_karg args[1 + TRE_KDIST_MAX_PARAMS] = {*value};
-    const tre_cpu_family *fam = family_of(kind);
-    if (!fam) return 1;
-    for (int i = 0; i < fam->nparams; ++i) args[1 + i] = params[i];
     dist_space S;
-    if (!dist_space_init(&S, kind, 0, shape, args, 1 + fam->nparams, NULL, NULL, 0)) return 1;
+    if (!shape_space_init(&S, kind, shape, value, params)) return 1;
+    const tre_cpu_family *fam = S.fam;
     const int64_t total = S.it.total;
-    TRE_CPU_FOR(total > TRE_CPU_PARALLEL_MIN, k, (total + TRE_CPU_CHUNK - 1) / TRE_CPU_CHUNK,
+    TRE_CPU_BLOCKS(total, TRE_CPU_PARALLEL_MIN, s, n,
         dist_block b;
-        const int64_t s1 = total - k * TRE_CPU_CHUNK < TRE_CPU_CHUNK ? total : (k + 1) * TRE_CPU_CHUNK;
-        for (int64_t s = k * TRE_CPU_CHUNK; s < s1; s += BLOCK) {
-            const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
-            gather_block(&S, &b, s, n);
-            fam->log_prob(n, out + s, b.x, b.p, S.shared);
-        });
+        gather_block(&S, &b, s, n);
+        fam->log_prob(n, out + s, b.x, b.p, S.shared););
     return 0;
 }
 
@@ -276,30 +281,22 @@ int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tr
 int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                    const tre_karg *params, uint64_t seed, uint64_t stream) {
     (void)impl;
-    const tre_cpu_family *fam = family_of(kind);
-    if (!fam || !fam->sample) return 1;
-    /* slot 0 (the value) is the contiguous output itself: nothing to gather */
-    tre_karg args[1 + TRE_KDIST_MAX_PARAMS] = {{NULL, {0}}};
-    for (int i = 0; i < fam->nparams; ++i) args[1 + i] = params[i];
-    dist_space S;
-    if (!dist_space_init(&S, kind, 0, shape, args, 1 + fam->nparams, NULL, NULL, 0)) return 1;
+    dist_space S; /* no value: the draws are the contiguous output */
+    if (!shape_space_init(&S, kind, shape, NULL, params) || !S.fam->sample) return 1;
+    const tre_cpu_family *fam = S.fam;
     const int64_t total = S.it.total;
-    TRE_CPU_FOR(total > TRE_CPU_PARALLEL_MIN / 8, k, (total + TRE_CPU_CHUNK - 1) / TRE_CPU_CHUNK,
+    TRE_CPU_BLOCKS(total, TRE_CPU_PARALLEL_MIN / 8, s, n,
         dist_block b;
-        const int64_t s1 = total - k * TRE_CPU_CHUNK < TRE_CPU_CHUNK ? total : (k + 1) * TRE_CPU_CHUNK;
-        for (int64_t s = k * TRE_CPU_CHUNK; s < s1; s += BLOCK) {
-            const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
-            gather_block(&S, &b, s, n);
-            /* the element number is its linear index in the output: the same on any backend */
-            if (fam->sample_block) {
-                fam->sample_block(n, seed, stream, (uint64_t)s, b.p, out + s);
-                continue;
-            }
-            for (int64_t j = 0; j < n; ++j) {
-                float pv[TRE_KDIST_MAX_PARAMS] = {0};
-                for (int q = 0; q < fam->nparams; ++q) pv[q] = b.p[q][j];
-                out[s + j] = fam->sample(seed, stream, (uint64_t)(s + j), pv);
-            }
+        gather_block(&S, &b, s, n);
+        /* the element number is its linear index in the output: the same on any backend */
+        if (fam->sample_block) {
+            fam->sample_block(n, seed, stream, (uint64_t)s, b.p, out + s);
+            continue;
+        }
+        for (int64_t j = 0; j < n; ++j) {
+            float pv[TRE_KDIST_MAX_PARAMS] = {0};
+            for (int q = 0; q < fam->nparams; ++q) pv[q] = b.p[q][j];
+            out[s + j] = fam->sample(seed, stream, (uint64_t)(s + j), pv);
         });
     return 0;
 }
@@ -322,17 +319,13 @@ int tre_log_prob_backward_cpu(void *impl, tre_kdist kind, int64_t particles, con
         return 1;
     /* the outputs are full-shape and contiguous: linear element i is grads[a][i] */
     const int64_t total = S.it.total;
-    TRE_CPU_FOR(total > TRE_CPU_PARALLEL_MIN, k, (total + TRE_CPU_CHUNK - 1) / TRE_CPU_CHUNK,
+    TRE_CPU_BLOCKS(total, TRE_CPU_PARALLEL_MIN, s, n,
         dist_block b;
-        const int64_t s1 = total - k * TRE_CPU_CHUNK < TRE_CPU_CHUNK ? total : (k + 1) * TRE_CPU_CHUNK;
-        for (int64_t s = k * TRE_CPU_CHUNK; s < s1; s += BLOCK) {
-            const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
-            gather_block(&S, &b, s, n);
-            grad_factor(&S, &b, n, scale);
-            float *gp[TRE_KDIST_MAX_PARAMS] = {NULL};
-            for (int i = 0; i < S.np; ++i) gp[i] = grads[1 + i] ? grads[1 + i] + s : NULL;
-            S.fam->log_prob_grad(n, b.x, b.p, b.f, grads[0] ? grads[0] + s : NULL, gp);
-        });
+        gather_block(&S, &b, s, n);
+        grad_factor(&S, &b, n, scale);
+        float *gp[TRE_KDIST_MAX_PARAMS] = {NULL};
+        for (int i = 0; i < S.np; ++i) gp[i] = grads[1 + i] ? grads[1 + i] + s : NULL;
+        S.fam->log_prob_grad(n, b.x, b.p, b.f, grads[0] ? grads[0] + s : NULL, gp););
     return 0;
 }
 
@@ -391,22 +384,15 @@ int tre_log_prob_backward_sum_cpu(void *impl, tre_kdist kind, int64_t particles,
 int tre_rsample_backward_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, const float *x,
                              const tre_karg *params, const float *g, float *const *grads) {
     (void)impl;
-    const tre_cpu_family *fam = family_of(kind);
-    if (!fam || !fam->rsample_grad) return 1;
-    tre_karg args[1 + TRE_KDIST_MAX_PARAMS] = {{NULL, {0}}}; /* x and g: contiguous, read in place */
-    for (int i = 0; i < fam->nparams; ++i) args[1 + i] = params[i];
-    dist_space S;
-    if (!dist_space_init(&S, kind, 0, shape, args, 1 + fam->nparams, NULL, NULL, 0)) return 1;
+    dist_space S; /* x and g are contiguous: read in place */
+    if (!shape_space_init(&S, kind, shape, NULL, params) || !S.fam->rsample_grad) return 1;
+    const tre_cpu_family *fam = S.fam;
     const int64_t total = S.it.total;
-    TRE_CPU_FOR(total > TRE_CPU_PARALLEL_MIN, k, (total + TRE_CPU_CHUNK - 1) / TRE_CPU_CHUNK,
+    TRE_CPU_BLOCKS(total, TRE_CPU_PARALLEL_MIN, s, n,
         dist_block b;
-        const int64_t s1 = total - k * TRE_CPU_CHUNK < TRE_CPU_CHUNK ? total : (k + 1) * TRE_CPU_CHUNK;
-        for (int64_t s = k * TRE_CPU_CHUNK; s < s1; s += BLOCK) {
-            const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
-            gather_block(&S, &b, s, n);
-            float *gp[TRE_KDIST_MAX_PARAMS] = {NULL};
-            for (int i = 0; i < fam->nparams; ++i) gp[i] = grads[i] ? grads[i] + s : NULL;
-            fam->rsample_grad(n, x + s, b.p, g + s, gp);
-        });
+        gather_block(&S, &b, s, n);
+        float *gp[TRE_KDIST_MAX_PARAMS] = {NULL};
+        for (int i = 0; i < fam->nparams; ++i) gp[i] = grads[i] ? grads[i] + s : NULL;
+        fam->rsample_grad(n, x + s, b.p, g + s, gp););
     return 0;
 }

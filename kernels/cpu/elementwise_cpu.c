@@ -23,16 +23,12 @@ int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out
     const int64_t *st[2] = {a->stride, b->stride};
     tre_cpu_iter_init(&it, 0, shape, 2, st, NULL);
     const int64_t total = it.total;
-    TRE_CPU_FOR(total > TRE_CPU_PARALLEL_MIN, k, (total + TRE_CPU_CHUNK - 1) / TRE_CPU_CHUNK,
-        const int64_t s0 = k * TRE_CPU_CHUNK, s1 = total - s0 < TRE_CPU_CHUNK ? total : s0 + TRE_CPU_CHUNK;
+    TRE_CPU_BLOCKS(total, TRE_CPU_PARALLEL_MIN, s, n,
         float ab[BLOCK], bb[BLOCK];
-        for (int64_t s = s0; s < s1; s += BLOCK) {
-            const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
-            const float *base[2] = {a->data, b->data}, *view[2];
-            float *dst[2] = {ab, bb};
-            tre_cpu_gather_view(&it, s, n, base, dst, view);
-            binop_block(op, n, out + s, view[0], view[1]);
-        });
+        const float *base[2] = {a->data, b->data}, *view[2];
+        float *dst[2] = {ab, bb};
+        tre_cpu_gather_view(&it, s, n, base, dst, view);
+        binop_block(op, n, out + s, view[0], view[1]););
     return 0;
 }
 
@@ -50,25 +46,21 @@ int tre_mask_scale_cpu(void *impl, const tre_kshape *shape, float *out, const tr
     const int64_t *st[2] = {x->stride, mask ? mask->stride : x->stride};
     tre_cpu_iter_init(&it, 0, shape, 2, st, NULL);
     const int64_t total = it.total;
-    TRE_CPU_FOR(total > TRE_CPU_PARALLEL_MIN, k, (total + TRE_CPU_CHUNK - 1) / TRE_CPU_CHUNK,
-        const int64_t s0 = k * TRE_CPU_CHUNK, s1 = total - s0 < TRE_CPU_CHUNK ? total : s0 + TRE_CPU_CHUNK;
+    TRE_CPU_BLOCKS(total, TRE_CPU_PARALLEL_MIN, s, n,
         float xb[BLOCK], mb[BLOCK];
-        for (int64_t s = s0; s < s1; s += BLOCK) {
-            const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
-            float *o = out + s;
-            if (!mask && scale == 1.f) { /* a broadcast copy: gather straight into the output */
-                const float *base[2] = {x->data, NULL};
-                float *dst[2] = {o, NULL};
-                tre_cpu_gather(&it, s, n, base, dst);
-                continue;
-            }
-            const float *base[2] = {x->data, mask ? mask->data : NULL}, *view[2];
-            float *dst[2] = {xb, mb};
-            tre_cpu_gather_view(&it, s, n, base, dst, view);
-            if (mask)
-                for (int64_t i = 0; i < n; ++i) o[i] = view[1][i] != 0.f ? scale * view[0][i] : 0.f;
-            else
-                for (int64_t i = 0; i < n; ++i) o[i] = scale * view[0][i];
-        });
+        float *o = out + s;
+        if (!mask && scale == 1.f) { /* a broadcast copy: gather straight into the output */
+            const float *base[2] = {x->data, NULL};
+            float *dst[2] = {o, NULL};
+            tre_cpu_gather(&it, s, n, base, dst);
+            continue;
+        }
+        const float *base[2] = {x->data, mask ? mask->data : NULL}, *view[2];
+        float *dst[2] = {xb, mb};
+        tre_cpu_gather_view(&it, s, n, base, dst, view);
+        if (mask)
+            for (int64_t i = 0; i < n; ++i) o[i] = view[1][i] != 0.f ? scale * view[0][i] : 0.f;
+        else
+            for (int64_t i = 0; i < n; ++i) o[i] = scale * view[0][i];);
     return 0;
 }
