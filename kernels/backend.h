@@ -16,6 +16,11 @@ extern "C" {
 #endif
 
 #define TRE_KERR_OOM 2 /* return code of a backend function that ran out of memory */
+/* An op that cannot be recorded in a graph (a readback, a sync, scratch growth) was asked for
+ * while capturing: the op did nothing and graph_end will report the capture as broken. */
+#define TRE_KERR_CAPTURE 3
+/* graph_launch: a buffer the graph points to (the backend's scratch) has moved since capture. */
+#define TRE_KERR_STALE 4
 #define TRE_KDIMS 9 /* particle dim + TRE_MAX_DIMS */
 
 typedef struct tre_kshape {
@@ -219,6 +224,20 @@ typedef struct tre_backend {
     /* *count = number of elements of the broadcast shape failing `check` */
     int (*validate)(void *impl, tre_kcheck check, const tre_kshape *shape, const tre_karg *x,
                     const tre_karg *a, const tre_karg *b, float ca, int64_t *count);
+    /* Step graphs (optional: NULL where launches cost nothing worth saving, as on the CPU).
+     * Between graph_begin and graph_end the backend records the ops queued instead of running
+     * them (uploads keep a copy of their host bytes, owned by the graph); an op that needs the
+     * host (download, sync, validate's count, scratch growth) returns TRE_KERR_CAPTURE, and
+     * graph_end then returns TRE_KERR_CAPTURE too. Either way graph_end hands back what was
+     * recorded (*graph, NULL when nothing could be kept), which graph_launch runs in order
+     * with the arguments of the capture. Random ops read a device word, the rng delta, that is
+     * added to their `stream` when they run (0 unless set_rng_delta says otherwise), so a
+     * replayed graph can draw the numbers of a later step. */
+    int (*graph_begin)(void *impl);
+    int (*graph_end)(void *impl, void **graph);
+    int (*graph_launch)(void *impl, void *graph);
+    void (*graph_destroy)(void *impl, void *graph);
+    int (*set_rng_delta)(void *impl, uint64_t delta);
     int (*sync)(void *impl);
     void (*destroy)(void *impl);
 } tre_backend;

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The GPU check, for a machine with a CUDA device: builds trelbo with the CUDA backend (Release,
 # for this machine's GPU unless TRELBO_CUDA_ARCHS says otherwise), runs the gpu tests (the CUDA
-# backend against the CPU backend, op by op and whole ELBOs), the parity test under
-# compute-sanitizer's memcheck and racecheck, and a short benchmark on the CUDA backend, then
-# prints a summary table. Exits nonzero when a step fails or was not run (no GPU).
+# backend against the CPU backend, op by op and whole ELBOs; SVI steps replayed from CUDA graphs
+# against eager ones), the parity and step-graph tests under compute-sanitizer's memcheck and
+# racecheck, and a short benchmark on the CUDA backend (also with graphed SVI steps, once
+# trelbo-bench has --graph), then prints a summary table. Exits nonzero when a step fails or was not run (no GPU).
 #   TRELBO_GPU_BUILD   build directory (default build-gpu)
 #   TRELBO_CUDA_ARCHS  CMAKE_CUDA_ARCHITECTURES (default native: the GPUs of this machine)
 #   TRELBO_GPU_BENCH   extra trelbo-bench arguments (default: two particle counts, 5 reps)
@@ -54,8 +55,8 @@ find_sanitizer() {
   return 1
 }
 
-sanitize() { # TOOL: the parity test under compute-sanitizer
-  local tool=$1 cs
+sanitize() { # TOOL [TEST]: a gpu test (default the parity test) under compute-sanitizer
+  local tool=$1 test=${2:-test_gpu_parity} cs
   cs=$(find_sanitizer) || { echo "compute-sanitizer not found"; return 77; }
   local extra=()
   [ "$tool" = memcheck ] && extra=(--leak-check full)
@@ -63,13 +64,19 @@ sanitize() { # TOOL: the parity test under compute-sanitizer
   # API errors are not reported: the test provokes one on purpose (a failed cudaMalloc must
   # come back as TRE_ERR_OUT_OF_MEMORY), and the test itself fails on any other
   "$cs" --tool "$tool" ${extra[@]+"${extra[@]}"} --report-api-errors no --error-exitcode 1 \
-    "$build/tests/test_gpu_parity"
+    "$build/tests/$test"
 }
 
 bench() {
   # shellcheck disable=SC2086
   TRELBO_BACKEND=cuda "$build/bench/trelbo-bench" ${TRELBO_GPU_BENCH:---particles 1024,16384 --reps 5} \
     --json "$build/gpu-check/bench.json"
+}
+
+bench_graph() { # value + gradient as SVI steps, each configuration replayed from one CUDA graph
+  # shellcheck disable=SC2086
+  TRELBO_BACKEND=cuda "$build/bench/trelbo-bench" ${TRELBO_GPU_BENCH:---particles 1024,16384 --reps 5} \
+    --mode grad --graph --json "$build/gpu-check/bench-graph.json"
 }
 
 echo "device:"
@@ -87,17 +94,27 @@ run_step configure cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTRELBO_CU
     run_step gpu-tests gpu_tests
     run_step memcheck sanitize memcheck
     run_step racecheck sanitize racecheck
+    run_step memcheck-graph sanitize memcheck test_gpu_step_graph
+    run_step racecheck-graph sanitize racecheck test_gpu_step_graph
     run_step bench bench
+    # (--help exits nonzero: read its text first, pipefail would fail the pipeline)
+    if grep -q -- '--graph' <<<"$("$build/bench/trelbo-bench" --help 2>&1)"; then
+      run_step bench-graph bench_graph
+    else
+      echo "== bench-graph: trelbo-bench has no --graph option yet, not run"
+    fi
   }
 
 echo
 echo "trelbo GPU check ($(date -u '+%Y-%m-%d %H:%M UTC'))"
 printf '%-22s %-10s %7s   %s\n' step result time log
 for r in "${rows[@]}"; do echo "$r"; done
-if [ -f "$logs/bench.log" ]; then
+for b in bench bench-graph; do
+  [ -f "$logs/$b.log" ] || continue
   echo
-  echo "benchmark (CUDA backend):"
+  if [ "$b" = bench ]; then echo "benchmark (CUDA backend):"
+  else echo "benchmark (CUDA backend, graphed SVI steps):"; fi
   # the progress lines are rewritten in place with carriage returns: keep the rest
-  tr '\r' '\n' <"$logs/bench.log" | grep -v ' rep [0-9]*/[0-9]*' | grep -v '^ *$' | sed 's/^/  /'
-fi
+  tr '\r' '\n' <"$logs/$b.log" | grep -v ' rep [0-9]*/[0-9]*' | grep -v '^ *$' | sed 's/^/  /'
+done
 exit "$failed"

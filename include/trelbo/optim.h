@@ -33,6 +33,47 @@ double tre_adam_lr(const tre_adam *opt);
 tre_status tre_svi_step(tre_ctx *ctx, tre_program model, tre_program guide, const void *args,
                         const tre_elbo_opts *opts, tre_adam *opt, double *loss);
 
+/* ---- one graph per static SVI step ----------------------------------------------------------
+ * tre_svi_step_graphed is tre_svi_step for a training loop: the same results, bit for bit (the
+ * same loss trajectory, params and random numbers), but on a backend with launch graphs (CUDA)
+ * a step whose program is static is captured once and then replayed with one launch, instead of
+ * running the host program and one launch per op every step. The first steps run eagerly; once
+ * a step's program (sites, ops, shapes, host constants, random ops) repeats the previous one,
+ * the next step is captured and later steps replay it, then download the loss and check
+ * it and the gradients for NaN/Inf before the Adam update (which runs outside the graph). A
+ * replay with a non-finite loss or gradient is not applied: that step runs again eagerly and
+ * returns the usual error naming the site or param.
+ * Replayed steps do not run the host program: validation (which the eager steps did), warnings
+ * and host-side effects of the model and guide do not happen, and a host value they read (a
+ * constant computed from args, a tre_scale_handler factor) stays as captured; a program whose
+ * host values change between steps must use tre_svi_step. Steps are run eagerly for good (no
+ * error) when the backend has no graphs (CPU), for RenyiELBO (it reads elbo_s on the host
+ * mid-step), with a subsampled plate or a seed handler inside the step, or when the step reads
+ * from the device mid-step (tre_tensor_to_host in the model, index checks). A kept graph is
+ * captured again when the model, guide, args or options change, a param is added, removed or
+ * replaced, or the step arena or backend scratch had to move. One tre_step_graph per loop. */
+typedef struct tre_step_graph tre_step_graph;
+
+typedef struct tre_step_graph_stats {
+    int64_t steps;         /* tre_svi_step_graphed calls */
+    int64_t eager_steps;   /* steps whose host program ran eagerly (warm-up, fallback, reruns) */
+    int64_t captures;      /* graphs captured and kept */
+    int64_t replays;       /* steps run by launching a kept graph */
+    int64_t invalidations; /* kept graphs dropped because the step or what it points to changed */
+    int64_t reruns;        /* replays with a non-finite loss or gradient, rerun eagerly */
+    /* NULL while steps may be graphed; else why every step runs eagerly (static text) */
+    const char *eager_reason;
+} tre_step_graph_stats;
+
+tre_status tre_step_graph_create(tre_ctx *ctx, tre_step_graph **out);
+/* Releases the graph; call it before destroying the context. */
+void tre_step_graph_destroy(tre_ctx *ctx, tre_step_graph *graph);
+/* One SVI step, as tre_svi_step, captured or replayed through `graph` where possible. */
+tre_status tre_svi_step_graphed(tre_ctx *ctx, tre_step_graph *graph, tre_program model,
+                                tre_program guide, const void *args, const tre_elbo_opts *opts,
+                                tre_adam *opt, double *loss);
+void tre_step_graph_stats_get(const tre_step_graph *graph, tre_step_graph_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,14 +4,14 @@
  * the stable sort behind the deterministic scatter-adds. Every CUDA, cuBLAS and CUB call is
  * checked; an allocation that fails gives NULL or TRE_KERR_OOM, never an abort.
  *
- * TODO(graph capture, issue 5 item 4): a static model's step queues the same kernels with the
- * same arguments every step (the arenas hand out the same addresses), so the step could be
- * captured once (cudaStreamBeginCapture on im->stream) and replayed with cudaGraphLaunch. What
- * stands in the way today: uploads wait on the staging events and downloads/validation
- * synchronize the stream (both illegal while capturing), the host reads elbo_s back during the
- * step, and subsampled plates upload fresh indices. A capture would need the host to mark the
- * static part of a step (the tape's kernels between the guide's first sample and the last
- * backward op) and to move its readbacks after the replay. */
+ * Step graphs (issue 5 item 4, graph_cuda.cu; the host side is src/infer/step_graph.c): while
+ * a step is captured, uploads go to graph-owned pinned memory instead of the staging ring, and
+ * the ops that need the host (downloads, syncs, validate's readback, scratch growth, frees)
+ * refuse with TRE_KERR_CAPTURE, which makes the host run that program eagerly from then on.
+ * Random ops add the device word d_rng_delta to their stream, so a replay draws the numbers of
+ * the step it stands for. Left to do: a device-side NaN/Inf count captured in the graph, so a
+ * replay needs one readback instead of one per param gradient; Adam inside the graph (its bias
+ * corrections would have to become device words too). */
 #include <stdlib.h>
 #include <string.h>
 #include "cuda_common.cuh"
@@ -26,7 +26,7 @@
 /* ---- errors ------------------------------------------------------------------------------- */
 
 #if !defined(TRE_CUDA_EMULATE)
-static int status_of(cudaError_t e) {
+int tre_cuda_status(cudaError_t e) {
     if (e == cudaSuccess) return 0;
     (void)cudaGetLastError(); /* clears it unless it is sticky (then every later call fails) */
     return e == cudaErrorMemoryAllocation ? TRE_KERR_OOM : 1;
@@ -37,7 +37,7 @@ int tre_cuda_launch_status(void) {
 #if defined(TRE_CUDA_EMULATE)
     return 0;
 #else
-    return status_of(cudaGetLastError());
+    return tre_cuda_status(cudaGetLastError());
 #endif
 }
 
@@ -66,9 +66,10 @@ static void cuda_free(void *impl, void *p) {
     free(p);
 #else
     /* queued work may still use p: let the stream drain first (frees are rare: arena
-     * consolidation, scratch growth, destruction) */
+     * consolidation, scratch growth, destruction); a capture cannot wait, and breaks */
     tre_cuda_impl *im = (tre_cuda_impl *)impl;
-    if (im && im->stream) (void)cudaStreamSynchronize(im->stream);
+    if (tre_cuda_capturing(im)) (void)tre_cuda_capture_refuse(im);
+    else if (im && im->stream) (void)cudaStreamSynchronize(im->stream);
     (void)cudaFree(p);
     (void)cudaGetLastError();
 #endif
@@ -76,10 +77,17 @@ static void cuda_free(void *impl, void *p) {
 
 void *tre_cuda_scratch(tre_cuda_impl *im, size_t bytes) {
     if (bytes <= im->scratch_bytes) return im->d_scratch;
+    /* a graph's nodes point into the scratch: it cannot move during a capture (the eager steps
+     * before a capture have grown it to what the step needs) */
+    if (tre_cuda_capturing(im)) {
+        (void)tre_cuda_capture_refuse(im);
+        return NULL;
+    }
+    im->scratch_gen++;
     size_t want = im->scratch_bytes * 2 > bytes ? im->scratch_bytes * 2 : bytes;
     if (want < TRE_CUDA_SCRATCH_MIN) want = TRE_CUDA_SCRATCH_MIN;
 #if !defined(TRE_CUDA_EMULATE)
-    if (im->d_scratch && status_of(cudaStreamSynchronize(im->stream))) return NULL;
+    if (im->d_scratch && tre_cuda_status(cudaStreamSynchronize(im->stream))) return NULL;
 #endif
     cuda_free(im, im->d_scratch);
     im->d_scratch = NULL;
@@ -94,6 +102,7 @@ void *tre_cuda_scratch(tre_cuda_impl *im, size_t bytes) {
 
 static int cuda_upload(void *impl, void *dst, const void *host, size_t bytes) {
     tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    if (tre_cuda_capturing(im)) return tre_cuda_capture_upload(im, dst, host, bytes);
 #if defined(TRE_CUDA_EMULATE)
     (void)im;
     if (bytes) memcpy(dst, host, bytes);
@@ -106,12 +115,12 @@ static int cuda_upload(void *impl, void *dst, const void *host, size_t bytes) {
         const int half = im->stage_next;
         im->stage_next ^= 1;
         unsigned char *stage = im->h_stage + (size_t)half * TRE_CUDA_STAGE_HALF;
-        int rc = status_of(cudaEventSynchronize(im->stage_done[half]));
+        int rc = tre_cuda_status(cudaEventSynchronize(im->stage_done[half]));
         if (rc) return rc;
         memcpy(stage, (const unsigned char *)host + off, len);
-        rc = status_of(cudaMemcpyAsync((unsigned char *)dst + off, stage, len,
+        rc = tre_cuda_status(cudaMemcpyAsync((unsigned char *)dst + off, stage, len,
                                        cudaMemcpyHostToDevice, im->stream));
-        if (!rc) rc = status_of(cudaEventRecord(im->stage_done[half], im->stream));
+        if (!rc) rc = tre_cuda_status(cudaEventRecord(im->stage_done[half], im->stream));
         if (rc) return rc;
     }
     return 0;
@@ -120,6 +129,7 @@ static int cuda_upload(void *impl, void *dst, const void *host, size_t bytes) {
 
 static int cuda_download(void *impl, void *host, const void *src, size_t bytes) {
     tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    if (tre_cuda_capturing(im)) return tre_cuda_capture_refuse(im);
 #if defined(TRE_CUDA_EMULATE)
     (void)im;
     if (bytes) memcpy(host, src, bytes);
@@ -129,9 +139,9 @@ static int cuda_download(void *impl, void *host, const void *src, size_t bytes) 
     for (size_t off = 0; off < bytes; off += 2 * (size_t)TRE_CUDA_STAGE_HALF) {
         const size_t cap = 2 * (size_t)TRE_CUDA_STAGE_HALF;
         const size_t len = bytes - off < cap ? bytes - off : cap;
-        int rc = status_of(cudaMemcpyAsync(im->h_stage, (const unsigned char *)src + off, len,
+        int rc = tre_cuda_status(cudaMemcpyAsync(im->h_stage, (const unsigned char *)src + off, len,
                                            cudaMemcpyDeviceToHost, im->stream));
-        if (!rc) rc = status_of(cudaStreamSynchronize(im->stream));
+        if (!rc) rc = tre_cuda_status(cudaStreamSynchronize(im->stream));
         if (rc) return rc;
         memcpy((unsigned char *)host + off, im->h_stage, len);
     }
@@ -140,14 +150,15 @@ static int cuda_download(void *impl, void *host, const void *src, size_t bytes) 
 }
 
 int tre_cuda_read_result(tre_cuda_impl *im, double *host, const double *d_src) {
+    if (tre_cuda_capturing(im)) return tre_cuda_capture_refuse(im);
 #if defined(TRE_CUDA_EMULATE)
     (void)im;
     *host = *d_src;
     return 0;
 #else
-    int rc = status_of(cudaMemcpyAsync(im->h_result, d_src, sizeof(double), cudaMemcpyDeviceToHost,
+    int rc = tre_cuda_status(cudaMemcpyAsync(im->h_result, d_src, sizeof(double), cudaMemcpyDeviceToHost,
                                        im->stream));
-    if (!rc) rc = status_of(cudaStreamSynchronize(im->stream));
+    if (!rc) rc = tre_cuda_status(cudaStreamSynchronize(im->stream));
     if (!rc) *host = *im->h_result;
     return rc;
 #endif
@@ -160,29 +171,27 @@ static int cuda_copy(void *impl, void *dst, const void *src, size_t bytes) {
     unsigned char *d = (unsigned char *)dst;
     const int overlap = d < s + bytes && s < d + bytes;
 #if defined(TRE_CUDA_EMULATE)
-    (void)im;
     (void)overlap;
-    memmove(d, s, bytes);
-    return 0;
+    return tre_cuda_emu_run(im, [d, s, bytes]() { memmove(d, s, bytes); });
 #else
     if (!overlap)
-        return status_of(cudaMemcpyAsync(d, s, bytes, cudaMemcpyDeviceToDevice, im->stream));
+        return tre_cuda_status(cudaMemcpyAsync(d, s, bytes, cudaMemcpyDeviceToDevice, im->stream));
     /* memmove semantics (cudaMemcpy leaves overlapping copies undefined): through scratch */
     void *tmp = tre_cuda_scratch(im, bytes);
     if (!tmp) return TRE_KERR_OOM;
-    int rc = status_of(cudaMemcpyAsync(tmp, s, bytes, cudaMemcpyDeviceToDevice, im->stream));
-    if (!rc) rc = status_of(cudaMemcpyAsync(d, tmp, bytes, cudaMemcpyDeviceToDevice, im->stream));
+    int rc = tre_cuda_status(cudaMemcpyAsync(tmp, s, bytes, cudaMemcpyDeviceToDevice, im->stream));
+    if (!rc) rc = tre_cuda_status(cudaMemcpyAsync(d, tmp, bytes, cudaMemcpyDeviceToDevice, im->stream));
     return rc;
 #endif
 }
 
 static int cuda_sync(void *impl) {
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    if (tre_cuda_capturing(im)) return tre_cuda_capture_refuse(im);
 #if defined(TRE_CUDA_EMULATE)
-    (void)impl;
     return 0;
 #else
-    tre_cuda_impl *im = (tre_cuda_impl *)impl;
-    return status_of(cudaStreamSynchronize(im->stream));
+    return tre_cuda_status(cudaStreamSynchronize(im->stream));
 #endif
 }
 
@@ -211,22 +220,22 @@ int tre_cuda_sort_pairs(tre_cuda_impl *im, void *temp, size_t temp_bytes, int64_
     if (n <= 0) return 0;
     if (n > 0x7fffffff || bits < 1 || bits > 32) return 1;
 #if defined(TRE_CUDA_EMULATE)
-    (void)im;
     (void)temp;
     (void)temp_bytes;
-    std::vector<int64_t> order((size_t)n);
-    for (int64_t i = 0; i < n; ++i) order[(size_t)i] = i;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return keys_in[a] < keys_in[b]; });
-    for (int64_t i = 0; i < n; ++i) {
-        keys_out[i] = keys_in[order[(size_t)i]];
-        vals_out[i] = vals_in[order[(size_t)i]];
-    }
-    return 0;
+    return tre_cuda_emu_run(im, [=]() {
+        std::vector<int64_t> order((size_t)n);
+        for (int64_t i = 0; i < n; ++i) order[(size_t)i] = i;
+        std::stable_sort(order.begin(), order.end(),
+                         [&](int64_t a, int64_t b) { return keys_in[a] < keys_in[b]; });
+        for (int64_t i = 0; i < n; ++i) {
+            keys_out[i] = keys_in[order[(size_t)i]];
+            vals_out[i] = vals_in[order[(size_t)i]];
+        }
+    });
 #else
     size_t bytes = temp_bytes;
     /* LSD radix sort: stable, so equal keys keep their values' input order */
-    return status_of(cub::DeviceRadixSort::SortPairs(temp, bytes, keys_in, keys_out, vals_in,
+    return tre_cuda_status(cub::DeviceRadixSort::SortPairs(temp, bytes, keys_in, keys_out, vals_in,
                                                      vals_out, (int)n, 0, bits, im->stream));
 #endif
 }
@@ -236,6 +245,11 @@ int tre_cuda_sort_pairs(tre_cuda_impl *im, void *temp, size_t temp_bytes, int64_
 static void cuda_destroy(void *impl) {
     tre_cuda_impl *im = (tre_cuda_impl *)impl;
     if (!im) return;
+    if (tre_cuda_capturing(im)) { /* a capture left open: end it and drop what it recorded */
+        void *g = NULL;
+        (void)tre_cuda_graph_end(im, &g);
+        tre_cuda_graph_destroy(im, g);
+    }
 #if !defined(TRE_CUDA_EMULATE)
     if (im->stream) (void)cudaStreamSynchronize(im->stream);
     if (im->blas) cublasDestroy(im->blas);
@@ -249,6 +263,7 @@ static void cuda_destroy(void *impl) {
 #endif
     cuda_free(im, im->d_scratch);
     cuda_free(im, im->d_result);
+    cuda_free(im, im->d_rng_delta);
     free(im);
 }
 
@@ -277,7 +292,16 @@ static tre_cuda_impl *impl_create(void) {
     }
 #endif
     im->d_result = (double *)cuda_alloc(im, sizeof(double));
-    if (!im->d_result || !tre_cuda_scratch(im, TRE_CUDA_SCRATCH_MIN)) {
+    im->d_rng_delta = (uint64_t *)cuda_alloc(im, sizeof(uint64_t));
+    int zeroed = im->d_rng_delta != NULL;
+#if defined(TRE_CUDA_EMULATE)
+    if (zeroed) *im->d_rng_delta = 0;
+#else
+    zeroed = zeroed && cudaMemsetAsync(im->d_rng_delta, 0, sizeof(uint64_t), im->stream) ==
+                           cudaSuccess &&
+             cudaStreamSynchronize(im->stream) == cudaSuccess;
+#endif
+    if (!im->d_result || !zeroed || !tre_cuda_scratch(im, TRE_CUDA_SCRATCH_MIN)) {
         cuda_destroy(im);
         return NULL;
     }
@@ -340,6 +364,11 @@ extern "C" tre_backend *tre_backend_cuda_create(void) {
     b->mvn_kl = tre_mvn_kl_cuda;
     b->mvn_kl_backward = tre_mvn_kl_backward_cuda;
     b->validate = tre_validate_cuda;
+    b->graph_begin = tre_cuda_graph_begin;
+    b->graph_end = tre_cuda_graph_end;
+    b->graph_launch = tre_cuda_graph_launch;
+    b->graph_destroy = tre_cuda_graph_destroy;
+    b->set_rng_delta = tre_cuda_set_rng_delta;
     b->sync = cuda_sync;
     b->destroy = cuda_destroy;
     return b;

@@ -7,8 +7,10 @@
  * Under TRE_CUDA_EMULATE (the TRELBO_CUDA_EMULATE CMake option: a development build for machines
  * without a GPU) the same sources compile as host C++ and these helpers run the functors in
  * serial loops, so that every op's indexing, argument plumbing and family dispatch can be
- * checked against the CPU backend by the parity test with no device. Only this header and
- * backend_cuda.cu / gemm_cuda.cu know the difference. */
+ * checked against the CPU backend by the parity test with no device. While a graph is being
+ * captured the emulation records a copy of each op's closure instead of running it, and a launch
+ * runs the copies in order, as a CUDA graph would. Only this header and backend_cuda.cu /
+ * gemm_cuda.cu / graph_cuda.cu know the difference. */
 #ifndef TRELBO_KERNELS_CUDA_COMMON_CUH
 #define TRELBO_KERNELS_CUDA_COMMON_CUH
 
@@ -19,6 +21,7 @@
 #include "../math/philox.h"
 
 #if defined(TRE_CUDA_EMULATE)
+#include <functional>
 #define TRE_CUDA_FN
 #else
 #include <cublas_v2.h>
@@ -32,6 +35,8 @@
 #define TRE_CUDA_STAGE_HALF (4u << 20)       /* pinned staging: two halves of 4 MiB */
 #define TRE_CUDA_BLAS_WORKSPACE (32u << 20)  /* cuBLAS workspace (Hopper wants 32 MiB) */
 #define TRE_CUDA_SCRATCH_MIN (1u << 20)
+
+struct tre_cuda_graph; /* graph_cuda.cu */
 
 /* One backend instance: everything runs in order on one stream, so a buffer of this struct
  * (scratch, staging) is free for the next op as soon as the previous op is queued. */
@@ -47,12 +52,42 @@ struct tre_cuda_impl {
 #endif
     void *d_scratch;
     size_t scratch_bytes;
+    uint64_t scratch_gen;          /* bumped whenever d_scratch moves (graphs point into it) */
     double *d_result;              /* device: small results (validate counts) */
+    /* added to `stream` by every random op when it runs (graph replays draw a later step's
+     * numbers); device memory, 0 outside graph launches. rng_delta: its current value. */
+    uint64_t *d_rng_delta;
+    uint64_t rng_delta;
+    tre_cuda_graph *cap;           /* the graph being captured (NULL: ops run) */
+    int capture_broken;            /* an op that cannot be captured was asked for */
 };
+
+/* True while ops are recorded into a graph instead of run. An op that would need the host
+ * (a readback, a sync, scratch growth) calls tre_cuda_capture_refuse, which breaks the capture
+ * and returns TRE_KERR_CAPTURE. */
+static inline bool tre_cuda_capturing(const tre_cuda_impl *im) { return im && im->cap; }
+int tre_cuda_capture_refuse(tre_cuda_impl *im);
+/* An upload while capturing: the bytes are copied into memory owned by the graph, which the
+ * graph's copy node reads at every launch. */
+int tre_cuda_capture_upload(tre_cuda_impl *im, void *dst, const void *host, size_t bytes);
+#if defined(TRE_CUDA_EMULATE)
+/* Emulation: queue a copy of `run` (with the arguments it captured) on the graph. */
+int tre_cuda_emu_record(tre_cuda_impl *im, std::function<void()> run);
+/* Emulation: run `run` now, or record it while capturing (as a stream capture would). */
+template <class R> inline int tre_cuda_emu_run(tre_cuda_impl *im, const R &run) {
+    if (tre_cuda_capturing(im)) return tre_cuda_emu_record(im, std::function<void()>(run));
+    run();
+    return 0;
+}
+#endif
 
 /* Device scratch of at least `bytes` for the op being queued (NULL: out of memory). Growing it
  * waits for the stream, since queued ops may still read the old buffer. */
 void *tre_cuda_scratch(tre_cuda_impl *im, size_t bytes);
+#if !defined(TRE_CUDA_EMULATE)
+/* 0 for cudaSuccess, else TRE_KERR_OOM or 1 (the error is cleared when possible). */
+int tre_cuda_status(cudaError_t e);
+#endif
 /* 0 after a successful launch, else TRE_KERR_OOM or 1 (the error is cleared when possible). */
 int tre_cuda_launch_status(void);
 /* Copies a small device result to the host and waits for it. */
@@ -132,6 +167,11 @@ static inline TRE_CUDA_FN tre_u32x4 tre_cuda_philox_block(uint64_t seed, uint64_
 #endif
 }
 
+/* The random op number a kernel draws from: its host-given `stream` plus the rng delta. */
+static inline TRE_CUDA_FN uint64_t tre_cuda_stream(const uint64_t *d_delta, uint64_t stream) {
+    return stream + *d_delta;
+}
+
 /* ---- tre_cuda_each: f(i) for i < n ---------------------------------------------------------- */
 
 #if !defined(TRE_CUDA_EMULATE)
@@ -144,9 +184,9 @@ template <class F> __global__ void tre_cuda_each_kernel(int64_t n, const __grid_
 template <class F> inline int tre_cuda_each(tre_cuda_impl *im, int64_t n, const F &f) {
     if (n <= 0) return 0;
 #if defined(TRE_CUDA_EMULATE)
-    (void)im;
-    for (int64_t i = 0; i < n; ++i) f(i);
-    return 0;
+    return tre_cuda_emu_run(im, [n, f]() {
+        for (int64_t i = 0; i < n; ++i) f(i);
+    });
 #else
     int64_t blocks = tre_cuda_ceil_div(n, TRE_CUDA_THREADS);
     if (blocks > TRE_CUDA_MAX_BLOCKS) blocks = TRE_CUDA_MAX_BLOCKS;
@@ -241,14 +281,14 @@ inline int tre_cuda_seg_sum(tre_cuda_impl *im, int64_t rows, int64_t cols, const
     if (rows <= 0) return 0;
     if (cols < 0) return 1;
 #if defined(TRE_CUDA_EMULATE)
-    (void)im;
-    for (int64_t r = 0; r < rows; ++r) {
-        const tre_cuda_seg rw = s.row(r);
-        double acc = 0.0;
-        for (int64_t c = 0; c < cols; ++c) acc += s.term(rw, c);
-        out[rw.out] = (T)(acc * scale);
-    }
-    return 0;
+    return tre_cuda_emu_run(im, [rows, cols, s, out, scale]() {
+        for (int64_t r = 0; r < rows; ++r) {
+            const tre_cuda_seg rw = s.row(r);
+            double acc = 0.0;
+            for (int64_t c = 0; c < cols; ++c) acc += s.term(rw, c);
+            out[rw.out] = (T)(acc * scale);
+        }
+    });
 #else
     const tre_cuda_seg_plan p = tre_cuda_seg_plan_for(rows, cols);
     if (p.threads == 1) {
@@ -368,6 +408,11 @@ int tre_mvn_rsample_backward_cuda(void *impl, int64_t rows, int64_t d, const flo
 int tre_mvn_kl_cuda(void *impl, const tre_kshape *rows, int64_t d, float *out,
                     const tre_karg *p_loc, const tre_karg *p_scale_tril, const tre_karg *q_loc,
                     const tre_karg *q_scale_tril);
+int tre_cuda_graph_begin(void *impl);
+int tre_cuda_graph_end(void *impl, void **graph);
+int tre_cuda_graph_launch(void *impl, void *graph);
+void tre_cuda_graph_destroy(void *impl, void *graph);
+int tre_cuda_set_rng_delta(void *impl, uint64_t delta);
 int tre_mvn_kl_backward_cuda(void *impl, const tre_kshape *rows, int64_t d, const float *g,
                              const tre_karg *p_loc, const tre_karg *p_scale_tril,
                              const tre_karg *q_loc, const tre_karg *q_scale_tril,

@@ -22,21 +22,21 @@ int tre_gemm_cuda(void *impl, int transA, int transB, int64_t M, int64_t N, int6
         return 1;
     if (M == 0 || N == 0 || batch == 0) return 0;
 #if defined(TRE_CUDA_EMULATE)
-    (void)im;
-    for (int64_t b = 0; b < batch; ++b) {
-        const float *a = A + b * strideA, *bb = B + b * strideB;
-        float *c = C + b * strideC;
-        for (int64_t i = 0; i < M; ++i)
-            for (int64_t j = 0; j < N; ++j) {
-                float acc = 0.f;
-                for (int64_t l = 0; l < K; ++l)
-                    acc += (transA ? a[l * lda + i] : a[i * lda + l]) *
-                           (transB ? bb[j * ldb + l] : bb[l * ldb + j]);
-                float *cij = c + i * ldc + j;
-                *cij = beta == 0.f ? alpha * acc : alpha * acc + beta * *cij;
-            }
-    }
-    return 0;
+    return tre_cuda_emu_run(im, [=]() {
+        for (int64_t b = 0; b < batch; ++b) {
+            const float *a = A + b * strideA, *bb = B + b * strideB;
+            float *c = C + b * strideC;
+            for (int64_t i = 0; i < M; ++i)
+                for (int64_t j = 0; j < N; ++j) {
+                    float acc = 0.f;
+                    for (int64_t l = 0; l < K; ++l)
+                        acc += (transA ? a[l * lda + i] : a[i * lda + l]) *
+                               (transB ? bb[j * ldb + l] : bb[l * ldb + j]);
+                    float *cij = c + i * ldc + j;
+                    *cij = beta == 0.f ? alpha * acc : alpha * acc + beta * *cij;
+                }
+        }
+    });
 #else
     const cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;

@@ -62,13 +62,15 @@ int tre_categorical_log_prob_backward_cuda(void *impl, const tre_kshape *rows, i
 }
 
 int tre_categorical_sample_cuda(void *impl, const tre_kshape *rows, int64_t k, float *out,
-                                const tre_karg *logits, uint64_t seed, uint64_t stream) {
+                                const tre_karg *logits, uint64_t seed, uint64_t stream0) {
     if (k < 1) return 1;
     tre_cuda_layout<1> L;
     const tre_karg *args[1] = {logits};
     const int64_t total = rows_layout(&L, rows, args);
     const float *l = logits->data;
+    const uint64_t *dl = ((tre_cuda_impl *)impl)->d_rng_delta;
     return tre_cuda_each((tre_cuda_impl *)impl, total, [=] TRE_CUDA_FN(int64_t r) {
+        const uint64_t stream = tre_cuda_stream(dl, stream0);
         int64_t off[1];
         L.offsets(r, off);
         /* tre_philox_uniform(seed, stream, r), from cuRAND's words */
@@ -171,13 +173,15 @@ int tre_mvn_log_prob_backward_cuda(void *impl, const tre_kshape *rows, int64_t d
 
 int tre_mvn_sample_cuda(void *impl, const tre_kshape *rows, int64_t d, float *out,
                         const tre_karg *loc, const tre_karg *scale_tril, uint64_t seed,
-                        uint64_t stream) {
+                        uint64_t stream0) {
     if (d < 1) return 1;
     tre_cuda_layout<2> L;
     const tre_karg *args[2] = {loc, scale_tril};
     const int64_t total = rows_layout(&L, rows, args);
     const float *m = loc->data, *S = scale_tril->data;
+    const uint64_t *dl = ((tre_cuda_impl *)impl)->d_rng_delta;
     return tre_cuda_each((tre_cuda_impl *)impl, total, [=] TRE_CUDA_FN(int64_t r) {
+        const uint64_t stream = tre_cuda_stream(dl, stream0);
         int64_t off[2];
         L.offsets(r, off);
         tre_mvn_sample_row(d, m + off[0], S + off[1], seed, stream, (uint64_t)(r * d), out + r * d);
@@ -185,9 +189,11 @@ int tre_mvn_sample_cuda(void *impl, const tre_kshape *rows, int64_t d, float *ou
 }
 
 int tre_mvn_rsample_backward_cuda(void *impl, int64_t rows, int64_t d, const float *g,
-                                  uint64_t seed, uint64_t stream, float *grad_scale_tril) {
+                                  uint64_t seed, uint64_t stream0, float *grad_scale_tril) {
     if (d < 1 || rows < 0) return 1;
+    const uint64_t *dl = ((tre_cuda_impl *)impl)->d_rng_delta;
     return tre_cuda_each((tre_cuda_impl *)impl, rows, [=] TRE_CUDA_FN(int64_t r) {
+        const uint64_t stream = tre_cuda_stream(dl, stream0);
         tre_mvn_rsample_grad_row(d, g + r * d, seed, stream, (uint64_t)(r * d),
                                  grad_scale_tril + r * d * d);
     });

@@ -106,6 +106,8 @@ void tre_ctx_step_reset(tre_ctx *ctx) {
     tre_arena_reset(&ctx->host);
     tre_plate_memo_reset(ctx);
     tre_arena_reset(&ctx->data);
+    ctx->step_sig = 0;
+    ctx->step_dynamic = NULL;
     tre_ctx_clear_error(ctx);
 }
 
@@ -147,6 +149,15 @@ void *tre_step_data(tre_ctx *ctx, size_t bytes) {
 }
 
 uint64_t tre_rng_next_stream(tre_ctx *ctx) { return ctx->rng_stream++; }
+
+void tre_step_sig_mix(tre_ctx *ctx, const void *p, size_t n) {
+    if (!ctx->step_sig_on) return;
+    /* FNV-1a over the bytes, continued from the signature so far */
+    uint64_t h = ctx->step_sig ^ 0xcbf29ce484222325ull;
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
+    ctx->step_sig = h;
+}
 
 void *tre_step_alloc_cb(void *ctx, size_t bytes) { return tre_step_alloc(ctx, bytes); }
 void tre_plate_memo_reset(tre_ctx *ctx) { tre_strmap_init(&ctx->plate_memo, tre_step_alloc_cb, NULL, ctx); }

@@ -16,6 +16,7 @@ typedef struct tre_param_store {
     tre_strmap by_name;          /* name -> tre_param_entry* */
     tre_param_entry **entries;   /* insertion order */
     int64_t count, cap;
+    uint64_t generation;         /* bumped when an entry or its gradient buffer comes or goes */
 } tre_param_store;
 
 struct tre_ctx {
@@ -48,6 +49,14 @@ struct tre_ctx {
 
     tre_param_store params;
     tre_ptensor *persistent;   /* list of live persistent tensors */
+
+    /* Step graphs (src/infer/step_graph.c): while step_sig_on, the front-end mixes what a step
+     * queues (tensor shapes, host constants, tape ops) into step_sig, so two steps can be seen
+     * to be the same program; step_dynamic names what made the current step unrepeatable by a
+     * graph (NULL: nothing). Both are reset with the step. */
+    bool step_sig_on;
+    uint64_t step_sig;
+    const char *step_dynamic;
 };
 
 /* True while the context has no sticky error. */
@@ -64,6 +73,15 @@ void *tre_step_data(tre_ctx *ctx, size_t bytes);
 void tre_ctx_name_site(tre_ctx *ctx, const char *site);
 /* Map a backend return code to the sticky error; returns the context's status. */
 tre_status tre_backend_check(tre_ctx *ctx, int rc, const char *what);
+/* Mix n bytes into the step signature (a no-op unless a step graph asked for it). */
+void tre_step_sig_mix(tre_ctx *ctx, const void *p, size_t n);
+/* Validation is not part of a step's program (a graph capture skips it): checks pause the
+ * signature and resume it with the returned state. */
+static inline bool tre_step_sig_pause(tre_ctx *ctx) {
+    bool on = ctx->step_sig_on;
+    ctx->step_sig_on = false;
+    return on;
+}
 /* Next random op number of the context's stream. */
 uint64_t tre_rng_next_stream(tre_ctx *ctx);
 void tre_warn(tre_ctx *ctx, const char *fmt, ...)

@@ -93,15 +93,12 @@ static tre_status finish(tre_ctx *ctx, int64_t old_particles) {
     return ctx->status;
 }
 
-tre_status tre_elbo(tre_ctx *ctx, tre_program model, tre_program guide, const void *args,
-                    const tre_elbo_opts *opts, tre_elbo_result *out) {
-    if (!ctx) return TRE_ERR_INVALID_ARG;
-    if (ctx->depth != 0)
-        return tre_ctx_fail(ctx, TRE_ERR_STACK,
-                            "tre_elbo: the handler stack must be empty (depth %d): an evaluation "
-                            "starts a new step",
-                            ctx->depth);
-    tre_ctx_step_reset(ctx);
+/* One evaluation after the step reset. With `deferred` (a step graph's capture), nothing is
+ * read back: *deferred receives the device buffer of elbo_s [P], the backward pass and the
+ * gradient collection are queued, and the host checks are the caller's. */
+static tre_status elbo_eval(tre_ctx *ctx, tre_program model, tre_program guide, const void *args,
+                            const tre_elbo_opts *opts, tre_elbo_result *out,
+                            const float **deferred) {
     if (!model || !guide || !opts || !out)
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_elbo: %s is NULL",
                             !model ? "model" : !guide ? "guide" : !opts ? "opts" : "out");
@@ -139,6 +136,15 @@ tre_status tre_elbo(tre_ctx *ctx, tre_program model, tre_program guide, const vo
 
     tre_tensor *elbo = est.elbo;
     if (elbo && elbo->particles != P) elbo = tre_broadcast_to(ctx, elbo, P, 0, NULL);
+    if (deferred) {
+        if (!elbo || elbo->numel != 1) return finish(ctx, old_particles); /* the host path reports it */
+        *deferred = elbo->data;
+        out->num_particles = P;
+        out->guide_trace = guide_tr;
+        out->model_trace = model_tr;
+        if (opts->grad && tre_grad_backward(ctx, est.loss) == TRE_OK) tre_param_store_collect_grads(ctx);
+        return finish(ctx, old_particles);
+    }
     float *host = elbo ? tre_step_alloc(ctx, (size_t)P * sizeof *host) : NULL;
     if (!host || tre_tensor_to_host(ctx, elbo, host, P) != TRE_OK) return finish(ctx, old_particles);
 
@@ -166,4 +172,23 @@ tre_status tre_elbo(tre_ctx *ctx, tre_program model, tre_program guide, const vo
     out->guide_trace = guide_tr;
     out->model_trace = model_tr;
     return finish(ctx, old_particles);
+}
+
+tre_status tre_elbo(tre_ctx *ctx, tre_program model, tre_program guide, const void *args,
+                    const tre_elbo_opts *opts, tre_elbo_result *out) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    if (ctx->depth != 0)
+        return tre_ctx_fail(ctx, TRE_ERR_STACK,
+                            "tre_elbo: the handler stack must be empty (depth %d): an evaluation "
+                            "starts a new step",
+                            ctx->depth);
+    tre_ctx_step_reset(ctx);
+    return elbo_eval(ctx, model, guide, args, opts, out, NULL);
+}
+
+tre_status tre_elbo_deferred(tre_ctx *ctx, tre_program model, tre_program guide, const void *args,
+                             const tre_elbo_opts *opts, tre_elbo_result *out,
+                             const float **elbo_s) {
+    *elbo_s = NULL;
+    return elbo_eval(ctx, model, guide, args, opts, out, elbo_s);
 }

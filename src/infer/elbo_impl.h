@@ -21,6 +21,14 @@ tre_status tre_meanfield_elbo_estimate(tre_ctx *ctx, tre_trace *model, tre_trace
 tre_status tre_renyi_elbo_estimate(tre_ctx *ctx, tre_trace *model, tre_trace *guide,
                                    const tre_elbo_opts *opts, bool grad, tre_estimate *est);
 
+/* tre_elbo for a step graph's capture: the caller has checked the stack and reset the step.
+ * Nothing is read back and nothing is checked on the host: *elbo_s receives the device buffer
+ * of elbo_s [P] (out: the traces; its numbers stay 0), the backward pass and the gradient
+ * collection are queued behind it. */
+tre_status tre_elbo_deferred(tre_ctx *ctx, tre_program model, tre_program guide, const void *args,
+                             const tre_elbo_opts *opts, tre_elbo_result *out,
+                             const float **elbo_s);
+
 /* Trace_ELBO's per-particle surrogate (also Renyi's), given elbo_s:
  * model terms + reparameterized guide terms + sf_weight(elbo) * log q for the other guide
  * sites, where sf_weight is stop_grad(elbo_s) for Trace_ELBO. */

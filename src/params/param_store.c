@@ -23,6 +23,7 @@ void tre_param_store_clear(tre_ctx *ctx) {
     if (!ctx) return;
     for (int64_t i = 0; i < ctx->params.count; ++i) entry_free(ctx, ctx->params.entries[i]);
     ctx->params.count = 0;
+    ctx->params.generation++;
     tre_strmap_release(&ctx->params.by_name);
 }
 
@@ -51,6 +52,7 @@ tre_status tre_param_store_remove(tre_ctx *ctx, const char *name) {
     memmove(ctx->params.entries + i, ctx->params.entries + i + 1,
             (size_t)(ctx->params.count - i - 1) * sizeof *ctx->params.entries);
     ctx->params.count--;
+    ctx->params.generation++;
     entry_free(ctx, e);
     return TRE_OK;
 }
@@ -102,6 +104,7 @@ static tre_param_entry *store_insert(tre_ctx *ctx, const char *name, tre_constra
     e->unconstrained = stored;
     stored->requires_grad = true; /* a leaf: recorded ops on it flow back here */
     st->entries[st->count++] = e;
+    st->generation++;
     return e;
 }
 
@@ -147,6 +150,7 @@ tre_status tre_param_store_collect_grads(tre_ctx *ctx) {
             tre_tensor *t = NULL;
             if (tre_tensor_create(ctx, &t, TRE_F32, 1, u->ndim, u->shape, NULL) != TRE_OK) break;
             e->grad = t;
+            ctx->params.generation++;
         }
         size_t bytes = (size_t)u->numel * 4;
         int rc = g ? ctx->be->copy(ctx->be->impl, e->grad->data, g->data, bytes)

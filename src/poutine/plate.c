@@ -70,6 +70,7 @@ tre_tensor *tre_subsample_draw(tre_ctx *ctx, const tre_msg *msg) {
     if (!idx) return NULL;
     for (int64_t i = 0; i < n; ++i) idx[i] = (int32_t)i;
     if (k < n) {
+        ctx->step_dynamic = "a subsampled plate draws new indices every step";
         /* partial Fisher-Yates over the Philox stream: the first k of a random permutation */
         uint64_t stream = tre_rng_next_stream(ctx);
         for (int64_t i = 0; i < k; ++i) {

@@ -133,9 +133,14 @@ tre_tensor *tre_sample_ex(tre_ctx *ctx, const char *name, const tre_dist *fn,
         msg->is_observed = true;
     }
     if (opts && opts->infer) msg->infer = *opts->infer;
-    if (ctx->validate && tre_dist_validate_params(ctx, fn) != TRE_OK) {
-        tre_ctx_name_site(ctx, name);
-        return NULL;
+    if (ctx->validate) {
+        const bool sig = tre_step_sig_pause(ctx);
+        const tre_status vs = tre_dist_validate_params(ctx, fn);
+        ctx->step_sig_on = sig;
+        if (vs != TRE_OK) {
+            tre_ctx_name_site(ctx, name);
+            return NULL;
+        }
     }
     return tre_apply_stack(ctx, msg) == TRE_OK ? msg->value : NULL;
 }

@@ -14,6 +14,8 @@ static tre_status seed_enter(tre_ctx *ctx, tre_messenger *self) {
     st->saved_stream = ctx->rng_stream;
     ctx->seed = st->seed;
     ctx->rng_stream = 0;
+    /* a graph replay shifts every random op by the steps between; a seeded block must not move */
+    ctx->step_dynamic = "a seed handler inside the step pins its random numbers";
     return TRE_OK;
 }
 

@@ -80,7 +80,10 @@ static tre_trace_node *sample_node(tre_ctx *ctx, tre_trace *tr, const char *name
  * its first log-prob (observed data, replayed and conditioned values, and NaNs anywhere). */
 static bool node_value_valid(tre_ctx *ctx, tre_trace_node *node) {
     if (!ctx->validate || node->log_prob || node->log_prob_sum) return true;
-    if (tre_dist_validate_value(ctx, node->msg.fn, node->msg.value) == TRE_OK) return true;
+    const bool sig = tre_step_sig_pause(ctx);
+    const tre_status vs = tre_dist_validate_value(ctx, node->msg.fn, node->msg.value);
+    ctx->step_sig_on = sig;
+    if (vs == TRE_OK) return true;
     tre_ctx_name_site(ctx, node->msg.name);
     return false;
 }

@@ -24,6 +24,7 @@ tre_grad_node *tre_grad_record(tre_ctx *ctx, tre_tensor *out, const char *name,
     if (!n) return NULL;
     n->backward = backward;
     n->name = name;
+    if (ctx->step_sig_on) tre_step_sig_mix(ctx, name, strlen(name));
     n->out = out;
     n->nin = nin;
     for (int i = 0; i < nin; ++i) n->in[i] = in[i];

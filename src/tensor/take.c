@@ -32,7 +32,9 @@ tre_tensor *tre_take(tre_ctx *ctx, const tre_tensor *values, const tre_tensor *i
     }
     const int64_t K = values->numel;
     if (ctx->validate) {
+        const bool sig = tre_step_sig_pause(ctx);
         int64_t bad = tre_count_invalid(ctx, TRE_CHECK_CATEGORY, index, NULL, NULL, (float)K);
+        ctx->step_sig_on = sig;
         if (bad != 0) {
             if (bad > 0)
                 tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,

@@ -37,6 +37,11 @@ tre_tensor *tre_tensor_new(tre_ctx *ctx, tre_dtype dtype, int64_t particles, int
     tre_tensor *t = tre_step_alloc(ctx, sizeof *t);
     if (!t) return NULL;
     set_shape(t, dtype, particles, ndim, shape);
+    if (ctx->step_sig_on) {
+        const int64_t key[3] = {dtype, particles, ndim};
+        tre_step_sig_mix(ctx, key, sizeof key);
+        tre_step_sig_mix(ctx, shape, (size_t)ndim * sizeof *shape);
+    }
     t->data = tre_step_data(ctx, (size_t)(particles * t->numel) * 4);
     return t->data ? t : NULL;
 }
@@ -140,6 +145,7 @@ tre_tensor *tre_full(tre_ctx *ctx, int ndim, const int64_t *shape, float v) {
     if (!ctx || !tre_ok(ctx)) return NULL;
     tre_tensor *t = tre_tensor_new(ctx, TRE_F32, 1, ndim, shape);
     if (!t) return NULL;
+    tre_step_sig_mix(ctx, &v, sizeof v); /* a host constant: a graph would freeze it */
     tre_backend_check(ctx, ctx->be->fill(ctx->be->impl, t->data, v, t->numel), "fill");
     return tre_ok(ctx) ? t : NULL;
 }
@@ -155,6 +161,7 @@ tre_tensor *tre_from_host(tre_ctx *ctx, int64_t particles, int ndim, const int64
     }
     tre_tensor *t = tre_tensor_new(ctx, TRE_F32, particles, ndim, shape);
     if (!t) return NULL;
+    tre_step_sig_mix(ctx, host, (size_t)(particles * t->numel) * sizeof *host);
     tre_backend_check(ctx,
                       ctx->be->upload(ctx->be->impl, t->data, host,
                                       (size_t)(particles * t->numel) * 4),
