@@ -45,20 +45,23 @@ typedef struct opts {
     const char *estimator_name;
     double alpha;
     tre_backend_kind backend;
+    bool graph; /* value+grad timed as tre_svi_step_graphed steps (CUDA: replayed graphs) */
 } opts;
 
 static void usage(void) {
     printf("usage: trelbo-bench [--model NAME|all] [--particles 1,16,...] [--n N] [--d D]\n"
            "                    [--mode value|grad|both] [--reps R] [--seed S] [--json FILE]\n"
            "                    [--estimator trace|meanfield|renyi] [--alpha A]\n"
-           "                    [--backend auto|cpu|cuda] [--no-validation]\n"
+           "                    [--backend auto|cpu|cuda] [--graph] [--no-validation]\n"
            "models (default sizes):\n");
     for (int i = 0; i < tre_bench_model_count; ++i)
         printf("  %-22s %s\n", tre_bench_models[i]->name, tre_bench_models[i]->sizes);
     printf("--backend auto (the default) takes CUDA when a device is present, else the CPU;\n"
            "TRELBO_BACKEND=cpu|cuda overrides auto. --estimator: Trace_ELBO (default),\n"
            "TraceMeanField_ELBO, or RenyiELBO with --alpha (default 0: IWAE). Each configuration\n"
-           "is warmed up once before it is timed.\n");
+           "is warmed up once before it is timed. --graph times value+gradient as SVI steps\n"
+           "(Adam included) through tre_svi_step_graphed: on CUDA, replays of one captured graph\n"
+           "after 2 eager warm-up steps and the capture; on the CPU, eager steps.\n");
 }
 
 static int parse(int argc, char **argv, opts *o) {
@@ -74,6 +77,10 @@ static int parse(int argc, char **argv, opts *o) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(), 1;
         if (!strcmp(a, "--no-validation")) { /* distribution checks off, as NumPyro's default */
             o->no_validation = true;
+            continue;
+        }
+        if (!strcmp(a, "--graph")) {
+            o->graph = true;
             continue;
         }
         if (!v) return fprintf(stderr, "missing value after %s\n", a), 2;
@@ -187,21 +194,42 @@ static int run_model(const bench_model *m, const opts *o, const ceiling *ceil, F
             tre_elbo_opts eo = {.kind = o->estimator, .num_particles = P, .alpha = o->alpha, .grad = grad};
             tre_elbo_result res;
             double mean = 0, se2 = 0;
-            for (int k = -1; k < o->reps; ++k) { /* k = -1: warm-up, sizes the arenas */
+            const bool graphed = grad && o->graph;
+            tre_adam *adam = NULL;
+            tre_step_graph *sg = NULL;
+            if (graphed && (tre_adam_create(ctx, &(tre_adam_opts){.lr = 1e-3}, &adam) != TRE_OK ||
+                            tre_step_graph_create(ctx, &sg) != TRE_OK)) {
+                fprintf(stderr, "%s: %s\n", m->name, tre_ctx_error(ctx));
+                rc = 1;
+                break;
+            }
+            /* warm-up: sizes the arenas (graphed: two eager steps and the capture) */
+            for (int k = graphed ? -3 : -1; k < o->reps; ++k) {
                 fprintf(stderr, "\r  %s %s P=%lld rep %d/%d   ", m->name, grad ? "value+grad" : "value",
                         (long long)P, k + 1, o->reps);
-                double t0 = now_s();
-                if (tre_elbo(ctx, m->model, m->guide, data, &eo, &res) != TRE_OK) {
+                double t0 = now_s(), loss = 0;
+                tre_status st = graphed ? tre_svi_step_graphed(ctx, sg, m->model, m->guide, data, &eo, adam, &loss)
+                                        : tre_elbo(ctx, m->model, m->guide, data, &eo, &res);
+                if (st != TRE_OK) {
                     fprintf(stderr, "\n%s: %s\n", m->name, tre_ctx_error(ctx));
                     rc = 1;
                     break;
                 }
+                if (graphed) res = (tre_elbo_result){.mean = -loss, .stderr_ = 0};
                 if (k < 0) continue;
                 t[k] = now_s() - t0;
                 mean += res.mean / o->reps;
                 se2 += res.stderr_ * res.stderr_ / ((double)o->reps * o->reps);
             }
             fprintf(stderr, "\r%70s\r", "");
+            if (sg) {
+                tre_step_graph_stats gs;
+                tre_step_graph_stats_get(sg, &gs);
+                printf("  (P=%lld SVI steps: %lld replayed from a graph%s%s)\n", (long long)P, (long long)gs.replays,
+                       gs.eager_reason ? "; eager: " : "", gs.eager_reason ? gs.eager_reason : "");
+                tre_step_graph_destroy(ctx, sg);
+            }
+            if (adam) tre_adam_destroy(ctx, adam);
             if (rc) break;
             qsort(t, (size_t)o->reps, sizeof *t, cmp_double);
             const double med = t[o->reps / 2];
@@ -234,12 +262,12 @@ static int run_model(const bench_model *m, const opts *o, const ceiling *ceil, F
                         "\"closed_form\": %s, \"median_s\": %.9f, \"min_s\": %.9f, \"max_s\": %.9f, "
                         "\"particles_per_s\": %.6g, \"terms_per_s\": %.6g, \"peak_rss_mib\": %.1f, "
                         "\"arena_mib\": %.1f, \"bound\": \"%s\", \"roofline_s\": %.9f, "
-                        "\"ceiling_fraction\": %.4f, \"validation\": %s}",
+                        "\"ceiling_fraction\": %.4f, \"validation\": %s, \"graph\": %s}",
                         *first_row ? "" : ",", tre_ctx_backend_name(ctx), m->name, sizes, (long long)P,
                         o->estimator_name, grad ? "true" : "false", o->reps, mean, sqrt(se2), cf, med, t[0], t[o->reps - 1],
                         (double)P / med, (double)(P * terms) / med, peak_rss_mib(),
                         (double)(mem.host_bytes + mem.data_bytes) / 1048576.0, bound, roof_s, fraction,
-                        o->no_validation ? "false" : "true");
+                        o->no_validation ? "false" : "true", graphed ? "true" : "false");
                 *first_row = 0;
             }
         }
