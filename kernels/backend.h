@@ -192,6 +192,14 @@ typedef struct tre_backend {
     int (*categorical_log_prob_backward)(void *impl, const tre_kshape *rows, int64_t k,
                                          const float *g, const tre_karg *logits,
                                          const tre_karg *value, float *grad_logits);
+    /* The same gradient summed over the particles, for rows [P, M] whose logits row m (at
+     * logits + m * lstride) every particle shares, as a guide's per-datum logits scoring each
+     * particle's draws: grad_logits[m * k + j] = sum over p of g[p * M + m] * d log p / d l_j,
+     * accumulated in double in particle order. value: [P, M] at strides (vstride0, vstride1). */
+    int (*categorical_log_prob_backward_shared)(void *impl, int64_t P, int64_t M, int64_t k,
+                                                const float *g, const float *logits, int64_t lstride,
+                                                const float *value, int64_t vstride0, int64_t vstride1,
+                                                float *grad_logits);
     int (*categorical_sample)(void *impl, const tre_kshape *rows, int64_t k, float *out,
                               const tre_karg *logits, uint64_t seed, uint64_t stream);
     int (*categorical_kl)(void *impl, const tre_kshape *rows, int64_t k, float *out,

@@ -57,6 +57,7 @@ tre_backend *tre_backend_cpu_create(void) {
         .lower_cholesky_log_det = tre_lower_cholesky_log_det_cpu,
         .categorical_log_prob = tre_categorical_log_prob_cpu,
         .categorical_log_prob_backward = tre_categorical_log_prob_backward_cpu,
+        .categorical_log_prob_backward_shared = tre_categorical_log_prob_backward_shared_cpu,
         .categorical_sample = tre_categorical_sample_cpu,
         .categorical_kl = tre_categorical_kl_cpu,
         .categorical_kl_backward = tre_categorical_kl_backward_cpu,

@@ -56,6 +56,10 @@ int tre_lower_cholesky_log_det_cpu(void *impl, int64_t batch, int64_t n, float *
 /* structured families (dist_structured_cpu.c) */
 int tre_categorical_log_prob_cpu(void *impl, const tre_kshape *rows, int64_t k, float *out,
                                  const tre_karg *logits, const tre_karg *value);
+int tre_categorical_log_prob_backward_shared_cpu(void *impl, int64_t P, int64_t M, int64_t k,
+                                                 const float *g, const float *logits, int64_t lstride,
+                                                 const float *value, int64_t vstride0, int64_t vstride1,
+                                                 float *grad_logits);
 int tre_categorical_log_prob_backward_cpu(void *impl, const tre_kshape *rows, int64_t k,
                                           const float *g, const tre_karg *logits,
                                           const tre_karg *value, float *grad_logits);

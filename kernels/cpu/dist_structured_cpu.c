@@ -215,6 +215,27 @@ int tre_categorical_log_prob_backward_cpu(void *impl, const tre_kshape *rows, in
     return 0;
 }
 
+int tre_categorical_log_prob_backward_shared_cpu(void *impl, int64_t P, int64_t M, int64_t k,
+                                                 const float *g, const float *logits, int64_t lstride,
+                                                 const float *value, int64_t vstride0, int64_t vstride1,
+                                                 float *grad_logits) {
+    (void)impl;
+    if (k < 1) return 1;
+    int failed = 0;
+#pragma omp parallel for schedule(static) PAR_IF(M, P) reduction(| : failed)
+    for (int64_t m = 0; m < M; ++m) {
+        double stack[STACK_WORK], *count = work_get(stack, k);
+        if (!count) {
+            failed = 1;
+            continue;
+        }
+        tre_categorical_shared_grad_row(k, logits + m * lstride, P, g + m, M, value + m * vstride1, vstride0,
+                                        count, grad_logits + m * k);
+        work_put(stack, count);
+    }
+    return failed ? TRE_KERR_OOM : 0;
+}
+
 int tre_categorical_sample_cpu(void *impl, const tre_kshape *rows, int64_t k, float *out,
                                const tre_karg *logits, uint64_t seed, uint64_t stream) {
     (void)impl;

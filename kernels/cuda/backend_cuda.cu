@@ -354,6 +354,7 @@ extern "C" tre_backend *tre_backend_cuda_create(void) {
     b->lower_cholesky_backward = tre_lower_cholesky_backward_cuda;
     b->categorical_log_prob = tre_categorical_log_prob_cuda;
     b->categorical_log_prob_backward = tre_categorical_log_prob_backward_cuda;
+    b->categorical_log_prob_backward_shared = tre_categorical_log_prob_backward_shared_cuda;
     b->categorical_sample = tre_categorical_sample_cuda;
     b->categorical_kl = tre_categorical_kl_cuda;
     b->categorical_kl_backward = tre_categorical_kl_backward_cuda;

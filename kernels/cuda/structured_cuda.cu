@@ -61,6 +61,22 @@ int tre_categorical_log_prob_backward_cuda(void *impl, const tre_kshape *rows, i
     });
 }
 
+/* a thread per logits row, its particles in order (reads of g and values coalesce across the
+ * rows); the k per-category sums in device scratch, k doubles per row */
+int tre_categorical_log_prob_backward_shared_cuda(void *impl, int64_t P, int64_t M, int64_t k,
+                                                  const float *g, const float *logits, int64_t lstride,
+                                                  const float *value, int64_t vstride0, int64_t vstride1,
+                                                  float *grad_logits) {
+    if (k < 1) return 1;
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    double *work = (double *)tre_cuda_scratch(im, (size_t)(M * k) * sizeof(double));
+    if (!work) return TRE_KERR_OOM;
+    return tre_cuda_each(im, M, [=] TRE_CUDA_FN(int64_t m) {
+        tre_categorical_shared_grad_row(k, logits + m * lstride, P, g + m, M, value + m * vstride1, vstride0,
+                                        work + m * k, grad_logits + m * k);
+    });
+}
+
 int tre_categorical_sample_cuda(void *impl, const tre_kshape *rows, int64_t k, float *out,
                                 const tre_karg *logits, uint64_t seed, uint64_t stream0) {
     if (k < 1) return 1;

@@ -9,6 +9,7 @@
 #ifndef TRELBO_KERNELS_MATH_CATEGORICAL_H
 #define TRELBO_KERNELS_MATH_CATEGORICAL_H
 #include <math.h>
+#include <stdbool.h>
 #include "hd.h"
 
 typedef struct tre_cat_norm {
@@ -71,6 +72,29 @@ static inline TRE_HD void tre_categorical_log_prob_grad_row(int64_t k, const flo
         double p = exp(tre_categorical_log_softmax(&n, l[j]));
         grad[j] = v < 0 ? NAN : (float)((double)g * ((j == v ? 1.0 : 0.0) - p));
     }
+}
+
+/* The particles' contribution to d / d l of one logits row they all share: with
+ * count_j = sum of g_p over the particles whose value is j, and G = sum of all g_p (a value
+ * outside the support makes its row NaN), the gradient is count_j - softmax_j * G. values and
+ * g are read at strides vs and gs; count receives the k sums (double scratch of k). */
+static inline TRE_HD void tre_categorical_shared_grad_row(int64_t k, const float *l, int64_t P,
+                                                          const float *g, int64_t gs,
+                                                          const float *v, int64_t vs,
+                                                          double *count, float *grad) {
+    for (int64_t j = 0; j < k; ++j) count[j] = 0.0;
+    double G = 0.0;
+    bool bad = false;
+    for (int64_t p = 0; p < P; ++p) {
+        const int64_t i = tre_categorical_index(k, v[p * vs]);
+        const double gp = (double)g[p * gs];
+        if (i < 0) bad = true;
+        else count[i] += gp;
+        G += gp;
+    }
+    const tre_cat_norm n = tre_categorical_norm_row(k, l);
+    for (int64_t j = 0; j < k; ++j)
+        grad[j] = bad ? NAN : (float)(count[j] - exp(tre_categorical_log_softmax(&n, l[j])) * G);
 }
 
 /* Inverse-CDF draw from uniform u in (0, 1): the first k whose cumulative weight exceeds

@@ -31,12 +31,25 @@ static void cat_log_prob_backward(tre_ctx *ctx, const tre_grad_node *n, const tr
     int64_t shape[TRE_MAX_DIMS];
     for (int i = 0; i < grid.ndim; ++i) shape[i] = grid.shape[i];
     shape[grid.ndim] = k;
-    tre_tensor *gl = tre_tensor_new(ctx, TRE_F32, grid.particles, grid.ndim + 1, shape);
-    if (!gl) return;
     const tre_tensor *args[2] = {logits, value};
     tre_kshape ks;
     tre_karg ka[2];
     tre_dist_row_layout(&grid, 2, args, row_nd, &ks, ka);
+    /* rows [P, M] whose M logits rows every particle shares (a guide's per-datum logits scoring
+     * each particle's draws): the gradient summed over the particles straight away, instead of
+     * [P, M, k] terms that would only be summed back to the logits' shape */
+    if (ks.ndim == 2 && ks.dim[0] > 1 && logits->particles == 1 && ka[0].stride[0] == 0 &&
+        ka[0].stride[1] == k && logits->numel == ks.dim[1] * k && g->particles * g->numel == ks.dim[0] * ks.dim[1]) {
+        tre_tensor *gs = tre_tensor_new(ctx, TRE_F32, 1, logits->ndim, logits->shape);
+        if (gs && tre_backend_check(ctx, ctx->be->categorical_log_prob_backward_shared(
+                                             ctx->be->impl, ks.dim[0], ks.dim[1], k, g->data, logits->data, k,
+                                             value->data, ka[1].stride[0], ka[1].stride[1], gs->data),
+                                    "Categorical log_prob backward") == TRE_OK)
+            tre_grad_accumulate(ctx, logits, gs);
+        return;
+    }
+    tre_tensor *gl = tre_tensor_new(ctx, TRE_F32, grid.particles, grid.ndim + 1, shape);
+    if (!gl) return;
     if (tre_backend_check(ctx, ctx->be->categorical_log_prob_backward(ctx->be->impl, &ks, k, g->data,
                                                                       &ka[0], &ka[1], gl->data),
                           "Categorical log_prob backward") == TRE_OK)

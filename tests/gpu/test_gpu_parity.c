@@ -640,6 +640,20 @@ static void test_categorical(void **state) {
         assert_int_equal(cpu->categorical_log_prob_backward(cpu->impl, &rows, K, g.h, &kl.h, &kv.h, gl.h), 0);
         assert_int_equal(gpu->categorical_log_prob_backward(gpu->impl, &rows, K, g.d, &kl.d, &kv.d, gl.d), 0);
         tw_check("categorical log_prob grad", gl, RTOL, ATOL);
+        if (!per_particle) { /* logits every particle shares: the gradient summed over them */
+            twin gs = tw_fill(R * K, 0.f);
+            assert_int_equal(cpu->categorical_log_prob_backward_shared(cpu->impl, P, R, K, g.h, lq.h, K, v.h, R, 1, gs.h), 0);
+            assert_int_equal(gpu->categorical_log_prob_backward_shared(gpu->impl, P, R, K, g.d, lq.d, K, v.d, R, 1, gs.d), 0);
+            tw_check("categorical shared-logits grad", gs, RTOL, ATOL);
+            /* ... which is the per-particle gradient summed over the particles */
+            float summed[40 * 6];
+            for (int64_t i = 0; i < R * K; ++i) {
+                double acc = 0.0;
+                for (int64_t p = 0; p < P; ++p) acc += gl.h[p * R * K + i];
+                summed[i] = (float)acc;
+            }
+            expect_close("shared-logits grad vs summed per-particle grads", summed, gs.h, R * K, RTOL, ATOL, 0);
+        }
         twin draws = tw_fill(P * R, -1.f);
         assert_int_equal(cpu->categorical_sample(cpu->impl, &rows, K, draws.h, &kl.h, 99, 5), 0);
         assert_int_equal(gpu->categorical_sample(gpu->impl, &rows, K, draws.d, &kl.d, 99, 5), 0);
