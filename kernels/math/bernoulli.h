@@ -13,9 +13,10 @@
 #include "vmath.h"
 
 /* T: the type; S: the name suffix; F: the libm suffix of T (f or nothing) for fabs; LOG,
- * LOG1P, EXP: the transcendental functions for T. max(l, 0) is a comparison, not fmaxf: that
+ * LOG1P, EXP: the transcendental functions for T; LOG1P_UNIT: log1p on [0, 1] (softplus's
+ * tail). max(l, 0) is a comparison, not fmaxf: that
  * is a libm call (NaN rules) which keeps the compiler from vectorizing the loop. */
-#define TRE_BERNOULLI_DEFINE(T, S, F, LOG, LOG1P, EXP)                                         \
+#define TRE_BERNOULLI_DEFINE(T, S, F, LOG, LOG1P, EXP, LOG1P_UNIT)                             \
     /* probs: a term whose weight is exactly 0 counts 0 even when its log is -inf, so probs 0  \
      * and 1 are exact (log-mass 0 or -inf) rather than clamped */                             \
     static inline TRE_HD T tre_bernoulli_probs_log_prob##S(T x, T p) {                         \
@@ -37,7 +38,7 @@
      * for x in {0, 1}, so the tiny log-mass of a confident logit (x = 1, l = 50: -exp(-50))   \
      * keeps its relative accuracy instead of cancelling to 0. */                              \
     static inline TRE_HD T tre_bernoulli_logits_log_prob##S(T x, T l) {                        \
-        return (x * l - (l > (T)0 ? l : (T)0)) - LOG1P(EXP(-fabs##F(l)));                      \
+        return (x * l - (l > (T)0 ? l : (T)0)) - LOG1P_UNIT(EXP(-fabs##F(l)));                 \
     }                                                                                          \
     /* x - sigmoid(l), sigmoid taken on the side where exp cannot overflow */                  \
     static inline TRE_HD T tre_bernoulli_logits_dlp_dlogits##S(T x, T l) {                     \
@@ -50,8 +51,8 @@
         return l;                                                                              \
     }
 
-TRE_BERNOULLI_DEFINE(float, , f, tre_vlogf, tre_vlog1pf, tre_vexpf)
-TRE_BERNOULLI_DEFINE(double, _d, , log, log1p, exp)
+TRE_BERNOULLI_DEFINE(float, , f, tre_vlogf, tre_vlog1pf, tre_vexpf, tre_vlog1p_unitf)
+TRE_BERNOULLI_DEFINE(double, _d, , log, log1p, exp, log1p)
 #undef TRE_BERNOULLI_DEFINE
 
 /* Draws from one open uniform u in (0, 1): 1 when u < p, so probs 0 never gives 1 and probs 1

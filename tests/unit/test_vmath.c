@@ -42,6 +42,9 @@ static void test_accuracy(void **state) {
     sweep("log subnormal", tre_vlogf, log, 1e-45f, 1e-38f, 2, 0);
     sweep("log1p", tre_vlog1pf, log1p, -0.999f, 1e6f, 2, 0);
     sweep("log1p tiny", tre_vlog1pf, log1p, -1e-6f, 1e-6f, 2, 0);
+    sweep("log1p_unit", tre_vlog1p_unitf, log1p, 0.f, 1.f, 2, 0);
+    sweep("log1p_unit small", tre_vlog1p_unitf, log1p, 0.f, 1e-3f, 2, 0);
+    sweep("log1p_unit subnormal", tre_vlog1p_unitf, log1p, 0.f, 1e-38f, 2, 0);
     sweep("softplus", tre_vsoftplusf, ref_softplus, -100.f, 100.f, 3, 1e-44); /* composes two */
 }
 
@@ -60,6 +63,7 @@ static void test_special_values(void **state) {
     assert_true(isinf(tre_vlog1pf(-1.f)) && tre_vlog1pf(-1.f) < 0);
     assert_true(isinf(tre_vsoftplusf(INFINITY)) && tre_vsoftplusf(-INFINITY) == 0.f);
     assert_true(isnan(tre_vsoftplusf(NAN)));
+    assert_true(tre_vlog1p_unitf(0.f) == 0.f && isnan(tre_vlog1p_unitf(NAN)));
     assert_true(tre_vsoftplusf(-200.f) == 0.f && tre_vsoftplusf(200.f) == 200.f);
 }
 
