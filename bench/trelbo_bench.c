@@ -156,10 +156,10 @@ static ceiling measure_ceiling(void) {
     tre_tensor *X = NULL, *W = NULL, *A = NULL, *B = NULL;
     if (tre_tensor_create(ctx, &X, TRE_F32, 1, 2, xs, NULL) == TRE_OK &&
         tre_tensor_create(ctx, &W, TRE_F32, P, 1, &ws, NULL) == TRE_OK)
-        c.gemm_flops = 2.0 * P * N * D / best_of(ctx, 5, tre_matmul, X, W);
+        c.gemm_flops = 2.0 * P * N * D / best_of(ctx, 20, tre_matmul, X, W);
     if (tre_tensor_create(ctx, &A, TRE_F32, 1, 1, &ms, NULL) == TRE_OK &&
         tre_tensor_create(ctx, &B, TRE_F32, 1, 1, &ms, NULL) == TRE_OK)
-        c.bandwidth = 3.0 * 4.0 * (double)M / best_of(ctx, 5, tre_add, A, B);
+        c.bandwidth = 3.0 * 4.0 * (double)M / best_of(ctx, 20, tre_add, A, B);
     tre_ctx_destroy(ctx);
     return c;
 }

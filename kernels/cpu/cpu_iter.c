@@ -48,6 +48,11 @@ void tre_cpu_iter_init(tre_cpu_iter *it, int64_t particles, const tre_kshape *sh
 }
 
 void tre_cpu_offsets(const tre_cpu_iter *it, int64_t start, int64_t *off) {
+    if (it->ndim == 2) { /* the common case: one division */
+        const int64_t i = start / it->dim[1], j = start - i * it->dim[1];
+        for (int a = 0; a < it->nargs; ++a) off[a] = i * it->stride[a][0] + j * it->stride[a][1];
+        return;
+    }
     for (int a = 0; a < it->nargs; ++a) off[a] = 0;
     for (int d = it->ndim - 1; d >= 0 && start; --d) {
         int64_t i = start % it->dim[d];
@@ -126,7 +131,7 @@ void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const floa
 void tre_cpu_gather_view(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
                          float *const *dst, const float **view) {
     const int last = it->ndim - 1;
-    const int64_t j = start % it->dim[last]; /* position in the innermost run */
+    const int64_t j = last ? start % it->dim[last] : start; /* position in the innermost run */
     const bool one_run = j + n <= it->dim[last];
     int64_t off[TRE_CPU_MAX_ARGS];
     bool offs_known = false;
