@@ -61,34 +61,49 @@ void tre_cpu_offsets(const tre_cpu_iter *it, int64_t start, int64_t *off) {
     }
 }
 
+/* Whole rows of a constant length D (short rows, unrolled by the compiler): rows i0.., from
+ * base + i * s0, contiguous (S1 = 1) or one value repeated (S1 = 0) */
+#define TRE_ROWS(D, S1)                                                                          \
+    for (; done + (D) <= n; done += (D), ++i) {                                                  \
+        const float *src = base + i * s0;                                                        \
+        for (int64_t k = 0; k < (D); ++k) dst[done + k] = src[(S1) * k];                         \
+    }
+#define TRE_SHORT_ROWS(S1)                                                                       \
+    switch (d1) {                                                                                \
+    case 2: TRE_ROWS(2, S1) break;                                                               \
+    case 3: TRE_ROWS(3, S1) break;                                                               \
+    case 4: TRE_ROWS(4, S1) break;                                                               \
+    case 5: TRE_ROWS(5, S1) break;                                                               \
+    case 6: TRE_ROWS(6, S1) break;                                                               \
+    case 8: TRE_ROWS(8, S1) break;                                                               \
+    case 16: TRE_ROWS(16, S1) break;                                                             \
+    default: TRE_ROWS(d1, S1) break;                                                             \
+    }
+
 /* One argument of a 2-dim space (the common case after simplification: [particles, row] or
- * [rows, cols]): rows of dim1 elements, the stride branch taken once per call. */
+ * [rows, cols]): a partial first row, whole rows (of constant length when short), a partial
+ * last row; the stride branch taken once per call. */
 static void gather_2d(const tre_cpu_iter *it, int a, int64_t start, int64_t n, const float *base,
                       float *dst) {
     const int64_t d1 = it->dim[1], s0 = it->stride[a][0], s1 = it->stride[a][1];
-    int64_t i = start / d1, j = start - i * d1;
-    if (s1 == 1) {
-        for (int64_t done = 0; done < n; j = 0, ++i) {
-            const int64_t len = d1 - j < n - done ? d1 - j : n - done;
-            const float *src = base + i * s0 + j;
-            for (int64_t k = 0; k < len; ++k) dst[done + k] = src[k];
-            done += len;
-        }
-    } else if (s1 == 0) {
-        for (int64_t done = 0; done < n; j = 0, ++i) {
-            const int64_t len = d1 - j < n - done ? d1 - j : n - done;
-            const float v = base[i * s0];
-            for (int64_t k = 0; k < len; ++k) dst[done + k] = v;
-            done += len;
-        }
-    } else {
-        for (int64_t done = 0; done < n; j = 0, ++i) {
-            const int64_t len = d1 - j < n - done ? d1 - j : n - done;
-            tre_cpu_load_run(dst + done, base + i * s0 + j * s1, s1, len);
-            done += len;
-        }
+    int64_t i = start / d1, j = start - i * d1, done = 0;
+    if (j) { /* the rest of a started row */
+        const int64_t len = d1 - j < n ? d1 - j : n;
+        tre_cpu_load_run(dst, base + i * s0 + j * s1, s1, len);
+        done = len;
+        ++i;
     }
+    if (s1 == 1) {
+        TRE_SHORT_ROWS(1)
+    } else if (s1 == 0) {
+        TRE_SHORT_ROWS(0)
+    } else {
+        for (; done + d1 <= n; done += d1, ++i) tre_cpu_load_run(dst + done, base + i * s0, s1, d1);
+    }
+    if (done < n) tre_cpu_load_run(dst + done, base + i * s0, s1, n - done); /* a started last row */
 }
+#undef TRE_SHORT_ROWS
+#undef TRE_ROWS
 
 void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
                     float *const *dst) {
