@@ -59,8 +59,14 @@ int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, flo
             const int64_t r0 = (s % row_chunks) * ROW_CHUNK, rn = row - r0 < ROW_CHUNK ? row - r0 : ROW_CHUNK;
             double acc[ROW_CHUNK];
             for (int64_t i = 0; i < rn; ++i) acc[i] = 0.0;
-            int64_t idx[TRE_KDIMS] = {0}, off = ioff + r0;
-            for (int64_t j = 0; j < count; ++j) {
+            int64_t idx[TRE_KDIMS] = {0}, off = ioff + r0, walk = count;
+            if (nr == 1) { /* one summed dim (a broadcast over the particles): plain rows */
+                const int64_t st = in_stride[rd[0]];
+                for (int64_t j = 0; j < count; ++j, off += st)
+                    for (int64_t i = 0; i < rn; ++i) acc[i] += (double)in[off + i];
+                walk = 0; /* done: no general walk below */
+            }
+            for (int64_t j = 0; j < walk; ++j) {
                 const float *src = in + off;
                 for (int64_t i = 0; i < rn; ++i) acc[i] += (double)src[i];
                 for (int r = nr - 1; r >= 0; --r) { /* odometer over the summed dims */
