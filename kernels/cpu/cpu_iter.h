@@ -15,7 +15,7 @@
 
 #define TRE_CPU_BLOCK 256
 #define TRE_CPU_CHUNK 8192          /* elements per OpenMP work unit of the elementwise kernels */
-#define TRE_CPU_PARALLEL_MIN 32768  /* less work than this never enters a parallel region */
+#define TRE_CPU_PARALLEL_MIN 131072 /* less work than this never enters a parallel region */
 #define TRE_CPU_MAX_ARGS 8
 
 /* for (int64_t VAR = 0; VAR < N; ++VAR) { body }, shared among the OpenMP threads when COND
