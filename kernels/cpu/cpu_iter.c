@@ -68,17 +68,8 @@ void tre_cpu_offsets(const tre_cpu_iter *it, int64_t start, int64_t *off) {
         const float *src = base + i * s0;                                                        \
         for (int64_t k = 0; k < (D); ++k) dst[done + k] = src[(S1) * k];                         \
     }
-#define TRE_SHORT_ROWS(S1)                                                                       \
-    switch (d1) {                                                                                \
-    case 2: TRE_ROWS(2, S1) break;                                                               \
-    case 3: TRE_ROWS(3, S1) break;                                                               \
-    case 4: TRE_ROWS(4, S1) break;                                                               \
-    case 5: TRE_ROWS(5, S1) break;                                                               \
-    case 6: TRE_ROWS(6, S1) break;                                                               \
-    case 8: TRE_ROWS(8, S1) break;                                                               \
-    case 16: TRE_ROWS(16, S1) break;                                                             \
-    default: TRE_ROWS(d1, S1) break;                                                             \
-    }
+#define TRE_ROWS_1(D) TRE_ROWS(D, 1)
+#define TRE_ROWS_0(D) TRE_ROWS(D, 0)
 
 /* One argument of a 2-dim space (the common case after simplification: [particles, row] or
  * [rows, cols]): a partial first row, whole rows (of constant length when short), a partial
@@ -94,15 +85,16 @@ static void gather_2d(const tre_cpu_iter *it, int a, int64_t start, int64_t n, c
         ++i;
     }
     if (s1 == 1) {
-        TRE_SHORT_ROWS(1)
+        TRE_CPU_SWITCH_LEN(d1, TRE_ROWS_1)
     } else if (s1 == 0) {
-        TRE_SHORT_ROWS(0)
+        TRE_CPU_SWITCH_LEN(d1, TRE_ROWS_0)
     } else {
         for (; done + d1 <= n; done += d1, ++i) tre_cpu_load_run(dst + done, base + i * s0, s1, d1);
     }
     if (done < n) tre_cpu_load_run(dst + done, base + i * s0, s1, n - done); /* a started last row */
 }
-#undef TRE_SHORT_ROWS
+#undef TRE_ROWS_0
+#undef TRE_ROWS_1
 #undef TRE_ROWS
 
 void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,

@@ -44,6 +44,21 @@
             __VA_ARGS__                                                                          \
         })
 
+/* BODY(L) with L a compile-time constant for the short lengths 1..8 (loops the compiler unrolls
+ * completely: a few features per row), else BODY(LEN) */
+#define TRE_CPU_SWITCH_LEN(LEN, BODY)                                                            \
+    switch (LEN) {                                                                               \
+    case 1: BODY(1); break;                                                                      \
+    case 2: BODY(2); break;                                                                      \
+    case 3: BODY(3); break;                                                                      \
+    case 4: BODY(4); break;                                                                      \
+    case 5: BODY(5); break;                                                                      \
+    case 6: BODY(6); break;                                                                      \
+    case 7: BODY(7); break;                                                                      \
+    case 8: BODY(8); break;                                                                      \
+    default: BODY(LEN); break;                                                                   \
+    }
+
 typedef struct tre_cpu_iter {
     int ndim, nargs;
     int64_t dim[TRE_KDIMS + 1];

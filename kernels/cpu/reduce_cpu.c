@@ -27,17 +27,7 @@ int tre_gather_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, const in
             float *dst = out + (o * k + j) * inner;                                                \
             for (int64_t i = 0; i < (LEN); ++i) dst[i] = src[i];                                   \
         })
-    switch (inner) {
-    case 1: GATHER_ROWS(1); break;
-    case 2: GATHER_ROWS(2); break;
-    case 3: GATHER_ROWS(3); break;
-    case 4: GATHER_ROWS(4); break;
-    case 5: GATHER_ROWS(5); break;
-    case 6: GATHER_ROWS(6); break;
-    case 7: GATHER_ROWS(7); break;
-    case 8: GATHER_ROWS(8); break;
-    default: GATHER_ROWS(inner); break;
-    }
+    TRE_CPU_SWITCH_LEN(inner, GATHER_ROWS)
 #undef GATHER_ROWS
     return 0;
 }

@@ -115,17 +115,7 @@ int tre_scatter_add_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, con
             float *dst = out + (o * n + index[j]) * inner;                                         \
             for (int64_t i = 0; i < (LEN); ++i) dst[i] += src[i];                                  \
         })
-    switch (inner) {
-    case 1: SCATTER_ROWS(1); break;
-    case 2: SCATTER_ROWS(2); break;
-    case 3: SCATTER_ROWS(3); break;
-    case 4: SCATTER_ROWS(4); break;
-    case 5: SCATTER_ROWS(5); break;
-    case 6: SCATTER_ROWS(6); break;
-    case 7: SCATTER_ROWS(7); break;
-    case 8: SCATTER_ROWS(8); break;
-    default: SCATTER_ROWS(inner); break;
-    }
+    TRE_CPU_SWITCH_LEN(inner, SCATTER_ROWS)
 #undef SCATTER_ROWS
     return 0;
 }
