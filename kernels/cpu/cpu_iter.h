@@ -4,10 +4,12 @@
  * with the particle dim in front). `tre_cpu_iter` simplifies that space once per call: size-1
  * dims are dropped and adjacent dims merged wherever every argument steps through them as one
  * (an all-contiguous op becomes a single dim). Kernels then work on blocks of up to
- * TRE_CPU_BLOCK consecutive linear elements: `tre_cpu_gather` copies each argument's elements
- * of a block into a small contiguous buffer (it stays in L1) with an odometer over the runs of
- * the innermost dim, so the arithmetic always runs over unit-stride arrays that the compiler
- * vectorizes, however short the runs (eight schools: runs of 8) and whatever the strides. */
+ * TRE_CPU_BLOCK consecutive linear elements: `tre_cpu_gather_view` points at an argument's
+ * elements where the block is one unit-stride run of its memory, and `tre_cpu_gather` copies
+ * them into a small contiguous buffer (it stays in L1) otherwise, row by row (rows of up to 8
+ * with constant-length loops), so the arithmetic always runs over unit-stride arrays that the
+ * compiler vectorizes, however short the runs (eight schools: runs of 8) and whatever the
+ * strides. */
 #ifndef TRELBO_KERNELS_CPU_ITER_H
 #define TRELBO_KERNELS_CPU_ITER_H
 

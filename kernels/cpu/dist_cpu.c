@@ -2,8 +2,12 @@
  * or reduced per particle with mask and scale fused in), and reparameterized draws from the
  * shared Philox stream.
  *
- * Broadcast arguments are first copied into small contiguous blocks (they stay in L1), so the
- * arithmetic runs over unit-stride arrays the compiler vectorizes whatever the strides were. */
+ * Each kernel walks its iteration space ([particles x] shape, simplified by cpu_iter.h) in blocks
+ * of consecutive elements: an argument is read in place where the block is one unit-stride run
+ * of it, else copied into a small contiguous buffer (it stays in L1), so the arithmetic runs
+ * over unit-stride arrays the compiler vectorizes whatever the strides were. Per-particle sums
+ * run over work units fixed by the sizes alone (several small particles to a block, or fixed
+ * parts of a big one), so their order does not depend on the number of threads. */
 #include <math.h>
 #include <stdbool.h>
 #include "cpu_backend.h"

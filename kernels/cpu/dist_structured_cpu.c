@@ -5,7 +5,9 @@
  * the row grid's broadcast strides (in floats, particle dim first). Rows are split into fixed
  * chunks that OpenMP shares out; a chunk unravels its first row once and then steps the index
  * like an odometer, so broadcasting costs an add per row. Rows are independent and each is
- * computed in a fixed order, so results do not depend on the thread count. */
+ * computed in a fixed order, so results do not depend on the thread count. Rows [P, M] whose
+ * logits every particle shares (a guide's per-datum logits) take their own paths: each logits
+ * row's tables once, then every particle. */
 #include <stdlib.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
