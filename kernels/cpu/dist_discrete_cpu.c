@@ -12,8 +12,12 @@
 #define BLOCK TRE_CPU_BLOCK
 
 /* f * d: an element whose upstream factor is 0 (masked out) gets exactly 0, even where the
- * derivative is infinite (probs 0 or 1 against an impossible value). */
-static inline float scaled(float f, double d) { return f != 0.f ? (float)(f * d) : 0.f; }
+ * derivative is infinite (probs 0 or 1 against an impossible value). With a float derivative
+ * the product is taken in float: the product of two floats is exact in double, so rounding it
+ * to float gives this same number (the CUDA side's double product), without widening each
+ * vector of the loop to double and back. Poisson and Binomial derivatives are double: scaled_d. */
+static inline float scaled(float f, float d) { return f != 0.f ? f * d : 0.f; }
+static inline float scaled_d(float f, double d) { return f != 0.f ? (float)(f * d) : 0.f; }
 
 /* ---- Bernoulli(probs) ---------------------------------------------------------------------- */
 
@@ -77,9 +81,9 @@ float tre_poisson_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, con
 void tre_poisson_lp_grad_block(int64_t n, const float *x, tre_pblock p,
                                const float *f, float *gv, float *const *gp) {
     if (gv)
-        for (int64_t j = 0; j < n; ++j) gv[j] = scaled(f[j], tre_poisson_dlp_dx(x[j], p[0][j]));
+        for (int64_t j = 0; j < n; ++j) gv[j] = scaled_d(f[j], tre_poisson_dlp_dx(x[j], p[0][j]));
     if (gp[0])
-        for (int64_t j = 0; j < n; ++j) gp[0][j] = scaled(f[j], tre_poisson_dlp_drate(x[j], p[0][j]));
+        for (int64_t j = 0; j < n; ++j) gp[0][j] = scaled_d(f[j], tre_poisson_dlp_drate(x[j], p[0][j]));
 }
 
 /* ---- Binomial(total_count, probs) ---------------------------------------------------------- */
@@ -103,8 +107,8 @@ void tre_binomial_lp_grad_block(int64_t n, const float *x, tre_pblock p,
                                 const float *f, float *gv, float *const *gp) {
     for (int64_t j = 0; j < n; ++j) {
         const double k = x[j], tc = p[0][j], pr = p[1][j];
-        if (gv) gv[j] = scaled(f[j], tre_binomial_dlp_dx(k, tc, pr));
-        if (gp[0]) gp[0][j] = scaled(f[j], tre_binomial_dlp_dtotal_count(k, tc, pr));
-        if (gp[1]) gp[1][j] = scaled(f[j], tre_binomial_dlp_dprobs(k, tc, pr));
+        if (gv) gv[j] = scaled_d(f[j], tre_binomial_dlp_dx(k, tc, pr));
+        if (gp[0]) gp[0][j] = scaled_d(f[j], tre_binomial_dlp_dtotal_count(k, tc, pr));
+        if (gp[1]) gp[1][j] = scaled_d(f[j], tre_binomial_dlp_dprobs(k, tc, pr));
     }
 }
