@@ -46,13 +46,14 @@ typedef struct opts {
     double alpha;
     tre_backend_kind backend;
     bool graph; /* value+grad timed as tre_svi_step_graphed steps (CUDA: replayed graphs) */
+    bool check; /* fail when an estimate misses its model's closed form by more than 5 SE */
 } opts;
 
 static void usage(void) {
     printf("usage: trelbo-bench [--model NAME|all] [--particles 1,16,...] [--n N] [--d D]\n"
            "                    [--mode value|grad|both] [--reps R] [--seed S] [--json FILE]\n"
            "                    [--estimator trace|meanfield|renyi] [--alpha A]\n"
-           "                    [--backend auto|cpu|cuda] [--graph] [--no-validation]\n"
+           "                    [--backend auto|cpu|cuda] [--graph] [--no-validation] [--check]\n"
            "models (default sizes):\n");
     for (int i = 0; i < tre_bench_model_count; ++i)
         printf("  %-22s %s\n", tre_bench_models[i]->name, tre_bench_models[i]->sizes);
@@ -61,7 +62,9 @@ static void usage(void) {
            "TraceMeanField_ELBO, or RenyiELBO with --alpha (default 0: IWAE). Each configuration\n"
            "is warmed up once before it is timed. --graph times value+gradient as SVI steps\n"
            "(Adam included) through tre_svi_step_graphed: on CUDA, replays of one captured graph\n"
-           "after 2 eager warm-up steps and the capture; on the CPU, eager steps.\n");
+           "after 2 eager warm-up steps and the capture; on the CPU, eager steps. --check exits\n"
+           "nonzero when an estimate misses its model's closed-form ELBO (conjugate_normal) by\n"
+           "more than 5 standard errors.\n");
 }
 
 static int parse(int argc, char **argv, opts *o) {
@@ -81,6 +84,10 @@ static int parse(int argc, char **argv, opts *o) {
         }
         if (!strcmp(a, "--graph")) {
             o->graph = true;
+            continue;
+        }
+        if (!strcmp(a, "--check")) {
+            o->check = true;
             continue;
         }
         if (!v) return fprintf(stderr, "missing value after %s\n", a), 2;
@@ -246,6 +253,18 @@ static int run_model(const bench_model *m, const opts *o, const ceiling *ceil, F
                 bound = "memory";
             }
             fraction = roof_s / med;
+            /* the estimate against the closed form (Trace_ELBO at the guide's initial values;
+             * graphed steps move the params, the other estimators bound something else) */
+            if (m->closed_form && !graphed && o->estimator == TRE_TRACE_ELBO && P > 1) { /* P = 1: no SE */
+                const double cf = m->closed_form(data), se = sqrt(se2), err = mean - cf;
+                const double z = se > 0 ? err / se : (err == 0 ? 0 : INFINITY);
+                printf("  (P=%lld: closed-form error %+.4f = %+.1f SE)\n", (long long)P, err, z);
+                if (o->check && !(fabs(z) <= 5.0) && !(fabs(err) <= 1e-6 * fabs(cf))) {
+                    fprintf(stderr, "%s: the estimate %.4f misses the closed form %.4f by %.1f SE\n", m->name,
+                            mean, cf, z);
+                    rc = 1;
+                }
+            }
             tre_ctx_memory mem;
             tre_ctx_memory_stats(ctx, &mem);
             printf("%6s %9lld %14.4f %9.4f %10.4f %10.4f %10.4f %12.4g %12.4g %7.1f%% %8.1f\n",
