@@ -3,8 +3,9 @@
 # for this machine's GPU unless TRELBO_CUDA_ARCHS says otherwise), runs the gpu tests (the CUDA
 # backend against the CPU backend, op by op and whole ELBOs; SVI steps replayed from CUDA graphs
 # against eager ones), the parity and step-graph tests under compute-sanitizer's memcheck and
-# racecheck, and a short benchmark on the CUDA backend (also with graphed SVI steps, once
-# trelbo-bench has --graph), then prints a summary table. Exits nonzero when a step fails or was not run (no GPU).
+# racecheck, and a short benchmark on the CUDA backend (eager, with graphed SVI steps, and the
+# benchmark issue's GPU configuration: logistic regression 100,000 x 50 at P = 4096 and 16384),
+# then prints a summary table. Exits nonzero when a step fails or was not run (no GPU).
 #   TRELBO_GPU_BUILD   build directory (default build-gpu)
 #   TRELBO_CUDA_ARCHS  CMAKE_CUDA_ARCHITECTURES (default native: the GPUs of this machine)
 #   TRELBO_GPU_BENCH   extra trelbo-bench arguments (default: two particle counts, 5 reps)
@@ -79,6 +80,11 @@ bench_graph() { # value + gradient as SVI steps, each configuration replayed fro
     --mode grad --graph --json "$build/gpu-check/bench-graph.json"
 }
 
+bench_lr_target() { # the GPU target's configuration (NumPyro on the same GPU is the peer)
+  TRELBO_BACKEND=cuda "$build/bench/trelbo-bench" --model logistic_regression --n 100000 --d 50 \
+    --particles 4096,16384 --mode grad --reps 5 --json "$build/gpu-check/bench-lr-target.json"
+}
+
 echo "device:"
 if command -v nvidia-smi >/dev/null; then
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/  /'
@@ -97,23 +103,22 @@ run_step configure cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTRELBO_CU
     run_step memcheck-graph sanitize memcheck test_gpu_step_graph
     run_step racecheck-graph sanitize racecheck test_gpu_step_graph
     run_step bench bench
-    # (--help exits nonzero: read its text first, pipefail would fail the pipeline)
-    if grep -q -- '--graph' <<<"$("$build/bench/trelbo-bench" --help 2>&1)"; then
-      run_step bench-graph bench_graph
-    else
-      echo "== bench-graph: trelbo-bench has no --graph option yet, not run"
-    fi
+    run_step bench-graph bench_graph
+    run_step bench-lr-target bench_lr_target
   }
 
 echo
 echo "trelbo GPU check ($(date -u '+%Y-%m-%d %H:%M UTC'))"
 printf '%-22s %-10s %7s   %s\n' step result time log
 for r in "${rows[@]}"; do echo "$r"; done
-for b in bench bench-graph; do
+for b in bench bench-graph bench-lr-target; do
   [ -f "$logs/$b.log" ] || continue
   echo
-  if [ "$b" = bench ]; then echo "benchmark (CUDA backend):"
-  else echo "benchmark (CUDA backend, graphed SVI steps):"; fi
+  case $b in
+    bench) echo "benchmark (CUDA backend):" ;;
+    bench-graph) echo "benchmark (CUDA backend, graphed SVI steps):" ;;
+    *) echo "benchmark (CUDA backend, logistic regression 100,000 x 50: the GPU target):" ;;
+  esac
   # the progress lines are rewritten in place with carriage returns: keep the rest
   tr '\r' '\n' <"$logs/$b.log" | grep -v ' rep [0-9]*/[0-9]*' | grep -v '^ *$' | sed 's/^/  /'
 done
