@@ -283,7 +283,8 @@ static int run_model(const bench_model *m, const opts *o, const ceiling *ceil, F
                         "\"arena_mib\": %.1f, \"bound\": \"%s\", \"roofline_s\": %.9f, "
                         "\"ceiling_fraction\": %.4f, \"validation\": %s, \"graph\": %s}",
                         *first_row ? "" : ",", tre_ctx_backend_name(ctx), m->name, sizes, (long long)P,
-                        o->estimator_name, grad ? "true" : "false", o->reps, mean, sqrt(se2), cf, med, t[0], t[o->reps - 1],
+                        o->estimator_name, grad ? "true" : "false", o->reps, mean, sqrt(se2), cf, med, t[0],
+                        t[o->reps - 1],
                         (double)P / med, (double)(P * terms) / med, peak_rss_mib(),
                         (double)(mem.host_bytes + mem.data_bytes) / 1048576.0, bound, roof_s, fraction,
                         o->no_validation ? "false" : "true", graphed ? "true" : "false");

@@ -39,7 +39,8 @@ static void cat_log_prob_backward(tre_ctx *ctx, const tre_grad_node *n, const tr
      * each particle's draws): the gradient summed over the particles straight away, instead of
      * [P, M, k] terms that would only be summed back to the logits' shape */
     if (ks.ndim == 2 && ks.dim[0] > 1 && logits->particles == 1 && ka[0].stride[0] == 0 &&
-        ka[0].stride[1] == k && logits->numel == ks.dim[1] * k && g->particles * g->numel == ks.dim[0] * ks.dim[1]) {
+        ka[0].stride[1] == k && logits->numel == ks.dim[1] * k &&
+        g->particles * g->numel == ks.dim[0] * ks.dim[1]) {
         tre_tensor *gs = tre_tensor_new(ctx, TRE_F32, 1, logits->ndim, logits->shape);
         if (gs && tre_backend_check(ctx, ctx->be->categorical_log_prob_backward_shared(
                                              ctx->be->impl, ks.dim[0], ks.dim[1], k, g->data, logits->data, k,

@@ -13,7 +13,8 @@ void tre_binary_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor 
     case TRE_OP_SUB:
         tre_grad_accumulate(ctx, a, g);
         /* reduce to b's shape first: the negation then touches b's elements, not g's */
-        if (b->requires_grad) tre_grad_accumulate(ctx, b, tre_neg(ctx, tre_reduce_to(ctx, g, b->particles, b->ndim, b->shape)));
+        if (b->requires_grad)
+            tre_grad_accumulate(ctx, b, tre_neg(ctx, tre_reduce_to(ctx, g, b->particles, b->ndim, b->shape)));
         break;
     case TRE_OP_MUL:
         if (a->requires_grad) tre_grad_accumulate(ctx, a, tre_mul(ctx, g, b));
