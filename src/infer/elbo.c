@@ -145,8 +145,10 @@ static tre_status elbo_eval(tre_ctx *ctx, tre_program model, tre_program guide, 
         if (opts->grad && tre_grad_backward(ctx, est.loss) == TRE_OK) tre_param_store_collect_grads(ctx);
         return finish(ctx, old_particles);
     }
-    float *host = elbo ? tre_step_alloc(ctx, (size_t)P * sizeof *host) : NULL;
-    if (!host || tre_tensor_to_host(ctx, elbo, host, P) != TRE_OK) return finish(ctx, old_particles);
+    float *host = est.host_elbo; /* RenyiELBO read it already */
+    if (!host && (!elbo || !(host = tre_step_alloc(ctx, (size_t)P * sizeof *host)) ||
+                  tre_tensor_to_host(ctx, elbo, host, P) != TRE_OK))
+        return finish(ctx, old_particles);
 
     double mean = 0.0, m2 = 0.0; /* Welford: stable for large P */
     bool finite = true;

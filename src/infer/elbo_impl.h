@@ -8,6 +8,7 @@ typedef struct tre_estimate {
     tre_tensor *elbo;       /* per-particle elbo_s (values) */
     tre_tensor *loss;       /* differentiable loss (shape [], extent 1) when gradients are asked */
     double bound;           /* the estimator's value when it is not mean(elbo_s) (Renyi); NAN */
+    float *host_elbo;       /* elbo_s already read to the host (P values, step memory), or NULL */
 } tre_estimate;
 
 /* Fills est from the traces of one evaluation; `grad` says whether est->loss is needed. */

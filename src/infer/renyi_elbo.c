@@ -16,6 +16,7 @@ tre_status tre_renyi_elbo_estimate(tre_ctx *ctx, tre_trace *model, tre_trace *gu
                                                  : tre_broadcast_to(ctx, est->elbo, P, 0, NULL);
     float *h = elbo ? tre_step_alloc(ctx, (size_t)P * sizeof *h) : NULL;
     if (!h || tre_tensor_to_host(ctx, elbo, h, P) != TRE_OK) return ctx->status;
+    est->host_elbo = h; /* tre_elbo's statistics reuse it */
     /* the bound and the weights on the host: P numbers, in double, max-shifted */
     double mx = -INFINITY;
     for (int64_t s = 0; s < P; ++s) mx = fmax(mx, (1 - alpha) * h[s]);
