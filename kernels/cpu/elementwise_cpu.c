@@ -34,7 +34,7 @@ int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out
 
 int tre_unary_cpu(void *impl, tre_unop op, int64_t n, float *out, const float *in) {
     (void)impl;
-    if ((int)op < (int)TRE_OP_NEG || (int)op > (int)TRE_OP_TRIGAMMA) return 1;
+    if ((int)op < (int)TRE_OP_NEG || (int)op > (int)TRE_OP_TETRAGAMMA) return 1;
     TRE_CPU_FOR(n > TRE_CPU_PARALLEL_MIN, i, n, out[i] = tre_unary_apply((int)op, in[i]););
     return 0;
 }

@@ -23,7 +23,7 @@ int tre_binary_cuda(void *impl, tre_binop op, const tre_kshape *shape, float *ou
 int tre_unary_cuda(void *impl, tre_unop op, int64_t n, float *out, const float *in) {
     tre_cuda_impl *im = (tre_cuda_impl *)impl;
     const int o = (int)op;
-    if (o < (int)TRE_OP_NEG || o > (int)TRE_OP_TRIGAMMA) return 1;
+    if (o < (int)TRE_OP_NEG || o > (int)TRE_OP_TETRAGAMMA) return 1;
     return tre_cuda_each(im, n, [=] TRE_CUDA_FN(int64_t i) { out[i] = tre_unary_apply(o, in[i]); });
 }
 

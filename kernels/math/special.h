@@ -149,4 +149,22 @@ static inline TRE_HD double tre_trigamma(double x) {
     return acc + series;
 }
 
+/* tetragamma(x) = d/dx trigamma(x) (psi''), x > 0, so that trigamma has a gradient too:
+ * psi''(x) = psi''(x + 1) - 2 / x^3 up to x >= 10, then the asymptotic series
+ * -(1/x^2 + 1/x^3 + sum_k (2k + 1) B_2k / x^(2k+2)); relative error below 1e-13. NaN for x < 0
+ * or NaN, -inf at 0. */
+static inline TRE_HD double tre_tetragamma(double x) {
+    if (!(x > 0.0)) return x == 0.0 ? -INFINITY : NAN;
+    if (isinf(x)) return 0.0;
+    double acc = 0.0;
+    while (x < 10.0) {
+        acc -= 2.0 / (x * x * x);
+        x += 1.0;
+    }
+    double r = 1.0 / x, r2 = r * r;
+    double series = r2 * (1.0 + r * (1.0 + r * (0.5 + r2 * (-1.0 / 6 + r2 * (1.0 / 6 + r2 * (-3.0 / 10 +
+                    r2 * (5.0 / 6 + r2 * (-691.0 / 210 + r2 * (35.0 / 2)))))))));
+    return acc - series;
+}
+
 #endif

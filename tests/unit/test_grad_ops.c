@@ -105,6 +105,7 @@ UNARY(b_logit, TRE_OP_LOGIT)
 UNARY(b_log_sigmoid, TRE_OP_LOG_SIGMOID)
 UNARY(b_lgamma, TRE_OP_LGAMMA)
 UNARY(b_digamma, TRE_OP_DIGAMMA)
+UNARY(b_trigamma, TRE_OP_TRIGAMMA)
 UNARY(b_log1p, TRE_OP_LOG1P)
 UNARY(b_expm1, TRE_OP_EXPM1)
 UNARY(b_abs, TRE_OP_ABS)
@@ -182,6 +183,7 @@ static const grad_case cases[] = {
     {"log_sigmoid", b_log_sigmoid, 1, {2}, {1}, {{3}}, {-3}, {3}},
     {"lgamma", b_lgamma, 1, {2}, {1}, {{3}}, {0.5f}, {5}},
     {"digamma", b_digamma, 1, {2}, {1}, {{3}}, {0.5f}, {5}},
+    {"trigamma", b_trigamma, 1, {2}, {1}, {{3}}, {0.5f}, {5}},
     {"log1p", b_log1p, 1, {2}, {1}, {{3}}, {-0.5f}, {3}},
     {"expm1", b_expm1, 1, {2}, {1}, {{3}}, {-2}, {2}},
     {"abs", b_abs, 1, {2}, {1}, {{3}}, {0.3f}, {2}},

@@ -75,10 +75,25 @@ static void test_trigamma_is_digammas_derivative(void **state) {
     assert_true(isnan(tre_trigamma(-1.0)) && isinf(tre_trigamma(0.0)));
 }
 
+/* ... and tetragamma is trigamma's (trigamma's own gradient, for differentiating twice) */
+static void test_tetragamma_is_trigammas_derivative(void **state) {
+    (void)state;
+    const double xs[] = {1e-3, 0.1, 0.5, 1.0, 1.4616, 2.5, 9.99, 10.0, 37.0, 1e4};
+    for (size_t i = 0; i < sizeof xs / sizeof *xs; ++i) {
+        double x = xs[i], h = 1e-5 * x;
+        double num = (tre_trigamma(x + h) - tre_trigamma(x - h)) / (2 * h);
+        TT_NEAR(tre_tetragamma(x), num, 1e-7 * fabs(num));
+    }
+    /* psi''(1) = -2 zeta(3) */
+    TT_NEAR(tre_tetragamma(1.0), -2.0 * 1.2020569031595942854, 1e-12);
+    assert_true(isnan(tre_tetragamma(-1.0)) && isinf(tre_tetragamma(0.0)) && tre_tetragamma(0.0) < 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gamma_and_beta_kl_gradients),
         cmocka_unit_test(test_trigamma_is_digammas_derivative),
+        cmocka_unit_test(test_tetragamma_is_trigammas_derivative),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
