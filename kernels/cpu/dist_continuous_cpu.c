@@ -59,9 +59,6 @@ static inline float scaled(float f, float d) { return f != 0.f ? f * d : 0.f; }
 void tre_log_normal_lp_block(int64_t n, float *out, const float *x, tre_pblock p, const int *shared) {
     TRE_LOC_SCALE_LP_BLOCK(log_normal)
 }
-float tre_log_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p) {
-    return tre_log_normal_rsample(tre_philox_std_normal(seed, stream, elem), p[0], p[1]);
-}
 void tre_log_normal_sample_block(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0, tre_pblock p,
                                  float *out) {
     tre_cpu_std_normal_block(seed, stream, elem0, n, out);
@@ -83,9 +80,6 @@ void tre_log_normal_rsample_grad_block(int64_t n, const float *x, tre_pblock p, 
 
 void tre_half_normal_lp_block(int64_t n, float *out, const float *x, tre_pblock p, const int *shared) {
     TRE_SCALE_LP_BLOCK(half_normal)
-}
-float tre_half_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p) {
-    return tre_half_normal_rsample(tre_philox_std_normal(seed, stream, elem), p[0]);
 }
 void tre_half_normal_sample_block(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0, tre_pblock p,
                                   float *out) {

@@ -30,10 +30,6 @@ void tre_normal_lp_block(int64_t n, float *out, const float *x,
     }
 }
 
-float tre_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p) {
-    return tre_normal_rsample(tre_philox_std_normal(seed, stream, elem), p[0], p[1]);
-}
-
 void tre_normal_sample_block(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0,
                              tre_pblock p, float *out) {
     tre_cpu_std_normal_block(seed, stream, elem0, n, out);
@@ -63,7 +59,7 @@ void tre_normal_rsample_grad_block(int64_t n, const float *x,
 
 /* The families with elementwise kernels, indexed by tre_kdist. */
 static const tre_cpu_family families[TRE_KDIST_COUNT] = {
-    [TRE_KDIST_NORMAL] = {2, tre_normal_lp_block, tre_normal_sample_elem, tre_normal_lp_grad_block,
+    [TRE_KDIST_NORMAL] = {2, tre_normal_lp_block, NULL, tre_normal_lp_grad_block,
                           tre_normal_rsample_grad_block, tre_normal_sample_block},
     [TRE_KDIST_BERNOULLI_PROBS] = {1, tre_bernoulli_probs_lp_block, tre_bernoulli_probs_sample_elem,
                                    tre_bernoulli_probs_lp_grad_block, NULL},
@@ -72,10 +68,10 @@ static const tre_cpu_family families[TRE_KDIST_COUNT] = {
     [TRE_KDIST_POISSON] = {1, tre_poisson_lp_block, tre_poisson_sample_elem, tre_poisson_lp_grad_block, NULL},
     [TRE_KDIST_BINOMIAL_PROBS] = {2, tre_binomial_lp_block, tre_binomial_sample_elem,
                                   tre_binomial_lp_grad_block, NULL},
-    [TRE_KDIST_LOG_NORMAL] = {2, tre_log_normal_lp_block, tre_log_normal_sample_elem,
+    [TRE_KDIST_LOG_NORMAL] = {2, tre_log_normal_lp_block, NULL,
                               tre_log_normal_lp_grad_block, tre_log_normal_rsample_grad_block,
                               tre_log_normal_sample_block},
-    [TRE_KDIST_HALF_NORMAL] = {1, tre_half_normal_lp_block, tre_half_normal_sample_elem,
+    [TRE_KDIST_HALF_NORMAL] = {1, tre_half_normal_lp_block, NULL,
                                tre_half_normal_lp_grad_block, tre_half_normal_rsample_grad_block,
                                tre_half_normal_sample_block},
     [TRE_KDIST_CAUCHY] = {2, tre_cauchy_lp_block, tre_cauchy_sample_elem,
@@ -286,7 +282,7 @@ int tre_sample_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float *o
                    const tre_karg *params, uint64_t seed, uint64_t stream) {
     (void)impl;
     dist_space S; /* no value: the draws are the contiguous output */
-    if (!shape_space_init(&S, kind, shape, NULL, params) || !S.fam->sample) return 1;
+    if (!shape_space_init(&S, kind, shape, NULL, params) || (!S.fam->sample && !S.fam->sample_block)) return 1;
     const tre_cpu_family *fam = S.fam;
     const int64_t total = S.it.total;
     TRE_CPU_BLOCKS(total, TRE_CPU_PARALLEL_MIN / 8, s, n,

@@ -4,7 +4,9 @@
  *    (so logs of it can be hoisted). It calls the family's TRE_HD function in kernels/math.
  *  - an element sampler: draw number `elem` of random op `stream` under `seed`, given the
  *    parameter values of that element (p[i]); it uses the shared Philox helpers of
- *    kernels/math/philox.h, so the CUDA backend draws the same numbers.
+ *    kernels/math/philox.h, so the CUDA backend draws the same numbers. Families whose draw
+ *    transforms a standard normal (Normal, LogNormal, HalfNormal) have a block sampler over
+ *    tre_cpu_std_normal_block instead, with the same numbers.
  * Each family group keeps these in its own file (dist_<group>_cpu.c) and adds one line per
  * family to the table in dist_cpu.c. */
 #ifndef TRELBO_KERNELS_CPU_DIST_FAMILIES_H
@@ -20,7 +22,8 @@ typedef const float *const *tre_pblock;
 typedef void (*tre_lp_block_fn)(int64_t n, float *out, const float *x,
                                 tre_pblock p, const int *shared);
 typedef float (*tre_sample_elem_fn)(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
-/* A block sampler: out[j] = draw number elem0 + j (the same numbers as the element sampler) */
+/* A block sampler: out[j] = draw number elem0 + j (the numbers of tre_philox_std_normal's
+ * transform, as the CUDA backend draws them element by element) */
 typedef void (*tre_sample_block_fn)(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0,
                                     tre_pblock p, float *out);
 
@@ -38,7 +41,7 @@ typedef void (*tre_rsample_grad_block_fn)(int64_t n, const float *x,
 typedef struct tre_cpu_family {
     int nparams;
     tre_lp_block_fn log_prob;
-    tre_sample_elem_fn sample;   /* NULL: this family cannot be sampled elementwise */
+    tre_sample_elem_fn sample;   /* NULL: none, or the block sampler below is the sampler */
     tre_lp_grad_block_fn log_prob_grad;        /* NULL: no gradient yet */
     tre_rsample_grad_block_fn rsample_grad;    /* NULL: not reparameterized (or not yet) */
     tre_sample_block_fn sample_block;          /* NULL: the element sampler, element by element */
@@ -53,7 +56,6 @@ void tre_cpu_uniform_block(uint64_t seed, uint64_t stream, uint64_t elem0, int64
 /* Normal (dist_cpu.c) */
 void tre_normal_lp_block(int64_t n, float *out, const float *x,
                          tre_pblock p, const int *shared);
-float tre_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
 void tre_normal_sample_block(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0,
                              tre_pblock p, float *out);
 void tre_normal_lp_grad_block(int64_t n, const float *x, tre_pblock p,
@@ -90,7 +92,6 @@ void tre_binomial_lp_grad_block(int64_t n, const float *x, tre_pblock p,
  * Laplace, Uniform, Exponential, Delta */
 void tre_log_normal_lp_block(int64_t n, float *out, const float *x,
                              tre_pblock p, const int *shared);
-float tre_log_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
 void tre_log_normal_sample_block(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0,
                                  tre_pblock p, float *out);
 void tre_log_normal_lp_grad_block(int64_t n, const float *x,
@@ -101,7 +102,6 @@ void tre_log_normal_rsample_grad_block(int64_t n, const float *x,
                                        float *const *gp);
 void tre_half_normal_lp_block(int64_t n, float *out, const float *x,
                               tre_pblock p, const int *shared);
-float tre_half_normal_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);
 void tre_half_normal_sample_block(int64_t n, uint64_t seed, uint64_t stream, uint64_t elem0,
                                   tre_pblock p, float *out);
 void tre_half_normal_lp_grad_block(int64_t n, const float *x,
