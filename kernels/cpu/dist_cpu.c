@@ -222,6 +222,24 @@ static void add_segments(const float *v, int64_t s, int64_t n, int64_t T, int64_
     }
 }
 
+/* The end of unit u (first particle p0, elements up to s1), its sums in acc: a unit of whole
+ * particles writes scale * sum to out; a part of a split particle (groups > 1) keeps its sum in
+ * partial[u] for groups_combine, which adds the parts of each particle in order. */
+static void unit_store(const sum_plan *q, int64_t u, int64_t p0, int64_t s1, const double *acc,
+                       double scale, float *out, double *partial) {
+    if (q->groups > 1) partial[u] = acc[0];
+    else
+        for (int64_t p = p0; p * q->T < s1; ++p) out[p] = (float)(acc[p - p0] * scale);
+}
+static void groups_combine(const sum_plan *q, const double *partial, double scale, float *out) {
+    if (q->groups <= 1) return;
+    for (int64_t p = 0; p < q->P; ++p) {
+        double acc = 0.0;
+        for (int64_t g = 0; g < q->groups; ++g) acc += partial[p * q->groups + g];
+        out[p] = (float)(acc * scale);
+    }
+}
+
 /* masked elements contribute exactly 0 (NaN too) */
 static void apply_mask(const dist_space *S, const dist_block *b, float *v, int64_t n) {
     if (!S->base[SLOT_MASK]) return;
@@ -256,7 +274,8 @@ int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tr
     TRE_CPU_FOR(S.it.total > TRE_CPU_PARALLEL_MIN, u, q.units,
         dist_block b;
         float lb[BLOCK];
-        double acc[BLOCK] = {0};
+        double acc[BLOCK];
+        for (int64_t i = 0; i < q.ppu; ++i) acc[i] = 0.0;
         int64_t s0, s1;
         const int64_t p0 = unit_range(&q, u, &s0, &s1);
         for (int64_t s = s0; s < s1; s += BLOCK) {
@@ -266,15 +285,8 @@ int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tr
             apply_mask(&S, &b, lb, n);
             add_segments(lb, s, n, q.T, p0, acc);
         }
-        if (q.groups > 1) partial[u] = acc[0];
-        else
-            for (int64_t p = p0; p * q.T < s1; ++p) out[p] = (float)(acc[p - p0] * (double)scale););
-    if (q.groups > 1)
-        for (int64_t p = 0; p < particles; ++p) {
-            double acc = 0.0;
-            for (int64_t g = 0; g < q.groups; ++g) acc += partial[p * q.groups + g];
-            out[p] = (float)(acc * (double)scale);
-        }
+        unit_store(&q, u, p0, s1, acc, (double)scale, out, partial););
+    groups_combine(&q, partial, (double)scale, out);
     return 0;
 }
 
@@ -350,9 +362,8 @@ int tre_log_prob_backward_sum_cpu(void *impl, tre_kdist kind, int64_t particles,
         dist_block b;
         float lb[1 + TRE_KDIST_MAX_PARAMS][BLOCK];
         double acc[1 + TRE_KDIST_MAX_PARAMS][BLOCK];
-        const int64_t nacc = q.ppu;
         for (int a = 0; a < na; ++a)
-            for (int64_t i = 0; i < nacc; ++i) acc[a][i] = 0.0;
+            for (int64_t i = 0; i < q.ppu; ++i) acc[a][i] = 0.0;
         int64_t s0, s1;
         const int64_t p0 = unit_range(&q, u, &s0, &s1);
         for (int64_t s = s0; s < s1; s += BLOCK) {
@@ -365,19 +376,10 @@ int tre_log_prob_backward_sum_cpu(void *impl, tre_kdist kind, int64_t particles,
             for (int a = 0; a < na; ++a)
                 if (sums[a]) add_segments(lb[a], s, n, q.T, p0, acc[a]);
         }
-        for (int a = 0; a < na; ++a) {
-            if (!sums[a]) continue;
-            if (q.groups > 1) partial[a][u] = acc[a][0];
-            else
-                for (int64_t p = p0; p * q.T < s1; ++p) sums[a][p] = (float)acc[a][p - p0];
-        });
-    if (q.groups > 1)
         for (int a = 0; a < na; ++a)
-            for (int64_t p = 0; p < particles && sums[a]; ++p) {
-                double acc = 0.0;
-                for (int64_t gi = 0; gi < q.groups; ++gi) acc += partial[a][p * q.groups + gi];
-                sums[a][p] = (float)acc;
-            }
+            if (sums[a]) unit_store(&q, u, p0, s1, acc[a], 1.0, sums[a], partial[a]););
+    for (int a = 0; a < na; ++a)
+        if (sums[a]) groups_combine(&q, partial[a], 1.0, sums[a]);
     return 0;
 }
 
