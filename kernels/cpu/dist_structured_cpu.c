@@ -6,8 +6,9 @@
  * chunks that OpenMP shares out; a chunk unravels its first row once and then steps the index
  * like an odometer, so broadcasting costs an add per row. Rows are independent and each is
  * computed in a fixed order, so results do not depend on the thread count. Rows [P, M] whose
- * logits every particle shares (a guide's per-datum logits) take their own paths: each logits
- * row's tables once, then every particle. */
+ * logits every particle shares (a guide's per-datum logits) are drawn and scored with each
+ * logits row's tables computed once for all particles; their gradient, summed over the
+ * particles, is categorical_log_prob_backward_shared. */
 #include <stdlib.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
@@ -142,38 +143,11 @@ static int categorical_sample_shared(const tre_kshape *rows, int64_t k, float *o
     return 0;
 }
 
-/* d log p / d logits for shared logits rows: each row's softmax once, then every particle's
- * one-hot difference (the arithmetic of tre_categorical_log_prob_grad_row). */
-static int categorical_backward_shared(const tre_kshape *rows, int64_t k, const float *g,
-                                       const tre_karg *logits, const tre_karg *value, float *grad) {
-    const int64_t P = rows->dim[0], M = rows->dim[1], ls = logits->stride[1], cr = shared_chunk_rows(k);
-    const int64_t v0 = value->stride[0], v1 = value->stride[1];
-    TRE_CPU_FOR(P * M * k > TRE_CPU_PARALLEL_MIN / 8, c, (M + cr - 1) / cr,
-        double prob[STACK_WORK];
-        const int64_t m0 = c * cr, mn = M - m0 < cr ? M - m0 : cr;
-        for (int64_t j = 0; j < mn; ++j) {
-            const float *l = logits->data + (m0 + j) * ls;
-            const tre_cat_norm n = tre_categorical_norm_row(k, l);
-            for (int64_t i = 0; i < k; ++i) prob[j * k + i] = exp(tre_categorical_log_softmax(&n, l[i]));
-        }
-        for (int64_t p = 0; p < P; ++p)
-            for (int64_t j = 0; j < mn; ++j) {
-                const int64_t r = p * M + m0 + j;
-                const int64_t v = tre_categorical_index(k, value->data[p * v0 + (m0 + j) * v1]);
-                const double gr = (double)g[r];
-                float *o = grad + r * k;
-                for (int64_t i = 0; i < k; ++i)
-                    o[i] = v < 0 ? NAN : (float)(gr * ((i == v ? 1.0 : 0.0) - prob[j * k + i]));
-            });
-    return 0;
-}
-
 int tre_categorical_log_prob_cpu(void *impl, const tre_kshape *rows, int64_t k, float *out,
                                  const tre_karg *logits, const tre_karg *value) {
     (void)impl;
     if (k < 1) return 1;
-    if (rows->ndim == 2 && logits->stride[0] == 0 && rows->dim[0] > 1 && rows->dim[1] > 1)
-        return categorical_log_prob_shared(rows, k, out, logits, value);
+    if (shared_logit_rows(rows, logits, k)) return categorical_log_prob_shared(rows, k, out, logits, value);
     const int64_t total = rows_total(rows);
     const tre_karg *args[2] = {logits, value};
 #pragma omp parallel for schedule(static) PAR_IF(total, k)
@@ -201,8 +175,6 @@ int tre_categorical_log_prob_backward_cpu(void *impl, const tre_kshape *rows, in
                                           const tre_karg *value, float *grad_logits) {
     (void)impl;
     if (k < 1) return 1;
-    if (shared_logit_rows(rows, logits, k))
-        return categorical_backward_shared(rows, k, g, logits, value, grad_logits);
     const int64_t total = rows_total(rows);
     const tre_karg *args[2] = {logits, value};
 #pragma omp parallel for schedule(static) PAR_IF(total, k)
