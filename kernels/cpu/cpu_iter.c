@@ -97,41 +97,67 @@ static void gather_2d(const tre_cpu_iter *it, int a, int64_t start, int64_t n, c
 #undef TRE_ROWS_1
 #undef TRE_ROWS
 
-void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
-                    float *const *dst) {
-    if (it->ndim <= 2) {
-        for (int a = 0; a < it->nargs; ++a) {
-            if (!base[a] || !dst[a]) continue;
-            if (it->ndim == 1) tre_cpu_load_run(dst[a], base[a] + start * it->stride[a][0], it->stride[a][0], n);
-            else gather_2d(it, a, start, n, base[a], dst[a]);
-        }
-        return;
+/* Rows of the innermost dim in spaces of 3 or more dims: the row offset steps like an odometer
+ * over the outer dims; then, as in gather_2d, whole short rows with constant-length loops. */
+#define TRE_ROWS_ND(D, S1)                                                                       \
+    for (; done + (D) <= n; done += (D)) {                                                       \
+        const float *src = base + row;                                                           \
+        for (int64_t k = 0; k < (D); ++k) dst[done + k] = src[(S1) * k];                         \
+        next_row(it, a, idx, &row);                                                              \
     }
-    const int last = it->ndim - 1, na = it->nargs;
-    int64_t off[TRE_CPU_MAX_ARGS], idx[TRE_KDIMS + 1];
-    /* position of `start`: index per dim and offset per argument */
-    int64_t rem = start;
-    for (int a = 0; a < na; ++a) off[a] = 0;
-    for (int d = last; d >= 0; --d) {
+#define TRE_ROWS_ND_1(D) TRE_ROWS_ND(D, 1)
+#define TRE_ROWS_ND_0(D) TRE_ROWS_ND(D, 0)
+
+/* to the start of the next row: idx holds the outer dims' indices, *row the offset */
+static inline void next_row(const tre_cpu_iter *it, int a, int64_t *idx, int64_t *row) {
+    int d = it->ndim - 2;
+    *row += it->stride[a][d];
+    while (++idx[d] == it->dim[d] && d > 0) {
+        *row += it->stride[a][d - 1] - it->dim[d] * it->stride[a][d];
+        idx[d] = 0;
+        --d;
+    }
+}
+
+static void gather_nd(const tre_cpu_iter *it, int a, int64_t start, int64_t n, const float *base,
+                      float *dst) {
+    const int last = it->ndim - 1;
+    const int64_t dl = it->dim[last], sl = it->stride[a][last];
+    int64_t idx[TRE_KDIMS + 1], rem = start / dl, j = start % dl, row = 0, done = 0;
+    for (int d = last - 1; d >= 0; --d) {
         idx[d] = rem % it->dim[d];
         rem /= it->dim[d];
-        for (int a = 0; a < na; ++a) off[a] += idx[d] * it->stride[a][d];
+        row += idx[d] * it->stride[a][d];
     }
-    for (int64_t done = 0; done < n;) {
-        int64_t len = it->dim[last] - idx[last];
-        if (len > n - done) len = n - done;
-        for (int a = 0; a < na; ++a)
-            if (base[a] && dst[a]) tre_cpu_load_run(dst[a] + done, base[a] + off[a], it->stride[a][last], len);
-        done += len;
-        if (done == n) break;
-        /* advance the odometer by len (to the start of the next run) */
-        idx[last] += len;
-        for (int a = 0; a < na; ++a) off[a] += len * it->stride[a][last];
-        for (int d = last; d > 0 && idx[d] == it->dim[d]; --d) {
-            idx[d] = 0;
-            ++idx[d - 1];
-            for (int a = 0; a < na; ++a) off[a] += it->stride[a][d - 1] - it->dim[d] * it->stride[a][d];
+    if (j) { /* the rest of a started row */
+        const int64_t len = dl - j < n ? dl - j : n;
+        tre_cpu_load_run(dst, base + row + j * sl, sl, len);
+        done = len;
+        next_row(it, a, idx, &row);
+    }
+    if (sl == 1) {
+        TRE_CPU_SWITCH_LEN(dl, TRE_ROWS_ND_1)
+    } else if (sl == 0) {
+        TRE_CPU_SWITCH_LEN(dl, TRE_ROWS_ND_0)
+    } else {
+        for (; done + dl <= n; done += dl) {
+            tre_cpu_load_run(dst + done, base + row, sl, dl);
+            next_row(it, a, idx, &row);
         }
+    }
+    if (done < n) tre_cpu_load_run(dst + done, base + row, sl, n - done); /* a started last row */
+}
+#undef TRE_ROWS_ND_0
+#undef TRE_ROWS_ND_1
+#undef TRE_ROWS_ND
+
+void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
+                    float *const *dst) {
+    for (int a = 0; a < it->nargs; ++a) {
+        if (!base[a] || !dst[a]) continue;
+        if (it->ndim == 1) tre_cpu_load_run(dst[a], base[a] + start * it->stride[a][0], it->stride[a][0], n);
+        else if (it->ndim == 2) gather_2d(it, a, start, n, base[a], dst[a]);
+        else gather_nd(it, a, start, n, base[a], dst[a]);
     }
 }
 
