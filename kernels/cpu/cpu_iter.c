@@ -45,6 +45,11 @@ void tre_cpu_iter_init(tre_cpu_iter *it, int64_t particles, const tre_kshape *sh
         n = 1;
     }
     it->ndim = n;
+    for (int a = 0; a < nargs; ++a) {
+        int64_t run = 1;
+        for (int d = n - 1; d >= 0 && it->stride[a][d] == run; --d) run *= it->dim[d];
+        it->run[a] = run > 1 || it->stride[a][n - 1] == 1 ? run : 0;
+    }
 }
 
 void tre_cpu_offsets(const tre_cpu_iter *it, int64_t start, int64_t *off) {
@@ -151,6 +156,46 @@ static void gather_nd(const tre_cpu_iter *it, int a, int64_t start, int64_t n, c
 #undef TRE_ROWS_ND_1
 #undef TRE_ROWS_ND
 
+/* dst[k] = A[k * sa] op B[k * sb] for k < len, with the stride cases that vectorize spelled out */
+static inline void binop_run(tre_binop op, int64_t len, float *dst, const float *A, int64_t sa,
+                             const float *B, int64_t sb) {
+#define TRE_BINOP_RUN(SA, SB)                                                                    \
+    switch (op) {                                                                                \
+    case TRE_OP_ADD: for (int64_t k = 0; k < len; ++k) dst[k] = A[(SA) * k] + B[(SB) * k]; break; \
+    case TRE_OP_SUB: for (int64_t k = 0; k < len; ++k) dst[k] = A[(SA) * k] - B[(SB) * k]; break; \
+    case TRE_OP_MUL: for (int64_t k = 0; k < len; ++k) dst[k] = A[(SA) * k] * B[(SB) * k]; break; \
+    case TRE_OP_DIV: for (int64_t k = 0; k < len; ++k) dst[k] = A[(SA) * k] / B[(SB) * k]; break; \
+    }
+    if (sa == 1 && sb == 1) { TRE_BINOP_RUN(1, 1) }
+    else if (sa == 1 && sb == 0) { TRE_BINOP_RUN(1, 0) }
+    else if (sa == 0 && sb == 1) { TRE_BINOP_RUN(0, 1) }
+    else { TRE_BINOP_RUN(sa, sb) }
+#undef TRE_BINOP_RUN
+}
+
+void tre_cpu_gather_binop(const tre_cpu_iter *it, int a, int b, tre_binop op, int64_t start, int64_t n,
+                          const float *base_a, const float *base_b, float *dst) {
+    const int last = it->ndim - 1;
+    const int64_t dl = it->dim[last], sa = it->stride[a][last], sb = it->stride[b][last];
+    int64_t ia[TRE_KDIMS + 1], ib[TRE_KDIMS + 1], rem = start / dl, j = start % dl, ra = 0, rb = 0;
+    for (int d = last - 1; d >= 0; --d) {
+        ia[d] = ib[d] = rem % it->dim[d];
+        rem /= it->dim[d];
+        ra += ia[d] * it->stride[a][d];
+        rb += ib[d] * it->stride[b][d];
+    }
+    for (int64_t done = 0; done < n;) {
+        const int64_t len = dl - j < n - done ? dl - j : n - done;
+        binop_run(op, len, dst + done, base_a + ra + j * sa, sa, base_b + rb + j * sb, sb);
+        done += len;
+        j = 0;
+        if (done < n && last > 0) {
+            next_row(it, a, ia, &ra);
+            next_row(it, b, ib, &rb);
+        }
+    }
+}
+
 void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
                     float *const *dst) {
     for (int a = 0; a < it->nargs; ++a) {
@@ -163,9 +208,6 @@ void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const floa
 
 void tre_cpu_gather_view(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
                          float *const *dst, const float **view) {
-    const int last = it->ndim - 1;
-    const int64_t j = last ? start % it->dim[last] : start; /* position in the innermost run */
-    const bool one_run = j + n <= it->dim[last];
     int64_t off[TRE_CPU_MAX_ARGS];
     bool offs_known = false;
     const float *copy_base[TRE_CPU_MAX_ARGS] = {NULL};
@@ -173,7 +215,8 @@ void tre_cpu_gather_view(const tre_cpu_iter *it, int64_t start, int64_t n, const
     for (int a = 0; a < it->nargs; ++a) {
         view[a] = dst[a];
         if (!base[a] || !dst[a]) continue;
-        if (one_run && it->stride[a][last] == 1) {
+        const int64_t run = it->run[a];
+        if (run && start / run == (start + n - 1) / run) { /* one unit-stride run of memory */
             if (!offs_known) {
                 tre_cpu_offsets(it, start, off);
                 offs_known = true;

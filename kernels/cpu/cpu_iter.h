@@ -65,6 +65,9 @@ typedef struct tre_cpu_iter {
     int ndim, nargs;
     int64_t dim[TRE_KDIMS + 1];
     int64_t stride[TRE_CPU_MAX_ARGS][TRE_KDIMS + 1];
+    /* per argument: the length of the aligned runs of consecutive elements that are one
+     * unit-stride run of its memory (the trailing dims it steps through as one; 0: none) */
+    int64_t run[TRE_CPU_MAX_ARGS];
     int64_t total;
 } tre_cpu_iter;
 
@@ -83,6 +86,11 @@ void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const floa
  * copied: view[a] points at its elements (else at dst[a], which receives the copy). */
 void tre_cpu_gather_view(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
                          float *const *dst, const float **view);
+
+/* dst[j] = A[j] op B[j] for the elements [start, start + n) of arguments a and b (with bases
+ * base_a, base_b): the two gathers and the op in one walk over the rows. */
+void tre_cpu_gather_binop(const tre_cpu_iter *it, int a, int b, tre_binop op, int64_t start, int64_t n,
+                          const float *base_a, const float *base_b, float *dst);
 
 /* Offsets of linear element `start` for every argument. */
 void tre_cpu_offsets(const tre_cpu_iter *it, int64_t start, int64_t *off);

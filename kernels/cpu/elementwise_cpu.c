@@ -1,6 +1,7 @@
 /* CPU elementwise kernels: broadcast binary ops, unary ops, mask-and-scale. The output is
  * contiguous, so linear element i of the iteration space is out[i]. */
 #include <math.h>
+#include <stdbool.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
 #include "../math/elementwise.h"
@@ -23,7 +24,16 @@ int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out
     const int64_t *st[2] = {a->stride, b->stride};
     tre_cpu_iter_init(&it, 0, shape, 2, st, NULL);
     const int64_t total = it.total;
+    /* long broadcast rows (an outer difference [P, N, 1] - [P, 1, M]) are read and combined in
+     * one walk; short ones go through the gathers' constant-length row loops */
+    const bool walk_rows = it.ndim > 1 && it.dim[it.ndim - 1] >= 32;
     TRE_CPU_BLOCKS(total, TRE_CPU_PARALLEL_MIN, s, n,
+        const bool in_place = it.run[0] && it.run[1] && s / it.run[0] == (s + n - 1) / it.run[0] &&
+                              s / it.run[1] == (s + n - 1) / it.run[1];
+        if (walk_rows && !in_place) {
+            tre_cpu_gather_binop(&it, 0, 1, op, s, n, a->data, b->data, out + s);
+            continue;
+        }
         float ab[BLOCK], bb[BLOCK];
         const float *base[2] = {a->data, b->data}, *view[2];
         float *dst[2] = {ab, bb};
