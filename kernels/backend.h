@@ -102,6 +102,11 @@ typedef struct tre_backend {
                       const tre_karg *mask, float scale);
     /* out[r] = sum of in[r*cols .. r*cols+cols-1], accumulated in double */
     int (*sum_rows)(void *impl, int64_t rows, int64_t cols, const float *in, float *out);
+    /* out[r] = sum over the last dim of `shape` of a * b, products in float, sums in double, for the
+     * rows r of the other dims (out contiguous); a and b are broadcast views of shape. The
+     * product is never formed: one read of each argument. */
+    int (*dot_rows)(void *impl, const tre_kshape *shape, float *out, const tre_karg *a,
+                    const tre_karg *b);
     /* out[o, j, i] = in[o, index[j], i] for o < outer, j < k, i < inner; in has n rows */
     int (*gather)(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                   int64_t k, const float *in, float *out);

@@ -78,6 +78,10 @@ tre_tensor *tre_take(tre_ctx *ctx, const tre_tensor *values, const tre_tensor *i
 tre_tensor *tre_sum(tre_ctx *ctx, const tre_tensor *a);
 /* Sum over the trailing n dims (n <= ndim): the result keeps the leading dims. */
 tre_tensor *tre_sum_trailing(tre_ctx *ctx, const tre_tensor *a, int n);
+/* Dot products along the last dim, sum(a * b, -1) with a and b broadcast (PyTorch's
+ * linalg.vecdot for real tensors): each particle's rows x_n . w_n without forming the product,
+ * so one read of a [P, N, D] operand instead of a write and two reads. Both need >= 1 dim. */
+tre_tensor *tre_vecdot(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b);
 /* Elements of `a` along dimension `dim` (negative counts from the right) picked by the int32
  * index tensor `index` (extent 1, shape [k]): how data is gathered by a plate's subsample. */
 tre_tensor *tre_index_select(tre_ctx *ctx, const tre_tensor *a, int dim, const tre_tensor *index);

@@ -184,16 +184,22 @@ void tre_cpu_gather_binop(const tre_cpu_iter *it, int a, int b, tre_binop op, in
         ra += ia[d] * it->stride[a][d];
         rb += ib[d] * it->stride[b][d];
     }
-    for (int64_t done = 0; done < n;) {
-        const int64_t len = dl - j < n - done ? dl - j : n - done;
-        binop_run(op, len, dst + done, base_a + ra + j * sa, sa, base_b + rb + j * sb, sb);
-        done += len;
-        j = 0;
-        if (done < n && last > 0) {
-            next_row(it, a, ia, &ra);
-            next_row(it, b, ib, &rb);
-        }
+    int64_t done = 0;
+    if (j) { /* the rest of a started row */
+        const int64_t len = dl - j < n ? dl - j : n;
+        binop_run(op, len, dst, base_a + ra + j * sa, sa, base_b + rb + j * sb, sb);
+        done = len;
+        if (last > 0) next_row(it, a, ia, &ra), next_row(it, b, ib, &rb);
     }
+    /* whole rows, of constant length when short (a few features per row) */
+#define TRE_WALK_ROWS(L)                                                                         \
+    for (; done + (L) <= n; done += (L)) {                                                       \
+        binop_run(op, (L), dst + done, base_a + ra, sa, base_b + rb, sb);                        \
+        if (last > 0) next_row(it, a, ia, &ra), next_row(it, b, ib, &rb);                        \
+    }
+    TRE_CPU_SWITCH_LEN(dl, TRE_WALK_ROWS)
+#undef TRE_WALK_ROWS
+    if (done < n) binop_run(op, n - done, dst + done, base_a + ra, sa, base_b + rb, sb); /* a started last row */
 }
 
 void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,

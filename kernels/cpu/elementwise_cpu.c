@@ -24,9 +24,10 @@ int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out
     const int64_t *st[2] = {a->stride, b->stride};
     tre_cpu_iter_init(&it, 0, shape, 2, st, NULL);
     const int64_t total = it.total;
-    /* long broadcast rows (an outer difference [P, N, 1] - [P, 1, M]) are read and combined in
-     * one walk; short ones go through the gathers' constant-length row loops */
-    const bool walk_rows = it.ndim > 1 && it.dim[it.ndim - 1] >= 32;
+    /* broadcast rows (an outer difference [P, N, 1] - [P, 1, M], a gradient g[P, N, 1] * x[N, D])
+     * are read and combined in one walk, except the short rows of a 2-dim space, which the
+     * gathers' constant-length row loops take faster */
+    const bool walk_rows = it.ndim > 2 || (it.ndim == 2 && it.dim[1] >= 32);
     TRE_CPU_BLOCKS(total, TRE_CPU_PARALLEL_MIN, s, n,
         const bool in_place = it.run[0] && it.run[1] && s / it.run[0] == (s + n - 1) / it.run[0] &&
                               s / it.run[1] == (s + n - 1) / it.run[1];

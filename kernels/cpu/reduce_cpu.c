@@ -1,6 +1,9 @@
-/* CPU reductions and gathers: per-row sums accumulated in double, index gathers. */
+/* CPU reductions and gathers: per-row sums and dot products accumulated in double, index
+ * gathers. */
 #include "cpu_backend.h"
 #include "cpu_iter.h"
+
+#define BLOCK TRE_CPU_BLOCK
 
 int tre_sum_rows_cpu(void *impl, int64_t rows, int64_t cols, const float *in, float *out) {
     (void)impl;
@@ -13,6 +16,66 @@ int tre_sum_rows_cpu(void *impl, int64_t rows, int64_t cols, const float *in, fl
         } else {
             out[r] = (float)tre_cpu_sum_d(row, cols);
         });
+    return 0;
+}
+
+/* out[r] = sum_k A[r * cols + k] * B[r * cols + k]: the products in float (one vectorized
+ * loop), each row's sum in double, in order (constant length when short) */
+static void row_dots(int64_t rows, int64_t cols, const float *A, const float *B, float *out) {
+    float prod[BLOCK];
+    for (int64_t j = 0; j < rows * cols; ++j) prod[j] = A[j] * B[j];
+#define ROW_DOTS(LEN)                                                                              \
+    for (int64_t r = 0; r < rows; ++r) {                                                           \
+        double acc = 0.0;                                                                          \
+        for (int64_t k = 0; k < (LEN); ++k) acc += (double)prod[r * (LEN) + k];                    \
+        out[r] = (float)acc;                                                                       \
+    }
+    TRE_CPU_SWITCH_LEN(cols, ROW_DOTS)
+#undef ROW_DOTS
+}
+
+/* the dot of one long row, a block at a time, in 8 lanes */
+static double long_row_dot(const tre_cpu_iter *it, const float *const *base, int64_t start, int64_t cols) {
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t s = 0; s < cols; s += BLOCK) {
+        const int64_t n = cols - s < BLOCK ? cols - s : BLOCK;
+        float ab[BLOCK], bb[BLOCK];
+        float *dst[2] = {ab, bb};
+        const float *view[2];
+        tre_cpu_gather_view(it, start + s, n, base, dst, view);
+        for (int64_t j = 0; j < n; ++j) lane[j % 8] += (double)(view[0][j] * view[1][j]);
+    }
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+int tre_dot_rows_cpu(void *impl, const tre_kshape *shape, float *out, const tre_karg *a,
+                     const tre_karg *b) {
+    (void)impl;
+    if (shape->ndim < 1) return 1;
+    const int64_t cols = shape->dim[shape->ndim - 1];
+    int64_t rows = 1;
+    for (int d = 0; d < shape->ndim - 1; ++d) rows *= shape->dim[d];
+    if (cols == 0) {
+        for (int64_t r = 0; r < rows; ++r) out[r] = 0.f;
+        return 0;
+    }
+    tre_cpu_iter it;
+    const int64_t *st[2] = {a->stride, b->stride};
+    tre_cpu_iter_init(&it, 0, shape, 2, st, NULL);
+    const float *base[2] = {a->data, b->data};
+    /* blocks of whole rows; a row longer than a block is one unit of its own */
+    const int64_t rpb = cols <= BLOCK ? BLOCK / cols : 1, units = (rows + rpb - 1) / rpb;
+    TRE_CPU_FOR(it.total > TRE_CPU_PARALLEL_MIN && units > 1, u, units,
+        const int64_t r0 = u * rpb, r1 = r0 + rpb < rows ? r0 + rpb : rows;
+        if (cols > BLOCK) {
+            out[r0] = (float)long_row_dot(&it, base, r0 * cols, cols);
+            continue;
+        }
+        float ab[BLOCK], bb[BLOCK];
+        float *dst[2] = {ab, bb};
+        const float *view[2];
+        tre_cpu_gather_view(&it, r0 * cols, (r1 - r0) * cols, base, dst, view);
+        row_dots(r1 - r0, cols, view[0], view[1], out + r0););
     return 0;
 }
 

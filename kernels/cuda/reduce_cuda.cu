@@ -27,6 +27,38 @@ int tre_sum_rows_cuda(void *impl, int64_t rows, int64_t cols, const float *in, f
     return tre_cuda_seg_sum((tre_cuda_impl *)impl, rows, cols, s, out, 1.0);
 }
 
+/* ---- dot_rows: the terms of row r are a * b over its last-dim elements --------------------- */
+
+struct dot_src {
+    const float *a, *b;
+    int64_t cols;
+    tre_cuda_layout<2> L;
+    TRE_CUDA_FN tre_cuda_seg row(int64_t r) const {
+        tre_cuda_seg s;
+        s.out = r;
+        s.base[0] = r * cols;
+        return s;
+    }
+    TRE_CUDA_FN double term(const tre_cuda_seg &s, int64_t c) const {
+        int64_t off[2];
+        L.offsets(s.base[0] + c, off);
+        return (double)(a[off[0]] * b[off[1]]); /* the product in float, as on the CPU */
+    }
+};
+
+int tre_dot_rows_cuda(void *impl, const tre_kshape *shape, float *out, const tre_karg *a,
+                      const tre_karg *b) {
+    if (shape->ndim < 1) return 1;
+    dot_src s;
+    const int64_t *st[2] = {a->stride, b->stride};
+    const int64_t total = tre_cuda_layout_init(&s.L, shape, st);
+    s.a = a->data;
+    s.b = b->data;
+    s.cols = shape->dim[shape->ndim - 1];
+    const int64_t rows = s.cols ? total / s.cols : total;
+    return tre_cuda_seg_sum((tre_cuda_impl *)impl, rows, s.cols, s, out, 1.0);
+}
+
 /* ---- reduce_sum: out[slot] = sum over the summed dims --------------------------------------
  * Slots enumerate the kept dims (nonzero out stride) row-major; the terms of a slot enumerate
  * the summed dims row-major, the order the CPU backend adds them in. */

@@ -112,6 +112,43 @@ tre_tensor *tre_sum_trailing(tre_ctx *ctx, const tre_tensor *t, int n) {
     return tre_ok(ctx) ? out : NULL;
 }
 
+tre_tensor *tre_vecdot(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!check_arg(ctx, "tre_vecdot", "a", a) || !check_arg(ctx, "tre_vecdot", "b", b)) return NULL;
+    if (a->ndim < 1 || b->ndim < 1) {
+        tre_ctx_fail(ctx, TRE_ERR_SHAPE, "tre_vecdot: argument %s has no dim to sum over (shape [])",
+                     a->ndim < 1 ? "a" : "b");
+        return NULL;
+    }
+    int64_t p, shape[TRE_MAX_DIMS];
+    int ndim;
+    if (!join(ctx, "tre_vecdot", a, b, &p, &ndim, shape)) return NULL;
+    /* the kernel's space is [particles] + the broadcast shape, the summed dim last and on its
+     * own; the result drops it */
+    tre_tensor *out = tre_tensor_new(ctx, TRE_F32, p, ndim - 1, shape);
+    if (!out) return NULL;
+    tre_kshape ks;
+    tre_karg ka[2];
+    const tre_tensor *args[2] = {a, b};
+    ks.ndim = ndim + 1;
+    ks.dim[0] = p;
+    for (int i = 0; i < ndim; ++i) ks.dim[i + 1] = shape[i];
+    for (int k = 0; k < 2; ++k) {
+        const tre_tensor *t = args[k];
+        int64_t c = 1;
+        for (int d = ks.ndim - 1; d >= 1; --d) {
+            const int j = d - 1 - (ndim - t->ndim);
+            ka[k].stride[d] = j < 0 || t->shape[j] == 1 ? 0 : c;
+            if (j >= 0) c *= t->shape[j];
+        }
+        ka[k].stride[0] = t->particles == 1 ? 0 : t->numel;
+        ka[k].data = t->data;
+    }
+    tre_backend_check(ctx, ctx->be->dot_rows(ctx->be->impl, &ks, out->data, &ka[0], &ka[1]), "tre_vecdot");
+    if (tre_grad_wanted(ctx, 2, args)) tre_grad_record(ctx, out, "tre_vecdot", tre_vecdot_backward, 2, args);
+    return tre_ok(ctx) ? out : NULL;
+}
+
 tre_tensor *tre_sum(tre_ctx *ctx, const tre_tensor *a) {
     return a ? tre_sum_trailing(ctx, a, a->ndim) : tre_sum_trailing(ctx, a, 0);
 }

@@ -72,6 +72,33 @@ void tre_view_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g
     tre_grad_accumulate(ctx, a, tre_tensor_reshape_view(ctx, g, a->ndim, a->shape));
 }
 
+/* d (a . b) / d a = b: g with a trailing 1 times the other operand (expanded where that
+ * product does not reach a's summed dim, as for b of shape [..., 1]), then summed down to the
+ * operand's shape where it was broadcast */
+static void vecdot_operand_grad(tre_ctx *ctx, const tre_tensor *x, const tre_tensor *col,
+                                const tre_tensor *other) {
+    if (!x->requires_grad) return;
+    tre_tensor *gx = tre_mul(ctx, col, other);
+    if (gx && gx->shape[gx->ndim - 1] < x->shape[x->ndim - 1]) {
+        int64_t shape[TRE_MAX_DIMS];
+        for (int i = 0; i < gx->ndim; ++i) shape[i] = gx->shape[i];
+        shape[gx->ndim - 1] = x->shape[x->ndim - 1];
+        gx = tre_broadcast_to(ctx, gx, gx->particles, gx->ndim, shape);
+    }
+    tre_grad_accumulate(ctx, x, gx);
+}
+
+void tre_vecdot_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
+    const tre_tensor *a = n->in[0], *b = n->in[1];
+    int64_t shape[TRE_MAX_DIMS];
+    for (int i = 0; i < g->ndim; ++i) shape[i] = g->shape[i];
+    shape[g->ndim] = 1;
+    tre_tensor *col = tre_tensor_reshape_view(ctx, g, g->ndim + 1, shape);
+    if (!col) return;
+    vecdot_operand_grad(ctx, a, col, b);
+    vecdot_operand_grad(ctx, b, col, a);
+}
+
 void tre_sum_trailing_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
     const tre_tensor *a = n->in[0];
     /* g has a's leading dims: pad it with ones on the right, then broadcast */

@@ -6,6 +6,7 @@
 void tre_binary_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g);
 void tre_unary_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g);
 void tre_view_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g);
+void tre_vecdot_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g);
 void tre_sum_trailing_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g);
 void tre_mask_scale_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g);
 void tre_index_select_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g);

@@ -248,6 +248,20 @@ static void test_sums(void **state) {
         assert_int_equal(gpu->sum_rows(gpu->impl, rows, cols, in.d, out.d), 0);
         tw_check("sum_rows", out, RTOL, 1e-6);
     }
+    /* dot_rows: rows of 5 (a shared [N, D] times per-particle rows), of 300, and with the
+     * second argument broadcast along the summed dim */
+    const int64_t dcase[3][3] = {{3, 70, 5}, {2, 9, 300}, {4, 33, 6}};
+    for (int c = 0; c < 3; ++c) {
+        const int64_t P = dcase[c][0], N = dcase[c][1], D = dcase[c][2];
+        const int64_t dim[3] = {P, N, D}, sa[3] = {0, D, 1};
+        const int64_t sb[3] = {N * D, D, 1}, sb_bcast[3] = {N, 1, 0};
+        tre_kshape s = kshape(3, dim);
+        twin a = tw_rand(N * D, -2, 2), b = tw_rand(P * N * D, -2, 2), out = tw_fill(P * N, -7.f);
+        kpair ka = kp(a, 3, sa), kb = kp(b, 3, c == 2 ? sb_bcast : sb);
+        assert_int_equal(cpu->dot_rows(cpu->impl, &s, out.h, &ka.h, &kb.h), 0);
+        assert_int_equal(gpu->dot_rows(gpu->impl, &s, out.d, &ka.d, &kb.d), 0);
+        tw_check("dot_rows", out, RTOL, 1e-5);
+    }
     /* reduce_sum over every choice of summed dims of a [P, 6, 5, 7] gradient */
     const int64_t dim[4] = {40, 6, 5, 7};
     tre_kshape s = kshape(4, dim);

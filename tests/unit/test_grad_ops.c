@@ -111,6 +111,7 @@ UNARY(b_expm1, TRE_OP_EXPM1)
 UNARY(b_abs, TRE_OP_ABS)
 static tre_tensor *b_sum(tre_ctx *c, tre_tensor *const *in) { return tre_sum(c, in[0]); }
 static tre_tensor *b_sum_trailing(tre_ctx *c, tre_tensor *const *in) { return tre_sum_trailing(c, in[0], 1); }
+static tre_tensor *b_vecdot(tre_ctx *c, tre_tensor *const *in) { return tre_vecdot(c, in[0], in[1]); }
 static tre_tensor *b_pmean(tre_ctx *c, tre_tensor *const *in) { return tre_particle_mean(c, in[0]); }
 static tre_tensor *b_view(tre_ctx *c, tre_tensor *const *in) {
     int64_t s[1] = {in[0]->numel};
@@ -189,6 +190,9 @@ static const grad_case cases[] = {
     {"abs", b_abs, 1, {2}, {1}, {{3}}, {0.3f}, {2}},
     {"sum", b_sum, 1, {3}, {2}, {{2, 2}}, {-2}, {2}},
     {"sum_trailing", b_sum_trailing, 1, {3}, {2}, {{2, 3}}, {-2}, {2}},
+    {"vecdot shared rows x per-particle rows", b_vecdot, 2, {1, 3}, {2, 3}, {{3, 4}, {2, 3, 4}}, {-2, -2}, {2, 2}},
+    {"vecdot last dim broadcast", b_vecdot, 2, {2, 1}, {2, 2}, {{3, 4}, {3, 1}}, {-2, -2}, {2, 2}},
+    {"vecdot long rows", b_vecdot, 2, {2, 2}, {1, 1}, {{300}, {300}}, {-1, -1}, {1, 1}},
     {"particle_mean", b_pmean, 1, {5}, {1}, {{2}}, {-2}, {2}},
     {"view", b_view, 1, {2}, {2}, {{2, 2}}, {-2}, {2}},
     {"index_select", b_index_select, 1, {2}, {2}, {{2, 4}}, {-2}, {2}},
@@ -233,9 +237,44 @@ static void test_stop_grad_blocks(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* tre_vecdot's values against a plain double loop: broadcast leading dims, rows of 5 (blocks of
+ * whole rows), of 300 (longer than a kernel block) and of 0; a shape [] argument is refused */
+static void test_vecdot_values(void **state) {
+    (void)state;
+    const int64_t lens[3] = {5, 300, 0};
+    for (int c = 0; c < 3; ++c) {
+        tre_ctx *ctx = tt_ctx(1);
+        const int64_t P = 3, N = 70, D = lens[c];
+        int64_t xs[2] = {N, D}, ws[3] = {N, D};
+        float *x = malloc((size_t)(N * D + 1) * sizeof *x), *w = malloc((size_t)(P * N * D + 1) * sizeof *w);
+        uint64_t seed = 7;
+        for (int64_t i = 0; i < N * D; ++i) x[i] = uniform(&seed, -2, 2);
+        for (int64_t i = 0; i < P * N * D; ++i) w[i] = uniform(&seed, -2, 2);
+        tre_tensor *tx = tre_from_host(ctx, 1, 2, xs, x), *tw = tre_from_host(ctx, P, 2, ws, w);
+        tre_tensor *dot = tre_vecdot(ctx, tx, tw);
+        TT_OK(ctx, tre_ctx_status(ctx));
+        assert_int_equal(dot->particles, P);
+        assert_int_equal(dot->ndim, 1);
+        assert_int_equal(dot->shape[0], N);
+        const float *got = tt_host(ctx, dot, 0);
+        for (int64_t p = 0; p < P; ++p)
+            for (int64_t n = 0; n < N; ++n) {
+                double want = 0;
+                for (int64_t k = 0; k < D; ++k) want += (double)x[n * D + k] * w[(p * N + n) * D + k];
+                assert_true(fabs(got[p * N + n] - want) <= 1e-5 * (1 + fabs(want)));
+            }
+        assert_null(tre_vecdot(ctx, tre_scalar(ctx, 1.f), tx));
+        assert_int_equal(tre_ctx_status(ctx), TRE_ERR_SHAPE);
+        assert_non_null(strstr(tre_ctx_error(ctx), "tre_vecdot"));
+        free(x), free(w);
+        tre_ctx_destroy(ctx);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_op_against_finite_differences),
+        cmocka_unit_test(test_vecdot_values),
         cmocka_unit_test(test_stop_grad_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
