@@ -126,6 +126,12 @@ typedef struct tre_backend {
     /* out[o, index[j], i] += g[o, j, i] (the adjoint of gather); out is not zeroed */
     int (*scatter_add)(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                        int64_t k, const float *g, float *out);
+    /* out[o, index[j], i] += s[o, j] * x[o * xstride + j * inner + i] (xstride 0: x shared),
+     * the product in float, each slot's terms in increasing j as scatter_add: the adjoint of a
+     * gather followed by a dot product (rows w[idx] . x), without the [outer, k, inner] product */
+    int (*scatter_add_scaled)(void *impl, int64_t outer, int64_t n, int64_t inner,
+                              const int32_t *index, int64_t k, const float *s, const float *x,
+                              int64_t xstride, float *out);
     /* Gradients of log-densities. Per element i of particle p the upstream factor is
      *   f = (mask_i != 0) ? scale * g : 0,  g from the `g` argument (broadcast like the others,
      * particle stride gstride); grads[a] (a = 0: value, 1..: params; NULL: not needed) receive

@@ -23,6 +23,9 @@ int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, flo
                        const int64_t *out_stride);
 int tre_scatter_add_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                         int64_t k, const float *g, float *out);
+int tre_scatter_add_scaled_cpu(void *impl, int64_t outer, int64_t n, int64_t inner,
+                               const int32_t *index, int64_t k, const float *s, const float *x,
+                               int64_t xstride, float *out);
 int tre_log_prob_backward_cpu(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
                               const tre_karg *args, const int64_t *pstride, const tre_karg *g,
                               int64_t gstride, float scale, float *const *grads);

@@ -120,6 +120,23 @@ int tre_scatter_add_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, con
     return 0;
 }
 
+int tre_scatter_add_scaled_cpu(void *impl, int64_t outer, int64_t n, int64_t inner,
+                               const int32_t *index, int64_t k, const float *s, const float *x,
+                               int64_t xstride, float *out) {
+    (void)impl;
+#define SCATTER_SCALED_ROWS(LEN)                                                                   \
+    TRE_CPU_FOR(outer * k * inner > TRE_CPU_PARALLEL_MIN, o, outer,                                \
+        const float *xo = x + o * xstride, *so = s + o * k;                                        \
+        for (int64_t j = 0; j < k; ++j) {                                                          \
+            const float *src = xo + j * inner, f = so[j];                                          \
+            float *dst = out + (o * n + index[j]) * inner;                                         \
+            for (int64_t i = 0; i < (LEN); ++i) dst[i] += f * src[i];                              \
+        })
+    TRE_CPU_SWITCH_LEN(inner, SCATTER_SCALED_ROWS)
+#undef SCATTER_SCALED_ROWS
+    return 0;
+}
+
 int tre_take_cpu(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride,
                  const float *index, int64_t istride, float *out) {
     (void)impl;

@@ -164,11 +164,11 @@ static int sort_bufs_get(tre_cuda_impl *im, int64_t n, int bits, sort_bufs *b) {
     return 0;
 }
 
-/* out[o, index[j], i] += g[o, j, i]: the j with one index, in increasing j, are one sorted
+/* out[o, index[j], i] += term(o, j, i): the j with one index, in increasing j, are one sorted
  * segment; the thread of segment start s adds them all to its slot, as the CPU loop does. */
-int tre_scatter_add_cuda(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
-                         int64_t k, const float *g, float *out) {
-    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+template <typename Term>
+static int scatter_segments(tre_cuda_impl *im, int64_t outer, int64_t n, int64_t inner,
+                            const int32_t *index, int64_t k, Term term, float *out) {
     if (k <= 0 || outer <= 0 || inner <= 0) return 0;
     sort_bufs b;
     const int bits = key_bits(n + 1); /* room for the out-of-range key 2^bits - 1 >= n */
@@ -191,9 +191,26 @@ int tre_scatter_add_cuda(void *impl, int64_t outer, int64_t n, int64_t inner, co
         if ((s > 0 && ks[s - 1] == r) || r >= n) return;
         float *dst = out + (o * n + r) * inner + i;
         float acc = *dst;
-        for (int64_t e = s; e < k && ks[e] == r; ++e) acc += g[(o * k + vs[e]) * inner + i];
+        for (int64_t e = s; e < k && ks[e] == r; ++e) acc += term(o, (int64_t)vs[e], i);
         *dst = acc;
     });
+}
+
+int tre_scatter_add_cuda(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
+                         int64_t k, const float *g, float *out) {
+    return scatter_segments((tre_cuda_impl *)impl, outer, n, inner, index, k,
+                            [=] TRE_CUDA_FN(int64_t o, int64_t j, int64_t i) { return g[(o * k + j) * inner + i]; },
+                            out);
+}
+
+int tre_scatter_add_scaled_cuda(void *impl, int64_t outer, int64_t n, int64_t inner,
+                                const int32_t *index, int64_t k, const float *s, const float *x,
+                                int64_t xstride, float *out) {
+    return scatter_segments((tre_cuda_impl *)impl, outer, n, inner, index, k,
+                            [=] TRE_CUDA_FN(int64_t o, int64_t j, int64_t i) {
+                                return s[o * k + j] * x[o * xstride + j * inner + i];
+                            },
+                            out);
 }
 
 /* gvalues[p * vstride + index[p, i]] += g[p, i]. Per-particle rows: one thread per row, in i

@@ -75,9 +75,38 @@ void tre_view_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g
 /* d (a . b) / d a = b: g with a trailing 1 times the other operand (expanded where that
  * product does not reach a's summed dim, as for b of shape [..., 1]), then summed down to the
  * operand's shape where it was broadcast */
-static void vecdot_operand_grad(tre_ctx *ctx, const tre_tensor *x, const tre_tensor *col,
-                                const tre_tensor *other) {
+/* x = index_select(w, -2, index), rows [k, D] picked from w [n, D], dotted with other [k, D]
+ * (x_j . other_j, a group's weights times a datum's features): backward is linear, so the
+ * gradient may go straight to w's rows, w[index[j]] += g_j other_j, without the [P, k, D]
+ * product and its scatter. index_select's own rule still runs for any other consumer's share
+ * of x's gradient. False (nothing done) for the layouts this does not cover. */
+static bool gathered_rows_grad(tre_ctx *ctx, const tre_tensor *x, const tre_tensor *g,
+                               const tre_tensor *other) {
+    const tre_grad_node *m = x->grad_fn;
+    if (!m || m->backward != tre_index_select_backward) return false;
+    const tre_tensor *w = m->in[0], *index = m->saved[0];
+    if (w->ndim != 2 || m->code != 0 || !w->requires_grad || g->particles != w->particles ||
+        g->ndim != 1 || other->ndim != 2 || !tre_shape_equal(2, other->shape, 2, x->shape) ||
+        (other->particles != 1 && other->particles != w->particles))
+        return false;
+    const int64_t k = x->shape[0], D = x->shape[1];
+    tre_tensor *gw = tre_tensor_new(ctx, TRE_F32, w->particles, 2, w->shape);
+    if (!gw) return true;
+    if (tre_backend_check(ctx, ctx->be->fill(ctx->be->impl, gw->data, 0.f, w->particles * w->numel), "fill") ||
+        tre_backend_check(ctx,
+                          ctx->be->scatter_add_scaled(ctx->be->impl, w->particles, w->shape[0], D,
+                                                      (const int32_t *)index->data, k, g->data, other->data,
+                                                      other->particles == 1 ? 0 : other->numel, gw->data),
+                          "tre_vecdot backward (gathered rows)"))
+        return true;
+    tre_grad_accumulate(ctx, w, gw);
+    return true;
+}
+
+static void vecdot_operand_grad(tre_ctx *ctx, const tre_tensor *x, const tre_tensor *g,
+                                const tre_tensor *col, const tre_tensor *other) {
     if (!x->requires_grad) return;
+    if (gathered_rows_grad(ctx, x, g, other)) return;
     tre_tensor *gx = tre_mul(ctx, col, other);
     if (gx && gx->shape[gx->ndim - 1] < x->shape[x->ndim - 1]) {
         int64_t shape[TRE_MAX_DIMS];
@@ -95,8 +124,8 @@ void tre_vecdot_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor 
     shape[g->ndim] = 1;
     tre_tensor *col = tre_tensor_reshape_view(ctx, g, g->ndim + 1, shape);
     if (!col) return;
-    vecdot_operand_grad(ctx, a, col, b);
-    vecdot_operand_grad(ctx, b, col, a);
+    vecdot_operand_grad(ctx, a, g, col, b);
+    vecdot_operand_grad(ctx, b, g, col, a);
 }
 
 void tre_sum_trailing_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {

@@ -302,6 +302,15 @@ static void test_index_ops(void **state) {
     assert_int_equal(cpu->scatter_add(cpu->impl, outer, n, inner, index, k, g.h, acc.h), 0);
     assert_int_equal(gpu->scatter_add(gpu->impl, outer, n, inner, d_index, k, g.d, acc.d), 0);
     tw_check("scatter_add", acc, 0, 0); /* same float adds in the same order */
+    /* the scaled form (gathered rows dotted with x): x shared, then per outer row */
+    for (int xs = 0; xs < 2; ++xs) {
+        twin sc = tw_rand(outer * k, -1, 1), x = tw_rand(outer * k * inner, -1, 1);
+        twin acc_s = tw_rand(outer * n * inner, -1, 1);
+        const int64_t xstride = xs ? k * inner : 0;
+        assert_int_equal(cpu->scatter_add_scaled(cpu->impl, outer, n, inner, index, k, sc.h, x.h, xstride, acc_s.h), 0);
+        assert_int_equal(gpu->scatter_add_scaled(gpu->impl, outer, n, inner, d_index, k, sc.d, x.d, xstride, acc_s.d), 0);
+        tw_check("scatter_add_scaled", acc_s, 0, 0);
+    }
 
     /* a subsample-sized scatter: 1000 distinct rows of 5000 */
     enum { BIGN = 5000, BIGK = 1000 };

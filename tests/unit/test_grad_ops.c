@@ -124,6 +124,16 @@ static tre_tensor *b_index_select(tre_ctx *c, tre_tensor *const *in) {
     tre_tensor_create(c, &it, TRE_I32, 1, 1, &k, idx);
     return tre_square(c, tre_index_select(c, in[0], -1, it));
 }
+/* rows of w picked by index (one picked three times) dotted with x, plus another use of the
+ * picked rows: both routes of the rows' gradient (straight to w, and through index_select) */
+static tre_tensor *b_vecdot_gathered(tre_ctx *c, tre_tensor *const *in) {
+    int32_t idx[5] = {2, 0, 3, 2, 2};
+    int64_t k = 5;
+    tre_tensor *it = NULL;
+    tre_tensor_create(c, &it, TRE_I32, 1, 1, &k, idx);
+    tre_tensor *rows = tre_index_select(c, in[0], -2, it);
+    return tre_add(c, tre_vecdot(c, in[1], rows), tre_sum_trailing(c, tre_square(c, rows), 1));
+}
 static tre_tensor *b_mask_scale(tre_ctx *c, tre_tensor *const *in) {
     const float m[4] = {1, 0, 1, 1};
     int64_t s = 4;
@@ -195,6 +205,8 @@ static const grad_case cases[] = {
     {"vecdot long rows", b_vecdot, 2, {2, 2}, {1, 1}, {{300}, {300}}, {-1, -1}, {1, 1}},
     {"particle_mean", b_pmean, 1, {5}, {1}, {{2}}, {-2}, {2}},
     {"view", b_view, 1, {2}, {2}, {{2, 2}}, {-2}, {2}},
+    {"vecdot of gathered rows", b_vecdot_gathered, 2, {2, 1}, {2, 2}, {{4, 3}, {5, 3}}, {-2, -2}, {2, 2}},
+    {"vecdot of gathered rows, per-particle x", b_vecdot_gathered, 2, {2, 2}, {2, 2}, {{4, 3}, {5, 3}}, {-2, -2}, {2, 2}},
     {"index_select", b_index_select, 1, {2}, {2}, {{2, 4}}, {-2}, {2}},
     {"mask_scale", b_mask_scale, 1, {3}, {1}, {{4}}, {-2}, {2}},
     {"take shared values", b_take, 1, {1}, {1}, {{4}}, {-2}, {2}},
