@@ -40,10 +40,12 @@
     static inline TRE_HD T tre_bernoulli_logits_log_prob##S(T x, T l) {                        \
         return (x * l - (l > (T)0 ? l : (T)0)) - LOG1P_UNIT(EXP(-fabs##F(l)));                 \
     }                                                                                          \
-    /* x - sigmoid(l), sigmoid taken on the side where exp cannot overflow */                  \
+    /* x - sigmoid(l), sigmoid taken on the side where exp cannot overflow (one division:   \
+     * a vector loop computes both sides) */                                                   \
     static inline TRE_HD T tre_bernoulli_logits_dlp_dlogits##S(T x, T l) {                     \
         T e = EXP(-fabs##F(l));                                                                \
-        T s = l >= (T)0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);                                  \
+        T r = (T)1 / ((T)1 + e);                                                               \
+        T s = l >= (T)0 ? r : e * r;                                                           \
         return x - s;                                                                          \
     }                                                                                          \
     static inline TRE_HD T tre_bernoulli_logits_dlp_dx##S(T x, T l) {                          \
