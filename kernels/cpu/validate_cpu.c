@@ -46,8 +46,9 @@ static int64_t count_range(const check_args *c, int64_t s0, int64_t s1) {
         const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
         const float *base[3] = {c->x->data, c->a->data, c->b->data};
         float *dst[3] = {xb, ab, bb};
-        tre_cpu_gather(c->it, s, n, base, dst);
-        bad += count_block(c->check, n, xb, ab, bb, c->ca);
+        const float *view[3]; /* in place where a run of memory, as a materialized logits tensor */
+        tre_cpu_gather_view(c->it, s, n, base, dst, view);
+        bad += count_block(c->check, n, view[0], view[1], view[2], c->ca);
     }
     return bad;
 }
