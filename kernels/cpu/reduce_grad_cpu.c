@@ -62,7 +62,17 @@ int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, flo
             int64_t idx[TRE_KDIMS] = {0}, off = ioff + r0, walk = count;
             if (nr == 1) { /* one summed dim (a broadcast over the particles): plain rows */
                 const int64_t st = in_stride[rd[0]];
-                for (int64_t j = 0; j < count; ++j, off += st)
+                int64_t j = 0;
+                if (rn <= 64) { /* short rows: four independent chains of additions, then joined */
+                    double a4[4][64];
+                    for (int q = 0; q < 4; ++q)
+                        for (int64_t i = 0; i < rn; ++i) a4[q][i] = 0.0;
+                    for (; j + 4 <= count; j += 4, off += 4 * st)
+                        for (int q = 0; q < 4; ++q)
+                            for (int64_t i = 0; i < rn; ++i) a4[q][i] += (double)in[off + q * st + i];
+                    for (int64_t i = 0; i < rn; ++i) acc[i] = (a4[0][i] + a4[1][i]) + (a4[2][i] + a4[3][i]);
+                }
+                for (; j < count; ++j, off += st)
                     for (int64_t i = 0; i < rn; ++i) acc[i] += (double)in[off + i];
                 walk = 0; /* done: no general walk below */
             }
