@@ -107,6 +107,12 @@ typedef struct tre_backend {
      * product is never formed: one read of each argument. */
     int (*dot_rows)(void *impl, const tre_kshape *shape, float *out, const tre_karg *a,
                     const tre_karg *b);
+    /* out[o, j] = sum over i < inner of x[o * xstride + j * inner + i] * w[o * n + index[j], i]
+     * (products in float, summed in double in order): dot products with rows gathered from w
+     * [outer, n, inner] (the indices in [0, n)), without the gathered [outer, k, inner] copy */
+    int (*dot_gathered_rows)(void *impl, int64_t outer, int64_t n, int64_t inner,
+                             const int32_t *index, int64_t k, const float *w, const float *x,
+                             int64_t xstride, float *out);
     /* out[o, j, i] = in[o, index[j], i] for o < outer, j < k, i < inner; in has n rows */
     int (*gather)(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                   int64_t k, const float *in, float *out);

@@ -37,6 +37,7 @@ tre_backend *tre_backend_cpu_create(void) {
         .mask_scale = tre_mask_scale_cpu,
         .sum_rows = tre_sum_rows_cpu,
         .dot_rows = tre_dot_rows_cpu,
+        .dot_gathered_rows = tre_dot_gathered_rows_cpu,
         .scatter_add_scaled = tre_scatter_add_scaled_cpu,
         .gather = tre_gather_cpu,
         .log_prob = tre_log_prob_cpu,

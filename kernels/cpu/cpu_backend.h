@@ -9,6 +9,9 @@ int tre_unary_cpu(void *impl, tre_unop op, int64_t n, float *out, const float *i
 int tre_mask_scale_cpu(void *impl, const tre_kshape *shape, float *out, const tre_karg *x,
                        const tre_karg *mask, float scale);
 int tre_sum_rows_cpu(void *impl, int64_t rows, int64_t cols, const float *in, float *out);
+int tre_dot_gathered_rows_cpu(void *impl, int64_t outer, int64_t n, int64_t inner,
+                              const int32_t *index, int64_t k, const float *w, const float *x,
+                              int64_t xstride, float *out);
 int tre_dot_rows_cpu(void *impl, const tre_kshape *shape, float *out, const tre_karg *a,
                      const tre_karg *b);
 int tre_gather_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,

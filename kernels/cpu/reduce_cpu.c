@@ -79,6 +79,24 @@ int tre_dot_rows_cpu(void *impl, const tre_kshape *shape, float *out, const tre_
     return 0;
 }
 
+int tre_dot_gathered_rows_cpu(void *impl, int64_t outer, int64_t n, int64_t inner,
+                              const int32_t *index, int64_t k, const float *w, const float *x,
+                              int64_t xstride, float *out) {
+    (void)impl;
+#define DOT_GATHERED(LEN)                                                                          \
+    TRE_CPU_FOR(outer * k * inner > TRE_CPU_PARALLEL_MIN, o, outer,                                \
+        const float *xo = x + o * xstride, *wo = w + o * n * inner;                                \
+        for (int64_t j = 0; j < k; ++j) {                                                          \
+            const float *xr = xo + j * (LEN), *wr = wo + (int64_t)index[j] * (LEN);                \
+            double acc = 0.0;                                                                      \
+            for (int64_t i = 0; i < (LEN); ++i) acc += (double)(xr[i] * wr[i]);                    \
+            out[o * k + j] = (float)acc;                                                           \
+        })
+    TRE_CPU_SWITCH_LEN(inner, DOT_GATHERED)
+#undef DOT_GATHERED
+    return 0;
+}
+
 int tre_gather_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                    int64_t k, const float *in, float *out) {
     (void)impl;

@@ -334,6 +334,7 @@ extern "C" tre_backend *tre_backend_cuda_create(void) {
     b->mask_scale = tre_mask_scale_cuda;
     b->sum_rows = tre_sum_rows_cuda;
     b->dot_rows = tre_dot_rows_cuda;
+    b->dot_gathered_rows = tre_dot_gathered_rows_cuda;
     b->scatter_add_scaled = tre_scatter_add_scaled_cuda;
     b->gather = tre_gather_cuda;
     b->log_prob = tre_log_prob_cuda;

@@ -339,6 +339,9 @@ int tre_sum_rows_cuda(void *impl, int64_t rows, int64_t cols, const float *in, f
 int tre_scatter_add_scaled_cuda(void *impl, int64_t outer, int64_t n, int64_t inner,
                                 const int32_t *index, int64_t k, const float *s, const float *x,
                                 int64_t xstride, float *out);
+int tre_dot_gathered_rows_cuda(void *impl, int64_t outer, int64_t n, int64_t inner,
+                               const int32_t *index, int64_t k, const float *w, const float *x,
+                               int64_t xstride, float *out);
 int tre_dot_rows_cuda(void *impl, const tre_kshape *shape, float *out, const tre_karg *a,
                       const tre_karg *b);
 int tre_gather_cuda(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,

@@ -125,6 +125,19 @@ int tre_gather_cuda(void *impl, int64_t outer, int64_t n, int64_t inner, const i
     });
 }
 
+int tre_dot_gathered_rows_cuda(void *impl, int64_t outer, int64_t n, int64_t inner,
+                               const int32_t *index, int64_t k, const float *w, const float *x,
+                               int64_t xstride, float *out) {
+    /* a thread per output row, its terms in order: the CPU's sums exactly */
+    return tre_cuda_each((tre_cuda_impl *)impl, outer * k, [=] TRE_CUDA_FN(int64_t t) {
+        const int64_t o = t / k, j = t - o * k;
+        const float *xr = x + o * xstride + j * inner, *wr = w + (o * n + index[j]) * inner;
+        double acc = 0.0;
+        for (int64_t i = 0; i < inner; ++i) acc += (double)(xr[i] * wr[i]);
+        out[t] = (float)acc;
+    });
+}
+
 int tre_take_cuda(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride,
                   const float *index, int64_t istride, float *out) {
     return tre_cuda_each((tre_cuda_impl *)impl, P * n, [=] TRE_CUDA_FN(int64_t t) {

@@ -123,13 +123,28 @@ tre_tensor *tre_vecdot(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b) {
     int64_t p, shape[TRE_MAX_DIMS];
     int ndim;
     if (!join(ctx, "tre_vecdot", a, b, &p, &ndim, shape)) return NULL;
-    /* the kernel's space is [particles] + the broadcast shape, the summed dim last and on its
-     * own; the result drops it */
     tre_tensor *out = tre_tensor_new(ctx, TRE_F32, p, ndim - 1, shape);
     if (!out) return NULL;
+    const tre_tensor *args[2] = {a, b};
+    /* one operand rows picked from a w by index_select: read w's rows, not the picked copy */
+    for (int k = 0; k < 2; ++k) {
+        const tre_tensor *x = args[k], *other = args[1 - k];
+        const tre_grad_node *m = tre_gathered_rows(x, other);
+        if (!m) continue;
+        const tre_tensor *w = m->in[0], *index = m->saved[0];
+        tre_backend_check(ctx,
+                          ctx->be->dot_gathered_rows(ctx->be->impl, w->particles, w->shape[0], w->shape[1],
+                                                     (const int32_t *)index->data, x->shape[0], w->data,
+                                                     other->data, other->particles == 1 ? 0 : other->numel,
+                                                     out->data),
+                          "tre_vecdot");
+        if (tre_grad_wanted(ctx, 2, args)) tre_grad_record(ctx, out, "tre_vecdot", tre_vecdot_backward, 2, args);
+        return tre_ok(ctx) ? out : NULL;
+    }
+    /* the kernel's space is [particles] + the broadcast shape, the summed dim last and on its
+     * own; the result drops it */
     tre_kshape ks;
     tre_karg ka[2];
-    const tre_tensor *args[2] = {a, b};
     ks.ndim = ndim + 1;
     ks.dim[0] = p;
     for (int i = 0; i < ndim; ++i) ks.dim[i + 1] = shape[i];

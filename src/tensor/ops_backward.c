@@ -80,15 +80,22 @@ void tre_view_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g
  * gradient may go straight to w's rows, w[index[j]] += g_j other_j, without the [P, k, D]
  * product and its scatter. index_select's own rule still runs for any other consumer's share
  * of x's gradient. False (nothing done) for the layouts this does not cover. */
+const tre_grad_node *tre_gathered_rows(const tre_tensor *x, const tre_tensor *other) {
+    const tre_grad_node *m = x->grad_fn;
+    if (!m || m->backward != tre_index_select_backward || m->code != 0) return NULL;
+    const tre_tensor *w = m->in[0];
+    if (w->ndim != 2 || x->ndim != 2 || other->ndim != 2 || !tre_shape_equal(2, other->shape, 2, x->shape) ||
+        (other->particles != 1 && other->particles != w->particles))
+        return NULL;
+    return m;
+}
+
 static bool gathered_rows_grad(tre_ctx *ctx, const tre_tensor *x, const tre_tensor *g,
                                const tre_tensor *other) {
-    const tre_grad_node *m = x->grad_fn;
-    if (!m || m->backward != tre_index_select_backward) return false;
+    const tre_grad_node *m = tre_gathered_rows(x, other);
+    if (!m) return false;
     const tre_tensor *w = m->in[0], *index = m->saved[0];
-    if (w->ndim != 2 || m->code != 0 || !w->requires_grad || g->particles != w->particles ||
-        g->ndim != 1 || other->ndim != 2 || !tre_shape_equal(2, other->shape, 2, x->shape) ||
-        (other->particles != 1 && other->particles != w->particles))
-        return false;
+    if (!w->requires_grad || g->particles != w->particles || g->ndim != 1) return false;
     const int64_t k = x->shape[0], D = x->shape[1];
     tre_tensor *gw = tre_tensor_new(ctx, TRE_F32, w->particles, 2, w->shape);
     if (!gw) return true;

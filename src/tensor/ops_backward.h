@@ -6,6 +6,10 @@
 void tre_binary_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g);
 void tre_unary_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g);
 void tre_view_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g);
+/* The index_select node when x = index_select(w, -2, index) picks rows of a w [n, D] and
+ * `other` is [k, D] like x (extent 1 or w's): x . other can then read w's rows directly, in
+ * tre_vecdot's forward and backward. NULL otherwise. */
+const tre_grad_node *tre_gathered_rows(const tre_tensor *x, const tre_tensor *other);
 void tre_vecdot_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g);
 void tre_sum_trailing_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g);
 void tre_mask_scale_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g);

@@ -302,6 +302,14 @@ static void test_index_ops(void **state) {
     assert_int_equal(cpu->scatter_add(cpu->impl, outer, n, inner, index, k, g.h, acc.h), 0);
     assert_int_equal(gpu->scatter_add(gpu->impl, outer, n, inner, d_index, k, g.d, acc.d), 0);
     tw_check("scatter_add", acc, 0, 0); /* same float adds in the same order */
+    /* dot products with gathered rows: x shared, then per outer row */
+    for (int xs = 0; xs < 2; ++xs) {
+        twin x = tw_rand(outer * k * inner, -1, 1), dots = tw_fill(outer * k, -7.f);
+        const int64_t xstride = xs ? k * inner : 0;
+        assert_int_equal(cpu->dot_gathered_rows(cpu->impl, outer, n, inner, index, k, in.h, x.h, xstride, dots.h), 0);
+        assert_int_equal(gpu->dot_gathered_rows(gpu->impl, outer, n, inner, d_index, k, in.d, x.d, xstride, dots.d), 0);
+        tw_check("dot_gathered_rows", dots, 0, 0); /* the same sums in the same order */
+    }
     /* the scaled form (gathered rows dotted with x): x shared, then per outer row */
     for (int xs = 0; xs < 2; ++xs) {
         twin sc = tw_rand(outer * k, -1, 1), x = tw_rand(outer * k * inner, -1, 1);

@@ -283,10 +283,41 @@ static void test_vecdot_values(void **state) {
     }
 }
 
+/* With gradients recorded, a dot with rows picked by index_select reads the source rows
+ * directly: the same values as the dot with the picked copy (products and sums alike) */
+static void test_vecdot_gathered_rows_forward(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    const int64_t P = 3, G = 4, N = 9, D = 5;
+    int64_t ws[2] = {G, D}, xs[2] = {N, D}, k = N;
+    float w[3 * 4 * 5], x[9 * 5];
+    int32_t idx[9] = {3, 0, 2, 2, 1, 3, 0, 0, 2};
+    uint64_t seed = 11;
+    for (int i = 0; i < P * G * D; ++i) w[i] = uniform(&seed, -2, 2);
+    for (int i = 0; i < N * D; ++i) x[i] = uniform(&seed, -2, 2);
+    tre_tensor *tw = NULL, *tx = NULL, *ti = NULL;
+    TT_OK(ctx, tre_tensor_create(ctx, &tw, TRE_F32, P, 2, ws, w));
+    TT_OK(ctx, tre_tensor_create(ctx, &tx, TRE_F32, 1, 2, xs, x));
+    TT_OK(ctx, tre_tensor_create(ctx, &ti, TRE_I32, 1, 1, &k, idx));
+    tw->requires_grad = true;
+    tre_grad_begin(ctx);
+    tre_tensor *rows = tre_index_select(ctx, tw, -2, ti);
+    tre_tensor *fused = tre_vecdot(ctx, tx, rows);
+    tre_grad_end(ctx);
+    tre_tensor *plain = tre_vecdot(ctx, tx, tre_stop_grad(ctx, rows)); /* no tape: the picked copy */
+    TT_OK(ctx, tre_ctx_status(ctx));
+    assert_non_null(rows->grad_fn);
+    const float *f = tt_host(ctx, fused, 0), *q = tt_host(ctx, plain, 1);
+    for (int64_t i = 0; i < P * N; ++i) assert_float_equal(f[i], q[i], 0);
+    tre_tensor_destroy(ctx, tw), tre_tensor_destroy(ctx, tx), tre_tensor_destroy(ctx, ti);
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_op_against_finite_differences),
         cmocka_unit_test(test_vecdot_values),
+        cmocka_unit_test(test_vecdot_gathered_rows_forward),
         cmocka_unit_test(test_stop_grad_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
