@@ -1,5 +1,6 @@
 /* CPU adjoints of broadcasting and gathering: sums over broadcast dims, scatter-adds.
  * Deterministic: every output slot is accumulated by one thread in a fixed order. */
+#include <stdbool.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
 
@@ -38,6 +39,11 @@ int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, flo
         out[0] = (float)strided_sum(in, count, 1); /* the input is contiguous */
         return 0;
     }
+    /* trailing dims summed into a contiguous output ([P, 8] -> [P]): sums of whole rows */
+    bool rows = nr > 0 && kd[nk - 1] < rd[0];
+    int64_t c2 = 1;
+    for (int k = nk - 1; rows && k >= 0; c2 *= shape->dim[kd[k]], --k) rows = out_stride[kd[k]] == c2;
+    if (rows) return tre_sum_rows_cpu(impl, slots, count, in, out);
     /* the innermost kept dim runs contiguously in the input when it is the last dim: then
      * whole rows of it are accumulated at once (vectorized across the row), one summed index
      * after the other */
