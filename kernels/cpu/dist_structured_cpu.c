@@ -77,17 +77,25 @@ static void work_put(double *stack, double *w) {
  * all particles of that row, instead of recomputing it for every (particle, row). */
 static int categorical_log_prob_shared(const tre_kshape *rows, int64_t k, float *out,
                                        const tre_karg *logits, const tre_karg *value) {
+    enum { TABLE = 2048 };
     const int64_t P = rows->dim[0], M = rows->dim[1];
     const int64_t ls = logits->stride[1], v0 = value->stride[0], v1 = value->stride[1];
-    const int64_t cr = 256; /* rows per chunk: their normalizers stay in L1 */
+    /* rows per chunk: their log-probability tables stay in L1 */
+    const int64_t cr = TABLE / k < 256 ? (TABLE / k > 0 ? TABLE / k : 1) : 256;
+    if (k > TABLE) return 1; /* shared_logit_rows admits k <= STACK_WORK */
     TRE_CPU_FOR(P * M * k > TRE_CPU_PARALLEL_MIN / 8, c, (M + cr - 1) / cr,
-        tre_cat_norm n[256];
+        float lsm[TABLE];
         const int64_t m0 = c * cr, mn = M - m0 < cr ? M - m0 : cr;
-        for (int64_t j = 0; j < mn; ++j) n[j] = tre_categorical_norm_row(k, logits->data + (m0 + j) * ls);
+        for (int64_t j = 0; j < mn; ++j) {
+            const float *l = logits->data + (m0 + j) * ls;
+            const tre_cat_norm n = tre_categorical_norm_row(k, l);
+            for (int64_t i = 0; i < k; ++i) lsm[j * k + i] = tre_categorical_log_prob_pre(k, l, &n, (float)i);
+        }
         for (int64_t p = 0; p < P; ++p)
-            for (int64_t j = 0; j < mn; ++j)
-                out[p * M + m0 + j] = tre_categorical_log_prob_pre(k, logits->data + (m0 + j) * ls, &n[j],
-                                                                   value->data[p * v0 + (m0 + j) * v1]););
+            for (int64_t j = 0; j < mn; ++j) {
+                const int64_t i = tre_categorical_index(k, value->data[p * v0 + (m0 + j) * v1]);
+                out[p * M + m0 + j] = i < 0 ? NAN : lsm[j * k + i];
+            });
     return 0;
 }
 
@@ -122,22 +130,23 @@ static int categorical_sample_shared(const tre_kshape *rows, int64_t k, float *o
                 cum[j * k + i] = w <= 0.0 ? -1.0 : (acc += w);
             }
         }
+        /* the positive-weight categories of each row in order: their cumulative weights do not
+         * decrease, so those at or below a target are a prefix, and the draw (the first above
+         * it, else the last) is the one at that prefix's length */
+        int32_t pos[STACK_WORK], npos[64];
+        for (int64_t j = 0; j < mn; ++j) {
+            npos[j] = 0;
+            for (int64_t i = 0; i < k; ++i)
+                if (cum[j * k + i] >= 0.0) pos[j * k + npos[j]++] = (int32_t)i;
+        }
         for (int64_t p = 0; p < P; ++p) {
             tre_cpu_uniform_block(seed, stream, (uint64_t)(p * M + m0), mn, u);
             for (int64_t j = 0; j < mn; ++j) {
-                float draw = NAN;
-                if (total[j] == total[j]) {
-                    const double target = u[j] * total[j];
-                    const double *cj = cum + j * k;
-                    int64_t last = 0, i = 0;
-                    for (; i < k; ++i) {
-                        if (cj[i] < 0.0) continue;
-                        last = i;
-                        if (cj[i] > target) break;
-                    }
-                    draw = (float)(i < k ? i : last);
-                }
-                out[p * M + m0 + j] = draw;
+                const double target = u[j] * total[j], *cj = cum + j * k;
+                int32_t below = 0;
+                for (int64_t i = 0; i < k; ++i) below += cj[i] >= 0.0 && cj[i] <= target;
+                const int32_t at = below < npos[j] ? below : npos[j] - 1;
+                out[p * M + m0 + j] = total[j] != total[j] ? NAN : npos[j] > 0 ? (float)pos[j * k + at] : 0.f;
             }
         });
     return 0;
