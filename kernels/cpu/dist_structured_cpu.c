@@ -91,11 +91,19 @@ static int categorical_log_prob_shared(const tre_kshape *rows, int64_t k, float 
             const tre_cat_norm n = tre_categorical_norm_row(k, l);
             for (int64_t i = 0; i < k; ++i) lsm[j * k + i] = tre_categorical_log_prob_pre(k, l, &n, (float)i);
         }
-        for (int64_t p = 0; p < P; ++p)
-            for (int64_t j = 0; j < mn; ++j) {
-                const int64_t i = tre_categorical_index(k, value->data[p * v0 + (m0 + j) * v1]);
-                out[p * M + m0 + j] = i < 0 ? NAN : lsm[j * k + i];
-            });
+        /* branch-free (tre_categorical_index's test), so that the loop vectorizes with gathers */
+        const float kf = (float)k;
+        for (int64_t p = 0; p < P; ++p) {
+            const float *vr = value->data + p * v0 + m0 * v1;
+            float *o = out + p * M + m0;
+            for (int32_t j = 0; j < (int32_t)mn; ++j) {
+                const float v = vr[j * v1];
+                const int in_range = (v >= 0.f) & (v < kf);
+                const int32_t i = (int32_t)(in_range ? v : 0.f);
+                const float t = lsm[j * (int32_t)k + i];
+                o[j] = in_range & ((float)i == v) ? t : NAN;
+            }
+        });
     return 0;
 }
 
