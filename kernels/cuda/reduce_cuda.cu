@@ -6,8 +6,8 @@
 
 /* ---- sum_rows ---------------------------------------------------------------------------- */
 
-struct rows_src {
-    const float *in;
+/* segments that are consecutive rows of `cols` terms, row r into out[r] */
+struct row_segments {
     int64_t cols;
     TRE_CUDA_FN tre_cuda_seg row(int64_t r) const {
         tre_cuda_seg s;
@@ -15,6 +15,10 @@ struct rows_src {
         s.base[0] = r * cols;
         return s;
     }
+};
+
+struct rows_src : row_segments {
+    const float *in;
     TRE_CUDA_FN double term(const tre_cuda_seg &s, int64_t c) const {
         return (double)in[s.base[0] + c];
     }
@@ -29,16 +33,9 @@ int tre_sum_rows_cuda(void *impl, int64_t rows, int64_t cols, const float *in, f
 
 /* ---- dot_rows: the terms of row r are a * b over its last-dim elements --------------------- */
 
-struct dot_src {
+struct dot_src : row_segments {
     const float *a, *b;
-    int64_t cols;
     tre_cuda_layout<2> L;
-    TRE_CUDA_FN tre_cuda_seg row(int64_t r) const {
-        tre_cuda_seg s;
-        s.out = r;
-        s.base[0] = r * cols;
-        return s;
-    }
     TRE_CUDA_FN double term(const tre_cuda_seg &s, int64_t c) const {
         int64_t off[2];
         L.offsets(s.base[0] + c, off);
