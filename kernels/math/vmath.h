@@ -15,6 +15,17 @@
 #include <string.h>
 #include "hd.h"
 
+/* a * b + c for the polynomials' Horner steps: in one rounding (fmaf) wherever the CUDA code
+ * is compiled (a device instruction; in the emulated host build a library call, equally exact)
+ * and in CPU kernels built for a CPU with FMA (-march=native on this project's machines), so
+ * that both backends still round alike and each step is one instruction; in two roundings on a
+ * CPU without FMA (those builds then differ from the CUDA backend in the last bit). */
+#if defined(__CUDACC__) || defined(__FMA__)
+#define TRE_FMAF(a, b, c) fmaf((a), (b), (c))
+#else
+#define TRE_FMAF(a, b, c) ((a) * (b) + (c))
+#endif
+
 static inline TRE_HD uint32_t tre_f2u(float f) {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
@@ -36,11 +47,11 @@ static inline TRE_HD float tre_vexpf(float x) {
     float r = xc - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
+    p = TRE_FMAF(p, r, 1.3981999507e-3f);
+    p = TRE_FMAF(p, r, 8.3334519073e-3f);
+    p = TRE_FMAF(p, r, 4.1665795894e-2f);
+    p = TRE_FMAF(p, r, 1.6666665459e-1f);
+    p = TRE_FMAF(p, r, 5.0000001201e-1f);
     p = p * r * r + r + 1.0f;
     /* 2^n in two factors so that n = 128 (results near FLT_MAX) and n down to -150
      * (subnormal results) stay exact */
@@ -67,14 +78,14 @@ static inline TRE_HD float tre_vlogf(float x) {
     m = small ? m + m - 1.0f : m - 1.0f;
     float z = m * m;
     float y = 7.0376836292e-2f;
-    y = y * m - 1.1514610310e-1f;
-    y = y * m + 1.1676998740e-1f;
-    y = y * m - 1.2420140846e-1f;
-    y = y * m + 1.4249322787e-1f;
-    y = y * m - 1.6668057665e-1f;
-    y = y * m + 2.0000714765e-1f;
-    y = y * m - 2.4999993993e-1f;
-    y = y * m + 3.3333331174e-1f;
+    y = TRE_FMAF(y, m, -1.1514610310e-1f);
+    y = TRE_FMAF(y, m, 1.1676998740e-1f);
+    y = TRE_FMAF(y, m, -1.2420140846e-1f);
+    y = TRE_FMAF(y, m, 1.4249322787e-1f);
+    y = TRE_FMAF(y, m, -1.6668057665e-1f);
+    y = TRE_FMAF(y, m, 2.0000714765e-1f);
+    y = TRE_FMAF(y, m, -2.4999993993e-1f);
+    y = TRE_FMAF(y, m, 3.3333331174e-1f);
     y = y * m * z;
     float fe = (float)e;
     y = y + fe * -2.12194440e-4f;
@@ -94,12 +105,12 @@ static inline TRE_HD void tre_vsincos2pif(float u, float *sn, float *cs) {
     const float r = u - q * 0.25f;        /* [-1/8, 1/8], exact */
     const float x = r * 6.28318530717958647692f, z = x * x;
     float sp = -1.9515295891e-4f;
-    sp = sp * z + 8.3321608736e-3f;
-    sp = sp * z - 1.6666654611e-1f;
+    sp = TRE_FMAF(sp, z, 8.3321608736e-3f);
+    sp = TRE_FMAF(sp, z, -1.6666654611e-1f);
     const float sv = x + x * z * sp;
     float cp = 2.443315711809948e-5f;
-    cp = cp * z - 1.388731625493765e-3f;
-    cp = cp * z + 4.166664568298827e-2f;
+    cp = TRE_FMAF(cp, z, -1.388731625493765e-3f);
+    cp = TRE_FMAF(cp, z, 4.166664568298827e-2f);
     const float cv = 1.0f - 0.5f * z + z * z * cp;
     const int quad = (int)q & 3; /* the angle is x + quad * pi / 2 */
     const float s1 = (quad & 1) ? cv : sv, c1 = (quad & 1) ? sv : cv;
@@ -120,15 +131,15 @@ static inline TRE_HD float tre_vlog1pf(float x) {
  * included, and with no range reduction and no division (half the work of tre_vlog1pf). */
 static inline TRE_HD float tre_vlog1p_unitf(float e) {
     float p = -3.1760570127516985e-3f;
-    p = p * e + 1.9542526453733444e-2f;
-    p = p * e - 5.6373611092567444e-2f;
-    p = p * e + 1.0543623566627502e-1f;
-    p = p * e - 1.5269666910171509e-1f;
-    p = p * e + 1.9663274288177490e-1f;
-    p = p * e - 2.4951615929603577e-1f;
-    p = p * e + 3.3329710364341736e-1f;
-    p = p * e - 4.9999892711639404e-1f;
-    p = p * e + 1.0f;
+    p = TRE_FMAF(p, e, 1.9542526453733444e-2f);
+    p = TRE_FMAF(p, e, -5.6373611092567444e-2f);
+    p = TRE_FMAF(p, e, 1.0543623566627502e-1f);
+    p = TRE_FMAF(p, e, -1.5269666910171509e-1f);
+    p = TRE_FMAF(p, e, 1.9663274288177490e-1f);
+    p = TRE_FMAF(p, e, -2.4951615929603577e-1f);
+    p = TRE_FMAF(p, e, 3.3329710364341736e-1f);
+    p = TRE_FMAF(p, e, -4.9999892711639404e-1f);
+    p = TRE_FMAF(p, e, 1.0f);
     return e * p;
 }
 
