@@ -112,37 +112,10 @@ tre_tensor *tre_sum_trailing(tre_ctx *ctx, const tre_tensor *t, int n) {
     return tre_ok(ctx) ? out : NULL;
 }
 
-tre_tensor *tre_vecdot(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b) {
-    if (!ctx || !tre_ok(ctx)) return NULL;
-    if (!check_arg(ctx, "tre_vecdot", "a", a) || !check_arg(ctx, "tre_vecdot", "b", b)) return NULL;
-    if (a->ndim < 1 || b->ndim < 1) {
-        tre_ctx_fail(ctx, TRE_ERR_SHAPE, "tre_vecdot: argument %s has no dim to sum over (shape [])",
-                     a->ndim < 1 ? "a" : "b");
-        return NULL;
-    }
-    int64_t p, shape[TRE_MAX_DIMS];
-    int ndim;
-    if (!join(ctx, "tre_vecdot", a, b, &p, &ndim, shape)) return NULL;
-    tre_tensor *out = tre_tensor_new(ctx, TRE_F32, p, ndim - 1, shape);
-    if (!out) return NULL;
-    const tre_tensor *args[2] = {a, b};
-    /* one operand rows picked from a w by index_select: read w's rows, not the picked copy */
-    for (int k = 0; k < 2; ++k) {
-        const tre_tensor *x = args[k], *other = args[1 - k];
-        const tre_grad_node *m = tre_gathered_rows(x, other);
-        if (!m) continue;
-        const tre_tensor *w = m->in[0], *index = m->saved[0];
-        tre_backend_check(ctx,
-                          ctx->be->dot_gathered_rows(ctx->be->impl, w->particles, w->shape[0], w->shape[1],
-                                                     (const int32_t *)index->data, x->shape[0], w->data,
-                                                     other->data, other->particles == 1 ? 0 : other->numel,
-                                                     out->data),
-                          "tre_vecdot");
-        if (tre_grad_wanted(ctx, 2, args)) tre_grad_record(ctx, out, "tre_vecdot", tre_vecdot_backward, 2, args);
-        return tre_ok(ctx) ? out : NULL;
-    }
-    /* the kernel's space is [particles] + the broadcast shape, the summed dim last and on its
-     * own; the result drops it */
+/* dot_rows over [particles] + the broadcast shape, the summed dim last and on its own (the
+ * result drops it) */
+static void vecdot_rows(tre_ctx *ctx, const tre_tensor *const *args, int64_t p, int ndim,
+                        const int64_t *shape, tre_tensor *out) {
     tre_kshape ks;
     tre_karg ka[2];
     ks.ndim = ndim + 1;
@@ -160,6 +133,37 @@ tre_tensor *tre_vecdot(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b) {
         ka[k].data = t->data;
     }
     tre_backend_check(ctx, ctx->be->dot_rows(ctx->be->impl, &ks, out->data, &ka[0], &ka[1]), "tre_vecdot");
+}
+
+tre_tensor *tre_vecdot(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!check_arg(ctx, "tre_vecdot", "a", a) || !check_arg(ctx, "tre_vecdot", "b", b)) return NULL;
+    if (a->ndim < 1 || b->ndim < 1) {
+        tre_ctx_fail(ctx, TRE_ERR_SHAPE, "tre_vecdot: argument %s has no dim to sum over (shape [])",
+                     a->ndim < 1 ? "a" : "b");
+        return NULL;
+    }
+    int64_t p, shape[TRE_MAX_DIMS];
+    int ndim;
+    if (!join(ctx, "tre_vecdot", a, b, &p, &ndim, shape)) return NULL;
+    tre_tensor *out = tre_tensor_new(ctx, TRE_F32, p, ndim - 1, shape);
+    if (!out) return NULL;
+    const tre_tensor *args[2] = {a, b};
+    /* one operand rows picked from a w by index_select: read w's rows, not the picked copy */
+    const tre_grad_node *m = tre_gathered_rows(a, b);
+    const tre_tensor *picked = a, *other = b;
+    if (!m && (m = tre_gathered_rows(b, a))) picked = b, other = a;
+    if (m) {
+        const tre_tensor *w = m->in[0], *index = m->saved[0];
+        tre_backend_check(ctx,
+                          ctx->be->dot_gathered_rows(ctx->be->impl, w->particles, w->shape[0], w->shape[1],
+                                                     (const int32_t *)index->data, picked->shape[0], w->data,
+                                                     other->data, other->particles == 1 ? 0 : other->numel,
+                                                     out->data),
+                          "tre_vecdot");
+    } else {
+        vecdot_rows(ctx, args, p, ndim, shape, out);
+    }
     if (tre_grad_wanted(ctx, 2, args)) tre_grad_record(ctx, out, "tre_vecdot", tre_vecdot_backward, 2, args);
     return tre_ok(ctx) ? out : NULL;
 }

@@ -72,14 +72,6 @@ void tre_view_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g
     tre_grad_accumulate(ctx, a, tre_tensor_reshape_view(ctx, g, a->ndim, a->shape));
 }
 
-/* d (a . b) / d a = b: g with a trailing 1 times the other operand (expanded where that
- * product does not reach a's summed dim, as for b of shape [..., 1]), then summed down to the
- * operand's shape where it was broadcast */
-/* x = index_select(w, -2, index), rows [k, D] picked from w [n, D], dotted with other [k, D]
- * (x_j . other_j, a group's weights times a datum's features): backward is linear, so the
- * gradient may go straight to w's rows, w[index[j]] += g_j other_j, without the [P, k, D]
- * product and its scatter. index_select's own rule still runs for any other consumer's share
- * of x's gradient. False (nothing done) for the layouts this does not cover. */
 const tre_grad_node *tre_gathered_rows(const tre_tensor *x, const tre_tensor *other) {
     const tre_grad_node *m = x->grad_fn;
     if (!m || m->backward != tre_index_select_backward || m->code != 0) return NULL;
@@ -90,6 +82,11 @@ const tre_grad_node *tre_gathered_rows(const tre_tensor *x, const tre_tensor *ot
     return m;
 }
 
+/* x = index_select(w, -2, index), rows [k, D] picked from w [n, D], dotted with other [k, D]
+ * (x_j . other_j, a group's weights times a datum's features): backward is linear, so the
+ * gradient may go straight to w's rows, w[index[j]] += g_j other_j, without the [P, k, D]
+ * product and its scatter. index_select's own rule still runs for any other consumer's share
+ * of x's gradient. False (nothing done) for the layouts this does not cover. */
 static bool gathered_rows_grad(tre_ctx *ctx, const tre_tensor *x, const tre_tensor *g,
                                const tre_tensor *other) {
     const tre_grad_node *m = tre_gathered_rows(x, other);
@@ -110,6 +107,9 @@ static bool gathered_rows_grad(tre_ctx *ctx, const tre_tensor *x, const tre_tens
     return true;
 }
 
+/* d (a . b) / d a = b: g with a trailing 1 times the other operand (expanded where that
+ * product does not reach a's summed dim, as for b of shape [..., 1]), then summed down to the
+ * operand's shape where it was broadcast */
 static void vecdot_operand_grad(tre_ctx *ctx, const tre_tensor *x, const tre_tensor *g,
                                 const tre_tensor *col, const tre_tensor *other) {
     if (!x->requires_grad) return;
