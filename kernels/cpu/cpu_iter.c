@@ -103,7 +103,9 @@ static void gather_2d(const tre_cpu_iter *it, int a, int64_t start, int64_t n, c
 #undef TRE_ROWS
 
 /* Rows of the innermost dim in spaces of 3 or more dims: the row offset steps like an odometer
- * over the outer dims; then, as in gather_2d, whole short rows with constant-length loops. */
+ * over the outer dims; then, as in gather_2d, whole short rows with constant-length loops.
+ * (gather_2d is this with the odometer reduced to one register: serving 2-dim spaces from here
+ * instead made eight schools' step 25% slower, 0.147 -> 0.183 ms.) */
 #define TRE_ROWS_ND(D, S1)                                                                       \
     for (; done + (D) <= n; done += (D)) {                                                       \
         const float *src = base + row;                                                           \
@@ -221,8 +223,7 @@ void tre_cpu_gather_view(const tre_cpu_iter *it, int64_t start, int64_t n, const
     for (int a = 0; a < it->nargs; ++a) {
         view[a] = dst[a];
         if (!base[a] || !dst[a]) continue;
-        const int64_t run = it->run[a];
-        if (run && start / run == (start + n - 1) / run) { /* one unit-stride run of memory */
+        if (tre_cpu_one_run(it, a, start, n)) {
             if (!offs_known) {
                 tre_cpu_offsets(it, start, off);
                 offs_known = true;

@@ -13,6 +13,7 @@
 #ifndef TRELBO_KERNELS_CPU_ITER_H
 #define TRELBO_KERNELS_CPU_ITER_H
 
+#include <stdbool.h>
 #include "../backend.h"
 
 #define TRE_CPU_BLOCK 256
@@ -76,6 +77,12 @@ typedef struct tre_cpu_iter {
  * a's particle stride (pstride NULL: contiguous too). */
 void tre_cpu_iter_init(tre_cpu_iter *it, int64_t particles, const tre_kshape *shape, int nargs,
                        const int64_t *const *strides, const int64_t *pstride);
+
+/* Whether argument a's elements [start, start + n) are one unit-stride run of its memory */
+static inline bool tre_cpu_one_run(const tre_cpu_iter *it, int a, int64_t start, int64_t n) {
+    const int64_t run = it->run[a];
+    return run && start / run == (start + n - 1) / run;
+}
 
 /* Argument a's elements [start, start + n) of the linear order, copied to dst[a] (n <= the
  * buffers' size), for every a with base[a] and dst[a] non-NULL. */

@@ -1,7 +1,6 @@
 /* CPU elementwise kernels: broadcast binary ops, unary ops, mask-and-scale. The output is
  * contiguous, so linear element i of the iteration space is out[i]. */
 #include <math.h>
-#include <stdbool.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
 #include "../math/elementwise.h"
@@ -29,9 +28,7 @@ int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out
      * gathers' constant-length row loops take faster */
     const bool walk_rows = it.ndim > 2 || (it.ndim == 2 && it.dim[1] >= 32);
     TRE_CPU_BLOCKS(total, TRE_CPU_PARALLEL_MIN, s, n,
-        const bool in_place = it.run[0] && it.run[1] && s / it.run[0] == (s + n - 1) / it.run[0] &&
-                              s / it.run[1] == (s + n - 1) / it.run[1];
-        if (walk_rows && !in_place) {
+        if (walk_rows && !(tre_cpu_one_run(&it, 0, s, n) && tre_cpu_one_run(&it, 1, s, n))) {
             tre_cpu_gather_binop(&it, 0, 1, op, s, n, a->data, b->data, out + s);
             continue;
         }
