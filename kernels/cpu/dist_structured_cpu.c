@@ -80,16 +80,15 @@ static int categorical_log_prob_shared(const tre_kshape *rows, int64_t k, float 
     enum { TABLE = 2048 };
     const int64_t P = rows->dim[0], M = rows->dim[1];
     const int64_t ls = logits->stride[1], v0 = value->stride[0], v1 = value->stride[1];
-    /* rows per chunk: their log-probability tables stay in L1 */
-    const int64_t cr = TABLE / k < 256 ? (TABLE / k > 0 ? TABLE / k : 1) : 256;
     if (k > TABLE) return 1; /* shared_logit_rows admits k <= STACK_WORK */
+    const int64_t cr = TABLE / k < 256 ? TABLE / k : 256; /* rows per chunk: tables stay in L1 */
     TRE_CPU_FOR(P * M * k > TRE_CPU_PARALLEL_MIN / 8, c, (M + cr - 1) / cr,
         float lsm[TABLE];
         const int64_t m0 = c * cr, mn = M - m0 < cr ? M - m0 : cr;
         for (int64_t j = 0; j < mn; ++j) {
             const float *l = logits->data + (m0 + j) * ls;
             const tre_cat_norm n = tre_categorical_norm_row(k, l);
-            for (int64_t i = 0; i < k; ++i) lsm[j * k + i] = tre_categorical_log_prob_pre(k, l, &n, (float)i);
+            for (int64_t i = 0; i < k; ++i) lsm[j * k + i] = (float)tre_categorical_log_softmax(&n, l[i]);
         }
         /* branch-free (tre_categorical_index's test), so that the loop vectorizes with gathers */
         const float kf = (float)k;
