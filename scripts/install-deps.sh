@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages trelbo builds and tests with, when they are missing.
 set -euo pipefail
-pkgs=(build-essential cmake libcmocka-dev libopenblas-dev libopenblas-openmp-dev)
+pkgs=(build-essential cmake libcmocka-dev libopenblas-dev libopenblas-openmp-dev python3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
