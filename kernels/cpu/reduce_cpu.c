@@ -1,7 +1,9 @@
 /* CPU reductions and gathers: per-row sums and dot products accumulated in double, index
  * gathers. */
+#include <string.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
+#include "index_groups.h"
 
 #define BLOCK TRE_CPU_BLOCK
 
@@ -79,10 +81,51 @@ int tre_dot_rows_cpu(void *impl, const tre_kshape *shape, float *out, const tre_
     return 0;
 }
 
+/* out[perm[q]] = v[q] for q < m as plain stores: vectorized, GCC makes this a vscatterdps,
+ * which AMD's Zen 4 runs several times slower than the scalar stores (the grouped dot below
+ * spent more time in it than in its arithmetic) */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((noinline, optimize("no-tree-vectorize")))
+#endif
+static void store_permuted(int64_t m, const int32_t *perm, const float *v, float *out) {
+    for (int64_t q = 0; q < m; ++q) out[perm[q]] = v[q];
+}
+
+/* dot_gathered_rows with a shared x and rows picked many times each: per particle, one picked
+ * row at a time (its values broadcast) against the columns of the x rows that pick it, a
+ * vectorized loop over those positions; the same products and the same sums in the same order
+ * as the row-by-row loop */
+static int dot_gathered_grouped(int64_t outer, int64_t n, int64_t inner, const int32_t *index, int64_t k,
+                                const float *w, const float *x, float *out) {
+    tre_cpu_index_groups G;
+    if (!tre_cpu_index_groups_build(&G, index, k, n, x, inner, false, true)) return 1;
+#define DOT_GROUPED(LEN)                                                                           \
+    TRE_CPU_FOR(outer * k * inner > TRE_CPU_PARALLEL_MIN, o, outer,                                \
+        const float *wo = w + o * n * (LEN);                                                       \
+        float *oo = out + o * k, dots[BLOCK];                                                      \
+        for (int64_t g = 0; g < n; ++g)                                                            \
+            for (int64_t q0 = G.start[g]; q0 < G.start[g + 1]; q0 += BLOCK) {                      \
+                const int64_t m = G.start[g + 1] - q0 < BLOCK ? G.start[g + 1] - q0 : BLOCK;       \
+                const float *wr = wo + g * (LEN), *xc = G.x_cols + q0;                             \
+                for (int64_t q = 0; q < m; ++q) {                                                  \
+                    double acc = 0.0;                                                              \
+                    for (int64_t i = 0; i < (LEN); ++i) acc += (double)(xc[i * k + q] * wr[i]);    \
+                    dots[q] = (float)acc;                                                          \
+                }                                                                                  \
+                store_permuted(m, G.perm + q0, dots, oo);                                          \
+            })
+    TRE_CPU_SWITCH_LEN(inner, DOT_GROUPED)
+#undef DOT_GROUPED
+    tre_cpu_index_groups_free(&G);
+    return 0;
+}
+
 int tre_dot_gathered_rows_cpu(void *impl, int64_t outer, int64_t n, int64_t inner,
                               const int32_t *index, int64_t k, const float *w, const float *x,
                               int64_t xstride, float *out) {
     (void)impl;
+    if (xstride == 0 && outer > 1 && tre_cpu_index_groups_pay(n, k))
+        return dot_gathered_grouped(outer, n, inner, index, k, w, x, out);
 #define DOT_GATHERED(LEN)                                                                          \
     TRE_CPU_FOR(outer * k * inner > TRE_CPU_PARALLEL_MIN, o, outer,                                \
         const float *xo = x + o * xstride, *wo = w + o * n * inner;                                \
@@ -106,7 +149,7 @@ int tre_gather_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, const in
         for (int64_t j = 0; j < k; ++j) {                                                          \
             const float *src = in + (o * n + index[j]) * inner;                                    \
             float *dst = out + (o * k + j) * inner;                                                \
-            for (int64_t i = 0; i < (LEN); ++i) dst[i] = src[i];                                   \
+            memcpy(dst, src, (size_t)(LEN) * sizeof *dst); /* a few wide moves when constant */   \
         })
     TRE_CPU_SWITCH_LEN(inner, GATHER_ROWS)
 #undef GATHER_ROWS

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
+#include "index_groups.h"
 
 /* sum of n floats at stride st, in double, in a fixed order */
 static double strided_sum(const float *in, int64_t n, int64_t st) {
@@ -136,10 +137,48 @@ int tre_scatter_add_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, con
     return 0;
 }
 
+/* scatter_add_scaled with a shared x and rows picked many times each: per particle, one
+ * output row at a time kept in registers while the terms of the positions that pick it are
+ * added, in increasing j (the grouping is stable): the same float operations in the same order
+ * as the position-by-position loop, without a load and store of the row per term */
+static int scatter_scaled_grouped(int64_t outer, int64_t n, int64_t inner, const int32_t *index,
+                                  int64_t k, const float *s, const float *x, float *out) {
+    tre_cpu_index_groups G;
+    if (!tre_cpu_index_groups_build(&G, index, k, n, x, inner, true, false)) return 1;
+#define SCATTER_GROUPED(LEN)                                                                       \
+    TRE_CPU_FOR(outer * k * inner > TRE_CPU_PARALLEL_MIN, o, outer,                                \
+        const float *so = s + o * k;                                                               \
+        for (int64_t g = 0; g < n; ++g) {                                                          \
+            if (G.start[g] == G.start[g + 1]) continue;                                            \
+            float *dst = out + (o * n + g) * (LEN), acc[(LEN)];                                    \
+            for (int64_t i = 0; i < (LEN); ++i) acc[i] = dst[i];                                   \
+            for (int64_t q = G.start[g]; q < G.start[g + 1]; ++q) {                                \
+                const float f = so[G.perm[q]], *src = G.x_rows + q * (LEN);                        \
+                for (int64_t i = 0; i < (LEN); ++i) acc[i] += f * src[i];                          \
+            }                                                                                      \
+            for (int64_t i = 0; i < (LEN); ++i) dst[i] = acc[i];                                   \
+        })
+    switch (inner) { /* acc is a register array: constant lengths only */
+    case 1: SCATTER_GROUPED(1); break;
+    case 2: SCATTER_GROUPED(2); break;
+    case 3: SCATTER_GROUPED(3); break;
+    case 4: SCATTER_GROUPED(4); break;
+    case 5: SCATTER_GROUPED(5); break;
+    case 6: SCATTER_GROUPED(6); break;
+    case 7: SCATTER_GROUPED(7); break;
+    default: SCATTER_GROUPED(8); break;
+    }
+#undef SCATTER_GROUPED
+    tre_cpu_index_groups_free(&G);
+    return 0;
+}
+
 int tre_scatter_add_scaled_cpu(void *impl, int64_t outer, int64_t n, int64_t inner,
                                const int32_t *index, int64_t k, const float *s, const float *x,
                                int64_t xstride, float *out) {
     (void)impl;
+    if (xstride == 0 && outer > 1 && inner >= 1 && inner <= 8 && tre_cpu_index_groups_pay(n, k))
+        return scatter_scaled_grouped(outer, n, inner, index, k, s, x, out);
 #define SCATTER_SCALED_ROWS(LEN)                                                                   \
     TRE_CPU_FOR(outer * k * inner > TRE_CPU_PARALLEL_MIN, o, outer,                                \
         const float *xo = x + o * xstride, *so = s + o * k;                                        \

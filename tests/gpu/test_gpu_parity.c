@@ -320,6 +320,23 @@ static void test_index_ops(void **state) {
         tw_check("scatter_add_scaled", acc_s, 0, 0);
     }
 
+    /* rows picked many times each (k >= 8 n: the CPU's grouped loops), x shared */
+    {
+        const int64_t gouter = 4, gn = 3, ginner = 5, gk = 40;
+        int32_t gindex[40];
+        for (int j = 0; j < gk; ++j) gindex[j] = (int32_t)((j * 5 + j / 7) % gn);
+        int32_t *d_gindex = to_dev(gindex, sizeof gindex);
+        twin gw = tw_rand(gouter * gn * ginner, -1, 1), gx = tw_rand(gk * ginner, -1, 1);
+        twin gdots = tw_fill(gouter * gk, -7.f), gs = tw_rand(gouter * gk, -1, 1);
+        twin gacc = tw_rand(gouter * gn * ginner, -1, 1);
+        assert_int_equal(cpu->dot_gathered_rows(cpu->impl, gouter, gn, ginner, gindex, gk, gw.h, gx.h, 0, gdots.h), 0);
+        assert_int_equal(gpu->dot_gathered_rows(gpu->impl, gouter, gn, ginner, d_gindex, gk, gw.d, gx.d, 0, gdots.d), 0);
+        tw_check("dot_gathered_rows (grouped)", gdots, 0, 0);
+        assert_int_equal(cpu->scatter_add_scaled(cpu->impl, gouter, gn, ginner, gindex, gk, gs.h, gx.h, 0, gacc.h), 0);
+        assert_int_equal(gpu->scatter_add_scaled(gpu->impl, gouter, gn, ginner, d_gindex, gk, gs.d, gx.d, 0, gacc.d), 0);
+        tw_check("scatter_add_scaled (grouped)", gacc, 0, 0);
+    }
+
     /* a subsample-sized scatter: 1000 distinct rows of 5000 */
     enum { BIGN = 5000, BIGK = 1000 };
     static int32_t idx2[BIGK];
