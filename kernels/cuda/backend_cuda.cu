@@ -33,11 +33,15 @@ int tre_cuda_status(cudaError_t e) {
 }
 #endif
 
-int tre_cuda_launch_status(void) {
+int tre_cuda_launch_status(tre_cuda_impl *im) {
 #if defined(TRE_CUDA_EMULATE)
+    (void)im;
     return 0;
 #else
-    return tre_cuda_status(cudaGetLastError());
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess && im && im->sync_launches && !tre_cuda_capturing(im))
+        e = cudaStreamSynchronize(im->stream);
+    return tre_cuda_status(e);
 #endif
 }
 
@@ -61,15 +65,18 @@ static void *cuda_alloc(void *impl, size_t bytes) {
 
 static void cuda_free(void *impl, void *p) {
     if (!p) return;
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    /* a capture cannot wait for the nodes that use p: it breaks, and p goes with the graph */
+    if (tre_cuda_capturing(im)) {
+        tre_cuda_capture_defer_free(im, p);
+        return;
+    }
 #if defined(TRE_CUDA_EMULATE)
-    (void)impl;
     free(p);
 #else
     /* queued work may still use p: let the stream drain first (frees are rare: arena
-     * consolidation, scratch growth, destruction); a capture cannot wait, and breaks */
-    tre_cuda_impl *im = (tre_cuda_impl *)impl;
-    if (tre_cuda_capturing(im)) (void)tre_cuda_capture_refuse(im);
-    else if (im && im->stream) (void)cudaStreamSynchronize(im->stream);
+     * consolidation, scratch growth, destruction) */
+    if (im && im->stream) (void)cudaStreamSynchronize(im->stream);
     (void)cudaFree(p);
     (void)cudaGetLastError();
 #endif
@@ -250,6 +257,11 @@ static void cuda_destroy(void *impl) {
         (void)tre_cuda_graph_end(im, &g);
         tre_cuda_graph_destroy(im, g);
     }
+    /* the device buffers first: cuda_free drains im->stream, which must still exist */
+    cuda_free(im, im->d_scratch);
+    cuda_free(im, im->d_result);
+    cuda_free(im, im->d_rng_delta);
+    im->d_scratch = NULL, im->d_result = NULL, im->d_rng_delta = NULL;
 #if !defined(TRE_CUDA_EMULATE)
     if (im->stream) (void)cudaStreamSynchronize(im->stream);
     if (im->blas) cublasDestroy(im->blas);
@@ -259,17 +271,17 @@ static void cuda_destroy(void *impl) {
     if (im->h_result) (void)cudaFreeHost(im->h_result);
     if (im->d_blas_ws) (void)cudaFree(im->d_blas_ws);
     if (im->stream) (void)cudaStreamDestroy(im->stream);
+    im->stream = NULL;
     (void)cudaGetLastError();
 #endif
-    cuda_free(im, im->d_scratch);
-    cuda_free(im, im->d_result);
-    cuda_free(im, im->d_rng_delta);
     free(im);
 }
 
 static tre_cuda_impl *impl_create(void) {
     tre_cuda_impl *im = (tre_cuda_impl *)calloc(1, sizeof *im);
     if (!im) return NULL;
+    const char *sync = getenv("TRELBO_CUDA_SYNC");
+    im->sync_launches = sync && strcmp(sync, "0") != 0 && sync[0] != '\0';
 #if !defined(TRE_CUDA_EMULATE)
     int ok = cudaStreamCreateWithFlags(&im->stream, cudaStreamNonBlocking) == cudaSuccess;
     ok = ok && cudaHostAlloc((void **)&im->h_stage, 2 * (size_t)TRE_CUDA_STAGE_HALF,
@@ -293,13 +305,14 @@ static tre_cuda_impl *impl_create(void) {
 #endif
     im->d_result = (double *)cuda_alloc(im, sizeof(double));
     im->d_rng_delta = (uint64_t *)cuda_alloc(im, sizeof(uint64_t));
-    int zeroed = im->d_rng_delta != NULL;
-#if defined(TRE_CUDA_EMULATE)
-    if (zeroed) *im->d_rng_delta = 0;
-#else
-    zeroed = zeroed && cudaMemsetAsync(im->d_rng_delta, 0, sizeof(uint64_t), im->stream) ==
-                           cudaSuccess &&
-             cudaStreamSynchronize(im->stream) == cudaSuccess;
+    /* the rng delta is zeroed by a kernel, which doubles as the probe that this build has code
+     * for the device (a GPU older than the compiled architectures fails here, and AUTO then
+     * takes the CPU, instead of failing every op later) */
+    uint64_t *delta = im->d_rng_delta;
+    int zeroed = delta != NULL && tre_cuda_each(im, 1, [=] TRE_CUDA_FN(int64_t) { *delta = 0; }) == 0;
+#if !defined(TRE_CUDA_EMULATE)
+    zeroed = zeroed && cudaStreamSynchronize(im->stream) == cudaSuccess;
+    (void)cudaGetLastError();
 #endif
     if (!im->d_result || !zeroed || !tre_cuda_scratch(im, TRE_CUDA_SCRATCH_MIN)) {
         cuda_destroy(im);

@@ -60,6 +60,9 @@ struct tre_cuda_impl {
     uint64_t rng_delta;
     tre_cuda_graph *cap;           /* the graph being captured (NULL: ops run) */
     int capture_broken;            /* an op that cannot be captured was asked for */
+    /* TRELBO_CUDA_SYNC=1: wait for every kernel after its launch, so that a fault inside it is
+     * reported by that op rather than by a later sync (for bringing up a new device; slow) */
+    int sync_launches;
 };
 
 /* True while ops are recorded into a graph instead of run. An op that would need the host
@@ -67,6 +70,10 @@ struct tre_cuda_impl {
  * and returns TRE_KERR_CAPTURE. */
 static inline bool tre_cuda_capturing(const tre_cuda_impl *im) { return im && im->cap; }
 int tre_cuda_capture_refuse(tre_cuda_impl *im);
+/* A free while capturing: the nodes recorded so far may use p, and the graph is still launched
+ * (it holds the device side of what the host did in the step), so p is released with the
+ * graph, after its last launch; the capture breaks as for a refused op. */
+void tre_cuda_capture_defer_free(tre_cuda_impl *im, void *p);
 /* An upload while capturing: the bytes are copied into memory owned by the graph, which the
  * graph's copy node reads at every launch. */
 int tre_cuda_capture_upload(tre_cuda_impl *im, void *dst, const void *host, size_t bytes);
@@ -89,7 +96,7 @@ void *tre_cuda_scratch(tre_cuda_impl *im, size_t bytes);
 int tre_cuda_status(cudaError_t e);
 #endif
 /* 0 after a successful launch, else TRE_KERR_OOM or 1 (the error is cleared when possible). */
-int tre_cuda_launch_status(void);
+int tre_cuda_launch_status(tre_cuda_impl *im);
 /* Copies a small device result to the host and waits for it. */
 int tre_cuda_read_result(tre_cuda_impl *im, double *host, const double *d_src);
 
@@ -191,7 +198,7 @@ template <class F> inline int tre_cuda_each(tre_cuda_impl *im, int64_t n, const 
     int64_t blocks = tre_cuda_ceil_div(n, TRE_CUDA_THREADS);
     if (blocks > TRE_CUDA_MAX_BLOCKS) blocks = TRE_CUDA_MAX_BLOCKS;
     tre_cuda_each_kernel<F><<<(unsigned)blocks, TRE_CUDA_THREADS, 0, im->stream>>>(n, f);
-    return tre_cuda_launch_status();
+    return tre_cuda_launch_status(im);
 #endif
 }
 
@@ -296,7 +303,7 @@ inline int tre_cuda_seg_sum(tre_cuda_impl *im, int64_t rows, int64_t cols, const
         if (blocks > TRE_CUDA_MAX_BLOCKS) blocks = TRE_CUDA_MAX_BLOCKS;
         tre_cuda_seg_thread_kernel<S, T>
             <<<(unsigned)blocks, TRE_CUDA_THREADS, 0, im->stream>>>(rows, cols, s, out, scale);
-        return tre_cuda_launch_status();
+        return tre_cuda_launch_status(im);
     }
     double *partial = NULL;
     if (p.groups > 1) {
@@ -307,13 +314,13 @@ inline int tre_cuda_seg_sum(tre_cuda_impl *im, int64_t rows, int64_t cols, const
     if (blocks > TRE_CUDA_MAX_BLOCKS) blocks = TRE_CUDA_MAX_BLOCKS;
     tre_cuda_seg_block_kernel<S, T><<<(unsigned)blocks, p.threads, p.threads * sizeof(double),
                                       im->stream>>>(rows, cols, p.groups, s, out, partial, scale);
-    int rc = tre_cuda_launch_status();
+    int rc = tre_cuda_launch_status(im);
     if (rc || p.groups == 1) return rc;
     blocks = tre_cuda_ceil_div(rows, TRE_CUDA_THREADS);
     if (blocks > TRE_CUDA_MAX_BLOCKS) blocks = TRE_CUDA_MAX_BLOCKS;
     tre_cuda_seg_finish_kernel<S, T><<<(unsigned)blocks, TRE_CUDA_THREADS, 0, im->stream>>>(
         rows, p.groups, s, out, partial, scale);
-    return tre_cuda_launch_status();
+    return tre_cuda_launch_status(im);
 #endif
 }
 

@@ -21,6 +21,12 @@ int tre_gemm_cuda(void *impl, int transA, int transB, int64_t M, int64_t N, int6
         ldb > big || ldc > big || batch > big)
         return 1;
     if (M == 0 || N == 0 || batch == 0) return 0;
+    /* K = 0 (a product over an empty dim: C = beta C): nothing is read from A and B, but cuBLAS
+     * still wants each leading dim >= 1, and a row-major [M, 0] operand has 0 */
+    if (K == 0) {
+        lda = lda < 1 ? 1 : lda;
+        ldb = ldb < 1 ? 1 : ldb;
+    }
 #if defined(TRE_CUDA_EMULATE)
     return tre_cuda_emu_run(im, [=]() {
         for (int64_t b = 0; b < batch; ++b) {

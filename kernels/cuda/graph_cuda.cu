@@ -23,6 +23,7 @@
 
 struct tre_cuda_graph {
     uint64_t scratch_gen; /* the scratch buffer its nodes point into */
+    std::vector<void *> deferred_frees; /* device buffers freed during the capture */
 #if defined(TRE_CUDA_EMULATE)
     std::vector<std::function<void()>> nodes;
 #else
@@ -40,9 +41,11 @@ static void graph_free(tre_cuda_impl *im, tre_cuda_graph *g) {
     if (g->exec) (void)cudaGraphExecDestroy(g->exec);
     if (g->graph) (void)cudaGraphDestroy(g->graph);
     for (void *p : g->pinned) (void)cudaFreeHost(p);
+    for (void *p : g->deferred_frees) (void)cudaFree(p);
     (void)cudaGetLastError();
 #else
     (void)im;
+    for (void *p : g->deferred_frees) free(p);
 #endif
     delete g;
 }
@@ -50,6 +53,15 @@ static void graph_free(tre_cuda_impl *im, tre_cuda_graph *g) {
 int tre_cuda_capture_refuse(tre_cuda_impl *im) {
     im->capture_broken = 1;
     return TRE_KERR_CAPTURE;
+}
+
+void tre_cuda_capture_defer_free(tre_cuda_impl *im, void *p) {
+    (void)tre_cuda_capture_refuse(im);
+    try {
+        im->cap->deferred_frees.push_back(p);
+    } catch (...) {
+        /* no room to remember it: leaking p is safe, freeing it under the graph is not */
+    }
 }
 
 #if defined(TRE_CUDA_EMULATE)

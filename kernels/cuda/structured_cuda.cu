@@ -1,16 +1,16 @@
 /* CUDA kernels of the structured families (Categorical, MultivariateNormal): a thread per row
  * over the shared row math in kernels/math/categorical.h and kernels/math/mvn.h. Row r is
  * numbered in the order of the contiguous output; each argument finds its row through the row
- * grid's broadcast strides. The MVN row functions take double scratch: each thread gets its own
- * slice of the device scratch buffer (rows go in chunks when they would need too much), never
- * a large per-thread stack. Categorical draws take Philox uniform number r (cuRAND's block
+ * grid's broadcast strides. The MVN row functions and the shared-logits Categorical gradient
+ * take double scratch: each thread gets its own slice of the device scratch buffer (rows go in
+ * chunks when they would need too much), never a large per-thread stack. Categorical draws take Philox uniform number r (cuRAND's block
  * r / 4, word r % 4); MVN draws call the shared row sampler, whose noise is element r * d + j
  * of the op's Philox normals, as on the CPU. */
 #include "cuda_common.cuh"
 #include "../math/categorical.h"
 #include "../math/mvn.h"
 
-#define WORK_CAP ((int64_t)64 << 20) /* bytes of MVN scratch per launch */
+#define WORK_CAP ((int64_t)64 << 20) /* bytes of row scratch per launch */
 
 template <int NA>
 static int64_t rows_layout(tre_cuda_layout<NA> *L, const tre_kshape *rows,
@@ -20,8 +20,9 @@ static int64_t rows_layout(tre_cuda_layout<NA> *L, const tre_kshape *rows,
     return tre_cuda_layout_init(L, rows, st);
 }
 
-/* MVN scratch for `total` rows of `W` doubles each: the rows of one launch (*chunk) at most. */
-static double *mvn_work(tre_cuda_impl *im, int64_t total, int64_t W, int64_t *chunk) {
+/* Row scratch (MVN, the shared-logits Categorical gradient) for `total` rows of `W` doubles
+ * each: the rows of one launch (*chunk) at most. */
+static double *row_work(tre_cuda_impl *im, int64_t total, int64_t W, int64_t *chunk) {
     int64_t c = WORK_CAP / (W * (int64_t)sizeof(double));
     if (c < 1) c = 1;
     if (c > total) c = total;
@@ -68,13 +69,22 @@ int tre_categorical_log_prob_backward_shared_cuda(void *impl, int64_t P, int64_t
                                                   const float *value, int64_t vstride0, int64_t vstride1,
                                                   float *grad_logits) {
     if (k < 1) return 1;
+    if (M <= 0) return 0;
     tre_cuda_impl *im = (tre_cuda_impl *)impl;
-    double *work = (double *)tre_cuda_scratch(im, (size_t)(M * k) * sizeof(double));
+    /* k doubles of scratch per row: the rows go in chunks of at most WORK_CAP bytes, as MVN's */
+    int64_t chunk;
+    double *work = row_work(im, M, k, &chunk);
     if (!work) return TRE_KERR_OOM;
-    return tre_cuda_each(im, M, [=] TRE_CUDA_FN(int64_t m) {
-        tre_categorical_shared_grad_row(k, logits + m * lstride, P, g + m, M, value + m * vstride1, vstride0,
-                                        work + m * k, grad_logits + m * k);
-    });
+    for (int64_t m0 = 0; m0 < M; m0 += chunk) {
+        const int64_t len = M - m0 < chunk ? M - m0 : chunk;
+        int rc = tre_cuda_each(im, len, [=] TRE_CUDA_FN(int64_t i) {
+            const int64_t m = m0 + i;
+            tre_categorical_shared_grad_row(k, logits + m * lstride, P, g + m, M, value + m * vstride1,
+                                            vstride0, work + i * k, grad_logits + m * k);
+        });
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 int tre_categorical_sample_cuda(void *impl, const tre_kshape *rows, int64_t k, float *out,
@@ -138,7 +148,7 @@ int tre_mvn_log_prob_cuda(void *impl, const tre_kshape *rows, int64_t d, float *
     if (total <= 0) return 0;
     const int64_t W = d;
     int64_t chunk;
-    double *work = mvn_work(im, total, W, &chunk);
+    double *work = row_work(im, total, W, &chunk);
     if (!work) return TRE_KERR_OOM;
     const float *x = value->data, *m = loc->data, *S = scale_tril->data;
     for (int64_t r0 = 0; r0 < total; r0 += chunk) {
@@ -167,7 +177,7 @@ int tre_mvn_log_prob_backward_cuda(void *impl, const tre_kshape *rows, int64_t d
     if (total <= 0) return 0;
     const int64_t W = 2 * d;
     int64_t chunk;
-    double *work = mvn_work(im, total, W, &chunk);
+    double *work = row_work(im, total, W, &chunk);
     if (!work) return TRE_KERR_OOM;
     const float *x = value->data, *m = loc->data, *S = scale_tril->data;
     for (int64_t r0 = 0; r0 < total; r0 += chunk) {
@@ -226,7 +236,7 @@ int tre_mvn_kl_cuda(void *impl, const tre_kshape *rows, int64_t d, float *out,
     if (total <= 0) return 0;
     const int64_t W = d * d + d;
     int64_t chunk;
-    double *work = mvn_work(im, total, W, &chunk);
+    double *work = row_work(im, total, W, &chunk);
     if (!work) return TRE_KERR_OOM;
     const float *mp = p_loc->data, *Lp = p_scale_tril->data, *mq = q_loc->data,
                 *Lq = q_scale_tril->data;
@@ -258,7 +268,7 @@ int tre_mvn_kl_backward_cuda(void *impl, const tre_kshape *rows, int64_t d, cons
     if (total <= 0) return 0;
     const int64_t W = 2 * d * d + 2 * d;
     int64_t chunk;
-    double *work = mvn_work(im, total, W, &chunk);
+    double *work = row_work(im, total, W, &chunk);
     if (!work) return TRE_KERR_OOM;
     const float *mp = p_loc->data, *Lp = p_scale_tril->data, *mq = q_loc->data,
                 *Lq = q_scale_tril->data;

@@ -16,11 +16,12 @@
 #include "hd.h"
 
 /* a * b + c for the polynomials' Horner steps: in one rounding (fmaf) wherever the CUDA code
- * is compiled (a device instruction; in the emulated host build a library call, equally exact)
+ * is compiled (a device instruction; in the emulated host build, TRE_CUDA_EMULATE, a library
+ * call, equally exact, so that the emulation rounds as the device does)
  * and in CPU kernels built for a CPU with FMA (-march=native on this project's machines), so
  * that both backends still round alike and each step is one instruction; in two roundings on a
  * CPU without FMA (those builds then differ from the CUDA backend in the last bit). */
-#if defined(__CUDACC__) || defined(__FMA__)
+#if defined(__CUDACC__) || defined(TRE_CUDA_EMULATE) || defined(__FMA__)
 #define TRE_FMAF(a, b, c) fmaf((a), (b), (c))
 #else
 #define TRE_FMAF(a, b, c) ((a) * (b) + (c))
