@@ -13,8 +13,8 @@
 #include "vmath.h"
 
 /* T: the type; S: the name suffix; F: the libm suffix of T (f or nothing) for fabs; LOG,
- * LOG1P, EXP: the transcendental functions for T; LOG1P_UNIT: log1p on [0, 1] (softplus's
- * tail). max(l, 0) is a comparison, not fmaxf: that
+ * LOG1P: the transcendental functions for T; EXP: e^x for x <= 0 (every use is exp(-|l|));
+ * LOG1P_UNIT: log1p on [0, 1] (softplus's tail). max(l, 0) is a comparison, not fmaxf: that
  * is a libm call (NaN rules) which keeps the compiler from vectorizing the loop. */
 #define TRE_BERNOULLI_DEFINE(T, S, F, LOG, LOG1P, EXP, LOG1P_UNIT)                             \
     /* probs: a term whose weight is exactly 0 counts 0 even when its log is -inf, so probs 0  \
@@ -53,7 +53,7 @@
         return l;                                                                              \
     }
 
-TRE_BERNOULLI_DEFINE(float, , f, tre_vlogf, tre_vlog1pf, tre_vexpf, tre_vlog1p_unitf)
+TRE_BERNOULLI_DEFINE(float, , f, tre_vlogf, tre_vlog1pf, tre_vexp_nonposf, tre_vlog1p_unitf)
 TRE_BERNOULLI_DEFINE(double, _d, , log, log1p, exp, log1p)
 #undef TRE_BERNOULLI_DEFINE
 

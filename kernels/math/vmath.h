@@ -38,11 +38,9 @@ static inline TRE_HD float tre_u2f(uint32_t u) {
     return f;
 }
 
-/* e^x */
-static inline TRE_HD float tre_vexpf(float x) {
-    const float hi = 88.72283935546875f, lo = -103.972084045410f;
-    float xc = x > hi ? hi : (x < lo ? lo : x);
-    /* n = round(x / ln 2) with the 1.5 * 2^23 trick (no rint call), r = x - n ln 2 in two parts */
+/* e^x = 2^n p(r): n = round(x / ln 2) with the 1.5 * 2^23 trick (no rint call), r = x - n ln 2
+ * in two parts, p the Cephes polynomial; xc already clamped to [-103.97, 88.72] */
+static inline TRE_HD float tre_vexp_reduce(float xc, float *n_out) {
     float t = xc * 1.44269504088896341f + 12582912.0f;
     float n = t - 12582912.0f;
     float r = xc - n * 0.693359375f;
@@ -53,7 +51,16 @@ static inline TRE_HD float tre_vexpf(float x) {
     p = TRE_FMAF(p, r, 4.1665795894e-2f);
     p = TRE_FMAF(p, r, 1.6666665459e-1f);
     p = TRE_FMAF(p, r, 5.0000001201e-1f);
-    p = p * r * r + r + 1.0f;
+    *n_out = n;
+    return p * r * r + r + 1.0f;
+}
+
+/* e^x */
+static inline TRE_HD float tre_vexpf(float x) {
+    const float hi = 88.72283935546875f, lo = -103.972084045410f;
+    float xc = x > hi ? hi : (x < lo ? lo : x);
+    float n;
+    float p = tre_vexp_reduce(xc, &n);
     /* 2^n in two factors so that n = 128 (results near FLT_MAX) and n down to -150
      * (subnormal results) stay exact */
     int32_t ni = (int32_t)n;
@@ -61,6 +68,21 @@ static inline TRE_HD float tre_vexpf(float x) {
     float s1 = tre_u2f((uint32_t)(n1 + 127) << 23), s2 = tre_u2f((uint32_t)(n2 + 127) << 23);
     float y = p * s1 * s2;
     y = x > hi ? INFINITY : y;
+    y = x < lo ? 0.0f : y;
+    return x != x ? x : y;
+}
+
+/* e^x for x <= 0 (or NaN), bit for bit tre_vexpf there: without the overflow side's clamps,
+ * which the softplus tails exp(-|l|) never need (fewer instructions in their hot loops) */
+static inline TRE_HD float tre_vexp_nonposf(float x) {
+    const float lo = -103.972084045410f;
+    float xc = x < lo ? lo : x;
+    float n;
+    float p = tre_vexp_reduce(xc, &n);
+    int32_t ni = (int32_t)n; /* <= 0 */
+    int32_t n1 = ni < -126 ? -126 : ni, n2 = ni - n1;
+    float s1 = tre_u2f((uint32_t)(n1 + 127) << 23), s2 = tre_u2f((uint32_t)(n2 + 127) << 23);
+    float y = p * s1 * s2;
     y = x < lo ? 0.0f : y;
     return x != x ? x : y;
 }
@@ -148,6 +170,6 @@ static inline TRE_HD float tre_vlog1p_unitf(float e) {
 static inline TRE_HD float tre_vsoftplusf(float x) {
     float m = x > 0.0f ? x : 0.0f;
     float a = x < 0.0f ? x : -x; /* -|x| */
-    return x != x ? x : m + tre_vlog1p_unitf(tre_vexpf(a));
+    return x != x ? x : m + tre_vlog1p_unitf(tre_vexp_nonposf(a));
 }
 #endif

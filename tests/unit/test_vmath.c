@@ -67,10 +67,28 @@ static void test_special_values(void **state) {
     assert_true(tre_vsoftplusf(-200.f) == 0.f && tre_vsoftplusf(200.f) == 200.f);
 }
 
+/* tre_vexp_nonposf is tre_vexpf without the overflow side: the same bits for every x <= 0
+ * (-0 and -inf included; NaN stays NaN), checked over a stride through all negative floats */
+static void test_exp_nonpos_same_bits(void **state) {
+    (void)state;
+    int64_t checked = 0;
+    for (uint64_t u = 0x80000000u; u <= 0xff800000u; u += 211) {
+        const float x = tre_u2f((uint32_t)u);
+        const float a = tre_vexp_nonposf(x), b = tre_vexpf(x);
+        if (tre_f2u(a) != tre_f2u(b)) fail_msg("x = %.9g: %.9g vs %.9g", (double)x, (double)a, (double)b);
+        ++checked;
+    }
+    const float edge[5] = {0.f, -0.f, -103.972084045410f, -87.33654f, -INFINITY};
+    for (int i = 0; i < 5; ++i) assert_true(tre_f2u(tre_vexp_nonposf(edge[i])) == tre_f2u(tre_vexpf(edge[i])));
+    assert_true(isnan(tre_vexp_nonposf(NAN)));
+    assert_true(checked > 10000000);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accuracy),
         cmocka_unit_test(test_special_values),
+        cmocka_unit_test(test_exp_nonpos_same_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
