@@ -94,7 +94,7 @@ static void store_permuted(int64_t m, const int32_t *perm, const float *v, float
 /* dot_gathered_rows with a shared x and rows picked many times each: per particle, one picked
  * row at a time (its values broadcast) against the columns of the x rows that pick it, a
  * vectorized loop over those positions; the same products and the same sums in the same order
- * as the row-by-row loop */
+ * as the row-by-row loop. Nonzero, with nothing done, when the grouping's memory is not there. */
 static int dot_gathered_grouped(int64_t outer, int64_t n, int64_t inner, const int32_t *index, int64_t k,
                                 const float *w, const float *x, float *out) {
     tre_cpu_index_groups G;
@@ -124,8 +124,10 @@ int tre_dot_gathered_rows_cpu(void *impl, int64_t outer, int64_t n, int64_t inne
                               const int32_t *index, int64_t k, const float *w, const float *x,
                               int64_t xstride, float *out) {
     (void)impl;
-    if (xstride == 0 && outer > 1 && tre_cpu_index_groups_pay(n, k))
-        return dot_gathered_grouped(outer, n, inner, index, k, w, x, out);
+    /* grouped when it pays; without memory for the grouping, position by position */
+    if (xstride == 0 && outer > 1 && tre_cpu_index_groups_pay(n, k) &&
+        dot_gathered_grouped(outer, n, inner, index, k, w, x, out) == 0)
+        return 0;
 #define DOT_GATHERED(LEN)                                                                          \
     TRE_CPU_FOR(outer * k * inner > TRE_CPU_PARALLEL_MIN, o, outer,                                \
         const float *xo = x + o * xstride, *wo = w + o * n * inner;                                \

@@ -140,7 +140,8 @@ int tre_scatter_add_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, con
 /* scatter_add_scaled with a shared x and rows picked many times each: per particle, one
  * output row at a time kept in registers while the terms of the positions that pick it are
  * added, in increasing j (the grouping is stable): the same float operations in the same order
- * as the position-by-position loop, without a load and store of the row per term */
+ * as the position-by-position loop, without a load and store of the row per term. Nonzero, with
+ * nothing done, when the grouping's memory is not there. */
 static int scatter_scaled_grouped(int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                                   int64_t k, const float *s, const float *x, float *out) {
     tre_cpu_index_groups G;
@@ -177,8 +178,10 @@ int tre_scatter_add_scaled_cpu(void *impl, int64_t outer, int64_t n, int64_t inn
                                const int32_t *index, int64_t k, const float *s, const float *x,
                                int64_t xstride, float *out) {
     (void)impl;
-    if (xstride == 0 && outer > 1 && inner >= 1 && inner <= 8 && tre_cpu_index_groups_pay(n, k))
-        return scatter_scaled_grouped(outer, n, inner, index, k, s, x, out);
+    /* grouped when it pays; without memory for the grouping, position by position */
+    if (xstride == 0 && outer > 1 && inner >= 1 && inner <= 8 && tre_cpu_index_groups_pay(n, k) &&
+        scatter_scaled_grouped(outer, n, inner, index, k, s, x, out) == 0)
+        return 0;
 #define SCATTER_SCALED_ROWS(LEN)                                                                   \
     TRE_CPU_FOR(outer * k * inner > TRE_CPU_PARALLEL_MIN, o, outer,                                \
         const float *xo = x + o * xstride, *so = s + o * k;                                        \
