@@ -10,6 +10,7 @@
  * parts of a big one), so their order does not depend on the number of threads. */
 #include <math.h>
 #include <stdbool.h>
+#include <string.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
 #include "dist_families_cpu.h"
@@ -60,34 +61,37 @@ void tre_normal_rsample_grad_block(int64_t n, const float *x,
 /* The families with elementwise kernels, indexed by tre_kdist. */
 static const tre_cpu_family families[TRE_KDIST_COUNT] = {
     [TRE_KDIST_NORMAL] = {2, tre_normal_lp_block, NULL, tre_normal_lp_grad_block,
-                          tre_normal_rsample_grad_block, tre_normal_sample_block},
+                          tre_normal_rsample_grad_block, tre_normal_sample_block, .hoists = 2},
     [TRE_KDIST_BERNOULLI_PROBS] = {1, tre_bernoulli_probs_lp_block, tre_bernoulli_probs_sample_elem,
                                    tre_bernoulli_probs_lp_grad_block, NULL},
     [TRE_KDIST_BERNOULLI_LOGITS] = {1, tre_bernoulli_logits_lp_block, tre_bernoulli_logits_sample_elem,
                                     tre_bernoulli_logits_lp_grad_block, NULL},
-    [TRE_KDIST_POISSON] = {1, tre_poisson_lp_block, tre_poisson_sample_elem, tre_poisson_lp_grad_block, NULL},
+    [TRE_KDIST_POISSON] = {1, tre_poisson_lp_block, tre_poisson_sample_elem, tre_poisson_lp_grad_block, NULL,
+                           .hoists = 1},
     [TRE_KDIST_BINOMIAL_PROBS] = {2, tre_binomial_lp_block, tre_binomial_sample_elem,
                                   tre_binomial_lp_grad_block, NULL},
     [TRE_KDIST_LOG_NORMAL] = {2, tre_log_normal_lp_block, NULL,
                               tre_log_normal_lp_grad_block, tre_log_normal_rsample_grad_block,
-                              tre_log_normal_sample_block},
+                              tre_log_normal_sample_block, .hoists = 2},
     [TRE_KDIST_HALF_NORMAL] = {1, tre_half_normal_lp_block, NULL,
                                tre_half_normal_lp_grad_block, tre_half_normal_rsample_grad_block,
-                               tre_half_normal_sample_block},
+                               tre_half_normal_sample_block, .hoists = 1},
     [TRE_KDIST_CAUCHY] = {2, tre_cauchy_lp_block, tre_cauchy_sample_elem,
-                          tre_cauchy_lp_grad_block, tre_cauchy_rsample_grad_block},
+                          tre_cauchy_lp_grad_block, tre_cauchy_rsample_grad_block, .hoists = 2},
     [TRE_KDIST_HALF_CAUCHY] = {1, tre_half_cauchy_lp_block, tre_half_cauchy_sample_elem,
-                               tre_half_cauchy_lp_grad_block, tre_half_cauchy_rsample_grad_block},
+                               tre_half_cauchy_lp_grad_block, tre_half_cauchy_rsample_grad_block,
+                               .hoists = 1},
     [TRE_KDIST_LAPLACE] = {2, tre_laplace_lp_block, tre_laplace_sample_elem,
-                           tre_laplace_lp_grad_block, tre_laplace_rsample_grad_block},
+                           tre_laplace_lp_grad_block, tre_laplace_rsample_grad_block, .hoists = 2},
     [TRE_KDIST_UNIFORM] = {2, tre_uniform_lp_block, tre_uniform_sample_elem,
                            tre_uniform_lp_grad_block, tre_uniform_rsample_grad_block},
     [TRE_KDIST_EXPONENTIAL] = {1, tre_exponential_lp_block, tre_exponential_sample_elem,
-                               tre_exponential_lp_grad_block, tre_exponential_rsample_grad_block},
+                               tre_exponential_lp_grad_block, tre_exponential_rsample_grad_block,
+                               .hoists = 1},
     [TRE_KDIST_DELTA] = {2, tre_delta_lp_block, tre_delta_sample_elem,
                          tre_delta_lp_grad_block, tre_delta_rsample_grad_block},
     [TRE_KDIST_GAMMA] = {2, tre_gamma_lp_block, tre_gamma_sample_elem, tre_gamma_lp_grad_block,
-                         tre_gamma_rsample_grad_block},
+                         tre_gamma_rsample_grad_block, .hoists = 3},
     [TRE_KDIST_BETA] = {2, tre_beta_lp_block, tre_beta_sample_elem, tre_beta_lp_grad_block,
                         tre_beta_rsample_grad_block},
     [TRE_KDIST_STUDENT_T] = {3, tre_student_t_lp_block, tre_student_t_sample_elem,
@@ -109,6 +113,9 @@ typedef struct dist_space {
     tre_cpu_iter it;
     const float *base[NSLOTS];
     int shared[TRE_KDIST_MAX_PARAMS]; /* parameter i is one value for the whole space */
+    /* parameter i is one the family hoists and repeats along the innermost dim (a per-particle
+     * scale over the data), so a block inside one row of it holds one value: worth checking */
+    int row_repeat[TRE_KDIST_MAX_PARAMS];
 } dist_space;
 
 /* The space [particles x] shape over the slots given (args: value, params, mask; g optional). */
@@ -133,6 +140,8 @@ static bool dist_space_init(dist_space *S, tre_kdist kind, int64_t particles, co
     for (int i = 0; i < S->np; ++i) {
         S->shared[i] = 1;
         for (int d = 0; d < S->it.ndim; ++d) S->shared[i] &= S->it.stride[1 + i][d] == 0;
+        S->row_repeat[i] = (S->fam->hoists >> i & 1u) && !S->shared[i] && S->it.ndim > 0 &&
+                           S->it.stride[1 + i][S->it.ndim - 1] == 0;
     }
     return true;
 }
@@ -240,6 +249,30 @@ static void groups_combine(const sum_plan *q, const double *partial, double scal
     }
 }
 
+/* Which parameters are one value over this block: shared by the whole space, or (for one the
+ * family hoists and that repeats along rows) the same bits in all n elements, so that the
+ * family's block function hoists what depends on it alone (the log of a per-particle scale)
+ * out of the element loop. The hoisted and per-element forms compute the same bits. */
+static const int *block_shared(const dist_space *S, const dist_block *b, int64_t n, int *buf) {
+    int any = 0;
+    for (int i = 0; i < S->np; ++i) any |= S->row_repeat[i];
+    if (!any) return S->shared;
+    for (int i = 0; i < S->np; ++i) {
+        buf[i] = S->shared[i];
+        if (!S->row_repeat[i] || n < 2) continue;
+        const float *v = b->p[i];
+        uint32_t first, diff = 0;
+        memcpy(&first, v, sizeof first);
+        for (int64_t j = 1; j < n; ++j) {
+            uint32_t u;
+            memcpy(&u, v + j, sizeof u);
+            diff |= u ^ first;
+        }
+        buf[i] = diff == 0;
+    }
+    return buf;
+}
+
 /* masked elements contribute exactly 0 (NaN too) */
 static void apply_mask(const dist_space *S, const dist_block *b, float *v, int64_t n) {
     if (!S->base[SLOT_MASK]) return;
@@ -255,8 +288,9 @@ int tre_log_prob_cpu(void *impl, tre_kdist kind, const tre_kshape *shape, float 
     const int64_t total = S.it.total;
     TRE_CPU_BLOCKS(total, TRE_CPU_PARALLEL_MIN, s, n,
         dist_block b;
+        int bs[TRE_KDIST_MAX_PARAMS];
         gather_block(&S, &b, s, n);
-        fam->log_prob(n, out + s, b.x, b.p, S.shared););
+        fam->log_prob(n, out + s, b.x, b.p, block_shared(&S, &b, n, bs)););
     return 0;
 }
 
@@ -275,13 +309,14 @@ int tre_log_prob_sum_cpu(void *impl, tre_kdist kind, int64_t particles, const tr
         dist_block b;
         float lb[BLOCK];
         double acc[BLOCK];
+        int bs[TRE_KDIST_MAX_PARAMS];
         for (int64_t i = 0; i < q.ppu; ++i) acc[i] = 0.0;
         int64_t s0, s1;
         const int64_t p0 = unit_range(&q, u, &s0, &s1);
         for (int64_t s = s0; s < s1; s += BLOCK) {
             const int64_t n = s1 - s < BLOCK ? s1 - s : BLOCK;
             gather_block(&S, &b, s, n);
-            S.fam->log_prob(n, lb, b.x, b.p, S.shared);
+            S.fam->log_prob(n, lb, b.x, b.p, block_shared(&S, &b, n, bs));
             apply_mask(&S, &b, lb, n);
             add_segments(lb, s, n, q.T, p0, acc);
         }

@@ -45,6 +45,11 @@ typedef struct tre_cpu_family {
     tre_lp_grad_block_fn log_prob_grad;        /* NULL: no gradient yet */
     tre_rsample_grad_block_fn rsample_grad;    /* NULL: not reparameterized (or not yet) */
     tre_sample_block_fn sample_block;          /* NULL: the element sampler, element by element */
+    /* bit i: when shared[i], log_prob hoists work that depends on parameter i alone (its log,
+     * lgamma) out of the element loop, bit for bit what the loop computes per element; the
+     * kernels then also look for blocks in which parameter i happens to be one value (a
+     * per-particle scale over the data) */
+    unsigned hoists;
 } tre_cpu_family;
 
 /* Standard normal draws elem0 .. elem0 + n - 1 of random op `stream` (tre_philox_std_normal's
