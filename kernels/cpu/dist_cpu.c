@@ -116,6 +116,7 @@ typedef struct dist_space {
     /* parameter i is one the family hoists and repeats along the innermost dim (a per-particle
      * scale over the data), so a block inside one row of it holds one value: worth checking */
     int row_repeat[TRE_KDIST_MAX_PARAMS];
+    int any_row_repeat;
 } dist_space;
 
 /* The space [particles x] shape over the slots given (args: value, params, mask; g optional). */
@@ -137,11 +138,13 @@ static bool dist_space_init(dist_space *S, tre_kdist kind, int64_t particles, co
         ps[a] = !used ? 0 : (a == SLOT_G ? gstride : (pstride ? pstride[a] : 0));
     }
     tre_cpu_iter_init(&S->it, particles, shape, NSLOTS, st, ps);
+    S->any_row_repeat = 0;
     for (int i = 0; i < S->np; ++i) {
         S->shared[i] = 1;
         for (int d = 0; d < S->it.ndim; ++d) S->shared[i] &= S->it.stride[1 + i][d] == 0;
         S->row_repeat[i] = (S->fam->hoists >> i & 1u) && !S->shared[i] && S->it.ndim > 0 &&
                            S->it.stride[1 + i][S->it.ndim - 1] == 0;
+        S->any_row_repeat |= S->row_repeat[i];
     }
     return true;
 }
@@ -254,9 +257,7 @@ static void groups_combine(const sum_plan *q, const double *partial, double scal
  * family's block function hoists what depends on it alone (the log of a per-particle scale)
  * out of the element loop. The hoisted and per-element forms compute the same bits. */
 static const int *block_shared(const dist_space *S, const dist_block *b, int64_t n, int *buf) {
-    int any = 0;
-    for (int i = 0; i < S->np; ++i) any |= S->row_repeat[i];
-    if (!any) return S->shared;
+    if (!S->any_row_repeat) return S->shared;
     for (int i = 0; i < S->np; ++i) {
         buf[i] = S->shared[i];
         if (!S->row_repeat[i] || n < 2) continue;

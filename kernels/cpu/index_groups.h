@@ -18,9 +18,13 @@ typedef struct tre_cpu_index_groups {
     float *x_cols;   /* x_cols[i * k + q] = x[perm[q] * inner + i] (NULL: not asked for) */
 } tre_cpu_index_groups;
 
-/* Groups are worth it when the rows are picked several times each on average: then the
- * grouped loops beat one gather per position. */
-static inline bool tre_cpu_index_groups_pay(int64_t n, int64_t k) { return k >= 8 * n; }
+/* Groups are worth it for a dot or scatter with gathered rows when x is shared by the
+ * `outer` rows (xstride 0: one grouping of x serves them all), there are several of those,
+ * and the rows are picked several times each on average: then the grouped loops beat one
+ * gather per position. */
+static inline bool tre_cpu_index_groups_pay(int64_t outer, int64_t n, int64_t k, int64_t xstride) {
+    return xstride == 0 && outer > 1 && k >= 8 * n;
+}
 
 /* false: out of memory (nothing held). x: the shared rows [k, inner] to reorder, or NULL. */
 bool tre_cpu_index_groups_build(tre_cpu_index_groups *g, const int32_t *index, int64_t k, int64_t n,

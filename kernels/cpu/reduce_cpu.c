@@ -125,7 +125,7 @@ int tre_dot_gathered_rows_cpu(void *impl, int64_t outer, int64_t n, int64_t inne
                               int64_t xstride, float *out) {
     (void)impl;
     /* grouped when it pays; without memory for the grouping, position by position */
-    if (xstride == 0 && outer > 1 && tre_cpu_index_groups_pay(n, k) &&
+    if (tre_cpu_index_groups_pay(outer, n, k, xstride) &&
         dot_gathered_grouped(outer, n, inner, index, k, w, x, out) == 0)
         return 0;
 #define DOT_GATHERED(LEN)                                                                          \

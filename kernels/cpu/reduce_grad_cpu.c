@@ -179,7 +179,7 @@ int tre_scatter_add_scaled_cpu(void *impl, int64_t outer, int64_t n, int64_t inn
                                int64_t xstride, float *out) {
     (void)impl;
     /* grouped when it pays; without memory for the grouping, position by position */
-    if (xstride == 0 && outer > 1 && inner >= 1 && inner <= 8 && tre_cpu_index_groups_pay(n, k) &&
+    if (inner >= 1 && inner <= 8 && tre_cpu_index_groups_pay(outer, n, k, xstride) &&
         scatter_scaled_grouped(outer, n, inner, index, k, s, x, out) == 0)
         return 0;
 #define SCATTER_SCALED_ROWS(LEN)                                                                   \

@@ -55,18 +55,23 @@ static inline TRE_HD float tre_vexp_reduce(float xc, float *n_out) {
     return p * r * r + r + 1.0f;
 }
 
+/* p 2^(n1 + n2) as p 2^n1 2^n2, each factor a normal float (n1 in [-126, 127], n2 >= -24), so
+ * that results near FLT_MAX and subnormal results stay exact */
+static inline TRE_HD float tre_vexp_scale(float p, int32_t n1, int32_t n2) {
+    float s1 = tre_u2f((uint32_t)(n1 + 127) << 23), s2 = tre_u2f((uint32_t)(n2 + 127) << 23);
+    return p * s1 * s2;
+}
+
 /* e^x */
 static inline TRE_HD float tre_vexpf(float x) {
     const float hi = 88.72283935546875f, lo = -103.972084045410f;
     float xc = x > hi ? hi : (x < lo ? lo : x);
     float n;
     float p = tre_vexp_reduce(xc, &n);
-    /* 2^n in two factors so that n = 128 (results near FLT_MAX) and n down to -150
-     * (subnormal results) stay exact */
+    /* 2^n in two factors: n = 128 (results near FLT_MAX) down to -150 (subnormal results) */
     int32_t ni = (int32_t)n;
-    int32_t n1 = ni > 127 ? 127 : (ni < -126 ? -126 : ni), n2 = ni - n1;
-    float s1 = tre_u2f((uint32_t)(n1 + 127) << 23), s2 = tre_u2f((uint32_t)(n2 + 127) << 23);
-    float y = p * s1 * s2;
+    int32_t n1 = ni > 127 ? 127 : (ni < -126 ? -126 : ni);
+    float y = tre_vexp_scale(p, n1, ni - n1);
     y = x > hi ? INFINITY : y;
     y = x < lo ? 0.0f : y;
     return x != x ? x : y;
@@ -80,9 +85,8 @@ static inline TRE_HD float tre_vexp_nonposf(float x) {
     float n;
     float p = tre_vexp_reduce(xc, &n);
     int32_t ni = (int32_t)n; /* <= 0 */
-    int32_t n1 = ni < -126 ? -126 : ni, n2 = ni - n1;
-    float s1 = tre_u2f((uint32_t)(n1 + 127) << 23), s2 = tre_u2f((uint32_t)(n2 + 127) << 23);
-    float y = p * s1 * s2;
+    int32_t n1 = ni < -126 ? -126 : ni;
+    float y = tre_vexp_scale(p, n1, ni - n1);
     y = x < lo ? 0.0f : y;
     return x != x ? x : y;
 }

@@ -36,7 +36,8 @@ static void test_grouped_equals_positionwise(void **state) {
     tre_backend *be = tre_backend_cpu_create();
     assert_non_null(be);
     const int64_t outer = 6, n = 5, k = 64; /* k >= 8 n: the grouped path */
-    assert_true(tre_cpu_index_groups_pay(n, k));
+    assert_true(tre_cpu_index_groups_pay(outer, n, k, 0));
+    assert_false(tre_cpu_index_groups_pay(outer, n, k, k)); /* per-particle x: the position loops */
     int32_t index[64];
     for (int j = 0; j < k; ++j) index[j] = (int32_t)((j * 7 + j / 5) % 4); /* row 4 never picked */
     const int64_t inners[6] = {1, 3, 5, 8, 9, 13};
