@@ -8,6 +8,7 @@
 #ifndef TRELBO_KERNELS_BACKEND_H
 #define TRELBO_KERNELS_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,9 +95,12 @@ typedef struct tre_backend {
     int (*download)(void *impl, void *host, const void *src, size_t bytes);
     int (*copy)(void *impl, void *dst, const void *src, size_t bytes);
     int (*fill)(void *impl, float *dst, float v, int64_t n);
+    /* Elementwise ops. no_nan (may be NULL): set true when the backend has checked on the way
+     * that no output element is NaN, else false (not checked, or one found): a known-NaN-free
+     * result spares validation its NaN pass over the same memory. */
     int (*binary)(void *impl, tre_binop op, const tre_kshape *shape, float *out,
-                  const tre_karg *a, const tre_karg *b);
-    int (*unary)(void *impl, tre_unop op, int64_t n, float *out, const float *in);
+                  const tre_karg *a, const tre_karg *b, bool *no_nan);
+    int (*unary)(void *impl, tre_unop op, int64_t n, float *out, const float *in, bool *no_nan);
     /* out[i] = mask[i] != 0 ? scale * x[i] : 0 (exact 0 even where x is NaN); mask may be NULL */
     int (*mask_scale)(void *impl, const tre_kshape *shape, float *out, const tre_karg *x,
                       const tre_karg *mask, float scale);

@@ -41,6 +41,9 @@ typedef struct tre_tensor {
     /* grad is another tensor's (a backward rule passed it on unchanged): a further
      * accumulation makes a new sum instead of adding into it */
     bool grad_borrowed;
+    /* Set by the library: the op that wrote this tensor found no NaN in it, so validation skips
+     * its NaN pass (writing into data afterwards voids this). */
+    bool known_no_nan;
 } tre_tensor;
 
 /* Persistent tensor from host data (NULL host: zeros). particles is 1 or P. */

@@ -4,8 +4,8 @@
 #include "../backend.h"
 
 int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out,
-                   const tre_karg *a, const tre_karg *b);
-int tre_unary_cpu(void *impl, tre_unop op, int64_t n, float *out, const float *in);
+                   const tre_karg *a, const tre_karg *b, bool *no_nan);
+int tre_unary_cpu(void *impl, tre_unop op, int64_t n, float *out, const float *in, bool *no_nan);
 int tre_mask_scale_cpu(void *impl, const tre_kshape *shape, float *out, const tre_karg *x,
                        const tre_karg *mask, float scale);
 int tre_sum_rows_cpu(void *impl, int64_t rows, int64_t cols, const float *in, float *out);

@@ -47,6 +47,10 @@
             __VA_ARGS__                                                                          \
         })
 
+/* Put before the store of a flag that any thread of a TRE_CPU_FOR body may set (every writer
+ * stores the same value; the atomic keeps that a defined race). */
+#define TRE_CPU_ATOMIC_WRITE _Pragma("omp atomic write")
+
 /* BODY(L) with L a compile-time constant for the short lengths 1..8 (loops the compiler unrolls
  * completely: a few features per row), else BODY(LEN) */
 #define TRE_CPU_SWITCH_LEN(LEN, BODY)                                                            \

@@ -16,8 +16,16 @@ static void binop_block(tre_binop op, int64_t n, float *o, const float *pa, cons
     }
 }
 
+/* Whether out[0..n) holds a NaN: run over a block just written (in cache), one vectorized
+ * comparison per element. */
+static bool block_has_nan(const float *out, int64_t n) {
+    int nan = 0;
+    for (int64_t i = 0; i < n; ++i) nan |= out[i] != out[i];
+    return nan != 0;
+}
+
 int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out,
-                   const tre_karg *a, const tre_karg *b) {
+                   const tre_karg *a, const tre_karg *b, bool *no_nan) {
     (void)impl;
     tre_cpu_iter it;
     const int64_t *st[2] = {a->stride, b->stride};
@@ -27,23 +35,36 @@ int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out
      * are read and combined in one walk, except the short rows of a 2-dim space, which the
      * gathers' constant-length row loops take faster */
     const bool walk_rows = it.ndim > 2 || (it.ndim == 2 && it.dim[1] >= 32);
+    int nan_seen = 0;
     TRE_CPU_BLOCKS(total, TRE_CPU_PARALLEL_MIN, s, n,
         if (walk_rows && !(tre_cpu_one_run(&it, 0, s, n) && tre_cpu_one_run(&it, 1, s, n))) {
             tre_cpu_gather_binop(&it, 0, 1, op, s, n, a->data, b->data, out + s);
-            continue;
+        } else {
+            float ab[BLOCK], bb[BLOCK];
+            const float *base[2] = {a->data, b->data}, *view[2];
+            float *dst[2] = {ab, bb};
+            tre_cpu_gather_view(&it, s, n, base, dst, view);
+            binop_block(op, n, out + s, view[0], view[1]);
         }
-        float ab[BLOCK], bb[BLOCK];
-        const float *base[2] = {a->data, b->data}, *view[2];
-        float *dst[2] = {ab, bb};
-        tre_cpu_gather_view(&it, s, n, base, dst, view);
-        binop_block(op, n, out + s, view[0], view[1]););
+        if (no_nan && block_has_nan(out + s, n)) {
+            TRE_CPU_ATOMIC_WRITE
+            nan_seen = 1;
+        });
+    if (no_nan) *no_nan = !nan_seen;
     return 0;
 }
 
-int tre_unary_cpu(void *impl, tre_unop op, int64_t n, float *out, const float *in) {
+int tre_unary_cpu(void *impl, tre_unop op, int64_t n, float *out, const float *in, bool *no_nan) {
     (void)impl;
     if ((int)op < (int)TRE_OP_NEG || (int)op > (int)TRE_OP_TETRAGAMMA) return 1;
-    TRE_CPU_FOR(n > TRE_CPU_PARALLEL_MIN, i, n, out[i] = tre_unary_apply((int)op, in[i]););
+    int nan_seen = 0;
+    TRE_CPU_BLOCKS(n, TRE_CPU_PARALLEL_MIN, s, m,
+        for (int64_t i = s; i < s + m; ++i) out[i] = tre_unary_apply((int)op, in[i]);
+        if (no_nan && block_has_nan(out + s, m)) {
+            TRE_CPU_ATOMIC_WRITE
+            nan_seen = 1;
+        });
+    if (no_nan) *no_nan = !nan_seen;
     return 0;
 }
 

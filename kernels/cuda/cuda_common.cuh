@@ -337,8 +337,8 @@ int tre_cuda_sort_pairs(tre_cuda_impl *im, void *temp, size_t temp_bytes, int64_
 /* ---- the backend's entries (one file per family of kernels) ------------------------------- */
 
 int tre_binary_cuda(void *impl, tre_binop op, const tre_kshape *shape, float *out,
-                    const tre_karg *a, const tre_karg *b);
-int tre_unary_cuda(void *impl, tre_unop op, int64_t n, float *out, const float *in);
+                    const tre_karg *a, const tre_karg *b, bool *no_nan);
+int tre_unary_cuda(void *impl, tre_unop op, int64_t n, float *out, const float *in, bool *no_nan);
 int tre_mask_scale_cuda(void *impl, const tre_kshape *shape, float *out, const tre_karg *x,
                         const tre_karg *mask, float scale);
 int tre_fill_cuda(void *impl, float *dst, float v, int64_t n);

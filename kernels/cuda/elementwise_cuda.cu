@@ -6,8 +6,9 @@
 #include "../math/special.h"
 
 int tre_binary_cuda(void *impl, tre_binop op, const tre_kshape *shape, float *out,
-                    const tre_karg *a, const tre_karg *b) {
+                    const tre_karg *a, const tre_karg *b, bool *no_nan) {
     tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    if (no_nan) *no_nan = false; /* not checked: the launch is asynchronous */
     tre_cuda_layout<2> L;
     const int64_t *st[2] = {a->stride, b->stride};
     const int64_t n = tre_cuda_layout_init(&L, shape, st);
@@ -20,8 +21,9 @@ int tre_binary_cuda(void *impl, tre_binop op, const tre_kshape *shape, float *ou
     });
 }
 
-int tre_unary_cuda(void *impl, tre_unop op, int64_t n, float *out, const float *in) {
+int tre_unary_cuda(void *impl, tre_unop op, int64_t n, float *out, const float *in, bool *no_nan) {
     tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    if (no_nan) *no_nan = false; /* not checked: the launch is asynchronous */
     const int o = (int)op;
     if (o < (int)TRE_OP_NEG || o > (int)TRE_OP_TETRAGAMMA) return 1;
     return tre_cuda_each(im, n, [=] TRE_CUDA_FN(int64_t i) { out[i] = tre_unary_apply(o, in[i]); });

@@ -69,11 +69,12 @@ void tre_grad_accumulate(tre_ctx *ctx, const tre_tensor *t, const tre_tensor *g)
      * one gets a new tensor for the sum. */
     tre_tensor *sum = mt->grad;
     if (mt->grad_borrowed && !(sum = tre_tensor_new(ctx, TRE_F32, t->particles, t->ndim, t->shape))) return;
+    sum->known_no_nan = false; /* written in place below, unchecked */
     tre_kshape ks;
     tre_karg ka[2];
     const tre_tensor *args[2] = {mt->grad, r};
     tre_kernel_layout(sum, 2, args, &ks, ka);
-    if (tre_backend_check(ctx, ctx->be->binary(ctx->be->impl, TRE_OP_ADD, &ks, sum->data, &ka[0], &ka[1]),
+    if (tre_backend_check(ctx, ctx->be->binary(ctx->be->impl, TRE_OP_ADD, &ks, sum->data, &ka[0], &ka[1], NULL),
                           "gradient accumulation") == TRE_OK) {
         mt->grad = sum;
         mt->grad_borrowed = false;

@@ -46,7 +46,12 @@ static tre_tensor *binary(tre_ctx *ctx, tre_binop op, const char *name, const tr
     tre_karg ka[2];
     const tre_tensor *args[2] = {a, b};
     tre_kernel_layout(out, 2, args, &ks, ka);
-    tre_backend_check(ctx, ctx->be->binary(ctx->be->impl, op, &ks, out->data, &ka[0], &ka[1]), name);
+    /* with validation on, the kernel notes on the way whether the result holds a NaN, so that a
+     * distribution taking it as a parameter needs no NaN pass of its own */
+    tre_backend_check(ctx,
+                      ctx->be->binary(ctx->be->impl, op, &ks, out->data, &ka[0], &ka[1],
+                                      ctx->validate ? &out->known_no_nan : NULL),
+                      name);
     if (tre_grad_wanted(ctx, 2, args)) {
         tre_grad_node *n = tre_grad_record(ctx, out, name, tre_binary_backward, 2, args);
         if (n) n->code = op;
@@ -73,7 +78,8 @@ static tre_tensor *unary(tre_ctx *ctx, tre_unop op, const char *name, const tre_
     tre_tensor *out = tre_tensor_new(ctx, TRE_F32, a->particles, a->ndim, a->shape);
     if (!out) return NULL;
     tre_backend_check(ctx,
-                      ctx->be->unary(ctx->be->impl, op, a->particles * a->numel, out->data, a->data),
+                      ctx->be->unary(ctx->be->impl, op, a->particles * a->numel, out->data, a->data,
+                                     ctx->validate ? &out->known_no_nan : NULL),
                       name);
     if (tre_grad_wanted(ctx, 1, &a)) {
         tre_grad_node *n = tre_grad_record(ctx, out, name, tre_unary_backward, 1, &a);

@@ -183,12 +183,12 @@ static void test_binary_unary_mask(void **state) {
     kpair ka = kp(a, 3, sa), kb = kp(b, 3, sb), kc = kp(c, 3, sc);
     for (int op = TRE_OP_ADD; op <= TRE_OP_DIV; ++op) {
         twin o = tw_fill(60, 0.f);
-        assert_int_equal(cpu->binary(cpu->impl, (tre_binop)op, &s, o.h, &ka.h, &kb.h), 0);
-        assert_int_equal(gpu->binary(gpu->impl, (tre_binop)op, &s, o.d, &ka.d, &kb.d), 0);
+        assert_int_equal(cpu->binary(cpu->impl, (tre_binop)op, &s, o.h, &ka.h, &kb.h, NULL), 0);
+        assert_int_equal(gpu->binary(gpu->impl, (tre_binop)op, &s, o.d, &ka.d, &kb.d, NULL), 0);
         tw_check("binary a.b", o, RTOL, 0);
         twin o2 = tw_fill(60, 0.f);
-        assert_int_equal(cpu->binary(cpu->impl, (tre_binop)op, &s, o2.h, &kc.h, &ka.h), 0);
-        assert_int_equal(gpu->binary(gpu->impl, (tre_binop)op, &s, o2.d, &kc.d, &ka.d), 0);
+        assert_int_equal(cpu->binary(cpu->impl, (tre_binop)op, &s, o2.h, &kc.h, &ka.h, NULL), 0);
+        assert_int_equal(gpu->binary(gpu->impl, (tre_binop)op, &s, o2.d, &kc.d, &ka.d, NULL), 0);
         tw_check("binary c.a", o2, RTOL, 0);
     }
 
@@ -200,8 +200,8 @@ static void test_binary_unary_mask(void **state) {
     twin x = tw_from(xs, N);
     for (int op = TRE_OP_NEG; op <= TRE_OP_TETRAGAMMA; ++op) { /* every unary op */
         twin o = tw_fill(N, 0.f);
-        assert_int_equal(cpu->unary(cpu->impl, (tre_unop)op, N, o.h, x.h), 0);
-        assert_int_equal(gpu->unary(gpu->impl, (tre_unop)op, N, o.d, x.d), 0);
+        assert_int_equal(cpu->unary(cpu->impl, (tre_unop)op, N, o.h, x.h, NULL), 0);
+        assert_int_equal(gpu->unary(gpu->impl, (tre_unop)op, N, o.d, x.d, NULL), 0);
         char what[32];
         snprintf(what, sizeof what, "unary op %d", op);
         tw_check(what, o, RTOL, 1e-6);
