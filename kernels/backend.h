@@ -133,6 +133,10 @@ typedef struct tre_backend {
      * is in's (contiguous) layout and out_stride the output's strides in it (0 = summed). */
     int (*reduce_sum)(void *impl, const tre_kshape *shape, const float *in, float *out,
                       const int64_t *out_stride);
+    /* reduce_sum of the same `in` to two outputs at once, both sides of a broadcast a - b
+     * (one read of `in` where the backend can) */
+    int (*reduce_sum_pair)(void *impl, const tre_kshape *shape, const float *in, float *out_a,
+                           const int64_t *stride_a, float *out_b, const int64_t *stride_b);
     /* out[o, index[j], i] += g[o, j, i] (the adjoint of gather); out is not zeroed */
     int (*scatter_add)(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                        int64_t k, const float *g, float *out);

@@ -24,6 +24,8 @@ int tre_validate_cpu(void *impl, tre_kcheck check, const tre_kshape *shape, cons
                      const tre_karg *a, const tre_karg *b, float ca, int64_t *count);
 int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, float *out,
                        const int64_t *out_stride);
+int tre_reduce_sum_pair_cpu(void *impl, const tre_kshape *shape, const float *in, float *out_a,
+                            const int64_t *stride_a, float *out_b, const int64_t *stride_b);
 int tre_scatter_add_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                         int64_t k, const float *g, float *out);
 int tre_scatter_add_scaled_cpu(void *impl, int64_t outer, int64_t n, int64_t inner,

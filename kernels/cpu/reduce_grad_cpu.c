@@ -121,6 +121,66 @@ int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, flo
     return 0;
 }
 
+/* Whether the pair is an outer difference's adjoint ([..., M, L] summed to a [..., M, 1] and a
+ * [..., 1, L]: every earlier dim kept by both), which one walk over `in` gives; the kept dims
+ * of each output contiguous, L within one ROW_CHUNK (the order tre_reduce_sum_cpu sums in). */
+static bool outer_pair(const tre_kshape *shape, const int64_t *sa, const int64_t *sb, int *mdim) {
+    int d[TRE_KDIMS], n = 0;
+    for (int k = 0; k < shape->ndim; ++k)
+        if (shape->dim[k] > 1) d[n++] = k;
+    if (n < 2) return false;
+    const int L = d[n - 1], M = d[n - 2];
+    if (sa[L] || !sa[M] || !sb[L] || sb[M] || sb[L] != 1 || sa[M] != 1 || shape->dim[L] > ROW_CHUNK)
+        return false;
+    int64_t ca = shape->dim[M], cb = shape->dim[L];
+    for (int k = n - 3; k >= 0; ca *= shape->dim[d[k]], cb *= shape->dim[d[k]], --k)
+        if (sa[d[k]] != ca || sb[d[k]] != cb) return false;
+    *mdim = M;
+    return true;
+}
+
+int tre_reduce_sum_pair_cpu(void *impl, const tre_kshape *shape, const float *in, float *out_a,
+                            const int64_t *stride_a, float *out_b, const int64_t *stride_b) {
+    int M;
+    if (!outer_pair(shape, stride_a, stride_b, &M)) /* two walks */
+        return tre_reduce_sum_cpu(impl, shape, in, out_a, stride_a) ||
+               tre_reduce_sum_cpu(impl, shape, in, out_b, stride_b);
+    const int64_t rows = shape->dim[M], cols = shape->dim[shape->ndim - 1];
+    int64_t outer = 1;
+    for (int k = 0; k < M; ++k) outer *= shape->dim[k];
+    /* per outer slice: each row's sum (as tre_sum_rows_cpu) and the column sums (as the one
+     * summed dim of tre_reduce_sum_cpu: four chains for short rows), the same additions in the
+     * same order as the two walks */
+    TRE_CPU_FOR(outer * rows * cols > TRE_CPU_PARALLEL_MIN && outer > 1, o, outer,
+        const float *slice = in + o * rows * cols;
+        float *oa = out_a + o * rows, *ob = out_b + o * cols;
+        double col[ROW_CHUNK], a4[4][64];
+        const bool chains = cols <= 64;
+        for (int64_t i = 0; i < cols; ++i) col[i] = 0.0;
+        if (chains)
+            for (int q = 0; q < 4; ++q)
+                for (int64_t i = 0; i < cols; ++i) a4[q][i] = 0.0;
+        const int64_t chained = chains ? rows / 4 * 4 : 0;
+        for (int64_t r = 0; r < rows; ++r) {
+            const float *row = slice + r * cols;
+            if (cols <= 8) {
+                double acc = 0.0;
+                for (int64_t c = 0; c < cols; ++c) acc += (double)row[c];
+                oa[r] = (float)acc;
+            } else {
+                oa[r] = (float)tre_cpu_sum_d(row, cols);
+            }
+            if (r < chained)
+                for (int64_t i = 0; i < cols; ++i) a4[r % 4][i] += (double)row[i];
+            else
+                for (int64_t i = 0; i < cols; ++i) col[i] += (double)row[i];
+            if (chains && r + 1 == chained) /* the chains joined before the rows left over */
+                for (int64_t i = 0; i < cols; ++i) col[i] = (a4[0][i] + a4[1][i]) + (a4[2][i] + a4[3][i]);
+        }
+        for (int64_t i = 0; i < cols; ++i) ob[i] = (float)col[i];);
+    return 0;
+}
+
 int tre_scatter_add_cpu(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                         int64_t k, const float *g, float *out) {
     (void)impl;

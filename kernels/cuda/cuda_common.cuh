@@ -355,6 +355,8 @@ int tre_gather_cuda(void *impl, int64_t outer, int64_t n, int64_t inner, const i
                     int64_t k, const float *in, float *out);
 int tre_reduce_sum_cuda(void *impl, const tre_kshape *shape, const float *in, float *out,
                         const int64_t *out_stride);
+int tre_reduce_sum_pair_cuda(void *impl, const tre_kshape *shape, const float *in, float *out_a,
+                             const int64_t *stride_a, float *out_b, const int64_t *stride_b);
 int tre_scatter_add_cuda(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                          int64_t k, const float *g, float *out);
 int tre_take_cuda(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride,

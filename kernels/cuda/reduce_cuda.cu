@@ -112,6 +112,14 @@ int tre_reduce_sum_cuda(void *impl, const tre_kshape *shape, const float *in, fl
     return tre_cuda_seg_sum((tre_cuda_impl *)impl, slots, count, s, out, 1.0);
 }
 
+/* Both sides of a broadcast a - b: two segmented sums (each pass already reads `in` at the
+ * device's bandwidth; a one-pass version would pay only where the tensor is large). */
+int tre_reduce_sum_pair_cuda(void *impl, const tre_kshape *shape, const float *in, float *out_a,
+                             const int64_t *stride_a, float *out_b, const int64_t *stride_b) {
+    const int rc = tre_reduce_sum_cuda(impl, shape, in, out_a, stride_a);
+    return rc ? rc : tre_reduce_sum_cuda(impl, shape, in, out_b, stride_b);
+}
+
 /* ---- gather / take ------------------------------------------------------------------------- */
 
 int tre_gather_cuda(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,

@@ -52,6 +52,33 @@ tre_tensor *tre_reduce_to(tre_ctx *ctx, const tre_tensor *g, int64_t particles, 
     return tre_ok(ctx) ? out : NULL;
 }
 
+static bool same_extent(const tre_tensor *g, const tre_tensor *t) {
+    return g->particles == t->particles && tre_shape_equal(g->ndim, g->shape, t->ndim, t->shape);
+}
+
+void tre_reduce_to_pair(tre_ctx *ctx, const tre_tensor *g, const tre_tensor *a, const tre_tensor *b,
+                        tre_tensor **ra, tre_tensor **rb) {
+    *ra = *rb = NULL;
+    if (!tre_ok(ctx)) return;
+    if (same_extent(g, a) || same_extent(g, b)) {
+        *ra = tre_reduce_to(ctx, g, a->particles, a->ndim, a->shape);
+        *rb = *ra ? tre_reduce_to(ctx, g, b->particles, b->ndim, b->shape) : NULL;
+        return;
+    }
+    tre_tensor *oa = tre_tensor_new(ctx, TRE_F32, a->particles, a->ndim, a->shape);
+    tre_tensor *ob = oa ? tre_tensor_new(ctx, TRE_F32, b->particles, b->ndim, b->shape) : NULL;
+    if (!ob) return;
+    tre_kshape ks;
+    tre_karg ka[2];
+    const tre_tensor *args[2] = {oa, ob};
+    tre_kernel_layout(g, 2, args, &ks, ka);
+    if (tre_backend_check(ctx,
+                          ctx->be->reduce_sum_pair(ctx->be->impl, &ks, g->data, oa->data, ka[0].stride,
+                                                   ob->data, ka[1].stride),
+                          "reduce_sum_pair") == TRE_OK)
+        *ra = oa, *rb = ob;
+}
+
 void tre_grad_accumulate(tre_ctx *ctx, const tre_tensor *t, const tre_tensor *g) {
     if (!tre_ok(ctx) || !t || !g || !t->requires_grad) return;
     tre_tensor *r = tre_reduce_to(ctx, g, t->particles, t->ndim, t->shape);

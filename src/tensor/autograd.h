@@ -39,6 +39,10 @@ void tre_grad_accumulate(tre_ctx *ctx, const tre_tensor *t, const tre_tensor *g)
 /* Sum g down to extent `particles` and `shape` (the inverse of broadcasting). */
 tre_tensor *tre_reduce_to(tre_ctx *ctx, const tre_tensor *g, int64_t particles, int ndim,
                           const int64_t *shape);
+/* g summed down to a's and to b's extent and shape, in one pass over g where the backend can
+ * (both sides of a broadcast binary op); *ra, *rb NULL on error. */
+void tre_reduce_to_pair(tre_ctx *ctx, const tre_tensor *g, const tre_tensor *a, const tre_tensor *b,
+                        tre_tensor **ra, tre_tensor **rb);
 
 /* Tape control: tre_elbo brackets its forward pass with begin/end and calls tre_backward. */
 void tre_grad_begin(tre_ctx *ctx);

@@ -7,15 +7,21 @@ void tre_binary_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor 
     const tre_tensor *a = n->in[0], *b = n->in[1];
     switch ((tre_binop)n->code) {
     case TRE_OP_ADD:
-        tre_grad_accumulate(ctx, a, g);
-        tre_grad_accumulate(ctx, b, g);
+    case TRE_OP_SUB: {
+        /* both sides of a broadcast (an outer sum or difference) summed from g in one pass */
+        const tre_tensor *ga = g, *gb = g;
+        if (a->requires_grad && b->requires_grad) {
+            tre_tensor *ra, *rb;
+            tre_reduce_to_pair(ctx, g, a, b, &ra, &rb);
+            ga = ra, gb = rb;
+        }
+        tre_grad_accumulate(ctx, a, ga);
+        /* b reduced to its shape first: the negation then touches b's elements, not g's */
+        if (b->requires_grad && (tre_binop)n->code == TRE_OP_SUB)
+            gb = tre_neg(ctx, tre_reduce_to(ctx, gb, b->particles, b->ndim, b->shape));
+        tre_grad_accumulate(ctx, b, gb);
         break;
-    case TRE_OP_SUB:
-        tre_grad_accumulate(ctx, a, g);
-        /* reduce to b's shape first: the negation then touches b's elements, not g's */
-        if (b->requires_grad)
-            tre_grad_accumulate(ctx, b, tre_neg(ctx, tre_reduce_to(ctx, g, b->particles, b->ndim, b->shape)));
-        break;
+    }
     case TRE_OP_MUL:
         if (a->requires_grad) tre_grad_accumulate(ctx, a, tre_mul(ctx, g, b));
         if (b->requires_grad) tre_grad_accumulate(ctx, b, tre_mul(ctx, g, a));

@@ -280,6 +280,17 @@ static void test_sums(void **state) {
         assert_int_equal(gpu->reduce_sum(gpu->impl, &s, in.d, out.d, ost), 0);
         tw_check("reduce_sum", out, RTOL, 1e-5);
     }
+    /* both sides of an outer difference [P, M, L] -> [P, M, 1] and [P, 1, L] in one call (the
+     * CPU's one-pass path) */
+    {
+        const int64_t pdim[3] = {40, 30, 70}, sa[3] = {30, 1, 0}, sb[3] = {70, 0, 1};
+        tre_kshape ps = kshape(3, pdim);
+        twin pin = tw_rand(40 * 30 * 70, -1, 1), oa = tw_fill(40 * 30, 0.f), ob = tw_fill(40 * 70, 0.f);
+        assert_int_equal(cpu->reduce_sum_pair(cpu->impl, &ps, pin.h, oa.h, sa, ob.h, sb), 0);
+        assert_int_equal(gpu->reduce_sum_pair(gpu->impl, &ps, pin.d, oa.d, sa, ob.d, sb), 0);
+        tw_check("reduce_sum_pair a", oa, RTOL, 1e-5);
+        tw_check("reduce_sum_pair b", ob, RTOL, 1e-5);
+    }
     /* a long reduction to one slot (a shared param's gradient over P x N) */
     const int64_t dim2[2] = {1000, 3000}, ost2[2] = {0, 0};
     tre_kshape s2 = kshape(2, dim2);
