@@ -130,7 +130,7 @@ static bool outer_pair(const tre_kshape *shape, const int64_t *sa, const int64_t
         if (shape->dim[k] > 1) d[n++] = k;
     if (n < 2) return false;
     const int L = d[n - 1], M = d[n - 2];
-    if (sa[L] || !sa[M] || !sb[L] || sb[M] || sb[L] != 1 || sa[M] != 1 || shape->dim[L] > ROW_CHUNK)
+    if (sa[L] != 0 || sa[M] != 1 || sb[M] != 0 || sb[L] != 1 || shape->dim[L] > ROW_CHUNK)
         return false;
     int64_t ca = shape->dim[M], cb = shape->dim[L];
     for (int k = n - 3; k >= 0; ca *= shape->dim[d[k]], cb *= shape->dim[d[k]], --k)
