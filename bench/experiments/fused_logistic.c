@@ -71,6 +71,12 @@ static inline __m512 vl1p(__m512 e) {
     p = _mm512_fmadd_ps(p, e, _mm512_set1_ps(1.0f));
     return _mm512_mul_ps(e, p);
 }
+/* row d of the data tile: 16 * TC consecutive n of X^T */
+static inline void load_tile_row(const float *xr, __m512 x[TC]) {
+    for (int c = 0; c < TC; ++c)
+        x[c] = _mm512_load_ps(xr + 16 * c);
+}
+
 /* Xt [D][Np], W [P][D], Y [Np]; lp [P], gw [P][D] */
 static void fused(int P, int N, int Np, int D, const float *Xt, const float *W, const float *Y,
                   double *lp, float *gw) {
@@ -90,10 +96,8 @@ static void fused(int P, int N, int Np, int D, const float *Xt, const float *W, 
                 for (int c = 0; c < TC; ++c)
                     a[r][c] = zero;
             for (int d = 0; d < D; ++d) {
-                const float *xr = Xt + (size_t)d * Np + nt;
                 __m512 x[TC];
-                for (int c = 0; c < TC; ++c)
-                    x[c] = _mm512_load_ps(xr + 16 * c);
+                load_tile_row(Xt + (size_t)d * Np + nt, x);
                 for (int r = 0; r < TR; ++r) {
                     __m512 w = _mm512_set1_ps(W[(pb + r) * D + d]);
                     for (int c = 0; c < TC; ++c)
@@ -120,10 +124,8 @@ static void fused(int P, int N, int Np, int D, const float *Xt, const float *W, 
                 }
             }
             for (int d = 0; d < D; ++d) {
-                const float *xr = Xt + (size_t)d * Np + nt;
                 __m512 x[TC];
-                for (int c = 0; c < TC; ++c)
-                    x[c] = _mm512_load_ps(xr + 16 * c);
+                load_tile_row(Xt + (size_t)d * Np + nt, x);
                 for (int r = 0; r < TR; ++r) {
                     __m512 g = gacc[r * D + d];
                     for (int c = 0; c < TC; ++c)
