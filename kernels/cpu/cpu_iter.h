@@ -127,4 +127,13 @@ static inline double tre_cpu_sum_d(const float *v, int64_t n) {
     return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
+/* One row's sum in double, as a float: a few features summed plainly (no lanes to set up),
+ * longer rows as tre_cpu_sum_d. */
+static inline float tre_cpu_row_sum(const float *row, int64_t n) {
+    if (n > 8) return (float)tre_cpu_sum_d(row, n);
+    double acc = 0.0;
+    for (int64_t c = 0; c < n; ++c) acc += (double)row[c];
+    return (float)acc;
+}
+
 #endif

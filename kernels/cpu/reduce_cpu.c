@@ -10,14 +10,7 @@
 int tre_sum_rows_cpu(void *impl, int64_t rows, int64_t cols, const float *in, float *out) {
     (void)impl;
     TRE_CPU_FOR(rows * cols > TRE_CPU_PARALLEL_MIN && rows > 1, r, rows,
-        const float *row = in + r * cols;
-        if (cols <= 8) { /* a few features per row: a plain sum, no lanes to set up */
-            double acc = 0.0;
-            for (int64_t c = 0; c < cols; ++c) acc += (double)row[c];
-            out[r] = (float)acc;
-        } else {
-            out[r] = (float)tre_cpu_sum_d(row, cols);
-        });
+        out[r] = tre_cpu_row_sum(in + r * cols, cols););
     return 0;
 }
 

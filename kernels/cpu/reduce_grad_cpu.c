@@ -15,6 +15,37 @@ static double strided_sum(const float *in, int64_t n, int64_t st) {
 
 #define ROW_CHUNK 1024 /* kept innermost elements accumulated together */
 
+/* Column sums of rows of n <= ROW_CHUNK floats, added one row after the other, in double, in an
+ * order fixed by n and the row count: short rows (n <= 64) go round four independent chains of
+ * additions over the first rows / 4 * 4 rows, which are then joined, and the rows left over are
+ * added to the joined sums in order. col[] holds the result after the last row. */
+typedef struct col_sums {
+    int64_t n, chained;
+    double col[ROW_CHUNK], a4[4][64];
+} col_sums;
+
+static void col_sums_begin(col_sums *c, int64_t n, int64_t rows) {
+    c->n = n;
+    c->chained = n <= 64 ? rows / 4 * 4 : 0;
+    for (int64_t i = 0; i < n; ++i) c->col[i] = 0.0;
+    if (c->chained)
+        for (int q = 0; q < 4; ++q)
+            for (int64_t i = 0; i < n; ++i) c->a4[q][i] = 0.0;
+}
+
+/* row r (rows come in order r = 0, 1, ...) */
+static inline void col_sums_add(col_sums *c, int64_t r, const float *row) {
+    const int64_t n = c->n;
+    if (r < c->chained) {
+        double *chain = c->a4[r % 4];
+        for (int64_t i = 0; i < n; ++i) chain[i] += (double)row[i];
+        if (r + 1 == c->chained)
+            for (int64_t i = 0; i < n; ++i) c->col[i] = (c->a4[0][i] + c->a4[1][i]) + (c->a4[2][i] + c->a4[3][i]);
+    } else {
+        for (int64_t i = 0; i < n; ++i) c->col[i] += (double)row[i];
+    }
+}
+
 int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, float *out,
                        const int64_t *out_stride) {
     (void)impl;
@@ -64,38 +95,27 @@ int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, flo
         }
         if (row_kept) {
             const int64_t r0 = (s % row_chunks) * ROW_CHUNK, rn = row - r0 < ROW_CHUNK ? row - r0 : ROW_CHUNK;
-            double acc[ROW_CHUNK];
-            for (int64_t i = 0; i < rn; ++i) acc[i] = 0.0;
-            int64_t idx[TRE_KDIMS] = {0}, off = ioff + r0, walk = count;
+            int64_t idx[TRE_KDIMS] = {0}, off = ioff + r0;
+            col_sums cs;
             if (nr == 1) { /* one summed dim (a broadcast over the particles): plain rows */
                 const int64_t st = in_stride[rd[0]];
-                int64_t j = 0;
-                if (rn <= 64) { /* short rows: four independent chains of additions, then joined */
-                    double a4[4][64];
-                    for (int q = 0; q < 4; ++q)
-                        for (int64_t i = 0; i < rn; ++i) a4[q][i] = 0.0;
-                    for (; j + 4 <= count; j += 4, off += 4 * st)
-                        for (int q = 0; q < 4; ++q)
-                            for (int64_t i = 0; i < rn; ++i) a4[q][i] += (double)in[off + q * st + i];
-                    for (int64_t i = 0; i < rn; ++i) acc[i] = (a4[0][i] + a4[1][i]) + (a4[2][i] + a4[3][i]);
-                }
-                for (; j < count; ++j, off += st)
-                    for (int64_t i = 0; i < rn; ++i) acc[i] += (double)in[off + i];
-                walk = 0; /* done: no general walk below */
-            }
-            for (int64_t j = 0; j < walk; ++j) {
-                const float *src = in + off;
-                for (int64_t i = 0; i < rn; ++i) acc[i] += (double)src[i];
-                for (int r = nr - 1; r >= 0; --r) { /* odometer over the summed dims */
-                    int d = rd[r];
-                    off += in_stride[d];
-                    if (++idx[r] < shape->dim[d]) break;
-                    off -= idx[r] * in_stride[d];
-                    idx[r] = 0;
+                col_sums_begin(&cs, rn, count);
+                for (int64_t j = 0; j < count; ++j, off += st) col_sums_add(&cs, j, in + off);
+            } else { /* the rows in the summed dims' order, one chain */
+                col_sums_begin(&cs, rn, 0);
+                for (int64_t j = 0; j < count; ++j) {
+                    col_sums_add(&cs, j, in + off);
+                    for (int r = nr - 1; r >= 0; --r) { /* odometer over the summed dims */
+                        int d = rd[r];
+                        off += in_stride[d];
+                        if (++idx[r] < shape->dim[d]) break;
+                        off -= idx[r] * in_stride[d];
+                        idx[r] = 0;
+                    }
                 }
             }
             const int64_t os = out_stride[last];
-            for (int64_t i = 0; i < rn; ++i) out[ooff + (r0 + i) * os] = (float)acc[i];
+            for (int64_t i = 0; i < rn; ++i) out[ooff + (r0 + i) * os] = (float)cs.col[i];
         } else if (nr == 0) { /* only size-1 dims summed: a copy */
             out[ooff] = in[ioff];
         } else if (nr == 1) {
@@ -148,36 +168,20 @@ int tre_reduce_sum_pair_cpu(void *impl, const tre_kshape *shape, const float *in
     const int64_t rows = shape->dim[M], cols = shape->dim[shape->ndim - 1];
     int64_t outer = 1;
     for (int k = 0; k < M; ++k) outer *= shape->dim[k];
-    /* per outer slice: each row's sum (as tre_sum_rows_cpu) and the column sums (as the one
-     * summed dim of tre_reduce_sum_cpu: four chains for short rows), the same additions in the
+    /* per outer slice, one walk: each row's sum (tre_cpu_row_sum, as tre_sum_rows_cpu) and the
+     * column sums (col_sums, as tre_reduce_sum_cpu's one summed dim): the same additions in the
      * same order as the two walks */
     TRE_CPU_FOR(outer * rows * cols > TRE_CPU_PARALLEL_MIN && outer > 1, o, outer,
         const float *slice = in + o * rows * cols;
         float *oa = out_a + o * rows, *ob = out_b + o * cols;
-        double col[ROW_CHUNK], a4[4][64];
-        const bool chains = cols <= 64;
-        for (int64_t i = 0; i < cols; ++i) col[i] = 0.0;
-        if (chains)
-            for (int q = 0; q < 4; ++q)
-                for (int64_t i = 0; i < cols; ++i) a4[q][i] = 0.0;
-        const int64_t chained = chains ? rows / 4 * 4 : 0;
+        col_sums cs;
+        col_sums_begin(&cs, cols, rows);
         for (int64_t r = 0; r < rows; ++r) {
             const float *row = slice + r * cols;
-            if (cols <= 8) {
-                double acc = 0.0;
-                for (int64_t c = 0; c < cols; ++c) acc += (double)row[c];
-                oa[r] = (float)acc;
-            } else {
-                oa[r] = (float)tre_cpu_sum_d(row, cols);
-            }
-            if (r < chained)
-                for (int64_t i = 0; i < cols; ++i) a4[r % 4][i] += (double)row[i];
-            else
-                for (int64_t i = 0; i < cols; ++i) col[i] += (double)row[i];
-            if (chains && r + 1 == chained) /* the chains joined before the rows left over */
-                for (int64_t i = 0; i < cols; ++i) col[i] = (a4[0][i] + a4[1][i]) + (a4[2][i] + a4[3][i]);
+            oa[r] = tre_cpu_row_sum(row, cols);
+            col_sums_add(&cs, r, row);
         }
-        for (int64_t i = 0; i < cols; ++i) ob[i] = (float)col[i];);
+        for (int64_t i = 0; i < cols; ++i) ob[i] = (float)cs.col[i];);
     return 0;
 }
 
