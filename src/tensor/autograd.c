@@ -34,11 +34,15 @@ tre_grad_node *tre_grad_record(tre_ctx *ctx, tre_tensor *out, const char *name,
     return n;
 }
 
+/* g already has this extent and shape: nothing to sum */
+static bool same_extent(const tre_tensor *g, int64_t particles, int ndim, const int64_t *shape) {
+    return g->particles == particles && tre_shape_equal(g->ndim, g->shape, ndim, shape);
+}
+
 tre_tensor *tre_reduce_to(tre_ctx *ctx, const tre_tensor *g, int64_t particles, int ndim,
                           const int64_t *shape) {
     if (!tre_ok(ctx)) return NULL;
-    if (g->particles == particles && tre_shape_equal(g->ndim, g->shape, ndim, shape))
-        return (tre_tensor *)g;
+    if (same_extent(g, particles, ndim, shape)) return (tre_tensor *)g;
     tre_tensor *out = tre_tensor_new(ctx, TRE_F32, particles, ndim, shape);
     if (!out) return NULL;
     /* lay g out as the "output" and the target as a broadcast argument: its strides are 0
@@ -52,15 +56,11 @@ tre_tensor *tre_reduce_to(tre_ctx *ctx, const tre_tensor *g, int64_t particles, 
     return tre_ok(ctx) ? out : NULL;
 }
 
-static bool same_extent(const tre_tensor *g, const tre_tensor *t) {
-    return g->particles == t->particles && tre_shape_equal(g->ndim, g->shape, t->ndim, t->shape);
-}
-
 void tre_reduce_to_pair(tre_ctx *ctx, const tre_tensor *g, const tre_tensor *a, const tre_tensor *b,
                         tre_tensor **ra, tre_tensor **rb) {
     *ra = *rb = NULL;
     if (!tre_ok(ctx)) return;
-    if (same_extent(g, a) || same_extent(g, b)) {
+    if (same_extent(g, a->particles, a->ndim, a->shape) || same_extent(g, b->particles, b->ndim, b->shape)) {
         *ra = tre_reduce_to(ctx, g, a->particles, a->ndim, a->shape);
         *rb = *ra ? tre_reduce_to(ctx, g, b->particles, b->ndim, b->shape) : NULL;
         return;
