@@ -3,6 +3,7 @@
 #include <math.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
+#include "../math/check.h"
 #include "../math/elementwise.h"
 
 #define BLOCK TRE_CPU_BLOCK
@@ -16,12 +17,13 @@ static void binop_block(tre_binop op, int64_t n, float *o, const float *pa, cons
     }
 }
 
-/* Whether out[0..n) holds a NaN: run over a block just written (in cache), one vectorized
- * comparison per element. */
+/* Whether out[0..n) holds an element that validation's NaN check rejects: run over a block just
+ * written (in cache), one vectorized comparison per element. The same test as that check, since
+ * a pass of the block spares the check its own. */
 static bool block_has_nan(const float *out, int64_t n) {
-    int nan = 0;
-    for (int64_t i = 0; i < n; ++i) nan |= out[i] != out[i];
-    return nan != 0;
+    int bad = 0;
+    for (int64_t i = 0; i < n; ++i) bad |= !tre_check_value(TRE_CHECK_NOT_NAN, out[i], 0.f, 0.f, 0.f);
+    return bad != 0;
 }
 
 int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out,
