@@ -23,6 +23,7 @@ static tre_tensor *data_tensor(tre_ctx *ctx, int ndim, const int64_t *shape, con
 typedef struct bdata {
     tre_tensor *x, *y, *idx;
     int64_t n, d, g, k;
+    bool matmul_logits;
     double closed;
     char text[64];
 } bdata;
@@ -78,7 +79,9 @@ static int64_t conj_terms(const void *p) { return ((const bdata *)p)->n + 2; }
 static double conj_closed(const void *p) { return ((const bdata *)p)->closed; }
 static double no_gemm(const void *p) { (void)p; return 0; }
 
-/* ---- logistic regression: w ~ N(0, 1)^D, y_i ~ Bernoulli(logits = x_i . w) ------------------- */
+/* ---- logistic regression: w ~ N(0, 1)^D, y_i ~ Bernoulli(logits = x_i . w) ------------------- *
+ * The likelihood is tre_bernoulli_logits_glm, the library's fused form of this distribution (as
+ * a Stan user writes bernoulli_logit_glm); --lr-logits matmul runs the unfused form. */
 
 static tre_dist *std_normal_vec(tre_ctx *c, int64_t d) {
     return tre_dist_to_event(c, tre_dist_expand(c, tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), 1, &d), 1);
@@ -87,7 +90,8 @@ static tre_tensor *lr_model(tre_ctx *c, const void *args) {
     const bdata *d = args;
     tre_tensor *w = tre_sample(c, "w", std_normal_vec(c, d->d), NULL);
     tre_plate(c, "data", d->n, 0);
-    tre_sample(c, "y", tre_bernoulli_logits(c, tre_matmul(c, d->x, w)), d->y);
+    tre_sample(c, "y", d->matmul_logits ? tre_bernoulli_logits(c, tre_matmul(c, d->x, w)) : tre_bernoulli_logits_glm(c, d->x, w),
+               d->y);
     tre_plate_end(c);
     return w;
 }
@@ -114,7 +118,9 @@ static void *lr_make(tre_ctx *ctx, const bench_size *s) {
     b->x = data_tensor(ctx, 2, xs, x);
     b->y = data_tensor(ctx, 1, &b->n, y);
     free(x), free(y), free(w);
-    snprintf(b->text, sizeof b->text, "N=%lld D=%lld", (long long)b->n, (long long)b->d);
+    b->matmul_logits = s->matmul_logits;
+    snprintf(b->text, sizeof b->text, "N=%lld D=%lld%s", (long long)b->n, (long long)b->d,
+             b->matmul_logits ? " logits=matmul" : "");
     if (!b->x || !b->y) return destroy(ctx, b), NULL;
     return b;
 }

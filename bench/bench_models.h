@@ -2,11 +2,15 @@
  * a mean-field guide; the same models, sizes and guides are in bench/peers/ for NumPyro and Pyro. */
 #ifndef TRELBO_BENCH_MODELS_H
 #define TRELBO_BENCH_MODELS_H
+#include <stdbool.h>
 #include <stdint.h>
 #include "trelbo.h"
 
 typedef struct bench_size {
     int64_t n, d;   /* 0: the model's default */
+    /* logistic regression's likelihood as Bernoulli(logits = tre_matmul(x, w)) instead of the
+     * fused tre_bernoulli_logits_glm (the same model; for comparing the two) */
+    bool matmul_logits;
 } bench_size;
 
 typedef struct bench_model {

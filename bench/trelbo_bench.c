@@ -54,6 +54,7 @@ static void usage(void) {
            "                    [--mode value|grad|both] [--reps R] [--seed S] [--json FILE]\n"
            "                    [--estimator trace|meanfield|renyi] [--alpha A]\n"
            "                    [--backend auto|cpu|cuda] [--graph] [--no-validation] [--check]\n"
+           "                    [--lr-logits glm|matmul]\n"
            "models (default sizes):\n");
     for (int i = 0; i < tre_bench_model_count; ++i)
         printf("  %-22s %s\n", tre_bench_models[i]->name, tre_bench_models[i]->sizes);
@@ -64,7 +65,8 @@ static void usage(void) {
            "(Adam included) through tre_svi_step_graphed: on CUDA, replays of one captured graph\n"
            "after 2 eager warm-up steps and the capture; on the CPU, eager steps. --check exits\n"
            "nonzero when an estimate misses its model's closed-form ELBO (conjugate_normal) by\n"
-           "more than 5 standard errors.\n");
+           "more than 5 standard errors. --lr-logits: logistic regression's likelihood as the\n"
+           "fused tre_bernoulli_logits_glm (default) or Bernoulli(logits = tre_matmul(x, w)).\n");
 }
 
 static int parse(int argc, char **argv, opts *o) {
@@ -98,6 +100,10 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--reps")) o->reps = atoi(v);
         else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--alpha")) o->alpha = atof(v);
+        else if (!strcmp(a, "--lr-logits")) {
+            if (strcmp(v, "glm") && strcmp(v, "matmul")) return fprintf(stderr, "--lr-logits must be glm or matmul\n"), 2;
+            o->size.matmul_logits = !strcmp(v, "matmul");
+        }
         else if (!strcmp(a, "--estimator")) {
             static const struct { const char *arg, *name; tre_elbo_kind kind; } est[3] = {
                 {"trace", "trace_elbo", TRE_TRACE_ELBO},

@@ -129,6 +129,16 @@ typedef struct tre_backend {
      * the per-particle shape `inner`; pstride[a] is argument a's particle stride (0 or numel). */
     int (*log_prob_sum)(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,
                         float *out, const tre_karg *args, const int64_t *pstride, float scale);
+    /* A logistic regression's likelihood, Bernoulli(logits = x . w_p) over one shared design
+     * matrix x [n, d] (row-major) and per-particle coefficients w [P, d], y [n]:
+     *   out[p] = scale * sum over i < n of log p(y[i] | l_pi),  l_pi = sum over j < d of
+     *            x[i * d + j] * w[p * d + j],
+     * summed in double per particle in an order fixed by (n, d) alone; and, when grad is not
+     * NULL, the gradient w.r.t. w: grad[p * d + j] = scale * sum over i of
+     * (y[i] - sigmoid(l_pi)) * x[i * d + j]. The density is kernels/math/bernoulli.h's. A
+     * backend fuses what it can: the CPU's one pass never writes the [P, n] logits. */
+    int (*bernoulli_glm_sum)(void *impl, int64_t P, int64_t n, int64_t d, const float *x,
+                             const float *w, const float *y, float scale, float *out, float *grad);
     /* Reverse mode. reduce_sum: out (zeroed here) += in over the broadcast dims, where `shape`
      * is in's (contiguous) layout and out_stride the output's strides in it (0 = summed). */
     int (*reduce_sum)(void *impl, const tre_kshape *shape, const float *in, float *out,

@@ -34,6 +34,13 @@ tre_dist *tre_multivariate_normal(tre_ctx *ctx, const tre_tensor *loc, const tre
 tre_dist *tre_delta(tre_ctx *ctx, const tre_tensor *v, const tre_tensor *log_density);
 tre_dist *tre_bernoulli_probs(tre_ctx *ctx, const tre_tensor *probs);
 tre_dist *tre_bernoulli_logits(tre_ctx *ctx, const tre_tensor *logits);
+/* Bernoulli(logits = x w), a logistic regression's likelihood as one distribution (as Stan's
+ * bernoulli_logit_glm): x [N, D] (usually data), w [D] (usually per particle); batch shape [N].
+ * The same distribution, with the same values and gradients up to rounding, as
+ * tre_bernoulli_logits(ctx, tre_matmul(ctx, x, w)); but the log-density of an unmasked site of
+ * data x and y is summed in one fused pass that never forms the [P, N] logits, which on the CPU
+ * takes about the time of the two matrix products alone. */
+tre_dist *tre_bernoulli_logits_glm(tre_ctx *ctx, const tre_tensor *x, const tre_tensor *w);
 /* Categorical over the last dim of logits (unnormalized); values are indices (as floats). */
 tre_dist *tre_categorical_logits(tre_ctx *ctx, const tre_tensor *logits);
 tre_dist *tre_poisson(tre_ctx *ctx, const tre_tensor *rate);

@@ -99,4 +99,6 @@ int tre_mvn_kl_backward_cpu(void *impl, const tre_kshape *rows, int64_t d, const
                             const tre_karg *q_loc, const tre_karg *q_scale_tril, float *grad_p_loc,
                             float *grad_p_scale_tril, float *grad_q_loc,
                             float *grad_q_scale_tril);
+int tre_bernoulli_glm_sum_cpu(void *impl, int64_t P, int64_t n, int64_t d, const float *x,
+                              const float *w, const float *y, float scale, float *out, float *grad);
 #endif

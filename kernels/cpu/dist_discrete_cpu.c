@@ -62,6 +62,32 @@ void tre_bernoulli_logits_lp_grad_block(int64_t n, const float *x,
         for (int64_t j = 0; j < n; ++j) gp[0][j] = scaled(f[j], tre_bernoulli_logits_dlp_dlogits(x[j], p[0][j]));
 }
 
+/* One data tile of the fused Bernoulli(logits) likelihood of glm_cpu.c (kept here, in a file
+ * compiled as the other log-density kernels are, so that each term is bit for bit the unfused
+ * kernel's): `rows` rows of logits at stride ld; lp[r] += the log-masses of row r's first
+ * `valid` columns (summed in float over the tile, then in double). With resid, each of those
+ * logits becomes d log p / d l = y - sigmoid(l) (the exp is shared with the log-mass), and the
+ * columns from `valid` to ld (padding) become 0. */
+void tre_bernoulli_logits_glm_tile(int rows, int64_t valid, int64_t ld, float *l, const float *y,
+                                   bool resid, double *lp) {
+    for (int r = 0; r < rows; ++r) {
+        float *lr = l + r * ld, s = 0.f;
+        if (resid) {
+#pragma omp simd reduction(+ : s)
+            for (int64_t c = 0; c < valid; ++c) {
+                const float lc = lr[c];
+                s += tre_bernoulli_logits_log_prob(y[c], lc);
+                lr[c] = tre_bernoulli_logits_dlp_dlogits(y[c], lc);
+            }
+            for (int64_t c = valid; c < ld; ++c) lr[c] = 0.f;
+        } else {
+#pragma omp simd reduction(+ : s)
+            for (int64_t c = 0; c < valid; ++c) s += tre_bernoulli_logits_log_prob(y[c], lr[c]);
+        }
+        lp[r] += s;
+    }
+}
+
 /* ---- Poisson(rate) ------------------------------------------------------------------------- */
 
 void tre_poisson_lp_block(int64_t n, float *out, const float *x,

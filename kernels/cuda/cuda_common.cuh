@@ -282,12 +282,21 @@ __global__ void tre_cuda_seg_finish_kernel(int64_t rows, int64_t groups, const _
 }
 #endif
 
+/* Bytes of device scratch tre_cuda_seg_sum uses (from its scratch_offset on). */
+static inline size_t tre_cuda_seg_scratch_bytes(int64_t rows, int64_t cols) {
+    const tre_cuda_seg_plan p = tre_cuda_seg_plan_for(rows, cols);
+    return p.threads > 1 && p.groups > 1 ? (size_t)(rows * p.groups) * sizeof(double) : 0;
+}
+
+/* scratch_offset: where its part of the device scratch starts (a caller that keeps its own data
+ * in front of it, having asked for the whole size first so that the scratch cannot move) */
 template <class S, class T>
 inline int tre_cuda_seg_sum(tre_cuda_impl *im, int64_t rows, int64_t cols, const S &s, T *out,
-                            double scale) {
+                            double scale, size_t scratch_offset = 0) {
     if (rows <= 0) return 0;
     if (cols < 0) return 1;
 #if defined(TRE_CUDA_EMULATE)
+    (void)scratch_offset;
     return tre_cuda_emu_run(im, [rows, cols, s, out, scale]() {
         for (int64_t r = 0; r < rows; ++r) {
             const tre_cuda_seg rw = s.row(r);
@@ -307,8 +316,10 @@ inline int tre_cuda_seg_sum(tre_cuda_impl *im, int64_t rows, int64_t cols, const
     }
     double *partial = NULL;
     if (p.groups > 1) {
-        partial = (double *)tre_cuda_scratch(im, (size_t)(rows * p.groups) * sizeof(double));
-        if (!partial) return TRE_KERR_OOM;
+        unsigned char *base = (unsigned char *)tre_cuda_scratch(
+            im, scratch_offset + (size_t)(rows * p.groups) * sizeof(double));
+        if (!base) return TRE_KERR_OOM;
+        partial = (double *)(base + scratch_offset);
     }
     int64_t blocks = rows * p.groups;
     if (blocks > TRE_CUDA_MAX_BLOCKS) blocks = TRE_CUDA_MAX_BLOCKS;
@@ -384,6 +395,9 @@ int tre_rsample_backward_cuda(void *impl, tre_kdist kind, const tre_kshape *shap
 int tre_adam_update_cuda(void *impl, int64_t n, float *u, const float *g, float *m, float *v,
                          float beta1, float beta2, float eps, float wd, float clip,
                          float step_size, float bc2_sqrt);
+int tre_bernoulli_glm_sum_cuda(void *impl, int64_t P, int64_t n, int64_t d, const float *x,
+                               const float *w, const float *y, float scale, float *out,
+                               float *grad);
 int tre_gemm_cuda(void *impl, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, int64_t strideA, const float *B, int64_t ldb,
                   int64_t strideB, float beta, float *C, int64_t ldc, int64_t strideC,

@@ -316,6 +316,7 @@ tre_tensor *tre_dist_log_prob(tre_ctx *ctx, const tre_dist *d, const tre_tensor 
 tre_tensor *tre_dist_log_prob_sum(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
                                   const tre_tensor *mask, double scale) {
     if (!ctx || !tre_ok(ctx)) return NULL;
+    if (d->family->log_prob_sum) return d->family->log_prob_sum(ctx, d, value, mask, scale);
     if (d->family->log_prob) { /* structured: materialize, then mask, scale and sum */
         tre_tensor *lp = tre_dist_log_prob(ctx, d, value);
         if (lp && (mask || scale != 1.0))

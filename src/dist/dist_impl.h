@@ -43,6 +43,10 @@ typedef struct tre_dist_family {
     /* checks beyond param_checks (e.g. scale_tril lower-triangular) / support of a value */
     tre_status (*validate)(tre_ctx *ctx, const tre_dist *d);
     tre_status (*validate_value)(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value);
+    /* any family (NULL: none): the per-particle sum of scale * mask * log_prob(value), for a
+     * family that has a faster way than materializing its log_prob */
+    tre_tensor *(*log_prob_sum)(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
+                                const tre_tensor *mask, double scale);
 } tre_dist_family;
 
 struct tre_dist {
@@ -82,6 +86,7 @@ extern const tre_dist_family tre_categorical_family;
 extern const tre_dist_family tre_multivariate_normal_family;
 extern const tre_dist_family tre_bernoulli_probs_family;
 extern const tre_dist_family tre_bernoulli_logits_family;
+extern const tre_dist_family tre_bernoulli_logits_glm_family;
 extern const tre_dist_family tre_poisson_family;
 extern const tre_dist_family tre_binomial_probs_family;
 extern const tre_dist_family tre_log_normal_family;

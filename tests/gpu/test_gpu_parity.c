@@ -411,6 +411,26 @@ static void test_gemm(void **state) {
     tw_check("gemm X w^T", Y, RTOL, 1e-4);
 }
 
+/* the logistic-regression likelihood (bernoulli_glm_sum): fused on the CPU, composed of gemm and
+ * a segmented sum on the device; shapes off the CPU's tiles, and one particle over many rows
+ * (the device's sum then splits each particle: its scratch sits behind the logits) */
+static void test_bernoulli_glm(void **state) {
+    (void)state;
+    const int64_t shapes[][3] = {{1, 5000, 3}, {13, 130, 7}, {256, 2000, 50}, {3, 0, 4}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; ++s) {
+        const int64_t P = shapes[s][0], n = shapes[s][1], d = shapes[s][2];
+        twin X = tw_rand(n * d + 1, -1, 1), W = tw_rand(P * d, -1.5, 1.5), Y = tw_int(n + 1, 0, 1);
+        twin out = tw_fill(P, 0.f), grad = tw_fill(P * d, 0.f), out2 = tw_fill(P, 0.f);
+        assert_int_equal(cpu->bernoulli_glm_sum(cpu->impl, P, n, d, X.h, W.h, Y.h, 0.5f, out.h, grad.h), 0);
+        assert_int_equal(gpu->bernoulli_glm_sum(gpu->impl, P, n, d, X.d, W.d, Y.d, 0.5f, out.d, grad.d), 0);
+        tw_check("bernoulli_glm_sum", out, RTOL, 1e-5 * (double)(n + 1));
+        tw_check("bernoulli_glm_sum grad", grad, RTOL, 1e-5 * (double)(n + 1));
+        assert_int_equal(cpu->bernoulli_glm_sum(cpu->impl, P, n, d, X.h, W.h, Y.h, 0.5f, out2.h, NULL), 0);
+        assert_int_equal(gpu->bernoulli_glm_sum(gpu->impl, P, n, d, X.d, W.d, Y.d, 0.5f, out2.d, NULL), 0);
+        tw_check("bernoulli_glm_sum value only", out2, RTOL, 1e-5 * (double)(n + 1));
+    }
+}
+
 static void test_adam(void **state) {
     (void)state;
     const int64_t n = 3001;
@@ -907,9 +927,10 @@ static tre_tensor *zoo_model(tre_ctx *c, const void *args) {
     return NULL;
 }
 
-/* logistic regression: a matmul of shared data by per-particle weights */
+/* logistic regression: a matmul of shared data by per-particle weights, or the fused GLM */
 typedef struct lrdata {
     tre_tensor *X, *y;
+    bool glm;
 } lrdata;
 #define LRN 200
 #define LRD 6
@@ -919,7 +940,8 @@ static tre_tensor *lr_model(tre_ctx *c, const void *args) {
     tre_tensor *w = tre_sample(c, "w", tre_dist_to_event(c, tre_dist_expand(c, tre_normal(c, tre_scalar(c, 0.f),
                                                                                          tre_scalar(c, 1.f)), 1, &D), 1), NULL);
     tre_plate(c, "data", LRN, 0);
-    tre_sample(c, "y", tre_bernoulli_logits(c, tre_matmul(c, d->X, w)), d->y);
+    tre_sample(c, "y", d->glm ? tre_bernoulli_logits_glm(c, d->X, w) : tre_bernoulli_logits(c, tre_matmul(c, d->X, w)),
+               d->y);
     tre_plate_end(c);
     return w;
 }
@@ -977,6 +999,7 @@ static void lr_setup(tre_ctx *ctx, lrdata *d) {
     const int64_t shape[2] = {LRN, LRD}, n = LRN;
     TT_OK(ctx, tre_tensor_create(ctx, &d->X, TRE_F32, 1, 2, shape, X));
     TT_OK(ctx, tre_tensor_create(ctx, &d->y, TRE_F32, 1, 1, &n, y));
+    d->glm = false;
 }
 
 /* Runs one ELBO on both contexts and compares estimate, per-particle values and gradients. */
@@ -1092,7 +1115,11 @@ static void test_elbo_logistic(void **state) {
         {.kind = TRE_TRACE_ELBO, .num_particles = 256, .grad = true},
         {.kind = TRE_RENYI_ELBO, .alpha = 0.0, .num_particles = 256, .grad = true},
     };
-    for (int k = 0; k < 2; ++k) compare_elbo("logistic", a, b, lr_model, lr_guide, &da, &db, &kinds[k]);
+    for (int glm = 0; glm < 2; ++glm) {
+        da.glm = db.glm = glm;
+        for (int k = 0; k < 2; ++k)
+            compare_elbo(glm ? "logistic (GLM)" : "logistic", a, b, lr_model, lr_guide, &da, &db, &kinds[k]);
+    }
     tre_ctx_destroy(a);
     tre_ctx_destroy(b);
 }
@@ -1175,6 +1202,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_sums, teardown),
         cmocka_unit_test_teardown(test_index_ops, teardown),
         cmocka_unit_test_teardown(test_gemm, teardown),
+        cmocka_unit_test_teardown(test_bernoulli_glm, teardown),
         cmocka_unit_test_teardown(test_adam, teardown),
         cmocka_unit_test_teardown(test_transforms, teardown),
         cmocka_unit_test_teardown(test_validate, teardown),

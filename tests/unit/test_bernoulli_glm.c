@@ -1,0 +1,351 @@
+/* Bernoulli(logits = x w) (tre_bernoulli_logits_glm) and its fused CPU kernel.
+ *
+ * The kernel (backend op bernoulli_glm_sum) against a double-precision loop over shapes that
+ * miss its tiles (data rows not a multiple of 64, particles not a multiple of 6, one feature,
+ * none), its gradient against central differences of that loop, and its sums independent of the
+ * thread count. Through the API: ELBO values and parameter gradients of a logistic regression
+ * equal those of Bernoulli(logits = tre_matmul(x, w)) with the same draws, on the fused path and
+ * on the paths that form the logits (a mask, a scale, gradients w.r.t. x, log_prob, sampling);
+ * bad arguments are errors that name the site and the parameter and leave the context usable. */
+#include <omp.h>
+#include <stdlib.h>
+#include "test_support.h"
+#include "kernels/backend.h"
+#include "kernels/math/bernoulli.h"
+
+static double unif(uint64_t *s) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(*s >> 11) / 9007199254740992.0;
+}
+
+/* out[p] = scale * sum_i lp(y_i | x_i . w_p) and its gradient w.r.t. w, in double */
+static void reference(int64_t P, int64_t n, int64_t d, const float *x, const double *w,
+                      const float *y, double scale, double *lp, double *grad) {
+    for (int64_t p = 0; p < P; ++p) {
+        lp[p] = 0;
+        for (int64_t j = 0; j < d; ++j) grad[p * d + j] = 0;
+        for (int64_t i = 0; i < n; ++i) {
+            double l = 0;
+            for (int64_t j = 0; j < d; ++j) l += (double)x[i * d + j] * w[p * d + j];
+            lp[p] += scale * tre_bernoulli_logits_log_prob_d(y[i], l);
+            const double r = tre_bernoulli_logits_dlp_dlogits_d(y[i], l);
+            for (int64_t j = 0; j < d; ++j) grad[p * d + j] += scale * r * x[i * d + j];
+        }
+    }
+}
+
+typedef struct glm_case {
+    int64_t P, n, d;
+    float *x, *w, *y;
+    double *wd;
+} glm_case;
+
+static glm_case make_case(int64_t P, int64_t n, int64_t d, uint64_t seed) {
+    glm_case c = {P, n, d, malloc((size_t)(n * d + 1) * sizeof(float)),
+                  malloc((size_t)(P * d + 1) * sizeof(float)), malloc((size_t)(n + 1) * sizeof(float)),
+                  malloc((size_t)(P * d + 1) * sizeof(double))};
+    for (int64_t i = 0; i < n * d; ++i) c.x[i] = (float)(2 * unif(&seed) - 1);
+    for (int64_t i = 0; i < P * d; ++i) c.wd[i] = c.w[i] = (float)(3 * unif(&seed) - 1.5);
+    for (int64_t i = 0; i < n; ++i) c.y[i] = unif(&seed) < 0.4 ? 1.f : 0.f;
+    return c;
+}
+static void free_case(glm_case *c) { free(c->x), free(c->w), free(c->y), free(c->wd); }
+
+static void test_kernel_matches_reference(void **state) {
+    (void)state;
+    tre_backend *be = tre_backend_cpu_create();
+    assert_non_null(be);
+    const int64_t shapes[][3] = {{1, 1, 1}, {5, 63, 3}, {7, 64, 50}, {13, 130, 7}, {6, 200, 70},
+                                 {2, 0, 4}, {3, 5, 0}, {1100, 150, 5}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; ++s) {
+        const int64_t P = shapes[s][0], n = shapes[s][1], d = shapes[s][2];
+        glm_case c = make_case(P, n, d, 17 + s);
+        const double scale = 0.75;
+        double *lp = malloc((size_t)P * sizeof *lp), *gr = malloc((size_t)(P * d + 1) * sizeof *gr);
+        float *out = malloc((size_t)P * sizeof *out), *grad = malloc((size_t)(P * d + 1) * sizeof *grad),
+              *out2 = malloc((size_t)P * sizeof *out2), *grad1 = malloc((size_t)(P * d + 1) * sizeof *grad1);
+        reference(P, n, d, c.x, c.wd, c.y, scale, lp, gr);
+        assert_int_equal(be->bernoulli_glm_sum(be->impl, P, n, d, c.x, c.w, c.y, (float)scale, out, grad), 0);
+        for (int64_t p = 0; p < P; ++p) {
+            TT_NEAR(out[p], lp[p], 2e-6 * (n * d + 1) + 1e-6 * fabs(lp[p]));
+            for (int64_t j = 0; j < d; ++j) TT_NEAR(grad[p * d + j], gr[p * d + j], 2e-6 * (n + 1) * (d + 1));
+        }
+        /* the value alone is the same number; one thread sums in the same order as two */
+        assert_int_equal(be->bernoulli_glm_sum(be->impl, P, n, d, c.x, c.w, c.y, (float)scale, out2, NULL), 0);
+        assert_memory_equal(out, out2, (size_t)P * sizeof *out);
+        const int threads = omp_get_max_threads();
+        omp_set_num_threads(1);
+        assert_int_equal(be->bernoulli_glm_sum(be->impl, P, n, d, c.x, c.w, c.y, (float)scale, out2, grad1), 0);
+        omp_set_num_threads(threads);
+        assert_memory_equal(out, out2, (size_t)P * sizeof *out);
+        assert_memory_equal(grad, grad1, (size_t)(P * d) * sizeof *grad);
+        free(lp), free(gr), free(out), free(grad), free(out2), free(grad1);
+        free_case(&c);
+    }
+    be->destroy(be->impl);
+    free(be);
+}
+
+/* the kernel's gradient is the derivative of the log-likelihood: central differences of the
+ * double-precision sum, with confident logits (|l| up to ~15) among the rows */
+static void test_kernel_gradient_is_derivative(void **state) {
+    (void)state;
+    tre_backend *be = tre_backend_cpu_create();
+    const int64_t P = 7, n = 77, d = 4;
+    glm_case c = make_case(P, n, d, 5);
+    for (int64_t i = 0; i < n * d; i += 9) c.x[i] *= 8.f;
+    float out[7], grad[28];
+    assert_int_equal(be->bernoulli_glm_sum(be->impl, P, n, d, c.x, c.w, c.y, 1.f, out, grad), 0);
+    double lp_plus[7], lp_minus[7], scratch[28];
+    for (int64_t p = 0; p < P; ++p)
+        for (int64_t j = 0; j < d; ++j) {
+            const double w0 = c.wd[p * d + j], h = 1e-5;
+            c.wd[p * d + j] = w0 + h;
+            reference(P, n, d, c.x, c.wd, c.y, 1.0, lp_plus, scratch);
+            c.wd[p * d + j] = w0 - h;
+            reference(P, n, d, c.x, c.wd, c.y, 1.0, lp_minus, scratch);
+            c.wd[p * d + j] = w0;
+            const double num = (lp_plus[p] - lp_minus[p]) / (2 * h);
+            TT_NEAR(grad[p * d + j], num, 1e-4 * (1 + fabs(num)));
+        }
+    free_case(&c);
+    be->destroy(be->impl);
+    free(be);
+}
+
+/* ---- through the API: the GLM against Bernoulli(logits = matmul) --------------------------- */
+
+typedef struct lr_args {
+    tre_tensor *x, *y, *mask;
+    int64_t n, d;
+    bool glm;           /* the GLM family, else Bernoulli(logits = tre_matmul(x, w)) */
+    double scale;       /* a scale handler around the likelihood (1: none) */
+    bool x_param;       /* x a param (gradients w.r.t. x: the formed-logits path) */
+} lr_args;
+
+static tre_tensor *lr_model(tre_ctx *c, const void *p) {
+    const lr_args *a = p;
+    tre_tensor *w = tre_sample(c, "w",
+                               tre_dist_to_event(c, tre_dist_expand(c, tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), 1, &a->d), 1),
+                               NULL);
+    const tre_tensor *x = a->x_param ? tre_param(c, "x", a->x, TRE_C_REAL) : a->x;
+    tre_messenger *mask = a->mask ? tre_mask_handler(c, a->mask) : NULL;
+    tre_messenger *scale = a->scale != 1.0 ? tre_scale_handler(c, a->scale) : NULL;
+    if (mask) tre_push(c, mask);
+    if (scale) tre_push(c, scale);
+    tre_plate(c, "data", a->n, 0);
+    tre_sample(c, "y", a->glm ? tre_bernoulli_logits_glm(c, x, w) : tre_bernoulli_logits(c, tre_matmul(c, x, w)), a->y);
+    tre_plate_end(c);
+    if (scale) tre_pop(c, scale);
+    if (mask) tre_pop(c, mask);
+    return w;
+}
+static tre_tensor *lr_guide(tre_ctx *c, const void *p) {
+    const lr_args *a = p;
+    tre_tensor *loc = tre_param(c, "w_loc", tre_full(c, 1, &a->d, 0.3f), TRE_C_REAL);
+    tre_tensor *sc = tre_param(c, "w_scale", tre_full(c, 1, &a->d, 0.5f), TRE_C_POSITIVE);
+    return tre_sample(c, "w", tre_dist_to_event(c, tre_normal(c, loc, sc), 1), NULL);
+}
+
+typedef struct lr_run {
+    double mean;
+    float elbo[37];
+    float g_loc[9], g_scale[9], g_x[9 * 150];
+} lr_run;
+
+static lr_run run_elbo(lr_args *a, bool grad, int64_t P) {
+    tre_ctx *ctx = tt_ctx(11);
+    lr_run r = {0};
+    tre_tensor *x = NULL, *y = NULL, *mask = NULL;
+    uint64_t s = 3;
+    float xs[150 * 9], ys[150], ms[150];
+    for (int64_t i = 0; i < a->n * a->d; ++i) xs[i] = (float)(2 * unif(&s) - 1);
+    for (int64_t i = 0; i < a->n; ++i) ys[i] = unif(&s) < 0.5 ? 1.f : 0.f, ms[i] = i % 3 ? 1.f : 0.f;
+    int64_t xshape[2] = {a->n, a->d};
+    TT_OK(ctx, tre_tensor_create(ctx, &x, TRE_F32, 1, 2, xshape, xs));
+    y = tt_data(ctx, a->n, ys);
+    lr_args b = *a;
+    b.x = x, b.y = y;
+    if (a->mask) {
+        mask = tt_data(ctx, a->n, ms);
+        b.mask = mask;
+    }
+    tre_elbo_result res;
+    TT_OK(ctx, tre_elbo(ctx, lr_model, lr_guide, &b, &(tre_elbo_opts){.num_particles = P, .grad = grad}, &res));
+    r.mean = res.mean;
+    memcpy(r.elbo, res.particles, (size_t)P * sizeof(float));
+    if (grad) {
+        TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, "w_loc")->grad, r.g_loc, a->d));
+        TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, "w_scale")->grad, r.g_scale, a->d));
+        if (a->x_param)
+            TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, "x")->grad, r.g_x, a->n * a->d));
+    }
+    tre_tensor_destroy(ctx, x);
+    tre_tensor_destroy(ctx, y);
+    if (mask) tre_tensor_destroy(ctx, mask);
+    tre_ctx_destroy(ctx);
+    return r;
+}
+
+static void compare_runs(lr_args a, bool grad, int64_t P) {
+    a.glm = true;
+    lr_run f = run_elbo(&a, grad, P);
+    a.glm = false;
+    lr_run m = run_elbo(&a, grad, P);
+    for (int64_t p = 0; p < P; ++p) TT_NEAR(f.elbo[p], m.elbo[p], 2e-5 * (1 + fabs(m.elbo[p])));
+    if (!grad) return;
+    for (int64_t j = 0; j < a.d; ++j) {
+        TT_NEAR(f.g_loc[j], m.g_loc[j], 2e-4 * (1 + fabs(m.g_loc[j])));
+        TT_NEAR(f.g_scale[j], m.g_scale[j], 2e-4 * (1 + fabs(m.g_scale[j])));
+    }
+    if (a.x_param)
+        for (int64_t i = 0; i < a.n * a.d; ++i) TT_NEAR(f.g_x[i], m.g_x[i], 1e-5 * (1 + fabs(m.g_x[i])));
+}
+
+static void test_elbo_matches_matmul_form(void **state) {
+    (void)state;
+    const lr_args base = {.n = 150, .d = 9, .scale = 1.0};
+    compare_runs(base, true, 37);  /* the fused path, value and gradients */
+    compare_runs(base, false, 37); /* value only */
+    compare_runs(base, true, 1);
+    lr_args scaled = base;
+    scaled.scale = 0.25;           /* fused, scaled */
+    compare_runs(scaled, true, 37);
+    lr_args masked = base;
+    masked.mask = (tre_tensor *)1; /* formed logits: a mask */
+    compare_runs(masked, true, 37);
+    lr_args xgrad = base;
+    xgrad.x_param = true;          /* formed logits: gradients w.r.t. x */
+    compare_runs(xgrad, true, 5);
+}
+
+/* the scale reaches the fused sum: a scale of 0.25 gives a quarter of the likelihood term */
+static void test_scale_reaches_the_fused_sum(void **state) {
+    (void)state;
+    lr_args a = {.n = 150, .d = 9, .scale = 1.0, .glm = true};
+    lr_run one = run_elbo(&a, false, 4);
+    a.scale = 0.25;
+    lr_run quarter = run_elbo(&a, false, 4);
+    a.scale = 0.5;
+    lr_run half = run_elbo(&a, false, 4);
+    /* elbo(s) = s L + rest: linear in s */
+    for (int p = 0; p < 4; ++p) {
+        const double L = (one.elbo[p] - half.elbo[p]) * 2;
+        TT_NEAR(quarter.elbo[p], one.elbo[p] - 0.75 * L, 1e-3);
+        assert_true(fabs(L) > 1.0);
+    }
+}
+
+static void test_log_prob_and_sample_match(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(4);
+    const int64_t n = 70, d = 3, P = 5, xshape[2] = {n, d};
+    uint64_t s = 9;
+    float xs[70 * 3], ws[5 * 3], ys[70];
+    for (int i = 0; i < n * d; ++i) xs[i] = (float)(4 * unif(&s) - 2);
+    for (int i = 0; i < P * d; ++i) ws[i] = (float)(2 * unif(&s) - 1);
+    for (int i = 0; i < n; ++i) ys[i] = (float)(i % 2);
+    tre_tensor *x = tre_from_host(ctx, 1, 2, xshape, xs), *w = tre_from_host(ctx, P, 1, &d, ws),
+               *y = tre_from_host(ctx, 1, 1, &n, ys);
+    tre_dist *g = tre_bernoulli_logits_glm(ctx, x, w), *b = tre_bernoulli_logits(ctx, tre_matmul(ctx, x, w));
+    int64_t bs[4];
+    assert_int_equal(tre_dist_batch_shape(g, bs), 1);
+    assert_int_equal(bs[0], n);
+    assert_string_equal(tre_dist_name(g), "Bernoulli");
+    assert_false(tre_dist_has_rsample(g));
+    const float *lg = tt_host(ctx, tre_dist_log_prob(ctx, g, y), 0), *lb = tt_host(ctx, tre_dist_log_prob(ctx, b, y), 1);
+    for (int i = 0; i < P * n; ++i) TT_NEAR(lg[i], lb[i], 1e-5 * (1 + fabs(lb[i])));
+    /* to_event(1): one number per particle, the fused sum's */
+    const float *le = tt_host(ctx, tre_dist_log_prob(ctx, tre_dist_to_event(ctx, g, 1), y), 2);
+    for (int p = 0; p < P; ++p) {
+        double sum = 0;
+        for (int i = 0; i < n; ++i) sum += lb[p * n + i];
+        TT_NEAR(le[p], sum, 1e-4 * (1 + fabs(sum)));
+    }
+    /* draws: the same random op as Bernoulli(logits) gives the same 0/1 values */
+    tre_messenger *sd = tre_seed_handler(ctx, 21);
+    TT_OK(ctx, tre_push(ctx, sd));
+    const float *sg = tt_host(ctx, tre_dist_sample(ctx, g, P), 3);
+    TT_OK(ctx, tre_pop(ctx, sd));
+    sd = tre_seed_handler(ctx, 21);
+    TT_OK(ctx, tre_push(ctx, sd));
+    const float *sb = tt_host(ctx, tre_dist_sample(ctx, b, P), 4);
+    TT_OK(ctx, tre_pop(ctx, sd));
+    int ones = 0;
+    for (int i = 0; i < P * n; ++i) {
+        assert_true(sg[i] == 0.f || sg[i] == 1.f);
+        ones += sg[i] == 1.f;
+    }
+    assert_memory_equal(sg, sb, (size_t)(P * n) * sizeof(float));
+    assert_true(ones > 0 && ones < P * n);
+    TT_OK(ctx, tre_ctx_status(ctx));
+    tre_ctx_destroy(ctx);
+}
+
+/* ---- bad arguments ------------------------------------------------------------------------- */
+
+typedef struct bad_args {
+    tre_tensor *x, *y;
+    int64_t d;
+} bad_args;
+
+static tre_tensor *bad_model(tre_ctx *c, const void *p) {
+    const bad_args *a = p;
+    tre_tensor *w = tre_sample(c, "w", tre_dist_to_event(c, tre_dist_expand(c, tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), 1, &a->d), 1), NULL);
+    tre_plate(c, "data", a->y->shape[0], 0);
+    tre_sample(c, "y", tre_bernoulli_logits_glm(c, a->x, w), a->y);
+    tre_plate_end(c);
+    return w;
+}
+static tre_tensor *bad_guide(tre_ctx *c, const void *p) {
+    const bad_args *a = p;
+    tre_tensor *loc = tre_param(c, "w_loc", tre_full(c, 1, &a->d, 0.f), TRE_C_REAL);
+    return tre_sample(c, "w", tre_dist_to_event(c, tre_normal(c, loc, tre_scalar(c, 1.f)), 1), NULL);
+}
+
+static void test_bad_arguments_name_site_and_parameter(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(2);
+    float xs[12] = {0.5f, -1, 2, 0.25f, 1, 1, -2, 0.5f, 0, 1, 1, -1}, ys[4] = {1, 0, 1, 1};
+    int64_t xshape[2] = {4, 3}, flat = 12, n = 4;
+    tre_tensor *x = NULL, *x1 = NULL, *y = tt_data(ctx, n, ys), *ybad = NULL;
+    TT_OK(ctx, tre_tensor_create(ctx, &x, TRE_F32, 1, 2, xshape, xs));
+    TT_OK(ctx, tre_tensor_create(ctx, &x1, TRE_F32, 1, 1, &flat, xs));
+    float yb[4] = {1, 0, 2, 1};
+    ybad = tt_data(ctx, n, yb);
+    const tre_elbo_opts o = {.num_particles = 8, .grad = true};
+    tre_elbo_result r;
+    bad_args a = {x1, y, 3};
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, bad_model, bad_guide, &a, &o, &r), TRE_ERR_SHAPE, "parameter x must be a matrix");
+    assert_non_null(strstr(tre_ctx_error(ctx), "site \"y\""));
+    tre_param_store_clear(ctx);
+    a = (bad_args){x, y, 2}; /* w [2] against x [4, 3] */
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, bad_model, bad_guide, &a, &o, &r), TRE_ERR_SHAPE, "parameter w of shape [2]");
+    tre_param_store_clear(ctx);
+    a = (bad_args){x, ybad, 3};
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, bad_model, bad_guide, &a, &o, &r), TRE_ERR_DIST, "value must be 0 or 1");
+    float *xh = x->data; /* CPU backend: host memory */
+    xh[4] = NAN;
+    a = (bad_args){x, y, 3};
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, bad_model, bad_guide, &a, &o, &r), TRE_ERR_DIST, "parameter x must be a real number");
+    assert_non_null(strstr(tre_ctx_error(ctx), "site \"y\""));
+    /* the context and the param store go on */
+    xh[4] = 1.f;
+    TT_OK(ctx, tre_elbo(ctx, bad_model, bad_guide, &a, &o, &r));
+    assert_true(isfinite(r.mean));
+    assert_non_null(tre_param_store_get(ctx, "w_loc"));
+    tre_tensor_destroy(ctx, x), tre_tensor_destroy(ctx, x1), tre_tensor_destroy(ctx, y), tre_tensor_destroy(ctx, ybad);
+    tre_ctx_destroy(ctx);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kernel_matches_reference),
+        cmocka_unit_test(test_kernel_gradient_is_derivative),
+        cmocka_unit_test(test_elbo_matches_matmul_form),
+        cmocka_unit_test(test_scale_reaches_the_fused_sum),
+        cmocka_unit_test(test_log_prob_and_sample_match),
+        cmocka_unit_test(test_bad_arguments_name_site_and_parameter),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
