@@ -22,8 +22,8 @@
 #include "dist_families_cpu.h"
 
 #define GLM_R 6            /* particles per register block */
-#define GLM_C 4            /* vectors of 16 data rows per tile */
-#define GLM_T (16 * GLM_C) /* data rows per tile */
+#define GLM_T TRE_GLM_TILE /* data rows per tile */
+#define GLM_C (GLM_T / 16) /* vectors of 16 data rows per tile */
 
 typedef float glm_v16 __attribute__((vector_size(64)));
 
@@ -58,7 +58,7 @@ static void glm_block(int rows, int64_t n, int64_t np, int64_t d, const float *x
         for (int r = 0; r < GLM_R; ++r)
             for (int c = 0; c < GLM_C; ++c) memcpy(l + r * GLM_T + 16 * c, &a[r][c], sizeof a[r][c]);
         const int64_t valid = n - t0 < GLM_T ? n - t0 : GLM_T;
-        tre_bernoulli_logits_glm_tile(GLM_R, valid, GLM_T, l, yp + t0, gacc != NULL, lp);
+        tre_bernoulli_logits_glm_tile(GLM_R, valid, l, yp + t0, gacc != NULL, lp);
         if (!gacc) continue;
         for (int r = 0; r < GLM_R; ++r)
             for (int c = 0; c < GLM_C; ++c) a[r][c] = load16(l + r * GLM_T + 16 * c);

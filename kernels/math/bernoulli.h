@@ -37,16 +37,22 @@
     /* logits: x l - softplus(l) = (x l - max(l, 0)) - log1p(exp(-|l|)). The bracket is exact  \
      * for x in {0, 1}, so the tiny log-mass of a confident logit (x = 1, l = 50: -exp(-50))   \
      * keeps its relative accuracy instead of cancelling to 0. */                              \
+    /* the _e forms take e = exp(-|l|), for a loop that wants both from one exp */            \
+    static inline TRE_HD T tre_bernoulli_logits_log_prob_e##S(T x, T l, T e) {                 \
+        return (x * l - (l > (T)0 ? l : (T)0)) - LOG1P_UNIT(e);                                \
+    }                                                                                          \
     static inline TRE_HD T tre_bernoulli_logits_log_prob##S(T x, T l) {                        \
-        return (x * l - (l > (T)0 ? l : (T)0)) - LOG1P_UNIT(EXP(-fabs##F(l)));                 \
+        return tre_bernoulli_logits_log_prob_e##S(x, l, EXP(-fabs##F(l)));                     \
     }                                                                                          \
     /* x - sigmoid(l), sigmoid taken on the side where exp cannot overflow (one division:   \
      * a vector loop computes both sides) */                                                   \
-    static inline TRE_HD T tre_bernoulli_logits_dlp_dlogits##S(T x, T l) {                     \
-        T e = EXP(-fabs##F(l));                                                                \
+    static inline TRE_HD T tre_bernoulli_logits_dlp_dlogits_e##S(T x, T l, T e) {              \
         T r = (T)1 / ((T)1 + e);                                                               \
         T s = l >= (T)0 ? r : e * r;                                                           \
         return x - s;                                                                          \
+    }                                                                                          \
+    static inline TRE_HD T tre_bernoulli_logits_dlp_dlogits##S(T x, T l) {                     \
+        return tre_bernoulli_logits_dlp_dlogits_e##S(x, l, EXP(-fabs##F(l)));                  \
     }                                                                                          \
     static inline TRE_HD T tre_bernoulli_logits_dlp_dx##S(T x, T l) {                          \
         (void)x;                                                                               \
