@@ -62,32 +62,6 @@ void tre_bernoulli_logits_lp_grad_block(int64_t n, const float *x,
         for (int64_t j = 0; j < n; ++j) gp[0][j] = scaled(f[j], tre_bernoulli_logits_dlp_dlogits(x[j], p[0][j]));
 }
 
-/* One data tile of the fused Bernoulli(logits) likelihood of glm_cpu.c (kept here, in a file
- * compiled as the other log-density kernels are, so that each term is bit for bit the unfused
- * kernel's): `rows` rows of TRE_GLM_TILE logits; lp[r] (double) += the log-masses of row r's
- * first `valid` columns, summed in float over the tile. With resid, each of those logits
- * becomes d log p / d l = y - sigmoid(l) (from the same exp as its log-mass), and the columns
- * from `valid` on (padding) become 0. */
-void tre_bernoulli_logits_glm_tile(int rows, int64_t valid, float *l, const float *y, bool resid,
-                                   double *lp) {
-    for (int r = 0; r < rows; ++r) {
-        float *lr = l + r * TRE_GLM_TILE, s = 0.f;
-        if (resid) {
-#pragma omp simd reduction(+ : s)
-            for (int64_t c = 0; c < valid; ++c) {
-                const float lc = lr[c], e = tre_vexp_nonposf(-fabsf(lc));
-                s += tre_bernoulli_logits_log_prob_e(y[c], lc, e);
-                lr[c] = tre_bernoulli_logits_dlp_dlogits_e(y[c], lc, e);
-            }
-            for (int64_t c = valid; c < TRE_GLM_TILE; ++c) lr[c] = 0.f;
-        } else {
-#pragma omp simd reduction(+ : s)
-            for (int64_t c = 0; c < valid; ++c) s += tre_bernoulli_logits_log_prob(y[c], lr[c]);
-        }
-        lp[r] += s;
-    }
-}
-
 /* ---- Poisson(rate) ------------------------------------------------------------------------- */
 
 void tre_poisson_lp_block(int64_t n, float *out, const float *x,

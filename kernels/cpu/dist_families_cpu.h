@@ -82,10 +82,6 @@ float tre_bernoulli_logits_sample_elem(uint64_t seed, uint64_t stream, uint64_t 
 void tre_bernoulli_logits_lp_grad_block(int64_t n, const float *x,
                                         tre_pblock p, const float *f,
                                         float *gv, float *const *gp);
-/* a tile of the fused Bernoulli(logits) GLM likelihood (glm_cpu.c; see dist_discrete_cpu.c) */
-#define TRE_GLM_TILE 64
-void tre_bernoulli_logits_glm_tile(int rows, int64_t valid, float *l, const float *y, bool resid,
-                                   double *lp);
 void tre_poisson_lp_block(int64_t n, float *out, const float *x,
                           tre_pblock p, const int *shared);
 float tre_poisson_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const float *p);

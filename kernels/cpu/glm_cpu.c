@@ -4,81 +4,93 @@
  * Unfused, the step is a GEMM writing the logits (40 MB at P = 1024, n = 10,000), a pass of
  * log-masses reading them, a pass writing their gradient, and a second GEMM reading it: twice
  * the time of the two products alone on this project's machines. Here, per block of GLM_R
- * particles and tile of GLM_T data rows, the forward product runs into GLM_R x GLM_C vector
- * registers, the tile's log-masses and y - sigmoid(l) are formed in L1
- * (tre_bernoulli_logits_glm_tile, the unfused kernels' own math), and the gradient product
- * reads them back from L1 into the block's [GLM_R, d] partial sums. x is packed once per call
- * as [d, n] (tiles padded with zeros), so each step of the products loads whole vectors.
- *
- * The vectors are GCC's generic vector extension (AVX-512 registers under -march=native; the
- * compiler splits them on narrower machines). This file alone is compiled with
- * -ffp-contract=fast (CMakeLists.txt) so that the products are fused multiply-adds, as in BLAS;
- * the log-density math lives in dist_discrete_cpu.c and rounds exactly as the unfused kernel.
+ * particles and tile of GLM_T data rows, all in GLM_R x GLM_C vector registers:
+ *  - the forward product (x packed once per call as [d, n], tiles padded with zeros, so that each
+ *    step loads whole vectors);
+ *  - the tile's log-masses, summed per particle (in float over the tile, then in double), and
+ *    y - sigmoid(l), over glm_vmath.h's lane-for-lane twins of the unfused kernels' math (the
+ *    same bits);
+ *  - the gradient product from those registers into the block's [GLM_R, d] partial sums (L1).
  * Each particle's sums run in a fixed order (tile by tile), whatever the thread count. */
 #include <stdlib.h>
 #include <string.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
-#include "dist_families_cpu.h"
+#include "glm_vmath.h"
 
 #define GLM_R 6            /* particles per register block */
-#define GLM_T TRE_GLM_TILE /* data rows per tile */
-#define GLM_C (GLM_T / 16) /* vectors of 16 data rows per tile */
+#define GLM_C 4            /* vectors of 16 data rows per tile */
+#define GLM_T (16 * GLM_C) /* data rows per tile */
 
-typedef float glm_v16 __attribute__((vector_size(64)));
+typedef double glm_v8d __attribute__((vector_size(64)));
+typedef float glm_v8f __attribute__((vector_size(32)));
 
-static inline glm_v16 load16(const float *p) {
-    glm_v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
+/* acc (8 double lanes x 2) += the 16 float lanes of v */
+static inline void add_to_double(glm_v8d *acc, tre_v16 v) {
+    glm_v8f h[2];
+    memcpy(h, &v, sizeof v);
+    acc[0] += __builtin_convertvector(h[0], glm_v8d);
+    acc[1] += __builtin_convertvector(h[1], glm_v8d);
 }
 
 /* One block of `rows` <= GLM_R particles (w: their [rows, d] coefficients) over all tiles.
  * wb: GLM_R * d floats of scratch; gacc: GLM_R * d vectors (NULL: no gradient). */
 static void glm_block(int rows, int64_t n, int64_t np, int64_t d, const float *xt, const float *yp,
-                      const float *w, float scale, float *wb, glm_v16 *gacc, float *out,
+                      const float *w, float scale, float *wb, tre_v16 *gacc, float *out,
                       float *grad) {
     for (int r = 0; r < GLM_R; ++r) /* rows past the last particle: zero coefficients */
         for (int64_t j = 0; j < d; ++j) wb[r * d + j] = r < rows ? w[r * d + j] : 0.f;
     if (gacc) memset(gacc, 0, (size_t)(GLM_R * d) * sizeof *gacc);
-    double lp[GLM_R] = {0};
-    _Alignas(64) float l[GLM_R * GLM_T];
+    glm_v8d lp[GLM_R][2];
+    memset(lp, 0, sizeof lp);
     for (int64_t t0 = 0; t0 < np; t0 += GLM_T) {
-        glm_v16 a[GLM_R][GLM_C];
+        tre_v16 a[GLM_R][GLM_C];
         for (int r = 0; r < GLM_R; ++r)
-            for (int c = 0; c < GLM_C; ++c) a[r][c] = (glm_v16){0};
+            for (int c = 0; c < GLM_C; ++c) a[r][c] = (tre_v16){0};
         for (int64_t j = 0; j < d; ++j) {
-            glm_v16 xv[GLM_C];
-            for (int c = 0; c < GLM_C; ++c) xv[c] = load16(xt + j * np + t0 + 16 * c);
+            tre_v16 xv[GLM_C];
+            for (int c = 0; c < GLM_C; ++c) xv[c] = tre_v16_load(xt + j * np + t0 + 16 * c);
             for (int r = 0; r < GLM_R; ++r) {
-                const float wr = wb[r * d + j];
-                for (int c = 0; c < GLM_C; ++c) a[r][c] += wr * xv[c];
+                const tre_v16 wr = tre_v16_splat(wb[r * d + j]);
+                for (int c = 0; c < GLM_C; ++c) a[r][c] = tre_v16_fma(wr, xv[c], a[r][c]);
             }
         }
-        for (int r = 0; r < GLM_R; ++r)
-            for (int c = 0; c < GLM_C; ++c) memcpy(l + r * GLM_T + 16 * c, &a[r][c], sizeof a[r][c]);
-        const int64_t valid = n - t0 < GLM_T ? n - t0 : GLM_T;
-        tre_bernoulli_logits_glm_tile(GLM_R, valid, l, yp + t0, gacc != NULL, lp);
-        if (!gacc) continue;
-        for (int r = 0; r < GLM_R; ++r)
-            for (int c = 0; c < GLM_C; ++c) a[r][c] = load16(l + r * GLM_T + 16 * c);
-        for (int64_t j = 0; j < d; ++j) {
-            glm_v16 xv[GLM_C];
-            for (int c = 0; c < GLM_C; ++c) xv[c] = load16(xt + j * np + t0 + 16 * c);
+        /* the log-masses and their gradient; rows of the last tile past n (padding) count 0 */
+        tre_v16 sum[GLM_R];
+        for (int r = 0; r < GLM_R; ++r) sum[r] = (tre_v16){0};
+        const tre_i16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+        for (int c = 0; c < GLM_C; ++c) {
+            const tre_v16 y = tre_v16_load(yp + t0 + 16 * c);
+            const tre_i16 in = iota < (int32_t)(n - t0 - 16 * c < 16 ? n - t0 - 16 * c : 16);
             for (int r = 0; r < GLM_R; ++r) {
-                glm_v16 g = gacc[r * d + j];
-                for (int c = 0; c < GLM_C; ++c) g += a[r][c] * xv[c];
+                const tre_v16 l = a[r][c], e = tre_v16_bernoulli_e(l);
+                sum[r] += tre_v16_select(in, tre_v16_bernoulli_logits_log_prob_e(y, l, e), (tre_v16){0});
+                if (gacc)
+                    a[r][c] = tre_v16_select(in, tre_v16_bernoulli_logits_dlp_dlogits_e(y, l, e), (tre_v16){0});
+            }
+        }
+        for (int r = 0; r < GLM_R; ++r) add_to_double(lp[r], sum[r]);
+        if (!gacc) continue;
+        for (int64_t j = 0; j < d; ++j) {
+            tre_v16 xv[GLM_C];
+            for (int c = 0; c < GLM_C; ++c) xv[c] = tre_v16_load(xt + j * np + t0 + 16 * c);
+            for (int r = 0; r < GLM_R; ++r) {
+                tre_v16 g = gacc[r * d + j];
+                for (int c = 0; c < GLM_C; ++c) g = tre_v16_fma(a[r][c], xv[c], g);
                 gacc[r * d + j] = g;
             }
         }
     }
     for (int r = 0; r < rows; ++r) {
-        out[r] = (float)(scale * lp[r]);
+        double s = 0;
+        for (int h = 0; h < 2; ++h)
+            for (int k = 0; k < 8; ++k) s += lp[r][h][k];
+        out[r] = (float)(scale * s);
         if (!gacc) continue;
         for (int64_t j = 0; j < d; ++j) {
-            float s = 0.f;
-            for (int k = 0; k < 16; ++k) s += gacc[r * d + j][k];
-            grad[r * d + j] = scale * s;
+            float g = 0.f;
+            for (int k = 0; k < 16; ++k) g += gacc[r * d + j][k];
+            grad[r * d + j] = scale * g;
         }
     }
 }
@@ -105,7 +117,7 @@ int tre_bernoulli_glm_sum_cpu(void *impl, int64_t P, int64_t n, int64_t d, const
 #pragma omp parallel if (parallel)
     {
         float *wb = malloc((size_t)(GLM_R * d + 1) * sizeof *wb);
-        glm_v16 *gacc = grad ? aligned_alloc(64, (size_t)(GLM_R * d + 1) * sizeof *gacc) : NULL;
+        tre_v16 *gacc = grad ? aligned_alloc(64, (size_t)(GLM_R * d + 1) * sizeof *gacc) : NULL;
         const bool ok = wb && (gacc || !grad);
         if (!ok) {
             TRE_CPU_ATOMIC_WRITE
