@@ -20,7 +20,25 @@ static int cpu_fill(void *impl, float *dst, float v, int64_t n) {
     return 0;
 }
 static int cpu_sync(void *impl) { (void)impl; return 0; }
-static void cpu_destroy(void *impl) { (void)impl; }
+static void cpu_destroy(void *impl) {
+    tre_cpu_impl *im = impl;
+    if (!im) return;
+    free(im->scratch);
+    free(im);
+}
+
+void *tre_cpu_scratch(void *impl, size_t bytes) {
+    tre_cpu_impl *im = impl;
+    if (bytes <= im->scratch_bytes) return im->scratch;
+    size_t want = im->scratch_bytes * 2 > bytes ? im->scratch_bytes * 2 : bytes;
+    want = (want + 63) / 64 * 64;
+    void *p = aligned_alloc(64, want);
+    if (!p) return NULL;
+    free(im->scratch);
+    im->scratch = p;
+    im->scratch_bytes = want;
+    return p;
+}
 
 tre_backend *tre_backend_cpu_create(void) {
     static const tre_backend table = {
@@ -77,6 +95,12 @@ tre_backend *tre_backend_cpu_create(void) {
         .destroy = cpu_destroy,
     };
     tre_backend *b = malloc(sizeof *b);
-    if (b) *b = table;
+    tre_cpu_impl *im = calloc(1, sizeof *im);
+    if (!b || !im) {
+        free(b), free(im);
+        return NULL;
+    }
+    *b = table;
+    b->impl = im;
     return b;
 }

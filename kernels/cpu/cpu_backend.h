@@ -3,6 +3,17 @@
 #define TRELBO_KERNELS_CPU_BACKEND_H
 #include "../backend.h"
 
+/* The CPU backend's state (tre_backend.impl): a scratch buffer that only grows, for kernels that
+ * need more than the stack, so that a training loop stops allocating after its first steps.
+ * A context uses its backend from one thread at a time. */
+typedef struct tre_cpu_impl {
+    void *scratch;
+    size_t scratch_bytes;
+} tre_cpu_impl;
+/* At least `bytes` of 64-byte-aligned scratch, valid until the next call (NULL: out of memory;
+ * the old contents are not kept when it grows). */
+void *tre_cpu_scratch(void *impl, size_t bytes);
+
 int tre_binary_cpu(void *impl, tre_binop op, const tre_kshape *shape, float *out,
                    const tre_karg *a, const tre_karg *b, bool *no_nan);
 int tre_unary_cpu(void *impl, tre_unop op, int64_t n, float *out, const float *in, bool *no_nan);

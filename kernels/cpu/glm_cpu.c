@@ -4,7 +4,8 @@
  * Unfused, the step is a GEMM writing the logits (40 MB at P = 1024, n = 10,000), a pass of
  * log-masses reading them, a pass writing their gradient, and a second GEMM reading it: twice
  * the time of the two products alone on this project's machines. Here, per block of GLM_R
- * particles and tile of GLM_T data rows, all in GLM_R x GLM_C vector registers:
+ * particles (single particles for the last P % GLM_R) and tile of GLM_T data rows, all in
+ * GLM_R x GLM_C vector registers:
  *  - the forward product (x packed once per call as [d, n], tiles padded with zeros, so that each
  *    step loads whole vectors);
  *  - the tile's log-masses, summed per particle (in float over the tile, then in double), and
@@ -33,55 +34,56 @@ static inline void add_to_double(glm_v8d *acc, tre_v16 v) {
     acc[1] += __builtin_convertvector(h[1], glm_v8d);
 }
 
-/* One block of `rows` <= GLM_R particles (w: their [rows, d] coefficients) over all tiles.
- * wb: GLM_R * d floats of scratch; gacc: GLM_R * d vectors (NULL: no gradient). */
-static void glm_block(int rows, int64_t n, int64_t np, int64_t d, const float *xt, const float *yp,
-                      const float *w, float scale, float *wb, tre_v16 *gacc, float *out,
-                      float *grad) {
-    for (int r = 0; r < GLM_R; ++r) /* rows past the last particle: zero coefficients */
-        for (int64_t j = 0; j < d; ++j) wb[r * d + j] = r < rows ? w[r * d + j] : 0.f;
-    if (gacc) memset(gacc, 0, (size_t)(GLM_R * d) * sizeof *gacc);
+/* One block of R particles (w: their [R, d] coefficients) over all tiles: R = GLM_R, or 1 for
+ * the last P % GLM_R particles. Always inlined into the two callers below, so that R is a
+ * constant there and a[R][GLM_C] lives in registers. wb: R * d floats of scratch; gacc: R * d
+ * vectors (NULL: no gradient). */
+static inline __attribute__((always_inline)) void
+glm_rows(const int R, int64_t n, int64_t np, int64_t d, const float *xt, const float *yp,
+         const float *w, float scale, float *wb, tre_v16 *gacc, float *out, float *grad) {
+    memcpy(wb, w, (size_t)(R * d) * sizeof *wb);
+    if (gacc) memset(gacc, 0, (size_t)(R * d) * sizeof *gacc);
     glm_v8d lp[GLM_R][2];
     memset(lp, 0, sizeof lp);
+    const tre_i16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     for (int64_t t0 = 0; t0 < np; t0 += GLM_T) {
         tre_v16 a[GLM_R][GLM_C];
-        for (int r = 0; r < GLM_R; ++r)
+        for (int r = 0; r < R; ++r)
             for (int c = 0; c < GLM_C; ++c) a[r][c] = (tre_v16){0};
         for (int64_t j = 0; j < d; ++j) {
             tre_v16 xv[GLM_C];
             for (int c = 0; c < GLM_C; ++c) xv[c] = tre_v16_load(xt + j * np + t0 + 16 * c);
-            for (int r = 0; r < GLM_R; ++r) {
+            for (int r = 0; r < R; ++r) {
                 const tre_v16 wr = tre_v16_splat(wb[r * d + j]);
                 for (int c = 0; c < GLM_C; ++c) a[r][c] = tre_v16_fma(wr, xv[c], a[r][c]);
             }
         }
         /* the log-masses and their gradient; rows of the last tile past n (padding) count 0 */
         tre_v16 sum[GLM_R];
-        for (int r = 0; r < GLM_R; ++r) sum[r] = (tre_v16){0};
-        const tre_i16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+        for (int r = 0; r < R; ++r) sum[r] = (tre_v16){0};
         for (int c = 0; c < GLM_C; ++c) {
             const tre_v16 y = tre_v16_load(yp + t0 + 16 * c);
             const tre_i16 in = iota < (int32_t)(n - t0 - 16 * c < 16 ? n - t0 - 16 * c : 16);
-            for (int r = 0; r < GLM_R; ++r) {
+            for (int r = 0; r < R; ++r) {
                 const tre_v16 l = a[r][c], e = tre_v16_bernoulli_e(l);
                 sum[r] += tre_v16_select(in, tre_v16_bernoulli_logits_log_prob_e(y, l, e), (tre_v16){0});
                 if (gacc)
                     a[r][c] = tre_v16_select(in, tre_v16_bernoulli_logits_dlp_dlogits_e(y, l, e), (tre_v16){0});
             }
         }
-        for (int r = 0; r < GLM_R; ++r) add_to_double(lp[r], sum[r]);
+        for (int r = 0; r < R; ++r) add_to_double(lp[r], sum[r]);
         if (!gacc) continue;
         for (int64_t j = 0; j < d; ++j) {
             tre_v16 xv[GLM_C];
             for (int c = 0; c < GLM_C; ++c) xv[c] = tre_v16_load(xt + j * np + t0 + 16 * c);
-            for (int r = 0; r < GLM_R; ++r) {
+            for (int r = 0; r < R; ++r) {
                 tre_v16 g = gacc[r * d + j];
                 for (int c = 0; c < GLM_C; ++c) g = tre_v16_fma(a[r][c], xv[c], g);
                 gacc[r * d + j] = g;
             }
         }
     }
-    for (int r = 0; r < rows; ++r) {
+    for (int r = 0; r < R; ++r) {
         double s = 0;
         for (int h = 0; h < 2; ++h)
             for (int k = 0; k < 8; ++k) s += lp[r][h][k];
@@ -95,16 +97,24 @@ static void glm_block(int rows, int64_t n, int64_t np, int64_t d, const float *x
     }
 }
 
+static void glm_block(int64_t n, int64_t np, int64_t d, const float *xt, const float *yp,
+                      const float *w, float scale, float *wb, tre_v16 *gacc, float *out, float *grad) {
+    glm_rows(GLM_R, n, np, d, xt, yp, w, scale, wb, gacc, out, grad);
+}
+static void glm_row(int64_t n, int64_t np, int64_t d, const float *xt, const float *yp,
+                    const float *w, float scale, float *wb, tre_v16 *gacc, float *out, float *grad) {
+    glm_rows(1, n, np, d, xt, yp, w, scale, wb, gacc, out, grad);
+}
+
 int tre_bernoulli_glm_sum_cpu(void *impl, int64_t P, int64_t n, int64_t d, const float *x,
                               const float *w, const float *y, float scale, float *out, float *grad) {
-    (void)impl;
     if (P < 0 || n < 0 || d < 0) return 1;
     if (P == 0) return 0;
     const int64_t tiles = (n + GLM_T - 1) / GLM_T, np = tiles * GLM_T;
-    /* x packed as [d, np] then y padded to np: a multiple of 64 floats, as aligned_alloc wants */
-    float *xt = np > 0 ? aligned_alloc(64, (size_t)((d + 1) * np) * sizeof(float)) : NULL;
-    if (np > 0 && !xt) return TRE_KERR_OOM;
-    float *yp = xt ? xt + d * np : NULL;
+    /* x packed as [d, np] then y padded to np, in the backend's scratch */
+    float *xt = tre_cpu_scratch(impl, (size_t)((d + 1) * np) * sizeof(float) + 64);
+    if (!xt) return TRE_KERR_OOM;
+    float *yp = xt + d * np;
     const bool parallel = P * (n + 1) * (d + 1) >= TRE_CPU_PARALLEL_MIN;
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t t = 0; t < tiles; ++t)
@@ -112,10 +122,13 @@ int tre_bernoulli_glm_sum_cpu(void *impl, int64_t P, int64_t n, int64_t d, const
             for (int64_t j = 0; j < d; ++j) xt[j * np + i] = i < n ? x[i * d + j] : 0.f;
             yp[i] = i < n ? y[i] : 0.f;
         }
-    const int64_t blocks = (P + GLM_R - 1) / GLM_R;
+    /* work items: whole blocks of GLM_R particles, then one item per particle left over */
+    const int64_t blocks = P / GLM_R, items = blocks + P % GLM_R;
     int failed = 0;
 #pragma omp parallel if (parallel)
     {
+        /* per thread, small; not carved from the scratch right after the packed x: that
+         * measured 7% slower (their stores beside x's loads; 4 KiB aliasing, presumably) */
         float *wb = malloc((size_t)(GLM_R * d + 1) * sizeof *wb);
         tre_v16 *gacc = grad ? aligned_alloc(64, (size_t)(GLM_R * d + 1) * sizeof *gacc) : NULL;
         const bool ok = wb && (gacc || !grad);
@@ -124,16 +137,14 @@ int tre_bernoulli_glm_sum_cpu(void *impl, int64_t P, int64_t n, int64_t d, const
             failed = 1;
         }
 #pragma omp for schedule(static)
-        for (int64_t b = 0; b < blocks; ++b) {
+        for (int64_t b = 0; b < items; ++b) {
             if (!ok) continue;
-            const int64_t p0 = b * GLM_R;
-            const int rows = P - p0 < GLM_R ? (int)(P - p0) : GLM_R;
-            glm_block(rows, n, np, d, xt, yp, w + p0 * d, scale, wb, gacc, out + p0,
-                      grad ? grad + p0 * d : NULL);
+            const int64_t p0 = b < blocks ? b * GLM_R : blocks * GLM_R + (b - blocks);
+            (b < blocks ? glm_block : glm_row)(n, np, d, xt, yp, w + p0 * d, scale, wb, gacc,
+                                               out + p0, grad ? grad + p0 * d : NULL);
         }
         free(wb);
         free(gacc);
     }
-    free(xt);
     return failed ? TRE_KERR_OOM : 0;
 }
