@@ -9,7 +9,7 @@
  *  - the forward product (x packed once per call as [d, n], tiles padded with zeros, so that each
  *    step loads whole vectors);
  *  - the tile's log-masses, summed per particle (in float over the tile, then in double), and
- *    y - sigmoid(l), over glm_vmath.h's lane-for-lane twins of the unfused kernels' math (the
+ *    y - sigmoid(l), over vmath_v16.h's lane-for-lane twins of the unfused kernels' math (the
  *    same bits);
  *  - the gradient product from those registers into the block's [GLM_R, d] partial sums (L1).
  * Each particle's sums run in a fixed order (tile by tile), whatever the thread count. */
@@ -17,7 +17,7 @@
 #include <string.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
-#include "glm_vmath.h"
+#include "vmath_v16.h"
 
 #define GLM_R 6            /* particles per register block */
 #define GLM_C 4            /* vectors of 16 data rows per tile */

@@ -1,14 +1,14 @@
-/* The fused GLM kernel's sixteen-lane math (kernels/cpu/glm_vmath.h) gives, lane for lane, the
- * bits of the scalar functions it twins (kernels/math/vmath.h, bernoulli.h), which the unfused
- * kernels use: over sweeps of the whole range they serve (exp for x <= 0 down past the
- * subnormal results, log1p on [0, 1], the Bernoulli pair over logits of both signs and both
- * values), vectors that mix the fast path's range with the far tail, and special values (NaN,
- * infinities, signed zeros). Compiled with the CPU kernels' flags, so that both sides round as
- * they do in the library. */
+/* The sixteen-lane Bernoulli(logits) math of the CPU kernels (kernels/cpu/vmath_v16.h: the fused
+ * GLM kernel, the elementwise Bernoulli(logits) blocks) gives, lane for lane, the bits of the
+ * scalar functions it twins (kernels/math/vmath.h, bernoulli.h): over sweeps of the whole range
+ * they serve (exp for x <= 0 down past the subnormal results, log1p on [0, 1], the Bernoulli
+ * pair over logits of both signs and both values), vectors that mix the fast path's range with
+ * the far tail, and special values (NaN, infinities, signed zeros). Compiled with the CPU
+ * kernels' flags, so that both sides round as they do in the library. */
 #include <float.h>
 #include <stdlib.h>
 #include "test_support.h"
-#include "kernels/cpu/glm_vmath.h"
+#include "kernels/cpu/vmath_v16.h"
 #include "kernels/math/bernoulli.h"
 
 static bool same_bits(float a, float b) { return tre_f2u(a) == tre_f2u(b) || (a != a && b != b); }
