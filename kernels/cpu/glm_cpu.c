@@ -36,12 +36,11 @@ static inline void add_to_double(glm_v8d *acc, tre_v16 v) {
 
 /* One block of R particles (w: their [R, d] coefficients) over all tiles: R = GLM_R, or 1 for
  * the last P % GLM_R particles. Always inlined into the two callers below, so that R is a
- * constant there and a[R][GLM_C] lives in registers. wb: R * d floats of scratch; gacc: R * d
- * vectors (NULL: no gradient). */
+ * constant there and a[R][GLM_C] lives in registers. gacc: R * d vectors of scratch (NULL: no
+ * gradient). */
 static inline __attribute__((always_inline)) void
 glm_rows(const int R, int64_t n, int64_t np, int64_t d, const float *xt, const float *yp,
-         const float *w, float scale, float *wb, tre_v16 *gacc, float *out, float *grad) {
-    memcpy(wb, w, (size_t)(R * d) * sizeof *wb);
+         const float *w, float scale, tre_v16 *gacc, float *out, float *grad) {
     if (gacc) memset(gacc, 0, (size_t)(R * d) * sizeof *gacc);
     glm_v8d lp[GLM_R][2];
     memset(lp, 0, sizeof lp);
@@ -54,7 +53,7 @@ glm_rows(const int R, int64_t n, int64_t np, int64_t d, const float *xt, const f
             tre_v16 xv[GLM_C];
             for (int c = 0; c < GLM_C; ++c) xv[c] = tre_v16_load(xt + j * np + t0 + 16 * c);
             for (int r = 0; r < R; ++r) {
-                const tre_v16 wr = tre_v16_splat(wb[r * d + j]);
+                const tre_v16 wr = tre_v16_splat(w[r * d + j]);
                 for (int c = 0; c < GLM_C; ++c) a[r][c] = tre_v16_fma(wr, xv[c], a[r][c]);
             }
         }
@@ -98,12 +97,12 @@ glm_rows(const int R, int64_t n, int64_t np, int64_t d, const float *xt, const f
 }
 
 static void glm_block(int64_t n, int64_t np, int64_t d, const float *xt, const float *yp,
-                      const float *w, float scale, float *wb, tre_v16 *gacc, float *out, float *grad) {
-    glm_rows(GLM_R, n, np, d, xt, yp, w, scale, wb, gacc, out, grad);
+                      const float *w, float scale, tre_v16 *gacc, float *out, float *grad) {
+    glm_rows(GLM_R, n, np, d, xt, yp, w, scale, gacc, out, grad);
 }
 static void glm_row(int64_t n, int64_t np, int64_t d, const float *xt, const float *yp,
-                    const float *w, float scale, float *wb, tre_v16 *gacc, float *out, float *grad) {
-    glm_rows(1, n, np, d, xt, yp, w, scale, wb, gacc, out, grad);
+                    const float *w, float scale, tre_v16 *gacc, float *out, float *grad) {
+    glm_rows(1, n, np, d, xt, yp, w, scale, gacc, out, grad);
 }
 
 int tre_bernoulli_glm_sum_cpu(void *impl, int64_t P, int64_t n, int64_t d, const float *x,
@@ -129,9 +128,8 @@ int tre_bernoulli_glm_sum_cpu(void *impl, int64_t P, int64_t n, int64_t d, const
     {
         /* per thread, small; not carved from the scratch right after the packed x: that
          * measured 7% slower (their stores beside x's loads; 4 KiB aliasing, presumably) */
-        float *wb = malloc((size_t)(GLM_R * d + 1) * sizeof *wb);
         tre_v16 *gacc = grad ? aligned_alloc(64, (size_t)(GLM_R * d + 1) * sizeof *gacc) : NULL;
-        const bool ok = wb && (gacc || !grad);
+        const bool ok = gacc || !grad;
         if (!ok) {
             TRE_CPU_ATOMIC_WRITE
             failed = 1;
@@ -140,10 +138,9 @@ int tre_bernoulli_glm_sum_cpu(void *impl, int64_t P, int64_t n, int64_t d, const
         for (int64_t b = 0; b < items; ++b) {
             if (!ok) continue;
             const int64_t p0 = b < blocks ? b * GLM_R : blocks * GLM_R + (b - blocks);
-            (b < blocks ? glm_block : glm_row)(n, np, d, xt, yp, w + p0 * d, scale, wb, gacc,
-                                               out + p0, grad ? grad + p0 * d : NULL);
+            (b < blocks ? glm_block : glm_row)(n, np, d, xt, yp, w + p0 * d, scale, gacc, out + p0,
+                                               grad ? grad + p0 * d : NULL);
         }
-        free(wb);
         free(gacc);
     }
     return failed ? TRE_KERR_OOM : 0;

@@ -28,7 +28,10 @@ static inline tre_v16 tre_v16_load(const float *p) {
     memcpy(&v, p, sizeof v);
     return v;
 }
-static inline tre_v16 tre_v16_splat(float s) { return (tre_v16){0} + s; }
+/* s in every lane (a broadcast: 0 + s would add an instruction and turn -0 into +0) */
+static inline tre_v16 tre_v16_splat(float s) {
+    return (tre_v16){s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s};
+}
 /* m ? a : b, lane by lane */
 static inline tre_v16 tre_v16_select(tre_i16 m, tre_v16 a, tre_v16 b) {
     return (tre_v16)((m & (tre_i16)a) | (~m & (tre_i16)b));
