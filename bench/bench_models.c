@@ -176,8 +176,9 @@ static tre_tensor *hl_model(tre_ctx *c, const void *args) {
     tre_plate(c, "groups", d->g, 0);
     tre_tensor *wg = tre_sample(c, "w", tre_dist_to_event(c, tre_normal(c, w0, tre_scalar(c, 1.f)), 1), NULL);
     tre_plate_end(c);
-    /* each observation's group weights: [P, G, D] -> [P, N, D], then x_i . w_g(i) */
-    tre_tensor *mean = tre_vecdot(c, d->x, tre_index_select(c, wg, -2, d->idx));
+    /* x_i . w_g(i): each observation's features with its group's weights ([P, G, D] read in
+     * place; the peers index w, [P, N, D], then multiply and sum) */
+    tre_tensor *mean = tre_vecdot_index_select(c, d->x, wg, d->idx);
     tre_plate(c, "data", d->n, 0);
     tre_sample(c, "y", tre_normal(c, mean, sigma), d->y);
     tre_plate_end(c);

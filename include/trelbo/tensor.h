@@ -88,6 +88,12 @@ tre_tensor *tre_vecdot(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b);
 /* Elements of `a` along dimension `dim` (negative counts from the right) picked by the int32
  * index tensor `index` (extent 1, shape [k]): how data is gathered by a plate's subsample. */
 tre_tensor *tre_index_select(tre_ctx *ctx, const tre_tensor *a, int dim, const tre_tensor *index);
+/* tre_vecdot(x, tre_index_select(w, -2, index)) without the picked rows: out[j] =
+ * x_j . w[index_j] (PyTorch: (x * w[index]).sum(-1)), e.g. each datum's features dotted with
+ * its group's weights. x [k, D] and w [n, D] read in place when x needs no gradient; other
+ * shapes, and gradients w.r.t. x, take the composed ops (same values). */
+tre_tensor *tre_vecdot_index_select(tre_ctx *ctx, const tre_tensor *x, const tre_tensor *w,
+                                    const tre_tensor *index);
 
 /* The same values with no gradient flowing through (Pyro's detach). */
 tre_tensor *tre_stop_grad(tre_ctx *ctx, const tre_tensor *a);

@@ -157,19 +157,12 @@ tre_tensor *tre_vecdot(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b) {
     const tre_tensor *args[2] = {a, b};
     /* one operand rows picked from a w by index_select: read w's rows, not the picked copy */
     const tre_grad_node *m = tre_gathered_rows(a, b);
-    const tre_tensor *picked = a, *other = b;
-    if (!m && (m = tre_gathered_rows(b, a))) picked = b, other = a;
-    if (m) {
-        const tre_tensor *w = m->in[0], *index = m->saved[0];
-        tre_backend_check(ctx,
-                          ctx->be->dot_gathered_rows(ctx->be->impl, w->particles, w->shape[0], w->shape[1],
-                                                     (const int32_t *)index->data, picked->shape[0], w->data,
-                                                     other->data, other->particles == 1 ? 0 : other->numel,
-                                                     out->data),
-                          "tre_vecdot");
-    } else {
+    const tre_tensor *other = b;
+    if (!m && (m = tre_gathered_rows(b, a))) other = a;
+    if (m)
+        tre_gathered_dot(ctx, m->in[0], m->saved[0], other, out);
+    else
         vecdot_rows(ctx, args, p, ndim, shape, out);
-    }
     if (tre_grad_wanted(ctx, 2, args)) tre_grad_record(ctx, out, "tre_vecdot", tre_vecdot_backward, 2, args);
     return tre_ok(ctx) ? out : NULL;
 }
@@ -223,16 +216,15 @@ tre_tensor *tre_broadcast_to(tre_ctx *ctx, const tre_tensor *t, int64_t particle
     return tre_mask_scale(ctx, t, NULL, 1.0, particles, ndim, shape);
 }
 
-/* Indices are few (a minibatch): checking them on the host keeps a bad one from reading
- * outside the tensor on either backend. */
-static bool index_in_range(tre_ctx *ctx, const tre_tensor *index, int64_t n) {
+/* Indices are few (a minibatch, a datum's group): checking them on the host keeps a bad one
+ * from reading outside the tensor on either backend. */
+bool tre_index_in_range(tre_ctx *ctx, const char *op, const tre_tensor *index, int64_t n) {
     int64_t k = index->shape[0];
     int32_t *host = tre_step_alloc(ctx, (size_t)(k ? k : 1) * sizeof *host);
     if (!host || tre_tensor_to_host(ctx, index, host, k) != TRE_OK) return false;
     for (int64_t j = 0; j < k; ++j)
         if (host[j] < 0 || host[j] >= n) {
-            tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
-                         "tre_index_select: index %d at position %lld is outside [0, %lld)",
+            tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: index %d at position %lld is outside [0, %lld)", op,
                          host[j], (long long)j, (long long)n);
             return false;
         }
@@ -253,7 +245,7 @@ tre_tensor *tre_index_select(tre_ctx *ctx, const tre_tensor *a, int dim, const t
                      a->ndim);
         return NULL;
     }
-    if (!index_in_range(ctx, index, a->shape[d])) return NULL;
+    if (!tre_index_in_range(ctx, "tre_index_select", index, a->shape[d])) return NULL;
     int64_t shape[TRE_MAX_DIMS];
     for (int i = 0; i < a->ndim; ++i) shape[i] = a->shape[i];
     shape[d] = index->shape[0];

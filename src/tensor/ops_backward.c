@@ -99,16 +99,8 @@ static bool gathered_rows_grad(tre_ctx *ctx, const tre_tensor *x, const tre_tens
     if (!m) return false;
     const tre_tensor *w = m->in[0], *index = m->saved[0];
     if (!w->requires_grad || g->particles != w->particles || g->ndim != 1) return false;
-    const int64_t k = x->shape[0], D = x->shape[1];
-    tre_tensor *gw = tre_tensor_new(ctx, TRE_F32, w->particles, 2, w->shape);
+    tre_tensor *gw = tre_gathered_dot_grad_w(ctx, w, index, g, other);
     if (!gw) return true;
-    if (tre_backend_check(ctx, ctx->be->fill(ctx->be->impl, gw->data, 0.f, w->particles * w->numel), "fill") ||
-        tre_backend_check(ctx,
-                          ctx->be->scatter_add_scaled(ctx->be->impl, w->particles, w->shape[0], D,
-                                                      (const int32_t *)index->data, k, g->data, other->data,
-                                                      other->particles == 1 ? 0 : other->numel, gw->data),
-                          "tre_vecdot backward (gathered rows)"))
-        return true;
     tre_grad_accumulate(ctx, w, gw);
     return true;
 }

@@ -810,6 +810,7 @@ static void test_mvn(void **state) {
 #define ZN 60 /* data size of the models */
 typedef struct zdata {
     tre_tensor *x, *xpos, *unit, *counts, *bits, *cats;
+    tre_tensor *feats, *group; /* [ZN, 3] features, [ZN] int32 group of each datum (2 groups) */
     bool discrete; /* the zoo with its score-function sites (TraceMeanField_ELBO: without) */
 } zdata;
 
@@ -869,6 +870,13 @@ static tre_tensor *zoo_guide(tre_ctx *c, const void *args) {
         tre_sample(c, "z", tre_categorical_logits(c, zl), NULL);
         tre_plate_end(c);
     }
+    const int64_t g3[2] = {2, 3};
+    tre_plate(c, "groups", 2, 0);
+    tre_sample(c, "gw", tre_dist_to_event(c, tre_normal(c, tre_param(c, "gw_loc", tre_full(c, 2, g3, 0.2f), TRE_C_REAL),
+                                                        tre_param(c, "gw_scale", tre_full(c, 2, g3, 0.5f), TRE_C_POSITIVE)),
+                                          1),
+               NULL);
+    tre_plate_end(c);
     tre_plate(c, "sub", ZN, 15); /* its indices are replayed into the model */
     tre_plate_end(c);
     return NULL;
@@ -899,6 +907,9 @@ static tre_tensor *zoo_model(tre_ctx *c, const void *args) {
         k = tre_sample(c, "k", tre_poisson(c, tre_scalar(c, 2.f)), NULL);
         tre_sample(c, "b", tre_bernoulli_probs(c, tre_scalar(c, 0.5f)), NULL);
     }
+    tre_plate(c, "groups", 2, 0);
+    tre_tensor *gw = tre_sample(c, "gw", tre_dist_to_event(c, tre_normal(c, tre_full(c, 1, &three, 0.f), one), 1), NULL);
+    tre_plate_end(c);
 
     tre_plate(c, "data", ZN, 0);
     tre_tensor *z = d->discrete ? tre_sample(c, "z", tre_categorical_logits(c, tre_log(c, w)), NULL)
@@ -911,6 +922,8 @@ static tre_tensor *zoo_model(tre_ctx *c, const void *args) {
     tre_sample(c, "x_pois", tre_poisson(c, tre_add(c, lam, tre_mul(c, k, tre_scalar(c, 0.1f)))), d->counts);
     tre_sample(c, "x_binom", tre_binomial_probs(c, tre_scalar(c, 10.f), p), d->counts);
     tre_sample(c, "x_t", tre_student_t(c, tre_scalar(c, 3.f), st, tre_add(c, one, hc)), d->x);
+    /* a hierarchical regression: each datum's features dotted with its group's weights */
+    tre_sample(c, "x_group", tre_normal(c, tre_vecdot_index_select(c, d->feats, gw, d->group), one), d->x);
     tre_messenger *m = tre_mask_handler(c, d->bits);
     tre_push(c, m);
     tre_sample(c, "x_bern", tre_bernoulli_logits(c, mu), d->bits);
@@ -983,6 +996,15 @@ static void zoo_setup(tre_ctx *ctx, zdata *d) {
     d->counts = data_of(ctx, ZN, counts);
     d->bits = data_of(ctx, ZN, bits);
     d->cats = data_of(ctx, ZN, cats);
+    float feats[ZN * 3];
+    int32_t group[ZN];
+    for (int i = 0; i < ZN; ++i) {
+        group[i] = (i * 7) % 5 < 2;
+        for (int j = 0; j < 3; ++j) feats[i * 3 + j] = (float)sin(0.3 * i + j);
+    }
+    const int64_t zn = ZN, f3[2] = {ZN, 3};
+    TT_OK(ctx, tre_tensor_create(ctx, &d->feats, TRE_F32, 1, 2, f3, feats));
+    TT_OK(ctx, tre_tensor_create(ctx, &d->group, TRE_I32, 1, 1, &zn, group));
     d->discrete = true;
 }
 

@@ -47,7 +47,8 @@ static double eval_loss(tre_ctx *ctx, const grad_case *c, tre_tensor *const *in)
     return tt_at(ctx, l, 0);
 }
 
-static void check_case(const grad_case *c) {
+/* data_inputs: bit i set when input i is data (no gradient wanted, none checked) */
+static void check_case(const grad_case *c, unsigned data_inputs) {
     tre_ctx *ctx = tt_ctx(3);
     tre_tensor *in[MAX_IN];
     uint64_t seed = 12345;
@@ -57,7 +58,7 @@ static void check_case(const grad_case *c) {
         for (int64_t j = 0; j < n; ++j) v[j] = uniform(&seed, c->lo[i], c->hi[i]);
         TT_OK(ctx, tre_tensor_create(ctx, &in[i], TRE_F32, c->particles[i], c->ndim[i], c->shape[i], v));
         free(v);
-        in[i]->requires_grad = true;
+        in[i]->requires_grad = !(data_inputs >> i & 1u);
     }
     tre_ctx_step_reset(ctx);
     tre_grad_begin(ctx);
@@ -66,6 +67,7 @@ static void check_case(const grad_case *c) {
     if (!loss) fail_msg("%s: %s", c->name, tre_ctx_error(ctx));
     TT_OK(ctx, tre_grad_backward(ctx, loss));
     for (int i = 0; i < c->nin; ++i) {
+        if (!in[i]->requires_grad) continue;
         int64_t n = in[i]->particles * in[i]->numel;
         float *g = calloc((size_t)n, sizeof *g);
         if (in[i]->grad) TT_OK(ctx, tre_tensor_to_host(ctx, in[i]->grad, g, n));
@@ -133,6 +135,14 @@ static tre_tensor *b_vecdot_gathered(tre_ctx *c, tre_tensor *const *in) {
     tre_tensor_create(c, &it, TRE_I32, 1, 1, &k, idx);
     tre_tensor *rows = tre_index_select(c, in[0], -2, it);
     return tre_add(c, tre_vecdot(c, in[1], rows), tre_sum_trailing(c, tre_square(c, rows), 1));
+}
+/* x_j . w[index_j] with rows picked 0, 1 or 3 times (row 1 never) */
+static tre_tensor *b_vecdot_index_select(tre_ctx *c, tre_tensor *const *in) {
+    int32_t idx[5] = {2, 0, 3, 2, 2};
+    int64_t k = 5;
+    tre_tensor *it = NULL;
+    tre_tensor_create(c, &it, TRE_I32, 1, 1, &k, idx);
+    return tre_vecdot_index_select(c, in[1], in[0], it);
 }
 static tre_tensor *b_mask_scale(tre_ctx *c, tre_tensor *const *in) {
     const float m[4] = {1, 0, 1, 1};
@@ -207,6 +217,8 @@ static const grad_case cases[] = {
     {"view", b_view, 1, {2}, {2}, {{2, 2}}, {-2}, {2}},
     {"vecdot of gathered rows", b_vecdot_gathered, 2, {2, 1}, {2, 2}, {{4, 3}, {5, 3}}, {-2, -2}, {2, 2}},
     {"vecdot of gathered rows, per-particle x", b_vecdot_gathered, 2, {2, 2}, {2, 2}, {{4, 3}, {5, 3}}, {-2, -2}, {2, 2}},
+    {"vecdot_index_select, x with a gradient (composed ops)", b_vecdot_index_select, 2, {2, 1}, {2, 2},
+     {{4, 3}, {5, 3}}, {-2, -2}, {2, 2}},
     {"index_select", b_index_select, 1, {2}, {2}, {{2, 4}}, {-2}, {2}},
     {"mask_scale", b_mask_scale, 1, {3}, {1}, {{4}}, {-2}, {2}},
     {"take shared values", b_take, 1, {1}, {1}, {{4}}, {-2}, {2}},
@@ -226,7 +238,19 @@ static const grad_case cases[] = {
 
 static void test_every_op_against_finite_differences(void **state) {
     (void)state;
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) check_case(&cases[i]);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) check_case(&cases[i], 0);
+}
+
+/* ops whose fast path needs an input to be data: in[1] here */
+static const grad_case data_x_cases[] = {
+    {"vecdot_index_select, data x", b_vecdot_index_select, 2, {2, 1}, {2, 2}, {{4, 3}, {5, 3}}, {-2, -2}, {2, 2}},
+    {"vecdot_index_select, per-particle data x", b_vecdot_index_select, 2, {2, 2}, {2, 2}, {{4, 3}, {5, 3}},
+     {-2, -2}, {2, 2}},
+};
+
+static void test_ops_with_data_inputs_against_finite_differences(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof data_x_cases / sizeof *data_x_cases; ++i) check_case(&data_x_cases[i], 2u);
 }
 
 static void test_stop_grad_blocks(void **state) {
@@ -313,11 +337,59 @@ static void test_vecdot_gathered_rows_forward(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* tre_vecdot_index_select reads w's rows in place, with or without a tape: the values of the
+ * composed ops on the picked copy, bit for bit; a bad index or a float index is refused by name
+ * and the context goes on working */
+static void test_vecdot_index_select_values_and_errors(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    const int64_t P = 3, G = 4, N = 9, D = 5;
+    int64_t ws[2] = {G, D}, xs[2] = {N, D}, k = N;
+    float w[3 * 4 * 5], x[9 * 5];
+    int32_t idx[9] = {3, 0, 2, 2, 1, 3, 0, 0, 2}, bad[9] = {3, 0, 2, 2, 4, 3, 0, 0, 2};
+    uint64_t seed = 5;
+    for (int i = 0; i < P * G * D; ++i) w[i] = uniform(&seed, -2, 2);
+    for (int i = 0; i < N * D; ++i) x[i] = uniform(&seed, -2, 2);
+    tre_tensor *tw = NULL, *tx = NULL, *ti = NULL, *tb = NULL;
+    TT_OK(ctx, tre_tensor_create(ctx, &tw, TRE_F32, P, 2, ws, w));
+    TT_OK(ctx, tre_tensor_create(ctx, &tx, TRE_F32, 1, 2, xs, x));
+    TT_OK(ctx, tre_tensor_create(ctx, &ti, TRE_I32, 1, 1, &k, idx));
+    TT_OK(ctx, tre_tensor_create(ctx, &tb, TRE_I32, 1, 1, &k, bad));
+    for (int taped = 0; taped < 2; ++taped) {
+        tw->requires_grad = taped;
+        tre_ctx_step_reset(ctx);
+        if (taped) tre_grad_begin(ctx);
+        tre_tensor *fused = tre_vecdot_index_select(ctx, tx, tw, ti);
+        if (taped) tre_grad_end(ctx);
+        tre_tensor *plain = tre_vecdot(ctx, tx, tre_index_select(ctx, tw, -2, ti)); /* no tape */
+        TT_OK(ctx, tre_ctx_status(ctx));
+        assert_int_equal(fused->particles, P);
+        assert_int_equal(fused->ndim, 1);
+        if (taped) assert_string_equal(fused->grad_fn->name, "tre_vecdot_index_select");
+        const float *f = tt_host(ctx, fused, 0), *q = tt_host(ctx, plain, 1);
+        for (int64_t i = 0; i < P * N; ++i) assert_float_equal(f[i], q[i], 0);
+    }
+    tre_ctx_step_reset(ctx);
+    assert_null(tre_vecdot_index_select(ctx, tx, tw, tb));
+    assert_non_null(strstr(tre_ctx_error(ctx), "tre_vecdot_index_select: index 4 at position 4 is outside [0, 4)"));
+    tre_ctx_clear_error(ctx);
+    assert_null(tre_vecdot_index_select(ctx, tx, tw, tx));
+    assert_non_null(strstr(tre_ctx_error(ctx), "tre_vecdot_index_select: index must be an int32 tensor"));
+    tre_ctx_clear_error(ctx);
+    tre_ctx_step_reset(ctx);
+    assert_non_null(tre_vecdot_index_select(ctx, tx, tw, ti));
+    TT_OK(ctx, tre_ctx_status(ctx));
+    tre_tensor_destroy(ctx, tw), tre_tensor_destroy(ctx, tx), tre_tensor_destroy(ctx, ti), tre_tensor_destroy(ctx, tb);
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_op_against_finite_differences),
+        cmocka_unit_test(test_ops_with_data_inputs_against_finite_differences),
         cmocka_unit_test(test_vecdot_values),
         cmocka_unit_test(test_vecdot_gathered_rows_forward),
+        cmocka_unit_test(test_vecdot_index_select_values_and_errors),
         cmocka_unit_test(test_stop_grad_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
