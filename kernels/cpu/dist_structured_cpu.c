@@ -129,11 +129,11 @@ static int categorical_sample_shared(const tre_kshape *rows, int64_t k, float *o
         const int64_t m0 = c * cr, mn = M - m0 < cr ? M - m0 : cr;
         for (int64_t j = 0; j < mn; ++j) {
             const float *l = logits->data + (m0 + j) * ls;
-            const tre_cat_norm n = tre_categorical_norm_row(k, l);
-            total[j] = n.log_tail != n.log_tail ? NAN : exp(n.log_tail);
+            double max;
+            total[j] = 1.0 + tre_categorical_tail_row(k, l, &max, NULL);
             double acc = 0.0;
             for (int64_t i = 0; i < k; ++i) {
-                const double w = exp((double)l[i] - n.max);
+                const double w = exp((double)l[i] - max);
                 cum[j * k + i] = w <= 0.0 ? -1.0 : (acc += w);
             }
         }

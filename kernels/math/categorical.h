@@ -17,8 +17,14 @@ typedef struct tre_cat_norm {
     double log_tail;  /* log1p(sum of exp(l_k - max) over k other than the first argmax) */
 } tre_cat_norm;
 
-static inline TRE_HD tre_cat_norm tre_categorical_norm_row(int64_t k, const float *l) {
-    tre_cat_norm n;
+/* Rows this short keep their weights exp(l_k - max) in a local array, so that a draw or a
+ * gradient takes one exp per category (longer rows compute them again). */
+#define TRE_CAT_ROW_CACHE 16
+
+/* The row's largest logit into *max, and the sum of exp(l_k - max) over the categories other
+ * than the first argmax (the tail; NaN when the row has NaN, +inf, or only -inf). When w is not
+ * NULL (k <= TRE_CAT_ROW_CACHE) it receives every weight exp(l_k - max), the argmax's 1. */
+static inline TRE_HD double tre_categorical_tail_row(int64_t k, const float *l, double *max, double *w) {
     int64_t am = 0;
     double m = (double)l[0];
     for (int64_t i = 1; i < k; ++i)
@@ -27,15 +33,20 @@ static inline TRE_HD tre_cat_norm tre_categorical_norm_row(int64_t k, const floa
             am = i;
             if (m != m) break;
         }
-    n.max = m;
-    if (m != m || isinf(m)) { /* NaN anywhere, +inf, or every logit -inf */
-        n.log_tail = NAN;
-        return n;
-    }
+    *max = m;
+    if (m != m || isinf(m)) return NAN; /* NaN anywhere, +inf, or every logit -inf */
     double tail = 0.0;
-    for (int64_t i = 0; i < k; ++i)
-        if (i != am) tail += exp((double)l[i] - m);
-    n.log_tail = log1p(tail);
+    for (int64_t i = 0; i < k; ++i) {
+        const double wi = i == am ? 1.0 : exp((double)l[i] - m);
+        if (i != am) tail += wi;
+        if (w) w[i] = wi;
+    }
+    return tail;
+}
+
+static inline TRE_HD tre_cat_norm tre_categorical_norm_row(int64_t k, const float *l) {
+    tre_cat_norm n;
+    n.log_tail = log1p(tre_categorical_tail_row(k, l, &n.max, NULL));
     return n;
 }
 
@@ -63,13 +74,16 @@ static inline TRE_HD float tre_categorical_log_prob_row(int64_t k, const float *
     return tre_categorical_log_prob_pre(k, l, &n, value);
 }
 
-/* grad[j] = g * d log p(value) / d l_j = g * ([j == value] - softmax_j). */
+/* grad[j] = g * d log p(value) / d l_j = g * ([j == value] - softmax_j), with softmax_j =
+ * exp(l_j - max) / (1 + tail): no log, and one exp per category for short rows. */
 static inline TRE_HD void tre_categorical_log_prob_grad_row(int64_t k, const float *l, float value,
                                                             float g, float *grad) {
-    tre_cat_norm n = tre_categorical_norm_row(k, l);
+    double w[TRE_CAT_ROW_CACHE], max;
+    const bool cached = k <= TRE_CAT_ROW_CACHE;
+    const double inv = 1.0 / (1.0 + tre_categorical_tail_row(k, l, &max, cached ? w : NULL));
     int64_t v = tre_categorical_index(k, value);
     for (int64_t j = 0; j < k; ++j) {
-        double p = exp(tre_categorical_log_softmax(&n, l[j]));
+        double p = (cached ? w[j] : exp((double)l[j] - max)) * inv;
         grad[j] = v < 0 ? NAN : (float)((double)g * ((j == v ? 1.0 : 0.0) - p));
     }
 }
@@ -98,18 +112,20 @@ static inline TRE_HD void tre_categorical_shared_grad_row(int64_t k, const float
 }
 
 /* Inverse-CDF draw from uniform u in (0, 1): the first k whose cumulative weight exceeds
- * u * total. Zero-weight categories are never returned (rounding at the top end falls back to
- * the last category of positive weight). NaN when the row has no valid normalizer. */
+ * u * total, total = 1 + tail. Zero-weight categories are never returned (rounding at the top
+ * end falls back to the last category of positive weight). NaN when the row has no valid
+ * normalizer. */
 static inline TRE_HD float tre_categorical_sample_row(int64_t k, const float *l, double u) {
-    tre_cat_norm n = tre_categorical_norm_row(k, l);
-    if (n.log_tail != n.log_tail) return NAN;
-    double total = exp(n.log_tail); /* the sum of exp(l - max), argmax included */
-    double target = u * total, cum = 0.0;
+    double w[TRE_CAT_ROW_CACHE], max;
+    const bool cached = k <= TRE_CAT_ROW_CACHE;
+    const double tail = tre_categorical_tail_row(k, l, &max, cached ? w : NULL);
+    if (tail != tail) return NAN;
+    double target = u * (1.0 + tail), cum = 0.0;
     int64_t last = 0;
     for (int64_t i = 0; i < k; ++i) {
-        double w = exp((double)l[i] - n.max);
-        if (w <= 0.0) continue;
-        cum += w;
+        double wi = cached ? w[i] : exp((double)l[i] - max);
+        if (wi <= 0.0) continue;
+        cum += wi;
         last = i;
         if (cum > target) return (float)i;
     }

@@ -19,6 +19,7 @@
 #include "src/dist/dist_impl.h"
 
 #define MAXD 8
+#define MAXK 24 /* Categorical rows: longer than TRE_CAT_ROW_CACHE too */
 #define TOL_ROW 1e-5
 
 typedef double (*row_fn)(void *state);
@@ -60,7 +61,7 @@ static void rand_tril(int64_t d, float *L) {
 
 typedef struct cat_st {
     int64_t k;
-    float l[MAXD], lq[MAXD], value, g;
+    float l[MAXK], lq[MAXK], value, g;
 } cat_st;
 
 static double cat_lp(void *s) {
@@ -83,7 +84,7 @@ static void test_categorical_log_prob_grad(void **state) {
         for (int64_t v = 0; v < ks[r]; ++v) {
             cat_st c = {.k = ks[r], .value = (float)v, .g = 0.7f};
             memcpy(c.l, rows[r], sizeof rows[r]);
-            float grad[MAXD];
+            float grad[MAXK];
             tre_categorical_log_prob_grad_row(c.k, c.l, c.value, c.g, grad);
             double sum = 0.0;
             for (int64_t j = 0; j < c.k; ++j) {
@@ -95,6 +96,27 @@ static void test_categorical_log_prob_grad(void **state) {
             /* and the row function agrees with the normalizer form */
             TT_NEAR(tre_categorical_log_prob_row(c.k, c.l, c.value), cat_lp(&c) / c.g, 1e-6);
         }
+    /* rows too long for the row cache recompute their weights: the same derivatives, and
+     * draws that follow the inverse CDF computed here */
+    const int64_t long_ks[] = {TRE_CAT_ROW_CACHE - 1, TRE_CAT_ROW_CACHE, TRE_CAT_ROW_CACHE + 1, MAXK};
+    for (int i = 0; i < 4; ++i) {
+        const int64_t k = long_ks[i];
+        cat_st c = {.k = k, .value = (float)(k / 3), .g = -1.3f};
+        for (int64_t j = 0; j < k; ++j) c.l[j] = unif(-4.f, 4.f);
+        c.l[k - 1] = -INFINITY; /* a zero-weight category: never drawn, zero derivative */
+        float grad[MAXK];
+        tre_categorical_log_prob_grad_row(c.k, c.l, c.value, c.g, grad);
+        for (int64_t j = 0; j + 1 < k; ++j)
+            near("categorical d lp / d logits (long row)", (int)j, grad[j], fd(cat_lp, &c, &c.l[j]), TOL_ROW);
+        assert_true(grad[k - 1] == 0.f);
+        double w[MAXK], total = 0.0;
+        for (int64_t j = 0; j < k; ++j) total += (w[j] = exp((double)c.l[j]));
+        for (double u = 0.005; u < 1.0; u += 0.01) {
+            int64_t want = 0;
+            for (double cum = w[0]; cum <= u * total; cum += w[++want]) {}
+            assert_int_equal((int64_t)tre_categorical_sample_row(k, c.l, u), want);
+        }
+    }
     /* values outside the support give NaN rather than reading out of bounds */
     const float l[3] = {0, 1, 2};
     assert_true(isnan(tre_categorical_log_prob_row(3, l, 3.f)));
