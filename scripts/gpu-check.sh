@@ -4,8 +4,11 @@
 # backend against the CPU backend, op by op and whole ELBOs; SVI steps replayed from CUDA graphs
 # against eager ones), the parity and step-graph tests under compute-sanitizer's memcheck and
 # racecheck, and a short benchmark on the CUDA backend (eager, with graphed SVI steps, and the
-# benchmark issue's GPU configuration: logistic regression 100,000 x 50 at P = 4096 and 16384),
-# then prints a summary table. Exits nonzero when a step fails or was not run (no GPU).
+# benchmark issue's GPU configuration: logistic regression 100,000 x 50 at P = 4096 and 16384,
+# with NumPyro on the same GPU as the peer and bench/compare's check of the GPU targets), then
+# prints a summary table. Exits nonzero when a step fails or was not run (no GPU).
+#   TRELBO_PEER_PYTHON a python3 with JAX (CUDA) and NumPyro (default python3: the device
+#                      image's has both); the peer step is a SKIP when it has neither
 #   TRELBO_GPU_BUILD   build directory (default build-gpu)
 #   TRELBO_CUDA_ARCHS  CMAKE_CUDA_ARCHITECTURES (default native: the GPUs of this machine)
 #   TRELBO_GPU_BENCH   extra trelbo-bench arguments (default: two particle counts, 5 reps)
@@ -81,8 +84,21 @@ bench_graph() { # value + gradient as SVI steps, each configuration replayed fro
 }
 
 bench_lr_target() { # the GPU target's configuration (NumPyro on the same GPU is the peer)
-  TRELBO_BACKEND=cuda "$build/bench/trelbo-bench" --model logistic_regression --n 100000 --d 50 \
-    --particles 4096,16384 --mode grad --reps 5 --json "$build/gpu-check/bench-lr-target.json"
+  TRELBO_BACKEND=cuda "$build/bench/trelbo-bench" "${lr_target_args[@]}" --json "$logs/bench-lr-target.json"
+}
+
+lr_target_args=(--model logistic_regression --n 100000 --d 50 --particles "4096,16384" --mode grad --reps 5)
+peer_python=${TRELBO_PEER_PYTHON:-python3}
+
+bench_lr_peer() { # NumPyro (jit, vmap) with JAX on the same GPU: the GPU target's peer
+  "$peer_python" -c 'import jax, numpyro' 2>/dev/null || { echo "$peer_python has no jax or numpyro"; return 77; }
+  JAX_PLATFORMS=cuda PYTHONUNBUFFERED=1 "$peer_python" bench/peers/numpyro_bench.py "${lr_target_args[@]}" \
+    --json "$logs/numpyro-lr-target.json"
+}
+
+compare_lr_target() { # both systems side by side, and the GPU targets met or not
+  "$peer_python" bench/compare "$logs/bench-lr-target.json" "$logs/numpyro-lr-target.json" \
+    --out "$logs" --prefix lr-target-
 }
 
 echo "device:"
@@ -105,6 +121,8 @@ run_step configure cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTRELBO_CU
     run_step bench bench
     run_step bench-graph bench_graph
     run_step bench-lr-target bench_lr_target
+    run_step numpyro-lr-target bench_lr_peer
+    run_step compare-lr-target compare_lr_target
   }
 
 echo
@@ -122,4 +140,9 @@ for b in bench bench-graph bench-lr-target; do
   # the progress lines are rewritten in place with carriage returns: keep the rest
   tr '\r' '\n' <"$logs/$b.log" | grep -v ' rep [0-9]*/[0-9]*' | grep -v '^ *$' | sed 's/^/  /'
 done
+if [ -f "$logs/lr-target-compare.md" ]; then
+  echo
+  echo "GPU targets ($logs/lr-target-compare.md):"
+  sed -n '/^## Targets of the benchmark issue (GPU/,$p' "$logs/lr-target-compare.md" | sed 's/^/  /'
+fi
 exit "$failed"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The trelbo benchmark suite in NumPyro (JAX, CPU): for each model, particle count and mode, one
+"""The trelbo benchmark suite in NumPyro (JAX on the CPU; JAX_PLATFORMS=cuda runs it on the GPU,
+the peer of trelbo's CUDA backend, the rows' backend then "cuda"): for each model, particle count and mode, one
 jitted step of Trace_ELBO(num_particles=P, vectorize_particles=True) -- the loss (value) or the
 loss and its gradient with respect to the guide's unconstrained params (grad) -- compiled ahead of
 time, warmed up, then timed over --reps runs with a fixed PRNG key per rep and
@@ -83,7 +84,10 @@ def main(argv=None) -> int:
     versions = {p: version(p) for p in ("numpyro", "jax", "jaxlib", "numpy")}
     machine = harness.machine_info("numpyro", versions)
     machine["jax_devices"] = [str(d) for d in jax.devices()]
-    return harness.run("numpyro", "cpu", machine, prepare, args, notes)
+    # JAX's own default: on a GPU, float32 products may run in TF32 unless this says "highest"
+    machine["jax_default_matmul_precision"] = jax.config.jax_default_matmul_precision
+    backend = {"gpu": "cuda"}.get(jax.default_backend(), jax.default_backend())
+    return harness.run("numpyro", backend, machine, prepare, args, notes)
 
 
 if __name__ == "__main__":

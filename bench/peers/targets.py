@@ -1,9 +1,11 @@
-"""The benchmark issue's CPU targets, checked against one comparison's rows (standard library
+"""The benchmark issue's targets, checked against one comparison's rows (standard library
 only; bench/compare writes the result as a section of compare.md, so that every run states
-which targets it meets, with the numbers).
+which targets it meets, with the numbers): the CPU targets where the reference system has CPU
+rows, the GPU targets where it has CUDA rows of the GPU configuration.
 
-rows: (model, grad, particles) -> system -> row, as bench/compare collects them. A target whose
-rows are missing (a model not run, a peer skipped) is listed as not measured, never as met.
+rows: (model, grad, particles) -> system label -> row, as bench/compare collects them (a label
+is the system's name, with " (backend)" after it for a backend other than the CPU). A target
+whose rows are missing (a model not run, a peer skipped) is listed as not measured, never as met.
 """
 from __future__ import annotations
 
@@ -14,6 +16,12 @@ VS_PYRO_ALL = 10.0            # and faster than Pyro by this on all
 GEMM_ROOFLINE_RATIO = 1.25    # a GEMM-bound step against its products at the measured rate
 SMALL_MODEL = "eight_schools"
 SMALL_MODEL_P1_S = 20e-6      # its step at P = 1
+
+GPU_BACKEND = "cuda"          # the backend label of the GPU rows (trelbo's and NumPyro's alike)
+GPU_MODEL, GPU_SIZES = "logistic_regression", "N=100000 D=50"
+GPU_MIN_PARTICLES = 4096      # the GPU targets hold at every P from here up
+GPU_VS_NUMPYRO = 2.0          # faster than NumPyro with JAX on the same GPU
+GPU_CEILING_FRACTION = 0.4    # of the measured FP32 or bandwidth ceiling, whichever binds
 
 
 def _ratio(rows, model, peer, ref="trelbo"):
@@ -53,17 +61,49 @@ def check(rows, ref: str = "trelbo", models=None) -> list[dict]:
     return out
 
 
-def section(rows, ref: str = "trelbo", models=None) -> list[str]:
-    """The markdown section (empty when the reference system has no CPU rows)."""
-    results = check(rows, ref, models)
-    if not results:
-        return []
-    md = ["", "## Targets of the benchmark issue (CPU backend, value + gradient)", "",
-          "| target | measured | limit | met |", "|---|---|---|---|"]
+def check_gpu(rows, ref: str = "trelbo") -> list[dict]:
+    """The GPU targets, one pair per particle count of the GPU configuration that the reference
+    system ran on the GPU (value + gradient, P >= GPU_MIN_PARTICLES); empty when it ran none."""
+    base = ref.split(" (")[0]  # the system's name, also when given as its GPU label
+    mine, peer = f"{base} ({GPU_BACKEND})", f"numpyro ({GPU_BACKEND})"
+    out = []
+    for (model, grad, particles), got in sorted(rows.items(), key=lambda kv: kv[0][2]):
+        row = got.get(mine)
+        if model != GPU_MODEL or not grad or particles < GPU_MIN_PARTICLES or not row \
+                or row.get("sizes") != GPU_SIZES:
+            continue
+        other = got.get(peer)
+        ratio = other["median_s"] / row["median_s"] if other and other.get("median_s") and row.get("median_s") \
+            else None
+        frac = row.get("ceiling_fraction")
+        for text, measured, limit in (
+                (f"{model} {GPU_SIZES} on the GPU: P = {particles} step vs NumPyro on the same GPU (x)",
+                 ratio, GPU_VS_NUMPYRO),
+                (f"{model} {GPU_SIZES} on the GPU: P = {particles} fraction of the measured ceiling",
+                 frac, GPU_CEILING_FRACTION)):
+            out.append({"text": text, "measured": measured, "limit": limit,
+                        "met": None if measured is None else measured >= limit})
+    return out
+
+
+def _table(title: str, results: list[dict]) -> list[str]:
+    md = ["", title, "", "| target | measured | limit | met |", "|---|---|---|---|"]
     for t in results:
         m = "-" if t["measured"] is None else f"{t['measured']:.3g}"
         met = "not measured" if t["met"] is None else ("yes" if t["met"] else "**no**")
         md.append(f"| {t['text']} | {m} | {t['limit']:g} | {met} |")
     n_met = sum(1 for t in results if t["met"])
-    md += ["", f"{n_met} of {len(results)} targets met."]
+    return md + ["", f"{n_met} of {len(results)} targets met."]
+
+
+def section(rows, ref: str = "trelbo", models=None) -> list[str]:
+    """The markdown sections: the CPU targets where the reference system has CPU rows, the GPU
+    targets where it has GPU rows of the GPU configuration (empty when neither)."""
+    md = []
+    cpu = check(rows, ref, models)
+    if cpu:
+        md += _table("## Targets of the benchmark issue (CPU backend, value + gradient)", cpu)
+    gpu = check_gpu(rows, ref)
+    if gpu:
+        md += _table("## Targets of the benchmark issue (GPU, CUDA backend, value + gradient)", gpu)
     return md

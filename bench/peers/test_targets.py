@@ -72,6 +72,37 @@ class Targets(unittest.TestCase):
         self.assertTrue(texts[0].startswith("irt_1pl"))
         self.assertEqual(targets.section(rows_for({"irt_1pl": (0.05, 0.2, 0.6)}, backend="cuda")), [])
 
+    def test_gpu_targets(self):
+        def gpu_row(system, t, **extra):
+            r = {"system": system, "backend": "cuda", "median_s": t, "sizes": targets.GPU_SIZES}
+            r.update(extra)
+            return r
+        rows = {("logistic_regression", True, 4096): {
+                    "trelbo (cuda)": gpu_row("trelbo", 0.002, ceiling_fraction=0.55),
+                    "numpyro (cuda)": gpu_row("numpyro", 0.005)},
+                ("logistic_regression", True, 16384): {
+                    "trelbo (cuda)": gpu_row("trelbo", 0.008, ceiling_fraction=0.3),
+                    "numpyro (cuda)": gpu_row("numpyro", 0.012)},
+                # below the GPU targets' particle counts, value only, or other sizes: not targets
+                ("logistic_regression", True, 1024): {"trelbo (cuda)": gpu_row("trelbo", 1e-3)},
+                ("logistic_regression", False, 4096): {"trelbo (cuda)": gpu_row("trelbo", 1e-3)},
+                ("logistic_regression", True, 65536): {
+                    "trelbo (cuda)": gpu_row("trelbo", 0.03, sizes="N=10000 D=50")}}
+        got = targets.check_gpu(rows)
+        self.assertEqual(got, targets.check_gpu(rows, "trelbo (cuda)"))  # compare's label for it
+        self.assertEqual(len(got), 4)
+        self.assertTrue(got[0]["text"].startswith("logistic_regression N=100000 D=50 on the GPU: P = 4096 step"))
+        self.assertAlmostEqual(got[0]["measured"], 2.5)
+        self.assertTrue(got[0]["met"] and got[1]["met"])          # 2.5x >= 2, 55% >= 40%
+        self.assertFalse(got[2]["met"])                           # 1.5x
+        self.assertFalse(got[3]["met"])                           # 30%
+        del rows[("logistic_regression", True, 16384)]["numpyro (cuda)"]
+        md = "\n".join(targets.section(rows))
+        self.assertNotIn("CPU backend", md)                       # no CPU rows: no CPU section
+        self.assertIn("GPU, CUDA backend", md)
+        self.assertIn("not measured", md)
+        self.assertIn("2 of 4 targets met.", md)
+
 
 if __name__ == "__main__":
     unittest.main()
