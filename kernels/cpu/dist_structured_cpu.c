@@ -1,5 +1,7 @@
 /* CPU kernels of the structured families (Categorical, MultivariateNormal): one row per
- * iteration over the shared row math in kernels/math/categorical.h and kernels/math/mvn.h.
+ * iteration over the shared row math in kernels/math/categorical.h and kernels/math/mvn.h, or
+ * for Categorical rows of up to TRE_CAT_ROW_CACHE categories a block of rows at a time
+ * (categorical_block.h: the same math with the rows in the vector lanes).
  *
  * Rows are numbered in the order of the contiguous output; each argument finds its row through
  * the row grid's broadcast strides (in floats, particle dim first). Rows are split into fixed
@@ -13,7 +15,7 @@
 #include "cpu_backend.h"
 #include "cpu_iter.h"
 #include "dist_families_cpu.h"
-#include "../math/categorical.h"
+#include "categorical_block.h"
 #include "../math/mvn.h"
 
 #define ROW_CHUNK 256
@@ -71,6 +73,18 @@ static void work_put(double *stack, double *w) {
 #define PAR_IF(total, cost) if ((total) * (cost) > TRE_CPU_PARALLEL_MIN / 8 && (total) > ROW_CHUNK)
 
 /* ---- Categorical ----------------------------------------------------------------------- */
+
+/* The next rows from b0 up to a block (before r1) for categorical_block.h: each row's logits
+ * and, with value, its value (the iterator's args: logits, then value); their count. */
+static int64_t block_rows(row_iter *it, const tre_karg *logits, const tre_karg *value, int64_t b0, int64_t r1,
+                          const float **lp, float *v) {
+    const int64_t n = r1 - b0 < TRE_CAT_BLOCK ? r1 - b0 : TRE_CAT_BLOCK;
+    for (int64_t j = 0; j < n; ++j, row_iter_next(it)) {
+        lp[j] = logits->data + it->off[0];
+        if (value) v[j] = value->data[it->off[1]];
+    }
+    return n;
+}
 
 /* Logits shared by every particle (rows [P, M], logits' particle stride 0: a guide's
  * per-datum logits scoring each particle's draws): each logits row's normalizer once, then
@@ -159,6 +173,21 @@ static int categorical_sample_shared(const tre_kshape *rows, int64_t k, float *o
     return 0;
 }
 
+/* Rows [r0, r1) of a chunk with values, a block at a time: their log-densities into out, or
+ * (out NULL) their gradient w.r.t. the logits, scaled by g, into grad. */
+static void scored_blocks(row_iter *it, int64_t k, const tre_karg *logits, const tre_karg *value, int64_t r0,
+                          int64_t r1, float *out, const float *g, float *grad) {
+    for (int64_t b0 = r0; b0 < r1; b0 += TRE_CAT_BLOCK) {
+        const float *lp[TRE_CAT_BLOCK];
+        float v[TRE_CAT_BLOCK];
+        tre_cat_block blk;
+        const int64_t n = block_rows(it, logits, value, b0, r1, lp, v);
+        tre_cat_block_norm(&blk, n, k, lp);
+        if (out) tre_cat_block_log_prob(&blk, lp, v, out + b0);
+        else tre_cat_block_grad(&blk, v, g + b0, grad + b0 * k);
+    }
+}
+
 int tre_categorical_log_prob_cpu(void *impl, const tre_kshape *rows, int64_t k, float *out,
                                  const tre_karg *logits, const tre_karg *value) {
     (void)impl;
@@ -166,11 +195,18 @@ int tre_categorical_log_prob_cpu(void *impl, const tre_kshape *rows, int64_t k, 
     if (shared_logit_rows(rows, logits, k)) return categorical_log_prob_shared(rows, k, out, logits, value);
     const int64_t total = rows_total(rows);
     const tre_karg *args[2] = {logits, value};
+    /* blocks where consecutive rows have their own logits; where they share them (a prior
+     * broadcast over the data) one normalizer serves a run of rows, which is cheaper still */
+    const int blocked = k <= TRE_CAT_ROW_CACHE && rows->ndim > 0 && logits->stride[rows->ndim - 1] != 0;
 #pragma omp parallel for schedule(static) PAR_IF(total, k)
     for (int64_t c = 0; c < CHUNKS(total); ++c) {
         row_iter it;
         int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
         row_iter_seek(&it, rows, 2, args, r0);
+        if (blocked) {
+            scored_blocks(&it, k, logits, value, r0, r1, out, NULL, NULL);
+            continue;
+        }
         const float *last = NULL;
         tre_cat_norm n = {0.0, 0.0};
         for (int64_t r = r0; r < r1; ++r, row_iter_next(&it)) {
@@ -198,6 +234,10 @@ int tre_categorical_log_prob_backward_cpu(void *impl, const tre_kshape *rows, in
         row_iter it;
         int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
         row_iter_seek(&it, rows, 2, args, r0);
+        if (k <= TRE_CAT_ROW_CACHE) {
+            scored_blocks(&it, k, logits, value, r0, r1, NULL, g, grad_logits);
+            continue;
+        }
         for (int64_t r = r0; r < r1; ++r, row_iter_next(&it))
             tre_categorical_log_prob_grad_row(k, logits->data + it.off[0], value->data[it.off[1]],
                                               g[r], grad_logits + r * k);
@@ -238,6 +278,18 @@ int tre_categorical_sample_cpu(void *impl, const tre_kshape *rows, int64_t k, fl
         row_iter it;
         int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
         row_iter_seek(&it, rows, 1, args, r0);
+        if (k <= TRE_CAT_ROW_CACHE) {
+            for (int64_t b0 = r0; b0 < r1; b0 += TRE_CAT_BLOCK) {
+                const float *lp[TRE_CAT_BLOCK];
+                double u[TRE_CAT_BLOCK];
+                tre_cat_block blk;
+                const int64_t n = block_rows(&it, logits, NULL, b0, r1, lp, NULL);
+                for (int64_t j = 0; j < n; ++j) u[j] = tre_philox_uniform(seed, stream, (uint64_t)(b0 + j));
+                tre_cat_block_norm(&blk, n, k, lp);
+                tre_cat_block_sample(&blk, u, out + b0);
+            }
+            continue;
+        }
         for (int64_t r = r0; r < r1; ++r, row_iter_next(&it)) {
             /* one uniform per draw, keyed by the draw's index in the output */
             double u = tre_philox_uniform(seed, stream, (uint64_t)r);

@@ -10,6 +10,7 @@
 #define TRELBO_KERNELS_MATH_CATEGORICAL_H
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include "hd.h"
 
 typedef struct tre_cat_norm {
