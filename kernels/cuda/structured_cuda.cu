@@ -30,6 +30,22 @@ static double *row_work(tre_cuda_impl *im, int64_t total, int64_t W, int64_t *ch
     return (double *)tre_cuda_scratch(im, (size_t)(c * W) * sizeof(double));
 }
 
+/* f(r, work) for the rows r in [0, total), each with W doubles of scratch at work: the rows go
+ * in launches of at most WORK_CAP bytes of scratch. */
+template <class F>
+static int each_row_with_work(tre_cuda_impl *im, int64_t total, int64_t W, F f) {
+    if (total <= 0) return 0;
+    int64_t chunk;
+    double *work = row_work(im, total, W, &chunk);
+    if (!work) return TRE_KERR_OOM;
+    for (int64_t r0 = 0; r0 < total; r0 += chunk) {
+        const int64_t len = total - r0 < chunk ? total - r0 : chunk;
+        int rc = tre_cuda_each(im, len, [=] TRE_CUDA_FN(int64_t i) { f(r0 + i, work + i * W); });
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 /* ---- Categorical ----------------------------------------------------------------------- */
 
 int tre_categorical_log_prob_cuda(void *impl, const tre_kshape *rows, int64_t k, float *out,
@@ -69,22 +85,11 @@ int tre_categorical_log_prob_backward_shared_cuda(void *impl, int64_t P, int64_t
                                                   const float *value, int64_t vstride0, int64_t vstride1,
                                                   float *grad_logits) {
     if (k < 1) return 1;
-    if (M <= 0) return 0;
-    tre_cuda_impl *im = (tre_cuda_impl *)impl;
-    /* k doubles of scratch per row: the rows go in chunks of at most WORK_CAP bytes, as MVN's */
-    int64_t chunk;
-    double *work = row_work(im, M, k, &chunk);
-    if (!work) return TRE_KERR_OOM;
-    for (int64_t m0 = 0; m0 < M; m0 += chunk) {
-        const int64_t len = M - m0 < chunk ? M - m0 : chunk;
-        int rc = tre_cuda_each(im, len, [=] TRE_CUDA_FN(int64_t i) {
-            const int64_t m = m0 + i;
-            tre_categorical_shared_grad_row(k, logits + m * lstride, P, g + m, M, value + m * vstride1,
-                                            vstride0, work + i * k, grad_logits + m * k);
-        });
-        if (rc) return rc;
-    }
-    return 0;
+    /* k doubles of scratch per row */
+    return each_row_with_work((tre_cuda_impl *)impl, M, k, [=] TRE_CUDA_FN(int64_t m, double *work) {
+        tre_categorical_shared_grad_row(k, logits + m * lstride, P, g + m, M, value + m * vstride1, vstride0,
+                                        work, grad_logits + m * k);
+    });
 }
 
 int tre_categorical_sample_cuda(void *impl, const tre_kshape *rows, int64_t k, float *out,
@@ -141,27 +146,15 @@ int tre_categorical_kl_backward_cuda(void *impl, const tre_kshape *rows, int64_t
 int tre_mvn_log_prob_cuda(void *impl, const tre_kshape *rows, int64_t d, float *out,
                           const tre_karg *value, const tre_karg *loc, const tre_karg *scale_tril) {
     if (d < 1) return 1;
-    tre_cuda_impl *im = (tre_cuda_impl *)impl;
     tre_cuda_layout<3> L;
     const tre_karg *args[3] = {value, loc, scale_tril};
     const int64_t total = rows_layout(&L, rows, args);
-    if (total <= 0) return 0;
-    const int64_t W = d;
-    int64_t chunk;
-    double *work = row_work(im, total, W, &chunk);
-    if (!work) return TRE_KERR_OOM;
     const float *x = value->data, *m = loc->data, *S = scale_tril->data;
-    for (int64_t r0 = 0; r0 < total; r0 += chunk) {
-        const int64_t len = total - r0 < chunk ? total - r0 : chunk;
-        int rc = tre_cuda_each(im, len, [=] TRE_CUDA_FN(int64_t i) {
-            const int64_t r = r0 + i;
-            int64_t off[3];
-            L.offsets(r, off);
-            out[r] = (float)tre_mvn_log_prob_row(d, x + off[0], m + off[1], S + off[2], work + i * W);
-        });
-        if (rc) return rc;
-    }
-    return 0;
+    return each_row_with_work((tre_cuda_impl *)impl, total, d, [=] TRE_CUDA_FN(int64_t r, double *work) {
+        int64_t off[3];
+        L.offsets(r, off);
+        out[r] = (float)tre_mvn_log_prob_row(d, x + off[0], m + off[1], S + off[2], work);
+    });
 }
 
 int tre_mvn_log_prob_backward_cuda(void *impl, const tre_kshape *rows, int64_t d, const float *g,
@@ -170,31 +163,17 @@ int tre_mvn_log_prob_backward_cuda(void *impl, const tre_kshape *rows, int64_t d
                                    float *grad_scale_tril) {
     if (d < 1) return 1;
     if (!grad_value && !grad_loc && !grad_scale_tril) return 0;
-    tre_cuda_impl *im = (tre_cuda_impl *)impl;
     tre_cuda_layout<3> L;
     const tre_karg *args[3] = {value, loc, scale_tril};
     const int64_t total = rows_layout(&L, rows, args);
-    if (total <= 0) return 0;
-    const int64_t W = 2 * d;
-    int64_t chunk;
-    double *work = row_work(im, total, W, &chunk);
-    if (!work) return TRE_KERR_OOM;
     const float *x = value->data, *m = loc->data, *S = scale_tril->data;
-    for (int64_t r0 = 0; r0 < total; r0 += chunk) {
-        const int64_t len = total - r0 < chunk ? total - r0 : chunk;
-        int rc = tre_cuda_each(im, len, [=] TRE_CUDA_FN(int64_t i) {
-            const int64_t r = r0 + i;
-            int64_t off[3];
-            L.offsets(r, off);
-            tre_mvn_log_prob_grad_row(d, x + off[0], m + off[1], S + off[2], g[r],
-                                      grad_value ? grad_value + r * d : NULL,
-                                      grad_loc ? grad_loc + r * d : NULL,
-                                      grad_scale_tril ? grad_scale_tril + r * d * d : NULL,
-                                      work + i * W);
-        });
-        if (rc) return rc;
-    }
-    return 0;
+    return each_row_with_work((tre_cuda_impl *)impl, total, 2 * d, [=] TRE_CUDA_FN(int64_t r, double *work) {
+        int64_t off[3];
+        L.offsets(r, off);
+        tre_mvn_log_prob_grad_row(d, x + off[0], m + off[1], S + off[2], g[r],
+                                  grad_value ? grad_value + r * d : NULL, grad_loc ? grad_loc + r * d : NULL,
+                                  grad_scale_tril ? grad_scale_tril + r * d * d : NULL, work);
+    });
 }
 
 int tre_mvn_sample_cuda(void *impl, const tre_kshape *rows, int64_t d, float *out,
@@ -229,29 +208,16 @@ int tre_mvn_kl_cuda(void *impl, const tre_kshape *rows, int64_t d, float *out,
                     const tre_karg *p_loc, const tre_karg *p_scale_tril, const tre_karg *q_loc,
                     const tre_karg *q_scale_tril) {
     if (d < 1) return 1;
-    tre_cuda_impl *im = (tre_cuda_impl *)impl;
     tre_cuda_layout<4> L;
     const tre_karg *args[4] = {p_loc, p_scale_tril, q_loc, q_scale_tril};
     const int64_t total = rows_layout(&L, rows, args);
-    if (total <= 0) return 0;
-    const int64_t W = d * d + d;
-    int64_t chunk;
-    double *work = row_work(im, total, W, &chunk);
-    if (!work) return TRE_KERR_OOM;
     const float *mp = p_loc->data, *Lp = p_scale_tril->data, *mq = q_loc->data,
                 *Lq = q_scale_tril->data;
-    for (int64_t r0 = 0; r0 < total; r0 += chunk) {
-        const int64_t len = total - r0 < chunk ? total - r0 : chunk;
-        int rc = tre_cuda_each(im, len, [=] TRE_CUDA_FN(int64_t i) {
-            const int64_t r = r0 + i;
-            int64_t off[4];
-            L.offsets(r, off);
-            out[r] = (float)tre_mvn_kl_row(d, mp + off[0], Lp + off[1], mq + off[2], Lq + off[3],
-                                           work + i * W);
-        });
-        if (rc) return rc;
-    }
-    return 0;
+    return each_row_with_work((tre_cuda_impl *)impl, total, d * d + d, [=] TRE_CUDA_FN(int64_t r, double *work) {
+        int64_t off[4];
+        L.offsets(r, off);
+        out[r] = (float)tre_mvn_kl_row(d, mp + off[0], Lp + off[1], mq + off[2], Lq + off[3], work);
+    });
 }
 
 int tre_mvn_kl_backward_cuda(void *impl, const tre_kshape *rows, int64_t d, const float *g,
@@ -261,31 +227,19 @@ int tre_mvn_kl_backward_cuda(void *impl, const tre_kshape *rows, int64_t d, cons
                              float *grad_q_scale_tril) {
     if (d < 1) return 1;
     if (!grad_p_loc && !grad_p_scale_tril && !grad_q_loc && !grad_q_scale_tril) return 0;
-    tre_cuda_impl *im = (tre_cuda_impl *)impl;
     tre_cuda_layout<4> L;
     const tre_karg *args[4] = {p_loc, p_scale_tril, q_loc, q_scale_tril};
     const int64_t total = rows_layout(&L, rows, args);
-    if (total <= 0) return 0;
-    const int64_t W = 2 * d * d + 2 * d;
-    int64_t chunk;
-    double *work = row_work(im, total, W, &chunk);
-    if (!work) return TRE_KERR_OOM;
     const float *mp = p_loc->data, *Lp = p_scale_tril->data, *mq = q_loc->data,
                 *Lq = q_scale_tril->data;
-    for (int64_t r0 = 0; r0 < total; r0 += chunk) {
-        const int64_t len = total - r0 < chunk ? total - r0 : chunk;
-        int rc = tre_cuda_each(im, len, [=] TRE_CUDA_FN(int64_t i) {
-            const int64_t r = r0 + i;
-            int64_t off[4];
-            L.offsets(r, off);
-            tre_mvn_kl_grad_row(d, mp + off[0], Lp + off[1], mq + off[2], Lq + off[3], g[r],
-                                grad_p_loc ? grad_p_loc + r * d : NULL,
-                                grad_p_scale_tril ? grad_p_scale_tril + r * d * d : NULL,
-                                grad_q_loc ? grad_q_loc + r * d : NULL,
-                                grad_q_scale_tril ? grad_q_scale_tril + r * d * d : NULL,
-                                work + i * W);
-        });
-        if (rc) return rc;
-    }
-    return 0;
+    return each_row_with_work((tre_cuda_impl *)impl, total, 2 * d * d + 2 * d,
+                              [=] TRE_CUDA_FN(int64_t r, double *work) {
+        int64_t off[4];
+        L.offsets(r, off);
+        tre_mvn_kl_grad_row(d, mp + off[0], Lp + off[1], mq + off[2], Lq + off[3], g[r],
+                            grad_p_loc ? grad_p_loc + r * d : NULL,
+                            grad_p_scale_tril ? grad_p_scale_tril + r * d * d : NULL,
+                            grad_q_loc ? grad_q_loc + r * d : NULL,
+                            grad_q_scale_tril ? grad_q_scale_tril + r * d * d : NULL, work);
+    });
 }
