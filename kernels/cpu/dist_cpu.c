@@ -219,6 +219,11 @@ static int64_t unit_range(const sum_plan *q, int64_t u, int64_t *s0, int64_t *s1
 
 /* adds block v of linear elements [s, s + n) to acc[particle - p0] */
 static void add_segments(const float *v, int64_t s, int64_t n, int64_t T, int64_t p0, double *acc) {
+    if (T == 1) { /* one term per particle (a scalar site): the loop below with its sum of one */
+        double *a = acc + s - p0;
+        for (int64_t q = 0; q < n; ++q) a[q] += (double)v[q];
+        return;
+    }
     if (T <= 16 && s % T == 0 && n % T == 0) { /* whole short particles: plain sums */
         for (int64_t q = 0; q < n / T; ++q) {
             double a = 0.0;
