@@ -35,7 +35,10 @@ static inline TRE_HD double tre_categorical_tail_row(int64_t k, const float *l, 
             if (m != m) break;
         }
     *max = m;
-    if (m != m || isinf(m)) return NAN; /* NaN anywhere, +inf, or every logit -inf */
+    if (m != m || isinf(m)) { /* NaN anywhere, +inf, or every logit -inf */
+        for (int64_t i = 0; w && i < k; ++i) w[i] = NAN;
+        return NAN;
+    }
     double tail = 0.0;
     for (int64_t i = 0; i < k; ++i) {
         const double wi = i == am ? 1.0 : exp((double)l[i] - m);
