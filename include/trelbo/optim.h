@@ -49,7 +49,10 @@ tre_status tre_svi_step(tre_ctx *ctx, tre_program model, tre_program guide, cons
  * host values change between steps must use tre_svi_step. Steps are run eagerly for good (no
  * error) when the backend has no graphs (CPU), for RenyiELBO (it reads elbo_s on the host
  * mid-step), with a subsampled plate or a seed handler inside the step, or when the step reads
- * from the device mid-step (tre_tensor_to_host in the model, index checks). A kept graph is
+ * from the device mid-step (tre_tensor_to_host in the model). The index checks of
+ * tre_index_select and tre_vecdot_index_select run in the eager steps; in a replay an index
+ * out of range gives NaN (never a read outside the tensor), so that step is rerun eagerly and
+ * its error names the index. A kept graph is
  * captured again when the model, guide, args or options change, a param is added, removed or
  * replaced, or the step arena or backend scratch had to move. One tre_step_graph per loop. */
 typedef struct tre_step_graph tre_step_graph;

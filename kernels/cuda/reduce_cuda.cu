@@ -122,11 +122,14 @@ int tre_reduce_sum_pair_cuda(void *impl, const tre_kshape *shape, const float *i
 
 /* ---- gather / take ------------------------------------------------------------------------- */
 
+/* An index out of range (which the host checks, except in a graph's replay) gives NaN, never a
+ * read outside the tensor: the replay's loss is then not finite and the step is rerun eagerly. */
 int tre_gather_cuda(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                     int64_t k, const float *in, float *out) {
     return tre_cuda_each((tre_cuda_impl *)impl, outer * k * inner, [=] TRE_CUDA_FN(int64_t t) {
         const int64_t i = t % inner, oj = t / inner, j = oj % k, o = oj / k;
-        out[t] = in[(o * n + index[j]) * inner + i];
+        const int32_t r = index[j];
+        out[t] = r >= 0 && r < n ? in[(o * n + r) * inner + i] : NAN;
     });
 }
 
@@ -136,7 +139,12 @@ int tre_dot_gathered_rows_cuda(void *impl, int64_t outer, int64_t n, int64_t inn
     /* a thread per output row, its terms in order: the CPU's sums exactly */
     return tre_cuda_each((tre_cuda_impl *)impl, outer * k, [=] TRE_CUDA_FN(int64_t t) {
         const int64_t o = t / k, j = t - o * k;
-        const float *xr = x + o * xstride + j * inner, *wr = w + (o * n + index[j]) * inner;
+        const int32_t r = index[j];
+        if (r < 0 || r >= n) { /* as in tre_gather_cuda */
+            out[t] = NAN;
+            return;
+        }
+        const float *xr = x + o * xstride + j * inner, *wr = w + (o * n + r) * inner;
         double acc = 0.0;
         for (int64_t i = 0; i < inner; ++i) acc += (double)(xr[i] * wr[i]);
         out[t] = (float)acc;

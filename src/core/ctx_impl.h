@@ -57,6 +57,8 @@ struct tre_ctx {
     bool step_sig_on;
     uint64_t step_sig;
     const char *step_dynamic;
+    /* a step graph's capture is recording the step: nothing runs, the host cannot read back */
+    bool capturing;
 };
 
 /* True while the context has no sticky error. */

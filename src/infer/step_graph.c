@@ -229,9 +229,11 @@ static tre_status capture_step(tre_ctx *ctx, tre_step_graph *g, const step_key *
     const bool validate = ctx->validate;
     ctx->validate = false;
     ctx->step_sig_on = true;
+    ctx->capturing = true;
     tre_elbo_result r;
     const float *d_elbo = NULL;
     const tre_status s = tre_elbo_deferred(ctx, model, guide, args, o, &r, &d_elbo);
+    ctx->capturing = false;
     ctx->step_sig_on = false;
     ctx->validate = validate;
     void *graph = NULL;

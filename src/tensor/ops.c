@@ -217,8 +217,12 @@ tre_tensor *tre_broadcast_to(tre_ctx *ctx, const tre_tensor *t, int64_t particle
 }
 
 /* Indices are few (a minibatch, a datum's group): checking them on the host keeps a bad one
- * from reading outside the tensor on either backend. */
+ * from reading outside the tensor on either backend. A step graph's capture cannot read them
+ * back: there the eager steps before it checked the same program, the CUDA kernels give NaN
+ * for an index out of range (never a read outside the tensor), and a replay whose loss is not
+ * finite is rerun eagerly, where this check names the index. */
 bool tre_index_in_range(tre_ctx *ctx, const char *op, const tre_tensor *index, int64_t n) {
+    if (ctx->capturing) return true;
     int64_t k = index->shape[0];
     int32_t *host = tre_step_alloc(ctx, (size_t)(k ? k : 1) * sizeof *host);
     if (!host || tre_tensor_to_host(ctx, index, host, k) != TRE_OK) return false;

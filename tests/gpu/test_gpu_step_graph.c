@@ -16,16 +16,20 @@
 
 #define N 40  /* data rows */
 #define D 3   /* regression weights */
+#define G 4   /* groups of the grouped regression */
 #define STEPS 10
 
 typedef struct sdata {
     tre_tensor *x, *X, *y;
+    tre_tensor *group; /* int32 [N]: each row's group */
     int64_t subsample; /* of the "data" plate (0: none) */
     bool readback;     /* the model reads a value back mid-step */
 } sdata;
 
 /* Reparameterized Normal and Gamma sites (the Gamma draws by rejection), a score-function
- * Bernoulli, an MVN-free matmul through a Bernoulli(logits) likelihood, plates. */
+ * Bernoulli, an MVN-free matmul through a Bernoulli(logits) likelihood, a grouped regression
+ * (each row's features with its group's weights: an index the host checks outside a capture),
+ * plates. */
 static tre_tensor *model(tre_ctx *c, const void *args) {
     const sdata *d = args;
     const int64_t dd = D;
@@ -43,8 +47,13 @@ static tre_tensor *model(tre_ctx *c, const void *args) {
     tre_plate_end(c);
     tre_tensor *w = tre_sample(c, "w", tre_dist_to_event(c, tre_dist_expand(c, tre_normal(c, tre_scalar(c, 0.f),
                                                                                       tre_scalar(c, 1.f)), 1, &dd), 1), NULL);
+    tre_plate(c, "groups", G, 0);
+    tre_tensor *gw = tre_sample(c, "gw", tre_dist_to_event(c, tre_dist_expand(c, tre_normal(c, tre_scalar(c, 0.f),
+                                                                                        tre_scalar(c, 1.f)), 1, &dd), 1), NULL);
+    tre_plate_end(c);
     tre_plate(c, "rows", N, 0);
     tre_sample(c, "y", tre_bernoulli_logits(c, tre_matmul(c, d->X, w)), d->y);
+    tre_sample(c, "yg", tre_normal(c, tre_vecdot_index_select(c, d->X, gw, d->group), tre_scalar(c, 1.f)), d->x);
     tre_plate_end(c);
     return mu;
 }
@@ -59,6 +68,12 @@ static tre_tensor *guide(tre_ctx *c, const void *args) {
     tre_sample(c, "b", tre_bernoulli_probs(c, tre_param(c, "b_p", tre_scalar(c, 0.4f), TRE_C_UNIT_INTERVAL)), NULL);
     tre_tensor *wl = tre_param(c, "w_loc", tre_full(c, 1, &dd, 0.1f), TRE_C_REAL);
     tre_tensor *ws = tre_param(c, "w_scale", tre_full(c, 1, &dd, 0.4f), TRE_C_POSITIVE);
+    const int64_t gd[2] = {G, D};
+    tre_tensor *gl = tre_param(c, "gw_loc", tre_full(c, 2, gd, -0.1f), TRE_C_REAL);
+    tre_tensor *gs = tre_param(c, "gw_scale", tre_full(c, 2, gd, 0.3f), TRE_C_POSITIVE);
+    tre_plate(c, "groups", G, 0);
+    tre_sample(c, "gw", tre_dist_to_event(c, tre_normal(c, gl, gs), 1), NULL);
+    tre_plate_end(c);
     return tre_sample(c, "w", tre_dist_to_event(c, tre_normal(c, wl, ws), 1), NULL);
 }
 
@@ -92,6 +107,9 @@ static void setup(tre_ctx *ctx, sdata *d) {
     d->x = persistent(ctx, 1, &n, x);
     d->X = persistent(ctx, 2, nd, X);
     d->y = persistent(ctx, 1, &n, y);
+    int32_t group[N];
+    for (int i = 0; i < N; ++i) group[i] = (i * 3) % G;
+    TT_OK(ctx, tre_tensor_create(ctx, &d->group, TRE_I32, 1, 1, &n, group));
 }
 
 /* An eager context and a graphed one, same seed, same data. */
@@ -120,6 +138,8 @@ static void pair_close(pair *p) {
     tre_ctx_destroy(p->g);
 }
 
+static char last_error[TRE_ERR_LEN]; /* of the last step that failed (both contexts agreed) */
+
 /* One step on each; the losses must be the same double and the statuses the same. */
 static tre_status pair_step(pair *p, const tre_elbo_opts *o, int step) {
     double le = 0, lg = 0;
@@ -130,6 +150,7 @@ static tre_status pair_step(pair *p, const tre_elbo_opts *o, int step) {
                  tre_status_name(sg), tre_ctx_error(p->g));
     if (se != TRE_OK) {
         assert_string_equal(tre_ctx_error(p->e), tre_ctx_error(p->g));
+        snprintf(last_error, sizeof last_error, "%s", tre_ctx_error(p->e));
         print_message("step %d: %s (as expected where the test says so)\n", step, tre_ctx_error(p->e));
         tre_ctx_clear_error(p->e);
         tre_ctx_clear_error(p->g);
@@ -226,10 +247,11 @@ static void test_recapture(void **state) {
     pair_close(&p);
 }
 
-static void poke(tre_ctx *ctx, tre_tensor *t, const float *v) {
-    assert_int_equal(ctx->be->upload(ctx->be->impl, t->data, v, (size_t)t->numel * sizeof *v), 0);
+static void poke_bytes(tre_ctx *ctx, tre_tensor *t, const void *v, size_t bytes) {
+    assert_int_equal(ctx->be->upload(ctx->be->impl, t->data, v, bytes), 0);
     TT_OK(ctx, tre_ctx_sync(ctx));
 }
+static void poke(tre_ctx *ctx, tre_tensor *t, const float *v) { poke_bytes(ctx, t, v, (size_t)t->numel * sizeof *v); }
 
 /* A NaN in the data after the capture: the replay's loss is not finite, its update is not
  * applied, and the step is rerun eagerly, which returns the eager step's error. */
@@ -255,6 +277,34 @@ static void test_non_finite_replay(void **state) {
     poke(p.g, p.dg.x, x);
     for (int k = 0; k < 4; ++k, ++step) assert_int_equal(pair_step(&p, &o, step), TRE_OK);
     assert_true(stats_of(&p).replays >= 5); /* the graph survived */
+    pair_same_params(&p);
+    pair_close(&p);
+}
+
+/* A group index out of range after the capture: the host cannot check it in a replay, the
+ * kernels give NaN instead of reading outside w, and the rerun eager step names the index. */
+static void test_index_out_of_range_in_replay(void **state) {
+    (void)state;
+    pair p;
+    pair_open(&p, 4);
+    const tre_elbo_opts o = {.kind = TRE_TRACE_ELBO, .num_particles = 32};
+    int step = 0;
+    for (; step < 5; ++step) assert_int_equal(pair_step(&p, &o, step), TRE_OK);
+    assert_int_equal(stats_of(&p).replays, 2);
+    int32_t group[N];
+    for (int i = 0; i < N; ++i) group[i] = (i * 3) % G;
+    group[7] = G; /* one past the last group */
+    poke_bytes(p.e, p.de.group, group, sizeof group);
+    poke_bytes(p.g, p.dg.group, group, sizeof group);
+    assert_int_not_equal(pair_step(&p, &o, step++), TRE_OK); /* the same error from both */
+    assert_non_null(strstr(last_error, "tre_vecdot_index_select: index 4 at position 7"));
+    assert_int_equal(stats_of(&p).reruns, 1);
+    pair_same_params(&p);
+    group[7] = (7 * 3) % G;
+    poke_bytes(p.e, p.de.group, group, sizeof group);
+    poke_bytes(p.g, p.dg.group, group, sizeof group);
+    for (int k = 0; k < 3; ++k, ++step) assert_int_equal(pair_step(&p, &o, step), TRE_OK);
+    assert_true(stats_of(&p).replays >= 4); /* the graph survived */
     pair_same_params(&p);
     pair_close(&p);
 }
@@ -294,6 +344,7 @@ int main(void) {
         cmocka_unit_test(test_replay_matches_eager),
         cmocka_unit_test(test_recapture),
         cmocka_unit_test(test_non_finite_replay),
+        cmocka_unit_test(test_index_out_of_range_in_replay),
         cmocka_unit_test(test_fallbacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
