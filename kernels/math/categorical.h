@@ -92,6 +92,15 @@ static inline TRE_HD void tre_categorical_log_prob_grad_row(int64_t k, const flo
     }
 }
 
+/* The end of tre_categorical_shared_grad_row, given its sums: count_j - softmax_j * G (NaN
+ * everywhere when a value was outside the support). */
+static inline TRE_HD void tre_categorical_shared_grad_finish(int64_t k, const float *l, const double *count,
+                                                             double G, bool bad, float *grad) {
+    const tre_cat_norm n = tre_categorical_norm_row(k, l);
+    for (int64_t j = 0; j < k; ++j)
+        grad[j] = bad ? NAN : (float)(count[j] - exp(tre_categorical_log_softmax(&n, l[j])) * G);
+}
+
 /* The particles' contribution to d / d l of one logits row they all share: with
  * count_j = sum of g_p over the particles whose value is j, and G = sum of all g_p (a value
  * outside the support makes its row NaN), the gradient is count_j - softmax_j * G. values and
@@ -110,9 +119,7 @@ static inline TRE_HD void tre_categorical_shared_grad_row(int64_t k, const float
         else count[i] += gp;
         G += gp;
     }
-    const tre_cat_norm n = tre_categorical_norm_row(k, l);
-    for (int64_t j = 0; j < k; ++j)
-        grad[j] = bad ? NAN : (float)(count[j] - exp(tre_categorical_log_softmax(&n, l[j])) * G);
+    tre_categorical_shared_grad_finish(k, l, count, G, bad, grad);
 }
 
 /* Inverse-CDF draw from uniform u in (0, 1): the first k whose cumulative weight exceeds

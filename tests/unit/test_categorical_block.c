@@ -9,9 +9,11 @@
  * apart; 2 ulp (relative 2.4e-7, or 1e-37 absolute near 0) is allowed. Draws must agree exactly:
  * they could differ only for a uniform within ~1e-15 of a cumulative weight. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "test_support.h"
 #include "kernels/cpu/categorical_block.h"
+#include "kernels/cpu/cpu_backend.h"
 
 #define NROWS TRE_CAT_BLOCK
 
@@ -112,10 +114,42 @@ static void test_special_rows(void **state) {
     assert_true(lp[0] < 0.f);
 }
 
+/* The CPU's shared-logits gradient (rows in chunks, particles in the outer loop) gives the row
+ * function's results exactly: every row adds its particles in the same order. Row counts off
+ * the chunk size, a value outside the support, and a long row (the heap path). */
+static void test_shared_logits_gradient_matches_the_row_function(void **state) {
+    (void)state;
+    enum { P = 37, M = 150, KMAX = 1100 };
+    const int64_t ks[] = {1, 5, KMAX};
+    for (size_t a = 0; a < sizeof ks / sizeof *ks; ++a) {
+        const int64_t k = ks[a], m_rows = k == KMAX ? 3 : M;
+        float *l = malloc((size_t)(m_rows * k) * sizeof *l), *g = malloc((size_t)(P * m_rows) * sizeof *g);
+        float *v = malloc((size_t)(P * m_rows) * sizeof *v), *got = malloc((size_t)(m_rows * k) * sizeof *got);
+        float *want = malloc((size_t)k * sizeof *want);
+        double *count = malloc((size_t)k * sizeof *count);
+        for (int64_t i = 0; i < m_rows * k; ++i) l[i] = (float)(6.0 * unif01() - 3.0);
+        for (int64_t i = 0; i < P * m_rows; ++i) {
+            g[i] = (float)(unif01() - 0.5);
+            v[i] = (float)(int64_t)(unif01() * (double)k);
+        }
+        /* values transposed, [M, P] (particle stride 1, row stride P), to test both strides */
+        if (m_rows > 7) v[7 * P + 3] = (float)k; /* row 7: one value outside the support */
+        assert_int_equal(tre_categorical_log_prob_backward_shared_cpu(NULL, P, m_rows, k, g, l, k, v, 1, P, got), 0);
+        for (int64_t m = 0; m < m_rows; ++m) {
+            tre_categorical_shared_grad_row(k, l + m * k, P, g + m, m_rows, v + m * P, 1, count, want);
+            if (memcmp(got + m * k, want, (size_t)k * sizeof *want) != 0)
+                fail_msg("k %lld row %lld: chunked gradient differs from the row function", (long long)k, (long long)m);
+        }
+        if (m_rows > 7) assert_true(isnan(got[7 * k]));
+        free(l), free(g), free(v), free(got), free(want), free(count);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocks_match_the_row_functions),
         cmocka_unit_test(test_special_rows),
+        cmocka_unit_test(test_shared_logits_gradient_matches_the_row_function),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
