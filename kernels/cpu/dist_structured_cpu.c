@@ -260,14 +260,14 @@ int tre_categorical_log_prob_backward_shared_cpu(void *impl, int64_t P, int64_t 
         int failed = 0;
 #pragma omp parallel for schedule(static) PAR_IF(M, P) reduction(| : failed)
         for (int64_t m = 0; m < M; ++m) {
-            double *count = malloc((size_t)k * sizeof *count);
+            double stack[STACK_WORK], *count = work_get(stack, k);
             if (!count) {
                 failed = 1;
                 continue;
             }
             tre_categorical_shared_grad_row(k, logits + m * lstride, P, g + m, M, value + m * vstride1, vstride0,
                                             count, grad_logits + m * k);
-            free(count);
+            work_put(stack, count);
         }
         return failed ? TRE_KERR_OOM : 0;
     }

@@ -2,7 +2,7 @@
  * (Every op is the place where the gradient tape will record itself.) */
 #include "ops_backward.h"
 
-static bool check_arg(tre_ctx *ctx, const char *op, const char *which, const tre_tensor *t) {
+bool tre_check_arg(tre_ctx *ctx, const char *op, const char *which, const tre_tensor *t) {
     if (!t) {
         tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: argument %s is NULL", op, which);
         return false;
@@ -36,7 +36,7 @@ static bool join(tre_ctx *ctx, const char *op, const tre_tensor *a, const tre_te
 static tre_tensor *binary(tre_ctx *ctx, tre_binop op, const char *name, const tre_tensor *a,
                           const tre_tensor *b) {
     if (!ctx || !tre_ok(ctx)) return NULL;
-    if (!check_arg(ctx, name, "a", a) || !check_arg(ctx, name, "b", b)) return NULL;
+    if (!tre_check_arg(ctx, name, "a", a) || !tre_check_arg(ctx, name, "b", b)) return NULL;
     int64_t p, shape[TRE_MAX_DIMS];
     int ndim;
     if (!join(ctx, name, a, b, &p, &ndim, shape)) return NULL;
@@ -74,7 +74,7 @@ tre_tensor *tre_div(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b) {
 
 static tre_tensor *unary(tre_ctx *ctx, tre_unop op, const char *name, const tre_tensor *a) {
     if (!ctx || !tre_ok(ctx)) return NULL;
-    if (!check_arg(ctx, name, "a", a)) return NULL;
+    if (!tre_check_arg(ctx, name, "a", a)) return NULL;
     tre_tensor *out = tre_tensor_new(ctx, TRE_F32, a->particles, a->ndim, a->shape);
     if (!out) return NULL;
     tre_backend_check(ctx,
@@ -100,7 +100,7 @@ tre_tensor *tre_unary_op(tre_ctx *ctx, tre_unop op, const char *name, const tre_
 
 tre_tensor *tre_sum_trailing(tre_ctx *ctx, const tre_tensor *t, int n) {
     if (!ctx || !tre_ok(ctx)) return NULL;
-    if (!check_arg(ctx, "tre_sum", "a", t)) return NULL;
+    if (!tre_check_arg(ctx, "tre_sum", "a", t)) return NULL;
     if (n < 0 || n > t->ndim) {
         tre_ctx_fail(ctx, TRE_ERR_SHAPE, "sum: cannot sum %d trailing dims of a %d-dim tensor", n,
                      t->ndim);
@@ -143,7 +143,7 @@ static void vecdot_rows(tre_ctx *ctx, const tre_tensor *const *args, int64_t p, 
 
 tre_tensor *tre_vecdot(tre_ctx *ctx, const tre_tensor *a, const tre_tensor *b) {
     if (!ctx || !tre_ok(ctx)) return NULL;
-    if (!check_arg(ctx, "tre_vecdot", "a", a) || !check_arg(ctx, "tre_vecdot", "b", b)) return NULL;
+    if (!tre_check_arg(ctx, "tre_vecdot", "a", a) || !tre_check_arg(ctx, "tre_vecdot", "b", b)) return NULL;
     if (a->ndim < 1 || b->ndim < 1) {
         tre_ctx_fail(ctx, TRE_ERR_SHAPE, "tre_vecdot: argument %s has no dim to sum over (shape [])",
                      a->ndim < 1 ? "a" : "b");
@@ -221,6 +221,12 @@ tre_tensor *tre_broadcast_to(tre_ctx *ctx, const tre_tensor *t, int64_t particle
  * back: there the eager steps before it checked the same program, the CUDA kernels give NaN
  * for an index out of range (never a read outside the tensor), and a replay whose loss is not
  * finite is rerun eagerly, where this check names the index. */
+bool tre_index_arg(tre_ctx *ctx, const char *op, const tre_tensor *index) {
+    if (index && index->dtype == TRE_I32 && index->ndim == 1 && index->particles == 1) return true;
+    tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: index must be an int32 tensor of shape [k], extent 1", op);
+    return false;
+}
+
 bool tre_index_in_range(tre_ctx *ctx, const char *op, const tre_tensor *index, int64_t n) {
     if (ctx->capturing) return true;
     int64_t k = index->shape[0];
@@ -237,12 +243,8 @@ bool tre_index_in_range(tre_ctx *ctx, const char *op, const tre_tensor *index, i
 
 tre_tensor *tre_index_select(tre_ctx *ctx, const tre_tensor *a, int dim, const tre_tensor *index) {
     if (!ctx || !tre_ok(ctx)) return NULL;
-    if (!check_arg(ctx, "tre_index_select", "a", a)) return NULL;
-    if (!index || index->dtype != TRE_I32 || index->ndim != 1 || index->particles != 1) {
-        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
-                     "tre_index_select: index must be an int32 tensor of shape [k], extent 1");
+    if (!tre_check_arg(ctx, "tre_index_select", "a", a) || !tre_index_arg(ctx, "tre_index_select", index))
         return NULL;
-    }
     int d = dim < 0 ? a->ndim + dim : dim;
     if (d < 0 || d >= a->ndim) {
         tre_ctx_fail(ctx, TRE_ERR_SHAPE, "tre_index_select: dim %d out of range for %d dims", dim,
@@ -280,7 +282,7 @@ static void particle_mean_backward(tre_ctx *ctx, const tre_grad_node *n, const t
 
 tre_tensor *tre_particle_mean(tre_ctx *ctx, const tre_tensor *a) {
     if (!ctx || !tre_ok(ctx)) return NULL;
-    if (!check_arg(ctx, "particle_mean", "a", a)) return NULL;
+    if (!tre_check_arg(ctx, "particle_mean", "a", a)) return NULL;
     bool was = ctx->grad_recording;
     ctx->grad_recording = false; /* the node below stands for the whole computation */
     tre_tensor *sum = tre_reduce_to(ctx, a, 1, a->ndim, a->shape);

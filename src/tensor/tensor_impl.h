@@ -29,6 +29,10 @@ int64_t tre_shape_numel(int ndim, const int64_t *shape);
 tre_tensor *tre_mask_scale(tre_ctx *ctx, const tre_tensor *x, const tre_tensor *mask,
                            double scale, int64_t particles, int ndim, const int64_t *shape);
 tre_tensor *tre_unary_op(tre_ctx *ctx, tre_unop op, const char *name, const tre_tensor *a);
+/* Argument checks of the ops, false with an error naming `op` (and the argument): a float32
+ * tensor; an index, an int32 tensor of shape [k] with extent 1. */
+bool tre_check_arg(tre_ctx *ctx, const char *op, const char *which, const tre_tensor *t);
+bool tre_index_arg(tre_ctx *ctx, const char *op, const tre_tensor *index);
 /* True when every element of the int32 index [k] lies in [0, n); else false with an error
  * naming `op` and the first bad position. */
 bool tre_index_in_range(tre_ctx *ctx, const char *op, const tre_tensor *index, int64_t n);

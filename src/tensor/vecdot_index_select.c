@@ -34,22 +34,12 @@ static void vecdot_index_select_backward(tre_ctx *ctx, const tre_grad_node *n, c
     if (gw) tre_grad_accumulate(ctx, w, gw);
 }
 
-static bool check_f32(tre_ctx *ctx, const char *which, const tre_tensor *t) {
-    if (t && t->dtype == TRE_F32) return true;
-    tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_vecdot_index_select: argument %s %s", which,
-                 t ? "must be float32" : "is NULL");
-    return false;
-}
-
 tre_tensor *tre_vecdot_index_select(tre_ctx *ctx, const tre_tensor *x, const tre_tensor *w,
                                     const tre_tensor *index) {
     if (!ctx || !tre_ok(ctx)) return NULL;
-    if (!check_f32(ctx, "x", x) || !check_f32(ctx, "w", w)) return NULL;
-    if (!index || index->dtype != TRE_I32 || index->ndim != 1 || index->particles != 1) {
-        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
-                     "tre_vecdot_index_select: index must be an int32 tensor of shape [k], extent 1");
+    const char *op = "tre_vecdot_index_select";
+    if (!tre_check_arg(ctx, op, "x", x) || !tre_check_arg(ctx, op, "w", w) || !tre_index_arg(ctx, op, index))
         return NULL;
-    }
     const tre_tensor *xs[1] = {x};
     /* The layout the kernels cover: w [n, D] per particle, x [k, D] shared or per particle, no
      * gradient for x. Anything else is the same value by the composed ops (which check it). */
@@ -57,7 +47,7 @@ tre_tensor *tre_vecdot_index_select(tre_ctx *ctx, const tre_tensor *x, const tre
     if (w->ndim != 2 || x->ndim != 2 || x->shape[0] != k || x->shape[1] != w->shape[1] ||
         (x->particles != 1 && x->particles != w->particles) || tre_grad_wanted(ctx, 1, xs))
         return tre_vecdot(ctx, x, tre_index_select(ctx, w, -2, index));
-    if (!tre_index_in_range(ctx, "tre_vecdot_index_select", index, w->shape[0])) return NULL;
+    if (!tre_index_in_range(ctx, op, index, w->shape[0])) return NULL;
     tre_tensor *out = tre_tensor_new(ctx, TRE_F32, w->particles, 1, &k);
     if (!out) return NULL;
     tre_gathered_dot(ctx, w, index, x, out);
