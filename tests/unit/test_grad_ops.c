@@ -309,20 +309,26 @@ static void test_vecdot_values(void **state) {
 
 /* With gradients recorded, a dot with rows picked by index_select reads the source rows
  * directly: the same values as the dot with the picked copy (products and sums alike) */
+/* A grouped-regression layout: per-particle weights w [G, D], shared features x [N, D], and each
+ * datum's group (some groups picked often, every group at least once). */
+enum { GR_P = 3, GR_G = 4, GR_N = 9, GR_D = 5 };
+static const int32_t gr_index[GR_N] = {3, 0, 2, 2, 1, 3, 0, 0, 2};
+static void grouped_make(tre_ctx *ctx, uint64_t seed, tre_tensor **tw, tre_tensor **tx, tre_tensor **ti) {
+    int64_t ws[2] = {GR_G, GR_D}, xs[2] = {GR_N, GR_D}, k = GR_N;
+    float w[GR_P * GR_G * GR_D], x[GR_N * GR_D];
+    for (int i = 0; i < GR_P * GR_G * GR_D; ++i) w[i] = uniform(&seed, -2, 2);
+    for (int i = 0; i < GR_N * GR_D; ++i) x[i] = uniform(&seed, -2, 2);
+    TT_OK(ctx, tre_tensor_create(ctx, tw, TRE_F32, GR_P, 2, ws, w));
+    TT_OK(ctx, tre_tensor_create(ctx, tx, TRE_F32, 1, 2, xs, x));
+    TT_OK(ctx, tre_tensor_create(ctx, ti, TRE_I32, 1, 1, &k, gr_index));
+}
+
 static void test_vecdot_gathered_rows_forward(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(1);
-    const int64_t P = 3, G = 4, N = 9, D = 5;
-    int64_t ws[2] = {G, D}, xs[2] = {N, D}, k = N;
-    float w[3 * 4 * 5], x[9 * 5];
-    int32_t idx[9] = {3, 0, 2, 2, 1, 3, 0, 0, 2};
-    uint64_t seed = 11;
-    for (int i = 0; i < P * G * D; ++i) w[i] = uniform(&seed, -2, 2);
-    for (int i = 0; i < N * D; ++i) x[i] = uniform(&seed, -2, 2);
+    const int64_t P = GR_P, N = GR_N;
     tre_tensor *tw = NULL, *tx = NULL, *ti = NULL;
-    TT_OK(ctx, tre_tensor_create(ctx, &tw, TRE_F32, P, 2, ws, w));
-    TT_OK(ctx, tre_tensor_create(ctx, &tx, TRE_F32, 1, 2, xs, x));
-    TT_OK(ctx, tre_tensor_create(ctx, &ti, TRE_I32, 1, 1, &k, idx));
+    grouped_make(ctx, 11, &tw, &tx, &ti);
     tw->requires_grad = true;
     tre_grad_begin(ctx);
     tre_tensor *rows = tre_index_select(ctx, tw, -2, ti);
@@ -343,17 +349,12 @@ static void test_vecdot_gathered_rows_forward(void **state) {
 static void test_vecdot_index_select_values_and_errors(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(1);
-    const int64_t P = 3, G = 4, N = 9, D = 5;
-    int64_t ws[2] = {G, D}, xs[2] = {N, D}, k = N;
-    float w[3 * 4 * 5], x[9 * 5];
-    int32_t idx[9] = {3, 0, 2, 2, 1, 3, 0, 0, 2}, bad[9] = {3, 0, 2, 2, 4, 3, 0, 0, 2};
-    uint64_t seed = 5;
-    for (int i = 0; i < P * G * D; ++i) w[i] = uniform(&seed, -2, 2);
-    for (int i = 0; i < N * D; ++i) x[i] = uniform(&seed, -2, 2);
+    const int64_t P = GR_P, N = GR_N, k = GR_N;
+    int32_t bad[GR_N];
+    memcpy(bad, gr_index, sizeof bad);
+    bad[4] = GR_G; /* one past the last group */
     tre_tensor *tw = NULL, *tx = NULL, *ti = NULL, *tb = NULL;
-    TT_OK(ctx, tre_tensor_create(ctx, &tw, TRE_F32, P, 2, ws, w));
-    TT_OK(ctx, tre_tensor_create(ctx, &tx, TRE_F32, 1, 2, xs, x));
-    TT_OK(ctx, tre_tensor_create(ctx, &ti, TRE_I32, 1, 1, &k, idx));
+    grouped_make(ctx, 5, &tw, &tx, &ti);
     TT_OK(ctx, tre_tensor_create(ctx, &tb, TRE_I32, 1, 1, &k, bad));
     for (int taped = 0; taped < 2; ++taped) {
         tw->requires_grad = taped;
