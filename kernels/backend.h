@@ -24,6 +24,20 @@ extern "C" {
 #define TRE_KERR_STALE 4
 #define TRE_KDIMS 9 /* particle dim + TRE_MAX_DIMS */
 
+/* The memory a backend holds (the device's on CUDA; host memory on the CPU): everything it
+ * allocated and has not freed yet (tensors, the step arenas' chunks, its own scratch and
+ * workspaces), and the most it held at once since it was created or its peak was last reset. */
+typedef struct tre_kmemory {
+    uint64_t bytes, peak;
+} tre_kmemory;
+static inline void tre_kmemory_add(tre_kmemory *m, uint64_t bytes) {
+    m->bytes += bytes;
+    if (m->bytes > m->peak) m->peak = m->bytes;
+}
+static inline void tre_kmemory_sub(tre_kmemory *m, uint64_t bytes) {
+    m->bytes = bytes < m->bytes ? m->bytes - bytes : 0;
+}
+
 typedef struct tre_kshape {
     int ndim;
     int64_t dim[TRE_KDIMS];
@@ -283,6 +297,9 @@ typedef struct tre_backend {
     void (*graph_destroy)(void *impl, void *graph);
     int (*set_rng_delta)(void *impl, uint64_t delta);
     int (*sync)(void *impl);
+    /* What the backend holds now and at most (tre_kmemory); reset_peak: the peak starts again
+     * from what is held now, after it is read. */
+    void (*memory)(void *impl, tre_kmemory *out, bool reset_peak);
     void (*destroy)(void *impl);
 } tre_backend;
 

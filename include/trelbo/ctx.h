@@ -63,12 +63,19 @@ int64_t tre_ctx_particles(const tre_ctx *ctx);
 void tre_ctx_step_reset(tre_ctx *ctx);
 
 /* Bytes held by the step arenas (host structures, backend data) and how many times they had to
- * ask the system for memory since creation; lets a training loop check it stopped allocating. */
+ * ask the system for memory since creation; lets a training loop check it stopped allocating.
+ * backend_bytes: all the memory the backend holds for this context now (on CUDA the device
+ * memory: tensors, params, the step arena, scratch, the cuBLAS workspace; on the CPU the same
+ * blocks in host memory); backend_peak_bytes: the most it held at once since the context was
+ * created or tre_ctx_memory_reset_peak. */
 typedef struct tre_ctx_memory {
     uint64_t host_bytes, data_bytes;
     uint64_t host_grows, data_grows;
+    uint64_t backend_bytes, backend_peak_bytes;
 } tre_ctx_memory;
 void tre_ctx_memory_stats(const tre_ctx *ctx, tre_ctx_memory *out);
+/* Starts backend_peak_bytes again from what the backend holds now (e.g. to measure one phase). */
+void tre_ctx_memory_reset_peak(tre_ctx *ctx);
 
 #ifdef __cplusplus
 }

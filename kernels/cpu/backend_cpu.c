@@ -1,14 +1,37 @@
 /* The CPU backend table: host memory and the CPU kernels. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cpu_backend.h"
 
+/* Each block starts with a 64-byte header holding its size (what free subtracts from the
+ * memory count); the caller gets the 64-byte-aligned bytes after it. */
+#define HEADER 64
 static void *cpu_alloc(void *impl, size_t bytes) {
-    (void)impl;
+    tre_cpu_impl *im = impl;
     size_t rounded = (bytes + 63) / 64 * 64;
-    return aligned_alloc(64, rounded ? rounded : 64);
+    if (!rounded) rounded = 64;
+    if (rounded > SIZE_MAX - HEADER) return NULL;
+    unsigned char *base = aligned_alloc(64, rounded + HEADER);
+    if (!base) return NULL;
+    memcpy(base, &rounded, sizeof rounded);
+    tre_kmemory_add(&im->mem, rounded);
+    return base + HEADER;
 }
-static void cpu_free(void *impl, void *p) { (void)impl; free(p); }
+static void cpu_free(void *impl, void *p) {
+    if (!p) return;
+    tre_cpu_impl *im = impl;
+    unsigned char *base = (unsigned char *)p - HEADER;
+    size_t rounded;
+    memcpy(&rounded, base, sizeof rounded);
+    tre_kmemory_sub(&im->mem, rounded);
+    free(base);
+}
+static void cpu_memory(void *impl, tre_kmemory *out, bool reset_peak) {
+    tre_cpu_impl *im = impl;
+    *out = im->mem;
+    if (reset_peak) im->mem.peak = im->mem.bytes;
+}
 static int cpu_memcpy(void *impl, void *dst, const void *src, size_t bytes) {
     (void)impl;
     if (bytes) memmove(dst, src, bytes);
@@ -23,7 +46,7 @@ static int cpu_sync(void *impl) { (void)impl; return 0; }
 static void cpu_destroy(void *impl) {
     tre_cpu_impl *im = impl;
     if (!im) return;
-    free(im->scratch);
+    cpu_free(im, im->scratch);
     free(im);
 }
 
@@ -32,9 +55,9 @@ void *tre_cpu_scratch(void *impl, size_t bytes) {
     if (bytes <= im->scratch_bytes) return im->scratch;
     size_t want = im->scratch_bytes * 2 > bytes ? im->scratch_bytes * 2 : bytes;
     want = (want + 63) / 64 * 64;
-    void *p = aligned_alloc(64, want);
+    void *p = cpu_alloc(im, want);
     if (!p) return NULL;
-    free(im->scratch);
+    cpu_free(im, im->scratch);
     im->scratch = p;
     im->scratch_bytes = want;
     return p;
@@ -92,6 +115,7 @@ tre_backend *tre_backend_cpu_create(void) {
         .mvn_kl_backward = tre_mvn_kl_backward_cpu,
         .validate = tre_validate_cpu,
         .sync = cpu_sync,
+        .memory = cpu_memory,
         .destroy = cpu_destroy,
     };
     tre_backend *b = malloc(sizeof *b);

@@ -14,6 +14,8 @@
  * corrections would have to become device words too). */
 #include <stdlib.h>
 #include <string.h>
+#include <new>
+#include <unordered_map>
 #include "cuda_common.cuh"
 
 #if defined(TRE_CUDA_EMULATE)
@@ -47,20 +49,37 @@ int tre_cuda_launch_status(tre_cuda_impl *im) {
 
 /* ---- memory ------------------------------------------------------------------------------- */
 
+typedef std::unordered_map<void *, size_t> mem_sizes;
+
 static void *cuda_alloc(void *impl, size_t bytes) {
-    (void)impl;
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
     if (!bytes) bytes = 256;
 #if defined(TRE_CUDA_EMULATE)
     if (bytes > ((size_t)1 << 40)) return NULL; /* the pretend device has 1 TiB */
-    return aligned_alloc(256, (bytes + 255) / 256 * 256);
+    void *p = aligned_alloc(256, (bytes + 255) / 256 * 256);
+    if (!p) return NULL;
 #else
     void *p = NULL;
     if (cudaMalloc(&p, bytes) != cudaSuccess) {
         (void)cudaGetLastError();
         return NULL;
     }
-    return p;
 #endif
+    try {
+        (*(mem_sizes *)im->mem_sizes)[p] = bytes;
+        tre_kmemory_add(&im->mem, bytes);
+    } catch (...) {
+        /* no room to remember the size: the block works, the count leaves it out */
+    }
+    return p;
+}
+
+void tre_cuda_mem_forget(tre_cuda_impl *im, void *p) {
+    mem_sizes *sizes = (mem_sizes *)im->mem_sizes;
+    auto it = sizes->find(p);
+    if (it == sizes->end()) return;
+    tre_kmemory_sub(&im->mem, it->second);
+    sizes->erase(it);
 }
 
 static void cuda_free(void *impl, void *p) {
@@ -71,6 +90,7 @@ static void cuda_free(void *impl, void *p) {
         tre_cuda_capture_defer_free(im, p);
         return;
     }
+    tre_cuda_mem_forget(im, p);
 #if defined(TRE_CUDA_EMULATE)
     free(p);
 #else
@@ -80,6 +100,12 @@ static void cuda_free(void *impl, void *p) {
     (void)cudaFree(p);
     (void)cudaGetLastError();
 #endif
+}
+
+static void cuda_memory(void *impl, tre_kmemory *out, bool reset_peak) {
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    *out = im->mem;
+    if (reset_peak) im->mem.peak = im->mem.bytes;
 }
 
 void *tre_cuda_scratch(tre_cuda_impl *im, size_t bytes) {
@@ -269,17 +295,23 @@ static void cuda_destroy(void *impl) {
         if (im->stage_done[i]) (void)cudaEventDestroy(im->stage_done[i]);
     if (im->h_stage) (void)cudaFreeHost(im->h_stage);
     if (im->h_result) (void)cudaFreeHost(im->h_result);
-    if (im->d_blas_ws) (void)cudaFree(im->d_blas_ws);
+    cuda_free(im, im->d_blas_ws);
     if (im->stream) (void)cudaStreamDestroy(im->stream);
     im->stream = NULL;
     (void)cudaGetLastError();
 #endif
+    delete (mem_sizes *)im->mem_sizes;
     free(im);
 }
 
 static tre_cuda_impl *impl_create(void) {
     tre_cuda_impl *im = (tre_cuda_impl *)calloc(1, sizeof *im);
     if (!im) return NULL;
+    im->mem_sizes = new (std::nothrow) mem_sizes();
+    if (!im->mem_sizes) {
+        free(im);
+        return NULL;
+    }
     const char *sync = getenv("TRELBO_CUDA_SYNC");
     im->sync_launches = sync && strcmp(sync, "0") != 0 && sync[0] != '\0';
 #if !defined(TRE_CUDA_EMULATE)
@@ -290,7 +322,7 @@ static tre_cuda_impl *impl_create(void) {
                    cudaSuccess;
     for (int i = 0; i < 2 && ok; ++i)
         ok = cudaEventCreateWithFlags(&im->stage_done[i], cudaEventDisableTiming) == cudaSuccess;
-    ok = ok && cudaMalloc(&im->d_blas_ws, TRE_CUDA_BLAS_WORKSPACE) == cudaSuccess;
+    ok = ok && (im->d_blas_ws = cuda_alloc(im, TRE_CUDA_BLAS_WORKSPACE)) != NULL;
     ok = ok && cublasCreate(&im->blas) == CUBLAS_STATUS_SUCCESS;
     ok = ok && cublasSetStream(im->blas, im->stream) == CUBLAS_STATUS_SUCCESS;
     /* its own workspace, so cuBLAS never allocates inside a step; full fp32 (no TF32), so
@@ -389,6 +421,7 @@ extern "C" tre_backend *tre_backend_cuda_create(void) {
     b->graph_destroy = tre_cuda_graph_destroy;
     b->set_rng_delta = tre_cuda_set_rng_delta;
     b->sync = cuda_sync;
+    b->memory = cuda_memory;
     b->destroy = cuda_destroy;
     return b;
 }

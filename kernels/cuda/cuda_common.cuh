@@ -58,6 +58,10 @@ struct tre_cuda_impl {
      * numbers); device memory, 0 outside graph launches. rng_delta: its current value. */
     uint64_t *d_rng_delta;
     uint64_t rng_delta;
+    /* device memory held (cuda_alloc's blocks and the cuBLAS workspace): the count, and each
+     * block's size by its address (a std::unordered_map<void *, size_t>) for the free */
+    tre_kmemory mem;
+    void *mem_sizes;
     tre_cuda_graph *cap;           /* the graph being captured (NULL: ops run) */
     int capture_broken;            /* an op that cannot be captured was asked for */
     /* TRELBO_CUDA_SYNC=1: wait for every kernel after its launch, so that a fault inside it is
@@ -74,6 +78,9 @@ int tre_cuda_capture_refuse(tre_cuda_impl *im);
  * (it holds the device side of what the host did in the step), so p is released with the
  * graph, after its last launch; the capture breaks as for a refused op. */
 void tre_cuda_capture_defer_free(tre_cuda_impl *im, void *p);
+/* Takes a block cuda_alloc handed out off the memory count, as it is freed (graph_free frees
+ * the deferred ones itself). */
+void tre_cuda_mem_forget(tre_cuda_impl *im, void *p);
 /* An upload while capturing: the bytes are copied into memory owned by the graph, which the
  * graph's copy node reads at every launch. */
 int tre_cuda_capture_upload(tre_cuda_impl *im, void *dst, const void *host, size_t bytes);

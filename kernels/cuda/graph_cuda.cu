@@ -41,11 +41,10 @@ static void graph_free(tre_cuda_impl *im, tre_cuda_graph *g) {
     if (g->exec) (void)cudaGraphExecDestroy(g->exec);
     if (g->graph) (void)cudaGraphDestroy(g->graph);
     for (void *p : g->pinned) (void)cudaFreeHost(p);
-    for (void *p : g->deferred_frees) (void)cudaFree(p);
+    for (void *p : g->deferred_frees) tre_cuda_mem_forget(im, p), (void)cudaFree(p);
     (void)cudaGetLastError();
 #else
-    (void)im;
-    for (void *p : g->deferred_frees) free(p);
+    for (void *p : g->deferred_frees) tre_cuda_mem_forget(im, p), free(p);
 #endif
     delete g;
 }

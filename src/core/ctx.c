@@ -117,6 +117,16 @@ void tre_ctx_memory_stats(const tre_ctx *ctx, tre_ctx_memory *out) {
     out->data_bytes = ctx->data.capacity;
     out->host_grows = ctx->host.grows;
     out->data_grows = ctx->data.grows;
+    tre_kmemory m;
+    ctx->be->memory(ctx->be->impl, &m, false);
+    out->backend_bytes = m.bytes;
+    out->backend_peak_bytes = m.peak;
+}
+
+void tre_ctx_memory_reset_peak(tre_ctx *ctx) {
+    if (!ctx) return;
+    tre_kmemory m;
+    ctx->be->memory(ctx->be->impl, &m, true);
 }
 
 void *tre_step_alloc(tre_ctx *ctx, size_t bytes) {

@@ -1185,10 +1185,16 @@ static void test_backend_choice(void **state) {
 static void test_free_during_capture(void **state) {
     (void)state;
     const int64_t n = 1000;
+    const uint64_t bytes = (uint64_t)n * sizeof(float);
+    tre_kmemory m0, m;
+    gpu->memory(gpu->impl, &m0, false);
     float *keep = gpu->alloc(gpu->impl, (size_t)n * sizeof(float));
     float *doomed = gpu->alloc(gpu->impl, (size_t)n * sizeof(float));
     assert_non_null(keep);
     assert_non_null(doomed);
+    gpu->memory(gpu->impl, &m, false);
+    assert_int_equal(m.bytes, m0.bytes + 2 * bytes);
+    assert_true(m.peak >= m.bytes);
     assert_int_equal(gpu->graph_begin(gpu->impl), 0);
     assert_int_equal(gpu->fill(gpu->impl, doomed, 3.f, n), 0);
     assert_int_equal(gpu->fill(gpu->impl, keep, 5.f, n), 0);
@@ -1197,12 +1203,21 @@ static void test_free_during_capture(void **state) {
     assert_int_equal(gpu->graph_end(gpu->impl, &graph), TRE_KERR_CAPTURE);
     assert_non_null(graph);
     assert_int_equal(gpu->graph_launch(gpu->impl, graph), 0);
-    gpu->graph_destroy(gpu->impl, graph); /* releases the deferred buffer */
+    gpu->memory(gpu->impl, &m, false); /* the deferred buffer is still held ... */
+    assert_int_equal(m.bytes, m0.bytes + 2 * bytes);
+    gpu->graph_destroy(gpu->impl, graph); /* ... until the graph releases it */
+    gpu->memory(gpu->impl, &m, true);
+    assert_int_equal(m.bytes, m0.bytes + bytes);
+    assert_true(m.peak >= m0.bytes + 2 * bytes);
+    gpu->memory(gpu->impl, &m, false); /* the reset peak starts from what is held */
+    assert_int_equal(m.peak, m.bytes);
     float back[1000];
     assert_int_equal(gpu->sync(gpu->impl), 0);
     assert_int_equal(gpu->download(gpu->impl, back, keep, sizeof back), 0);
     for (int64_t i = 0; i < n; ++i) assert_true(back[i] == 5.f);
     gpu->free(gpu->impl, keep);
+    gpu->memory(gpu->impl, &m, false);
+    assert_int_equal(m.bytes, m0.bytes);
 }
 
 int main(void) {

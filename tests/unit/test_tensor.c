@@ -444,6 +444,44 @@ static tre_tensor *arena_model(tre_ctx *c, const void *args) {
     return mu;
 }
 
+/* backend_bytes counts what the backend holds (params, data, the step arena's chunks),
+ * backend_peak_bytes the most at once; a reset starts the peak from what is held. */
+static void test_backend_memory_counts(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(4);
+    tre_ctx_memory m0, m;
+    tre_ctx_memory_stats(ctx, &m0);
+    assert_true(m0.backend_peak_bytes >= m0.backend_bytes);
+    enum { N = 100000 };
+    float *xs = calloc(N, sizeof *xs);
+    tre_tensor *x = tt_data(ctx, N, xs);
+    free(xs);
+    tre_ctx_memory_stats(ctx, &m);
+    assert_true(m.backend_bytes >= m0.backend_bytes + 4 * N);
+    assert_true(m.backend_bytes <= m0.backend_bytes + 4 * N + 256);
+    const uint64_t with_x = m.backend_bytes;
+    /* a step of 64 particles x N: the data arena grows, and the backend holds its chunks */
+    tre_ctx_step_reset(ctx);
+    TT_OK(ctx, tre_ctx_set_particles(ctx, 64));
+    tre_tensor *big = tre_add(ctx, x, tre_sample(ctx, "e", tre_normal(ctx, tre_scalar(ctx, 0.f),
+                                                                      tre_scalar(ctx, 1.f)), NULL));
+    assert_non_null(big);
+    tre_ctx_memory_stats(ctx, &m);
+    assert_true(m.data_bytes >= 64 * 4 * (uint64_t)N);
+    assert_true(m.backend_bytes >= with_x + m.data_bytes);
+    assert_true(m.backend_peak_bytes >= m.backend_bytes);
+    const uint64_t peak = m.backend_peak_bytes;
+    tre_tensor_destroy(ctx, x);
+    tre_ctx_memory_stats(ctx, &m);
+    assert_true(m.backend_bytes <= peak - 4 * N);
+    assert_int_equal(m.backend_peak_bytes, peak); /* the peak stays ... */
+    tre_ctx_memory_reset_peak(ctx);
+    tre_ctx_memory_stats(ctx, &m);
+    assert_int_equal(m.backend_peak_bytes, m.backend_bytes); /* ... until reset */
+    tre_ctx_memory_reset_peak(NULL); /* no context: nothing happens */
+    tre_ctx_destroy(ctx);
+}
+
 /* The same computation step after step: the arenas stop asking for memory after the first
  * reset (one chunk of the first step's size replaces its chunks). */
 static void test_step_arena_stops_growing(void **state) {
@@ -576,6 +614,7 @@ int main(void) {
         cmocka_unit_test(test_null_arguments),
         cmocka_unit_test(test_persistent_survives_step_reset),
         cmocka_unit_test(test_step_arena_stops_growing),
+        cmocka_unit_test(test_backend_memory_counts),
         cmocka_unit_test(test_two_contexts_in_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
