@@ -2,9 +2,10 @@
  *
  * Runs the model suite of bench_models.c over a sweep of particle counts, value-only and
  * value+gradient, and reports per configuration the estimate with its standard error, the
- * median and spread of the time per step, particles/s, log-density terms/s, peak memory, and the
- * fraction of this machine's ceiling reached, measured in the same run (matrix-product rate for
- * the models bound by one, memory bandwidth for the others). --json writes the same rows in the
+ * median and spread of the time per step, particles/s, log-density terms/s, peak memory (host
+ * and backend, per configuration), and the fraction of this machine's ceiling reached, measured
+ * in the same run (matrix-product rate for the models bound by one, memory bandwidth for the
+ * others). --json writes the same rows in the
  * format bench/peers/ and bench/compare use. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -14,6 +15,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include "bench_models.h"
+#include "host_peak.h"
 
 const char *tre_bench_data_text(const void *data);
 
@@ -25,11 +27,6 @@ static double now_s(void) {
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
-}
-static double peak_rss_mib(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / 1024.0;
 }
 
 typedef struct opts {
@@ -61,7 +58,10 @@ static void usage(void) {
     printf("--backend auto (the default) takes CUDA when a device is present, else the CPU;\n"
            "TRELBO_BACKEND=cpu|cuda overrides auto. --estimator: Trace_ELBO (default),\n"
            "TraceMeanField_ELBO, or RenyiELBO with --alpha (default 0: IWAE). Each configuration\n"
-           "is warmed up once before it is timed. --graph times value+gradient as SVI steps\n"
+           "runs in a context of its own, warmed up with two steps before it is timed; host_MiB\n"
+           "is the process's peak resident set during it, backend_MiB the most memory the\n"
+           "backend held (the device's on CUDA). A configuration that runs out of memory is\n"
+           "reported as skipped, with the larger particle counts of its mode. --graph times value+gradient as SVI steps\n"
            "(Adam included) through tre_svi_step_graphed: on CUDA, replays of one captured graph\n"
            "after 2 eager warm-up steps and the capture; on the CPU, eager steps. --check exits\n"
            "nonzero when an estimate misses its model's closed-form ELBO (conjugate_normal) by\n"
@@ -177,131 +177,218 @@ static ceiling measure_ceiling(void) {
     return c;
 }
 
-/* ---- one model over the sweep ---------------------------------------------------------------- */
+/* ---- one configuration (model, mode, particle count), in a context of its own --------------- */
 
-static int run_model(const bench_model *m, const opts *o, const ceiling *ceil, FILE *json, int *first_row) {
-    tre_ctx *ctx;
-    tre_status s = tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = o->backend, .seed = o->seed,
-                                                       .no_validation = o->no_validation});
+/* Configurations that ran out of memory: written to the JSON's "skipped" list, as the peers'. */
+typedef struct skip_log {
+    int n;
+    struct {
+        const char *model;
+        char sizes[64], reason[128];
+        int64_t particles;
+        bool grad;
+    } e[64];
+} skip_log;
+
+static void skip_note(skip_log *sk, const char *model, const char *sizes, int64_t P, bool grad,
+                      const char *reason) {
+    printf("%6s %9lld   skipped: %s\n", grad ? "grad" : "value", (long long)P, reason);
+    if (sk->n == (int)(sizeof sk->e / sizeof sk->e[0])) return;
+    sk->e[sk->n].model = model;
+    snprintf(sk->e[sk->n].sizes, sizeof sk->e[sk->n].sizes, "%s", sizes);
+    snprintf(sk->e[sk->n].reason, sizeof sk->e[sk->n].reason, "%s", reason);
+    sk->e[sk->n].particles = P;
+    sk->e[sk->n].grad = grad;
+    sk->n++;
+}
+
+/* A context with the model's data; 0, or 1 after printing why not. */
+static int open_model(const bench_model *m, const opts *o, tre_ctx **ctx, void **data) {
+    tre_status s = tre_ctx_create(ctx, &(tre_ctx_opts){.backend = o->backend, .seed = o->seed,
+                                                      .no_validation = o->no_validation});
     if (s != TRE_OK) return fprintf(stderr, "tre_ctx_create: %s\n", tre_status_name(s)), 1;
-    void *data = m->make(ctx, &o->size);
-    if (!data) {
-        fprintf(stderr, "%s: cannot make the data: %s\n", m->name, tre_ctx_error(ctx));
-        tre_ctx_destroy(ctx);
+    *data = m->make(*ctx, &o->size);
+    if (!*data) {
+        fprintf(stderr, "%s: cannot make the data: %s\n", m->name, tre_ctx_error(*ctx));
+        tre_ctx_destroy(*ctx);
         return 1;
     }
-    const char *sizes = tre_bench_data_text(data);
-    const int64_t terms = m->terms(data);
-    const double gflop = m->gemm_flops(data);
-    printf("\n%s (%s), backend %s, %s, %d reps, validation %s\n", m->name, sizes,
-           tre_ctx_backend_name(ctx), o->estimator_name, o->reps, o->no_validation ? "off" : "on");
-    printf("%6s %9s %14s %9s %10s %10s %10s %12s %12s %8s %8s\n", "mode", "particles", "elbo", "stderr",
-           "median_ms", "min_ms", "max_ms", "particles/s", "terms/s", "ceiling", "rss_MiB");
+    return 0;
+}
+
+typedef struct model_info {
+    const char *sizes;
+    int64_t terms;
+    double gflop;
+} model_info;
+
+enum { CONFIG_OK = 0, CONFIG_FAILED = 1, CONFIG_OUT_OF_MEMORY = 2 };
+
+/* Times one configuration in a fresh context, so that its memory figures are its own: the
+ * host's peak resident set over the configuration and the most memory its backend held (the
+ * device's on CUDA). Prints its row and appends it to the JSON. */
+static int run_config(const bench_model *m, const opts *o, const ceiling *ceil, const model_info *mi,
+                      int64_t P, bool grad, double *t, FILE *json, int *first_row) {
+    bench_host_peak_reset();
+    tre_ctx *ctx;
+    void *data;
+    if (open_model(m, o, &ctx, &data)) return CONFIG_FAILED;
+    int rc = CONFIG_OK;
+    tre_elbo_opts eo = {.kind = o->estimator, .num_particles = P, .alpha = o->alpha, .grad = grad};
+    tre_elbo_result res;
+    double mean = 0, se2 = 0;
+    const bool graphed = grad && o->graph;
+    tre_adam *adam = NULL;
+    tre_step_graph *sg = NULL;
+    if (graphed && (tre_adam_create(ctx, &(tre_adam_opts){.lr = 1e-3}, &adam) != TRE_OK ||
+                    tre_step_graph_create(ctx, &sg) != TRE_OK)) {
+        fprintf(stderr, "%s: %s\n", m->name, tre_ctx_error(ctx));
+        rc = CONFIG_FAILED;
+    }
+    /* warm-up: the first step sizes the arenas, the second touches the one chunk that replaced
+     * them (graphed: two eager steps and the capture) */
+    for (int k = graphed ? -3 : -2; k < o->reps && !rc; ++k) {
+        fprintf(stderr, "\r  %s %s P=%lld rep %d/%d   ", m->name, grad ? "value+grad" : "value",
+                (long long)P, k < 0 ? 0 : k + 1, o->reps);
+        double t0 = now_s(), loss = 0;
+        tre_status st = graphed ? tre_svi_step_graphed(ctx, sg, m->model, m->guide, data, &eo, adam, &loss)
+                                : tre_elbo(ctx, m->model, m->guide, data, &eo, &res);
+        if (st != TRE_OK) {
+            fprintf(stderr, "\r%70s\r", "");
+            if (st == TRE_ERR_OUT_OF_MEMORY) rc = CONFIG_OUT_OF_MEMORY;
+            else fprintf(stderr, "%s: %s\n", m->name, tre_ctx_error(ctx)), rc = CONFIG_FAILED;
+            break;
+        }
+        if (graphed) res = (tre_elbo_result){.mean = -loss, .stderr_ = 0};
+        if (k < 0) continue;
+        t[k] = now_s() - t0;
+        mean += res.mean / o->reps;
+        se2 += res.stderr_ * res.stderr_ / ((double)o->reps * o->reps);
+    }
+    fprintf(stderr, "\r%70s\r", "");
+    if (sg) {
+        tre_step_graph_stats gs;
+        tre_step_graph_stats_get(sg, &gs);
+        if (!rc)
+            printf("  (P=%lld SVI steps: %lld replayed from a graph%s%s)\n", (long long)P,
+                   (long long)gs.replays, gs.eager_reason ? "; eager: " : "",
+                   gs.eager_reason ? gs.eager_reason : "");
+        tre_step_graph_destroy(ctx, sg);
+    }
+    if (adam) tre_adam_destroy(ctx, adam);
+    tre_ctx_memory mem;
+    tre_ctx_memory_stats(ctx, &mem);
+    const char *backend = tre_ctx_backend_name(ctx);
+    double cf = m->closed_form ? m->closed_form(data) : NAN;
+    m->destroy(ctx, data);
+    tre_ctx_destroy(ctx);
+    if (rc) return rc;
+    const char *host_scope;
+    const double host_mib = bench_host_peak_mib(&host_scope);
+    const double backend_mib = (double)mem.backend_peak_bytes / 1048576.0;
+
+    qsort(t, (size_t)o->reps, sizeof *t, cmp_double);
+    const double med = t[o->reps / 2];
+    /* the ceiling: matrix products at the measured rate (forward; the gradient adds the same
+     * again for the weights), else ~4 bytes moved per term and pass (2 passes for a value, 6
+     * with the gradient) at the measured bandwidth: an estimate */
+    double roof_s;
+    const char *bound;
+    if (mi->gflop > 0) {
+        roof_s = mi->gflop * (double)P * (grad ? 2 : 1) / ceil->gemm_flops;
+        bound = "gemm";
+    } else {
+        roof_s = 4.0 * (double)mi->terms * (double)P * (grad ? 6 : 2) / ceil->bandwidth;
+        bound = "memory";
+    }
+    const double fraction = roof_s / med;
+    /* the estimate against the closed form (Trace_ELBO at the guide's initial values; graphed
+     * steps move the params, the other estimators bound something else) */
+    if (m->closed_form && !graphed && o->estimator == TRE_TRACE_ELBO && P > 1) { /* P = 1: no SE */
+        const double se = sqrt(se2), err = mean - cf;
+        const double z = se > 0 ? err / se : (err == 0 ? 0 : INFINITY);
+        printf("  (P=%lld: closed-form error %+.4f = %+.1f SE)\n", (long long)P, err, z);
+        if (o->check && !(fabs(z) <= 5.0) && !(fabs(err) <= 1e-6 * fabs(cf))) {
+            fprintf(stderr, "%s: the estimate %.4f misses the closed form %.4f by %.1f SE\n", m->name,
+                    mean, cf, z);
+            rc = CONFIG_FAILED;
+        }
+    }
+    printf("%6s %9lld %14.4f %9.4f %10.4f %10.4f %10.4f %12.4g %12.4g %7.1f%% %8.1f %11.1f\n",
+           grad ? "grad" : "value", (long long)P, mean, sqrt(se2), med * 1e3, t[0] * 1e3,
+           t[o->reps - 1] * 1e3, (double)P / med, (double)(P * mi->terms) / med, 100 * fraction,
+           host_mib, backend_mib);
+    if (json) {
+        char cfs[32] = "null";
+        if (m->closed_form) snprintf(cfs, sizeof cfs, "%.6f", cf);
+        fprintf(json,
+                "%s\n    {\"system\": \"trelbo\", \"backend\": \"%s\", \"model\": \"%s\", "
+                "\"sizes\": \"%s\", \"particles\": %lld, \"estimator\": \"%s\", "
+                "\"grad\": %s, \"reps\": %d, \"elbo\": %.6f, \"stderr\": %.6f, "
+                "\"closed_form\": %s, \"median_s\": %.9f, \"min_s\": %.9f, \"max_s\": %.9f, "
+                "\"particles_per_s\": %.6g, \"terms_per_s\": %.6g, \"peak_rss_mib\": %.1f, "
+                "\"peak_rss_scope\": \"%s\", \"backend_peak_mib\": %.1f, \"backend_memory\": \"%s\", "
+                "\"arena_mib\": %.1f, \"bound\": \"%s\", \"roofline_s\": %.9f, "
+                "\"ceiling_fraction\": %.4f, \"validation\": %s, \"graph\": %s}",
+                *first_row ? "" : ",", backend, m->name, mi->sizes, (long long)P, o->estimator_name,
+                grad ? "true" : "false", o->reps, mean, sqrt(se2), cfs, med, t[0], t[o->reps - 1],
+                (double)P / med, (double)(P * mi->terms) / med, host_mib, host_scope, backend_mib,
+                strcmp(backend, "cpu") ? "device" : "host",
+                (double)(mem.host_bytes + mem.data_bytes) / 1048576.0, bound, roof_s, fraction,
+                o->no_validation ? "false" : "true", graphed ? "true" : "false");
+        *first_row = 0;
+    }
+    return rc;
+}
+
+/* ---- one model over the sweep ---------------------------------------------------------------- */
+
+static int run_model(const bench_model *m, const opts *o, const ceiling *ceil, FILE *json,
+                     int *first_row, skip_log *sk) {
+    tre_ctx *ctx; /* describes the model; each configuration runs in a context of its own */
+    void *data;
+    if (open_model(m, o, &ctx, &data)) return 1;
+    char sizes[64], backend[32];
+    snprintf(sizes, sizeof sizes, "%s", tre_bench_data_text(data));
+    snprintf(backend, sizeof backend, "%s", tre_ctx_backend_name(ctx));
+    const model_info mi = {sizes, m->terms(data), m->gemm_flops(data)};
+    const double cf = m->closed_form ? m->closed_form(data) : NAN;
+    m->destroy(ctx, data);
+    tre_ctx_destroy(ctx);
+    printf("\n%s (%s), backend %s, %s, %d reps, validation %s\n", m->name, sizes, backend,
+           o->estimator_name, o->reps, o->no_validation ? "off" : "on");
+    printf("%6s %9s %14s %9s %10s %10s %10s %12s %12s %8s %8s %11s\n", "mode", "particles", "elbo",
+           "stderr", "median_ms", "min_ms", "max_ms", "particles/s", "terms/s", "ceiling", "host_MiB",
+           "backend_MiB");
     double *t = malloc((size_t)o->reps * sizeof *t);
+    if (!t) return fprintf(stderr, "out of memory\n"), 1;
     int rc = 0;
     for (int mode = 0; mode < 2 && !rc; ++mode) {
         if (!(o->modes & (1 << mode))) continue;
         const bool grad = mode == 1;
+        int64_t failed_at = 0; /* a particle count that ran out of memory */
         for (int pi = 0; pi < o->nparticles && !rc; ++pi) {
-            int64_t P = o->particles[pi];
-            tre_elbo_opts eo = {.kind = o->estimator, .num_particles = P, .alpha = o->alpha, .grad = grad};
-            tre_elbo_result res;
-            double mean = 0, se2 = 0;
-            const bool graphed = grad && o->graph;
-            tre_adam *adam = NULL;
-            tre_step_graph *sg = NULL;
-            if (graphed && (tre_adam_create(ctx, &(tre_adam_opts){.lr = 1e-3}, &adam) != TRE_OK ||
-                            tre_step_graph_create(ctx, &sg) != TRE_OK)) {
-                fprintf(stderr, "%s: %s\n", m->name, tre_ctx_error(ctx));
-                rc = 1;
-                break;
+            const int64_t P = o->particles[pi];
+            if (failed_at && P >= failed_at) {
+                char why[128];
+                snprintf(why, sizeof why, "not run: P=%lld already ran out of memory", (long long)failed_at);
+                skip_note(sk, m->name, sizes, P, grad, why);
+                continue;
             }
-            /* warm-up: sizes the arenas (graphed: two eager steps and the capture) */
-            for (int k = graphed ? -3 : -1; k < o->reps; ++k) {
-                fprintf(stderr, "\r  %s %s P=%lld rep %d/%d   ", m->name, grad ? "value+grad" : "value",
-                        (long long)P, k + 1, o->reps);
-                double t0 = now_s(), loss = 0;
-                tre_status st = graphed ? tre_svi_step_graphed(ctx, sg, m->model, m->guide, data, &eo, adam, &loss)
-                                        : tre_elbo(ctx, m->model, m->guide, data, &eo, &res);
-                if (st != TRE_OK) {
-                    fprintf(stderr, "\n%s: %s\n", m->name, tre_ctx_error(ctx));
-                    rc = 1;
-                    break;
-                }
-                if (graphed) res = (tre_elbo_result){.mean = -loss, .stderr_ = 0};
-                if (k < 0) continue;
-                t[k] = now_s() - t0;
-                mean += res.mean / o->reps;
-                se2 += res.stderr_ * res.stderr_ / ((double)o->reps * o->reps);
-            }
-            fprintf(stderr, "\r%70s\r", "");
-            if (sg) {
-                tre_step_graph_stats gs;
-                tre_step_graph_stats_get(sg, &gs);
-                printf("  (P=%lld SVI steps: %lld replayed from a graph%s%s)\n", (long long)P, (long long)gs.replays,
-                       gs.eager_reason ? "; eager: " : "", gs.eager_reason ? gs.eager_reason : "");
-                tre_step_graph_destroy(ctx, sg);
-            }
-            if (adam) tre_adam_destroy(ctx, adam);
-            if (rc) break;
-            qsort(t, (size_t)o->reps, sizeof *t, cmp_double);
-            const double med = t[o->reps / 2];
-            /* the ceiling: matrix products at the measured rate (forward; the gradient adds the
-             * same again for the weights), else ~4 bytes moved per term and pass (2 passes for a
-             * value, 6 with the gradient) at the measured bandwidth: an estimate */
-            double fraction, roof_s;
-            const char *bound;
-            if (gflop > 0) {
-                roof_s = gflop * (double)P * (grad ? 2 : 1) / ceil->gemm_flops;
-                bound = "gemm";
+            const int r = run_config(m, o, ceil, &mi, P, grad, t, json, first_row);
+            if (r == CONFIG_OUT_OF_MEMORY) {
+                skip_note(sk, m->name, sizes, P, grad, "out of memory");
+                failed_at = P;
             } else {
-                roof_s = 4.0 * (double)terms * (double)P * (grad ? 6 : 2) / ceil->bandwidth;
-                bound = "memory";
-            }
-            fraction = roof_s / med;
-            /* the estimate against the closed form (Trace_ELBO at the guide's initial values;
-             * graphed steps move the params, the other estimators bound something else) */
-            if (m->closed_form && !graphed && o->estimator == TRE_TRACE_ELBO && P > 1) { /* P = 1: no SE */
-                const double cf = m->closed_form(data), se = sqrt(se2), err = mean - cf;
-                const double z = se > 0 ? err / se : (err == 0 ? 0 : INFINITY);
-                printf("  (P=%lld: closed-form error %+.4f = %+.1f SE)\n", (long long)P, err, z);
-                if (o->check && !(fabs(z) <= 5.0) && !(fabs(err) <= 1e-6 * fabs(cf))) {
-                    fprintf(stderr, "%s: the estimate %.4f misses the closed form %.4f by %.1f SE\n", m->name,
-                            mean, cf, z);
-                    rc = 1;
-                }
-            }
-            tre_ctx_memory mem;
-            tre_ctx_memory_stats(ctx, &mem);
-            printf("%6s %9lld %14.4f %9.4f %10.4f %10.4f %10.4f %12.4g %12.4g %7.1f%% %8.1f\n",
-                   grad ? "grad" : "value", (long long)P, mean, sqrt(se2), med * 1e3, t[0] * 1e3,
-                   t[o->reps - 1] * 1e3, (double)P / med, (double)(P * terms) / med, 100 * fraction,
-                   peak_rss_mib());
-            if (json) {
-                char cf[32] = "null";
-                if (m->closed_form) snprintf(cf, sizeof cf, "%.6f", m->closed_form(data));
-                fprintf(json,
-                        "%s\n    {\"system\": \"trelbo\", \"backend\": \"%s\", \"model\": \"%s\", "
-                        "\"sizes\": \"%s\", \"particles\": %lld, \"estimator\": \"%s\", "
-                        "\"grad\": %s, \"reps\": %d, \"elbo\": %.6f, \"stderr\": %.6f, "
-                        "\"closed_form\": %s, \"median_s\": %.9f, \"min_s\": %.9f, \"max_s\": %.9f, "
-                        "\"particles_per_s\": %.6g, \"terms_per_s\": %.6g, \"peak_rss_mib\": %.1f, "
-                        "\"arena_mib\": %.1f, \"bound\": \"%s\", \"roofline_s\": %.9f, "
-                        "\"ceiling_fraction\": %.4f, \"validation\": %s, \"graph\": %s}",
-                        *first_row ? "" : ",", tre_ctx_backend_name(ctx), m->name, sizes, (long long)P,
-                        o->estimator_name, grad ? "true" : "false", o->reps, mean, sqrt(se2), cf, med, t[0],
-                        t[o->reps - 1],
-                        (double)P / med, (double)(P * terms) / med, peak_rss_mib(),
-                        (double)(mem.host_bytes + mem.data_bytes) / 1048576.0, bound, roof_s, fraction,
-                        o->no_validation ? "false" : "true", graphed ? "true" : "false");
-                *first_row = 0;
+                rc = r;
             }
         }
     }
-    if (m->closed_form) printf("closed-form ELBO at the guide's initial values: %.4f\n", m->closed_form(data));
+    printf("  host_MiB: the process's peak resident set during the configuration; backend_MiB: the\n"
+           "  most memory the backend held (%s memory: tensors, arenas, scratch)\n",
+           strcmp(backend, "cpu") ? "device" : "host");
+    if (m->closed_form) printf("closed-form ELBO at the guide's initial values: %.4f\n", cf);
     free(t);
-    m->destroy(ctx, data);
-    tre_ctx_destroy(ctx);
     return rc;
 }
 
@@ -323,10 +410,19 @@ int main(int argc, char **argv) {
         fprintf(json, "{\"machine\": {\"gemm_gflops\": %.3f, \"bandwidth_gbs\": %.3f}, \"results\": [",
                 ceil.gemm_flops / 1e9, ceil.bandwidth / 1e9);
     int first = 1, rc = 0;
+    static skip_log skipped;
     for (int i = 0; i < tre_bench_model_count && !rc; ++i)
         if (!strcmp(o.model, "all") || !strcmp(o.model, tre_bench_models[i]->name))
-            rc = run_model(tre_bench_models[i], &o, &ceil, json, &first);
+            rc = run_model(tre_bench_models[i], &o, &ceil, json, &first, &skipped);
     if (json) {
+        fprintf(json, "\n], \"skipped\": [");
+        for (int i = 0; i < skipped.n; ++i)
+            fprintf(json,
+                    "%s\n    {\"system\": \"trelbo\", \"model\": \"%s\", \"sizes\": \"%s\", "
+                    "\"particles\": %lld, \"grad\": %s, \"reason\": \"%s\"}",
+                    i ? "," : "", skipped.e[i].model, skipped.e[i].sizes,
+                    (long long)skipped.e[i].particles, skipped.e[i].grad ? "true" : "false",
+                    skipped.e[i].reason);
         fprintf(json, "\n]}\n");
         fclose(json);
     }

@@ -4,6 +4,7 @@ same keys as trelbo-bench --json writes)."""
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -59,8 +60,34 @@ def cpu_threads() -> int:
         return os.cpu_count() or 1
 
 
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+_peak_reset_took = False
+
+
+def peak_rss_reset() -> None:
+    """Restarts the kernel's high-water mark of the resident set (Linux), as trelbo-bench does
+    before each configuration, so that peak_rss_mib is the configuration's own peak."""
+    global _peak_reset_took
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        _peak_reset_took = True
+    except OSError:
+        _peak_reset_took = False
+
+
+def peak_rss_mib() -> tuple[float, str]:
+    """(MiB, scope): the peak resident set since peak_rss_reset ("configuration"), or the
+    process's lifetime peak ("process") where the reset is not available."""
+    if _peak_reset_took:
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024.0, "configuration"
+        except OSError:
+            pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "process"
 
 
 class StepTimeout(Exception):
@@ -117,7 +144,7 @@ def run(system: str, backend: str, machine: dict, prepare: Prepare, args: argpar
         terms = data.terms()
         print(f"\n{name} ({data.sizes}), {system} on {backend}, Trace_ELBO, {args.reps} reps", flush=True)
         print(f"{'mode':>6} {'particles':>9} {'elbo':>14} {'stderr':>9} {'median_ms':>10} {'min_ms':>10} "
-              f"{'max_ms':>10} {'particles/s':>12} {'terms/s':>12} {'rss_MiB':>8}", flush=True)
+              f"{'max_ms':>10} {'particles/s':>12} {'terms/s':>12} {'host_MiB':>8}", flush=True)
         slow_value: dict[int, float] = {}   # particles -> seconds per value step (for grad's skip rule)
         for grad in args.modes:
             mode = "grad" if grad else "value"
@@ -130,6 +157,7 @@ def run(system: str, backend: str, machine: dict, prepare: Prepare, args: argpar
                 elif grad and P in slow_value and slow_value[P] > cap:
                     reason = f"the value step alone took {slow_value[P]:.0f} s (> {cap:.0f} s)"
                 t_prep = None
+                peak_rss_reset()
                 if reason is None:
                     try:
                         t0 = time.perf_counter()
@@ -172,6 +200,7 @@ def run(system: str, backend: str, machine: dict, prepare: Prepare, args: argpar
                 if len(elbos) > 1:
                     var = sum((e - mean) ** 2 for e in elbos) / (len(elbos) - 1)
                     se = math.sqrt(var / len(elbos))
+                rss, rss_scope = peak_rss_mib()
                 last = (P, med)
                 if not grad:
                     slow_value[P] = med
@@ -182,7 +211,7 @@ def run(system: str, backend: str, machine: dict, prepare: Prepare, args: argpar
                     "closed_form": data.closed_form,
                     "median_s": med, "min_s": times[0], "max_s": times[-1],
                     "particles_per_s": P / med, "terms_per_s": P * terms / med,
-                    "peak_rss_mib": round(peak_rss_mib(), 1),
+                    "peak_rss_mib": round(rss, 1), "peak_rss_scope": rss_scope,
                     # trelbo's stderr comes from the per-particle spread within each step; the
                     # peers' Trace_ELBO returns only the mean, so theirs is the spread of the
                     # rep means (null with one rep)
@@ -196,7 +225,7 @@ def run(system: str, backend: str, machine: dict, prepare: Prepare, args: argpar
                 w.flush()
                 se_txt = f"{se:9.4f}" if se is not None else f"{'-':>9}"
                 print(f"{mode:>6} {P:>9} {mean:14.4f} {se_txt} {med * 1e3:10.4f} {times[0] * 1e3:10.4f} "
-                      f"{times[-1] * 1e3:10.4f} {P / med:12.4g} {P * terms / med:12.4g} {peak_rss_mib():8.1f}",
+                      f"{times[-1] * 1e3:10.4f} {P / med:12.4g} {P * terms / med:12.4g} {rss:8.1f}",
                       flush=True)
         if data.closed_form is not None:
             print(f"closed-form ELBO at the guide's initial values: {data.closed_form:.4f}")
