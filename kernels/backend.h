@@ -300,6 +300,9 @@ typedef struct tre_backend {
     /* What the backend holds now and at most (tre_kmemory); reset_peak: the peak starts again
      * from what is held now, after it is read. */
     void (*memory)(void *impl, tre_kmemory *out, bool reset_peak);
+    /* Gives back the scratch a larger step made the backend keep (down to its size at
+     * creation); the next op that needs more grows it again. Not while capturing. */
+    int (*trim)(void *impl);
     void (*destroy)(void *impl);
 } tre_backend;
 

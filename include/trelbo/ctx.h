@@ -76,6 +76,13 @@ typedef struct tre_ctx_memory {
 void tre_ctx_memory_stats(const tre_ctx *ctx, tre_ctx_memory *out);
 /* Starts backend_peak_bytes again from what the backend holds now (e.g. to measure one phase). */
 void tre_ctx_memory_reset_peak(tre_ctx *ctx);
+/* Gives back the memory that a larger step left the context holding: the step arenas and the
+ * backend's scratch, which otherwise keep the largest size any step needed (e.g. after one
+ * evaluation with many more particles than training uses). Starts a new step first, as
+ * tre_ctx_step_reset does, so the last step's tensors are gone; params and tensors made with
+ * tre_tensor_create are kept. The next step grows the arenas again to what it needs, and a
+ * tre_step_graph captured before is captured again. Not inside a model or a capture. */
+tre_status tre_ctx_memory_trim(tre_ctx *ctx);
 
 #ifdef __cplusplus
 }

@@ -50,6 +50,14 @@ static void cpu_destroy(void *impl) {
     free(im);
 }
 
+static int cpu_trim(void *impl) {
+    tre_cpu_impl *im = impl;
+    cpu_free(im, im->scratch);
+    im->scratch = NULL;
+    im->scratch_bytes = 0;
+    return 0;
+}
+
 void *tre_cpu_scratch(void *impl, size_t bytes) {
     tre_cpu_impl *im = impl;
     if (bytes <= im->scratch_bytes) return im->scratch;
@@ -116,6 +124,7 @@ tre_backend *tre_backend_cpu_create(void) {
         .validate = tre_validate_cpu,
         .sync = cpu_sync,
         .memory = cpu_memory,
+        .trim = cpu_trim,
         .destroy = cpu_destroy,
     };
     tre_backend *b = malloc(sizeof *b);

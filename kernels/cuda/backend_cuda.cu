@@ -133,6 +133,18 @@ void *tre_cuda_scratch(tre_cuda_impl *im, size_t bytes) {
     return p;
 }
 
+static int cuda_trim(void *impl) {
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    if (tre_cuda_capturing(im)) return tre_cuda_capture_refuse(im);
+    if (im->scratch_bytes <= TRE_CUDA_SCRATCH_MIN) return 0;
+    /* as a growth: graphs that point into the old scratch see it moved (TRE_KERR_STALE) */
+    im->scratch_gen++;
+    cuda_free(im, im->d_scratch);
+    im->d_scratch = NULL;
+    im->scratch_bytes = 0;
+    return tre_cuda_scratch(im, TRE_CUDA_SCRATCH_MIN) ? 0 : TRE_KERR_OOM;
+}
+
 static int cuda_upload(void *impl, void *dst, const void *host, size_t bytes) {
     tre_cuda_impl *im = (tre_cuda_impl *)impl;
     if (tre_cuda_capturing(im)) return tre_cuda_capture_upload(im, dst, host, bytes);
@@ -422,6 +434,7 @@ extern "C" tre_backend *tre_backend_cuda_create(void) {
     b->set_rng_delta = tre_cuda_set_rng_delta;
     b->sync = cuda_sync;
     b->memory = cuda_memory;
+    b->trim = cuda_trim;
     b->destroy = cuda_destroy;
     return b;
 }

@@ -123,6 +123,17 @@ void tre_ctx_memory_stats(const tre_ctx *ctx, tre_ctx_memory *out) {
     out->backend_peak_bytes = m.peak;
 }
 
+tre_status tre_ctx_memory_trim(tre_ctx *ctx) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    if (ctx->capturing || ctx->depth > 0)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
+                            "tre_ctx_memory_trim: called inside a model or a step capture");
+    tre_ctx_step_reset(ctx);
+    tre_arena_release(&ctx->host);
+    tre_arena_release(&ctx->data);
+    return tre_backend_check(ctx, ctx->be->trim(ctx->be->impl), "trim");
+}
+
 void tre_ctx_memory_reset_peak(tre_ctx *ctx) {
     if (!ctx) return;
     tre_kmemory m;

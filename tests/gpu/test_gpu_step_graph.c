@@ -244,6 +244,21 @@ static void test_recapture(void **state) {
     assert_int_equal(s.captures, 4);
     assert_true(s.replays >= 8);
     pair_same_params(&p);
+
+    /* the memory that evaluation left behind, given back: the graph is captured again, and
+     * the steps are still the eager ones bit for bit */
+    tre_ctx_memory_stats(p.g, &m1);
+    TT_OK(p.e, tre_ctx_memory_trim(p.e));
+    TT_OK(p.g, tre_ctx_memory_trim(p.g));
+    tre_ctx_memory m2;
+    tre_ctx_memory_stats(p.g, &m2);
+    assert_int_equal(m2.data_bytes, 0);
+    assert_true(m2.backend_bytes + m1.data_bytes <= m1.backend_bytes);
+    for (int k = 0; k < 5; ++k, ++step) assert_int_equal(pair_step(&p, &o, step), TRE_OK);
+    s = stats_of(&p);
+    assert_int_equal(s.invalidations, 4);
+    assert_int_equal(s.captures, 5);
+    pair_same_params(&p);
     pair_close(&p);
 }
 

@@ -482,6 +482,58 @@ static void test_backend_memory_counts(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+static tre_status trim_status; /* what tre_ctx_memory_trim said inside a model */
+static tre_tensor *trimming_model(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *z = tre_sample(c, "z", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), NULL);
+    trim_status = tre_ctx_memory_trim(c);
+    return z;
+}
+
+/* A step with many particles leaves the arenas at its size; a trim gives that back and keeps
+ * the persistent tensors; later steps grow the arenas again; inside a model it is an error. */
+static void test_memory_trim(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(5);
+    enum { N = 1000, BIG = 4096 };
+    float xs[N];
+    for (int i = 0; i < N; ++i) xs[i] = (float)i;
+    tre_tensor *x = tt_data(ctx, N, xs);
+    TT_OK(ctx, tre_ctx_set_particles(ctx, BIG));
+    tre_tensor *big = tre_add(ctx, x, tre_full(ctx, 1, (const int64_t[]){N}, 1.f));
+    big = tre_mul(ctx, big, tre_sample(ctx, "e", tre_normal(ctx, tre_scalar(ctx, 0.f),
+                                                           tre_scalar(ctx, 1.f)), NULL));
+    assert_non_null(big);
+    tre_ctx_memory m1, m2;
+    tre_ctx_memory_stats(ctx, &m1);
+    assert_true(m1.data_bytes >= (uint64_t)BIG * N * 4);
+    TT_OK(ctx, tre_ctx_memory_trim(ctx));
+    tre_ctx_memory_stats(ctx, &m2);
+    assert_int_equal(m2.data_bytes, 0);
+    assert_int_equal(m2.host_bytes, 0);
+    assert_true(m2.backend_bytes + m1.data_bytes <= m1.backend_bytes);
+    const float *h = tt_host(ctx, x, 0); /* the data survive */
+    for (int i = 0; i < N; ++i) assert_true(h[i] == (float)i);
+    /* a small step after it: the arenas grow again to what it needs */
+    TT_OK(ctx, tre_ctx_set_particles(ctx, 2));
+    tre_tensor *y = tre_add(ctx, x, tre_scalar(ctx, 1.f));
+    assert_non_null(y);
+    h = tt_host(ctx, y, 1);
+    for (int i = 0; i < N; ++i) assert_true(h[i] == (float)i + 1.f);
+    tre_ctx_memory_stats(ctx, &m2);
+    assert_true(m2.data_bytes > 0 && m2.data_bytes < m1.data_bytes);
+    /* inside a model: an error naming the call, and the context goes on working */
+    tre_ctx_step_reset(ctx);
+    tre_messenger *tr = tre_trace_handler(ctx);
+    assert_int_equal(tre_run(ctx, trimming_model, NULL, &tr, 1, NULL), TRE_ERR_INVALID_ARG);
+    assert_int_equal(trim_status, TRE_ERR_INVALID_ARG);
+    assert_non_null(strstr(tre_ctx_error(ctx), "tre_ctx_memory_trim"));
+    tre_ctx_step_reset(ctx);
+    assert_non_null(tre_add(ctx, x, tre_scalar(ctx, 2.f)));
+    assert_int_equal(tre_ctx_memory_trim(NULL), TRE_ERR_INVALID_ARG);
+    tre_ctx_destroy(ctx);
+}
+
 /* The same computation step after step: the arenas stop asking for memory after the first
  * reset (one chunk of the first step's size replaces its chunks). */
 static void test_step_arena_stops_growing(void **state) {
@@ -615,6 +667,7 @@ int main(void) {
         cmocka_unit_test(test_persistent_survives_step_reset),
         cmocka_unit_test(test_step_arena_stops_growing),
         cmocka_unit_test(test_backend_memory_counts),
+        cmocka_unit_test(test_memory_trim),
         cmocka_unit_test(test_two_contexts_in_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
