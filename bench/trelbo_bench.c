@@ -247,9 +247,14 @@ static int run_config(const bench_model *m, const opts *o, const ceiling *ceil, 
     }
     /* warm-up: the first step sizes the arenas, the second touches the one chunk that replaced
      * them (graphed: two eager steps and the capture) */
+    double shown = -1; /* when the progress line was last written: at most 5 times a second, so
+                        * that its write (a system call) does not come between every short step */
     for (int k = graphed ? -3 : -2; k < o->reps && !rc; ++k) {
-        fprintf(stderr, "\r  %s %s P=%lld rep %d/%d   ", m->name, grad ? "value+grad" : "value",
-                (long long)P, k < 0 ? 0 : k + 1, o->reps);
+        if (now_s() - shown >= 0.2) {
+            fprintf(stderr, "\r  %s %s P=%lld rep %d/%d   ", m->name, grad ? "value+grad" : "value",
+                    (long long)P, k < 0 ? 0 : k + 1, o->reps);
+            shown = now_s();
+        }
         double t0 = now_s(), loss = 0;
         tre_status st = graphed ? tre_svi_step_graphed(ctx, sg, m->model, m->guide, data, &eo, adam, &loss)
                                 : tre_elbo(ctx, m->model, m->guide, data, &eo, &res);

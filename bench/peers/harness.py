@@ -184,9 +184,12 @@ def run(system: str, backend: str, machine: dict, prepare: Prepare, args: argpar
                     w.flush()
                     continue
                 times, elbos = [], []
+                shown = -1.0   # the progress line at most 5 times a second, as trelbo-bench's
                 for k in range(args.reps):
-                    sys.stderr.write(f"\r  {name} {mode} P={P} rep {k + 1}/{args.reps}   ")
-                    sys.stderr.flush()
+                    if time.perf_counter() - shown >= 0.2:
+                        sys.stderr.write(f"\r  {name} {mode} P={P} rep {k + 1}/{args.reps}   ")
+                        sys.stderr.flush()
+                        shown = time.perf_counter()
                     t0 = time.perf_counter()
                     e = step(k)
                     times.append(time.perf_counter() - t0)

@@ -1,5 +1,6 @@
 /* Simplified iteration spaces and block gathers for the CPU kernels. */
 #include <stdbool.h>
+#include <string.h>
 #include "cpu_iter.h"
 
 void tre_cpu_iter_init(tre_cpu_iter *it, int64_t particles, const tre_kshape *shape, int nargs,
@@ -214,8 +215,33 @@ void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const floa
     }
 }
 
-void tre_cpu_gather_view(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
-                         float *const *dst, const float **view) {
+void tre_cpu_repeats_init(tre_cpu_repeats *r, const tre_cpu_iter *it, const float *const *base) {
+    r->any = false;
+    if (it->total <= TRE_CPU_BLOCK) return;
+    for (int a = 0; a < it->nargs; ++a) {
+        r->len[a] = 0;
+        if (!base[a]) continue;
+        /* the trailing dims a steps through as one run of memory (none: a scalar), then
+         * stride 0 over every dim before them */
+        int k = it->ndim;
+        int64_t len = 1;
+        if (it->run[a])
+            for (len = 1; k > 0 && it->stride[a][k - 1] == len; --k) len *= it->dim[k - 1];
+        bool repeats = len <= TRE_CPU_REPEAT_MAX && len < it->total;
+        for (int d = 0; d < k && repeats; ++d) repeats = it->stride[a][d] == 0;
+        if (!repeats) continue;
+        r->len[a] = len;
+        r->any = true;
+        float *b = r->buf[a];
+        for (int64_t j = 0; j < len; ++j) b[j] = base[a][j];
+        for (int64_t have = len, want = TRE_CPU_BLOCK + len; have < want; have *= 2)
+            memcpy(b + have, b, (size_t)(have < want - have ? have : want - have) * sizeof *b);
+    }
+}
+
+void tre_cpu_gather_view_rep(const tre_cpu_iter *it, const tre_cpu_repeats *r, int64_t start,
+                             int64_t n, const float *const *base, float *const *dst,
+                             const float **view) {
     int64_t off[TRE_CPU_MAX_ARGS];
     bool offs_known = false;
     const float *copy_base[TRE_CPU_MAX_ARGS] = {NULL};
@@ -223,7 +249,9 @@ void tre_cpu_gather_view(const tre_cpu_iter *it, int64_t start, int64_t n, const
     for (int a = 0; a < it->nargs; ++a) {
         view[a] = dst[a];
         if (!base[a] || !dst[a]) continue;
-        if (tre_cpu_one_run(it, a, start, n)) {
+        if (r && r->any && r->len[a]) {
+            view[a] = r->buf[a] + start % r->len[a];
+        } else if (tre_cpu_one_run(it, a, start, n)) {
             if (!offs_known) {
                 tre_cpu_offsets(it, start, off);
                 offs_known = true;
@@ -235,4 +263,9 @@ void tre_cpu_gather_view(const tre_cpu_iter *it, int64_t start, int64_t n, const
         }
     }
     if (any_copy) tre_cpu_gather(it, start, n, copy_base, dst);
+}
+
+void tre_cpu_gather_view(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
+                         float *const *dst, const float **view) {
+    tre_cpu_gather_view_rep(it, NULL, start, n, base, dst, view);
 }

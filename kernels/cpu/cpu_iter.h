@@ -98,6 +98,26 @@ void tre_cpu_gather(const tre_cpu_iter *it, int64_t start, int64_t n, const floa
 void tre_cpu_gather_view(const tre_cpu_iter *it, int64_t start, int64_t n, const float *const *base,
                          float *const *dst, const float **view);
 
+/* Arguments that repeat one short stretch of memory over the whole space, such as a
+ * parameter every particle shares over a few data (eight schools' loc and scale [8] at
+ * [P, 8]), or one value (a scalar): tre_cpu_repeats_init writes that stretch repeated past one
+ * block, once per call, and a block then points into it instead of copying its elements. */
+#define TRE_CPU_REPEAT_MAX 64 /* the longest stretch so repeated */
+typedef struct tre_cpu_repeats {
+    bool any;                      /* false: len[] is not set, no argument is repeated */
+    int64_t len[TRE_CPU_MAX_ARGS]; /* the stretch's length; 0: the argument is not repeated */
+    float buf[TRE_CPU_MAX_ARGS][TRE_CPU_BLOCK + TRE_CPU_REPEAT_MAX];
+} tre_cpu_repeats;
+
+/* Finds and writes the repeated arguments among those with base[a] non-NULL; none when the
+ * space is a single block (the copy would cost what it saves). */
+void tre_cpu_repeats_init(tre_cpu_repeats *r, const tre_cpu_iter *it, const float *const *base);
+
+/* tre_cpu_gather_view, where a repeated argument's view points into r (r may be NULL). */
+void tre_cpu_gather_view_rep(const tre_cpu_iter *it, const tre_cpu_repeats *r, int64_t start,
+                             int64_t n, const float *const *base, float *const *dst,
+                             const float **view);
+
 /* dst[j] = A[j] op B[j] for the elements [start, start + n) of arguments a and b (with bases
  * base_a, base_b): the two gathers and the op in one walk over the rows. */
 void tre_cpu_gather_binop(const tre_cpu_iter *it, int a, int b, tre_binop op, int64_t start, int64_t n,

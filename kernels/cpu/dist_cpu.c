@@ -117,6 +117,7 @@ typedef struct dist_space {
      * scale over the data), so a block inside one row of it holds one value: worth checking */
     int row_repeat[TRE_KDIST_MAX_PARAMS];
     int any_row_repeat;
+    tre_cpu_repeats rep; /* the slots that repeat a short stretch (a shared parameter) */
 } dist_space;
 
 /* The space [particles x] shape over the slots given (args: value, params, mask; g optional). */
@@ -138,6 +139,7 @@ static bool dist_space_init(dist_space *S, tre_kdist kind, int64_t particles, co
         ps[a] = !used ? 0 : (a == SLOT_G ? gstride : (pstride ? pstride[a] : 0));
     }
     tre_cpu_iter_init(&S->it, particles, shape, NSLOTS, st, ps);
+    tre_cpu_repeats_init(&S->rep, &S->it, S->base);
     S->any_row_repeat = 0;
     for (int i = 0; i < S->np; ++i) {
         S->shared[i] = 1;
@@ -173,7 +175,7 @@ static void gather_block(const dist_space *S, dist_block *b, int64_t s, int64_t 
     float *dst[NSLOTS];
     const float *view[NSLOTS];
     for (int a = 0; a < NSLOTS; ++a) dst[a] = b->buf[a];
-    tre_cpu_gather_view(&S->it, s, n, S->base, dst, view);
+    tre_cpu_gather_view_rep(&S->it, &S->rep, s, n, S->base, dst, view);
     b->x = view[0];
     for (int i = 0; i < TRE_KDIST_MAX_PARAMS; ++i) b->p[i] = view[1 + i];
     b->m = view[SLOT_MASK];
@@ -225,11 +227,14 @@ static void add_segments(const float *v, int64_t s, int64_t n, int64_t T, int64_
         return;
     }
     if (T <= 16 && s % T == 0 && n % T == 0) { /* whole short particles: plain sums */
-        for (int64_t q = 0; q < n / T; ++q) {
-            double a = 0.0;
-            for (int64_t j = 0; j < T; ++j) a += (double)v[q * T + j];
-            acc[s / T + q - p0] += a;
-        }
+#define SEGMENT_SUMS(LEN)                                                                          \
+    for (int64_t q = 0; q < n / (LEN); ++q) {                                                      \
+        double a = 0.0;                                                                            \
+        for (int64_t j = 0; j < (LEN); ++j) a += (double)v[q * (LEN) + j];                         \
+        acc[s / (LEN) + q - p0] += a;                                                              \
+    }
+        TRE_CPU_SWITCH_LEN(T, SEGMENT_SUMS) /* constant lengths up to 8: unrolled */
+#undef SEGMENT_SUMS
         return;
     }
     for (int64_t pos = s; pos < s + n;) {

@@ -134,7 +134,7 @@ int tre_bernoulli_glm_sum_cpu(void *impl, int64_t P, int64_t n, int64_t d, const
             TRE_CPU_ATOMIC_WRITE
             failed = 1;
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int64_t b = 0; b < items; ++b) {
             if (!ok) continue;
             const int64_t p0 = b < blocks ? b * GLM_R : blocks * GLM_R + (b - blocks);

@@ -46,6 +46,44 @@ static inline void col_sums_add(col_sums *c, int64_t r, const float *row) {
     }
 }
 
+/* col_sums over `count` rows of LEN floats, st apart, for a constant LEN: the same additions in
+ * the same order (four chains over the first count / 4 * 4 rows, joined, then the rest), with
+ * the row loop unrolled and the sums in registers (eight schools' [P, 8] -> [8] gradients spent
+ * more time in the generic loop's per-row overhead than in the additions). Writes out[i * os]. */
+#define COL_SUMS_SHORT(LEN)                                                                        \
+    do {                                                                                           \
+        double a4[4][LEN], col[LEN];                                                               \
+        for (int q = 0; q < 4; ++q)                                                                \
+            for (int64_t i = 0; i < (LEN); ++i) a4[q][i] = 0.0;                                    \
+        for (int64_t i = 0; i < (LEN); ++i) col[i] = 0.0;                                          \
+        const int64_t chained = count / 4 * 4;                                                     \
+        const float *rp = first;                                                                   \
+        for (int64_t j = 0; j < chained; j += 4, rp += 4 * st)                                     \
+            for (int q = 0; q < 4; ++q)                                                            \
+                for (int64_t i = 0; i < (LEN); ++i) a4[q][i] += (double)rp[q * st + i];            \
+        if (chained)                                                                               \
+            for (int64_t i = 0; i < (LEN); ++i) col[i] = (a4[0][i] + a4[1][i]) + (a4[2][i] + a4[3][i]); \
+        for (int64_t j = chained; j < count; ++j, rp += st)                                        \
+            for (int64_t i = 0; i < (LEN); ++i) col[i] += (double)rp[i];                           \
+        for (int64_t i = 0; i < (LEN); ++i) out[i * os] = (float)col[i];                           \
+    } while (0)
+
+static void col_sums_short(int64_t n, int64_t count, const float *first, int64_t st, float *out,
+                           int64_t os) {
+    switch (n) {
+    case 1: COL_SUMS_SHORT(1); break;
+    case 2: COL_SUMS_SHORT(2); break;
+    case 3: COL_SUMS_SHORT(3); break;
+    case 4: COL_SUMS_SHORT(4); break;
+    case 5: COL_SUMS_SHORT(5); break;
+    case 6: COL_SUMS_SHORT(6); break;
+    case 7: COL_SUMS_SHORT(7); break;
+    case 8: COL_SUMS_SHORT(8); break;
+    case 16: COL_SUMS_SHORT(16); break;
+    }
+}
+#undef COL_SUMS_SHORT
+
 int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, float *out,
                        const int64_t *out_stride) {
     (void)impl;
@@ -97,6 +135,11 @@ int tre_reduce_sum_cpu(void *impl, const tre_kshape *shape, const float *in, flo
             const int64_t r0 = (s % row_chunks) * ROW_CHUNK, rn = row - r0 < ROW_CHUNK ? row - r0 : ROW_CHUNK;
             int64_t idx[TRE_KDIMS] = {0}, off = ioff + r0;
             col_sums cs;
+            if (nr == 1 && (rn <= 8 || rn == 16)) { /* short rows: sums in registers */
+                col_sums_short(rn, count, in + off, in_stride[rd[0]], out + ooff + r0 * out_stride[last],
+                               out_stride[last]);
+                continue;
+            }
             if (nr == 1) { /* one summed dim (a broadcast over the particles): plain rows */
                 const int64_t st = in_stride[rd[0]];
                 col_sums_begin(&cs, rn, count);

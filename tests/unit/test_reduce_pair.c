@@ -1,6 +1,6 @@
 /* reduce_sum_pair, the adjoint of a broadcast a - b in one pass: for every shape (the outer
- * difference [P, M, L] -> [P, M, 1] and [P, 1, L] with short, middle and long rows and a row
- * count that is and is not a multiple of 4, and layouts that take the two-walk fallback) it must
+ * difference [P, M, L] -> [P, M, 1] and [P, 1, L] with short (reduce_sum's register path for
+ * 1-8 and 16), middle and long rows and a row count that is and is not a multiple of 4, and layouts that take the two-walk fallback) it must
  * give exactly (bit for bit) what two reduce_sum calls give; and the gradients of an outer
  * difference through the autograd must match the sums written out by hand. */
 #include <stdlib.h>
@@ -63,7 +63,8 @@ static void test_pair_equals_two_reductions(void **state) {
     /* [P, M, L]: a = [P, M, 1], b = [P, 1, L] */
     const int64_t cases[][3] = {{1, 5, 7},     {3, 1, 9},    {4, 3, 9},     {2, 7, 64},  {5, 400, 100},
                                 {64, 40, 100}, {8, 13, 65},  {6, 4, 1024},  {3, 9, 1030}, {2, 6, 8},
-                                {40, 2, 3},    {300, 17, 33}};
+                                {40, 2, 3},    {300, 17, 33}, {1, 1023, 8}, {2, 37, 16},
+                                {3, 100, 5},   {7, 9, 2}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
         const int64_t P = cases[c][0], M = cases[c][1], L = cases[c][2];
         const int64_t dim[3] = {P, M, L}, sa[3] = {M, 1, 0}, sb[3] = {L, 0, 1};
