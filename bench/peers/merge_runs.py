@@ -8,7 +8,9 @@ ELBO, spread and memory stay those of one real run; the row gains `run_medians_s
 median, so the drift between runs stays visible. A configuration that some run skipped and
 another measured keeps the measured row. The machine entry is the first file's, with the
 measured ceilings (gemm_gflops, bandwidth_gbs, where present) replaced by their medians over the
-files and `runs` set to the number of files.
+files and `runs` set to the number of files; `--source REV` records, as the machine entry's
+`source`, what was measured (run_all.sh passes the git commit, with `+changes` when the work
+tree differed from it).
 
     python bench/peers/merge_runs.py --out merged.json run1-model-a.json run1-model-b.json ...
 """
@@ -46,7 +48,7 @@ def lower_median_row(rows: list[dict]) -> dict:
     return chosen
 
 
-def merge(docs: list[dict]) -> dict:
+def merge(docs: list[dict], source: str | None = None) -> dict:
     rows: dict[tuple, list[dict]] = {}
     skipped: dict[tuple, dict] = {}
     for doc in docs:
@@ -63,6 +65,9 @@ def merge(docs: list[dict]) -> dict:
             if vals:
                 machine[k] = round(statistics.median(vals), 3)
         machine["runs"] = len(docs)
+    if source:
+        machine = machine or {}
+        machine["source"] = source
     return {"machine": machine,
             "results": [lower_median_row(v) for v in rows.values()],
             "skipped": [s for k, s in skipped.items() if k not in rows]}
@@ -72,13 +77,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", type=Path, help="JSON files of one system (--json output)")
     ap.add_argument("--out", type=Path, required=True, help="the merged JSON file")
+    ap.add_argument("--source", help="what was measured (a git commit), kept in the machine entry")
     a = ap.parse_args(argv)
     docs = [load(f) for f in a.files]
     systems = {r.get("system") for d in docs for r in d.get("results", []) + d.get("skipped", [])}
     if len(systems) > 1:
         print(f"merge_runs: files of several systems: {sorted(map(str, systems))}", file=sys.stderr)
         return 2
-    merged = merge(docs)
+    merged = merge(docs, a.source)
     a.out.write_text(json.dumps(merged, indent=1) + "\n")
     return 0
 

@@ -51,6 +51,9 @@ has() { case ",$systems," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 python=$(bench/peers/setup.sh | tail -n 1)
 start=$(date +%s)
+# what trelbo's numbers measured: the commit, marked when tracked files differed from it
+source=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- . ':(exclude)bench/results' 2>/dev/null || source="$source+changes"
 if [ "$model" = all ]; then
     models=$(cd bench/peers && "$python" -c 'from models import MODEL_NAMES; print(" ".join(MODEL_NAMES))')
 else
@@ -89,7 +92,8 @@ done
 
 jsons=()
 for s in "${order[@]}"; do
-    "$python" bench/peers/merge_runs.py --out "$out/$tag-$s.json" "$out/tmp/$tag-$s".r*.json
+    "$python" bench/peers/merge_runs.py --source "$source" --out "$out/$tag-$s.json" \
+        "$out/tmp/$tag-$s".r*.json
     jsons+=("$out/$tag-$s.json")
 done
 "$python" bench/compare "${jsons[@]}" --out "$out" --prefix "$tag-"

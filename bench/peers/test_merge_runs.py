@@ -53,6 +53,14 @@ class MergeRuns(unittest.TestCase):
         self.assertEqual([r["particles"] for r in out["results"]], [4096])
         self.assertEqual([s["particles"] for s in out["skipped"]], [8192])
 
+    def test_source_recorded(self):
+        docs = [{"machine": {"gemm_gflops": 100.0}, "results": [row("m", True, 8, 1.0)]}]
+        self.assertEqual(merge_runs.merge(docs, "abc1234")["machine"]["source"], "abc1234")
+        self.assertNotIn("source", merge_runs.merge(docs)["machine"])
+        # files without a machine entry (the peers' partial runs) still get it
+        bare = merge_runs.merge([{"results": [row("m", True, 8, 1.0)]}], "abc1234")
+        self.assertEqual(bare["machine"], {"source": "abc1234"})
+
     def test_cli_refuses_mixed_systems_and_reads_nan(self):
         with tempfile.TemporaryDirectory() as d:
             a, b, o = Path(d, "a.json"), Path(d, "b.json"), Path(d, "o.json")
