@@ -52,8 +52,11 @@ tre_tensor *tre_param(tre_ctx *ctx, const char *name, const tre_tensor *init,
 const tre_param_entry *tre_param_store_get(const tre_ctx *ctx, const char *name);
 int64_t tre_param_store_size(const tre_ctx *ctx);
 const tre_param_entry *tre_param_store_at(const tre_ctx *ctx, int64_t i);
+/* Remove one param, or all. Between steps only: inside a model or guide (or a step capture)
+ * they fail, and otherwise they end the current step first, so values from that step are no
+ * longer valid afterwards (as after the next evaluation). */
 tre_status tre_param_store_remove(tre_ctx *ctx, const char *name);
-void tre_param_store_clear(tre_ctx *ctx);
+tre_status tre_param_store_clear(tre_ctx *ctx);
 /* The constrained value T(u) of an entry (step-scoped). */
 tre_tensor *tre_param_constrained(tre_ctx *ctx, const tre_param_entry *e);
 

@@ -38,6 +38,7 @@ struct tre_ctx {
 
     tre_messenger *stack[TRE_MAX_STACK];
     int depth;
+    int running;            /* tre_run calls in progress (nested runs count each) */
     const char *plate_dim_owner[TRE_MAX_DIMS]; /* dims -1 .. -TRE_MAX_DIMS: the active plate holding it */
     /* plates entered during the current program run, by name: re-entering one (Pyro's
      * `with plate:` twice) reuses its dim and indices instead of declaring a new index site */

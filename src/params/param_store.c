@@ -19,16 +19,34 @@ static void entry_free(tre_ctx *ctx, tre_param_entry *e) {
     free(e);
 }
 
-void tre_param_store_clear(tre_ctx *ctx) {
-    if (!ctx) return;
+static void store_clear(tre_ctx *ctx) {
     for (int64_t i = 0; i < ctx->params.count; ++i) entry_free(ctx, ctx->params.entries[i]);
     ctx->params.count = 0;
     ctx->params.generation++;
     tre_strmap_release(&ctx->params.by_name);
 }
 
+/* Entries are freed at once, and the current step's values (a REAL param's value is a view of
+ * its entry's tensor), its tape (which writes the entries' gradients) and the backend's queued
+ * work may point at them: removing is refused while a program runs or a step is captured, and
+ * otherwise ends the step first, as tre_ctx_memory_trim does. */
+static tre_status end_step_for_removal(tre_ctx *ctx, const char *what) {
+    if (ctx->running > 0 || ctx->depth > 0 || ctx->capturing)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
+                            "%s: called inside a model or guide, or a step capture", what);
+    tre_ctx_step_reset(ctx);
+    return TRE_OK;
+}
+
+tre_status tre_param_store_clear(tre_ctx *ctx) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    if (end_step_for_removal(ctx, "tre_param_store_clear") != TRE_OK) return ctx->status;
+    store_clear(ctx);
+    return TRE_OK;
+}
+
 void tre_param_store_release(tre_ctx *ctx) {
-    tre_param_store_clear(ctx);
+    store_clear(ctx);
     free(ctx->params.entries);
     ctx->params.entries = NULL;
     ctx->params.cap = 0;
@@ -46,6 +64,7 @@ tre_status tre_param_store_remove(tre_ctx *ctx, const char *name) {
     if (!ctx) return TRE_ERR_INVALID_ARG;
     tre_param_entry *e = name ? tre_strmap_get(&ctx->params.by_name, name) : NULL;
     if (!e) return tre_ctx_fail(ctx, TRE_ERR_PARAM, "param store has no param \"%s\"", name ? name : "");
+    if (end_step_for_removal(ctx, "tre_param_store_remove") != TRE_OK) return ctx->status;
     tre_strmap_remove(&ctx->params.by_name, name);
     int64_t i = 0;
     while (ctx->params.entries[i] != e) ++i;
@@ -71,6 +90,10 @@ tre_tensor *tre_param_constrained(tre_ctx *ctx, const tre_param_entry *e) {
 static tre_param_entry *store_insert(tre_ctx *ctx, const char *name, tre_constraint c,
                                      const tre_tensor *init) {
     tre_param_store *st = &ctx->params;
+    if (init->dtype != TRE_F32) {
+        tre_ctx_fail(ctx, TRE_ERR_PARAM, "param \"%s\": init must be a float32 tensor", name);
+        return NULL;
+    }
     if (init->particles != 1) {
         tre_ctx_fail(ctx, TRE_ERR_PARAM, "param \"%s\": init must be shared by all particles "
                      "(extent 1), got extent %lld", name, (long long)init->particles);

@@ -7,7 +7,10 @@
 #include <string.h>
 #include "poutine_impl.h"
 
-/* Site kinds of the type lists; observed sample sites are their own kind, as in Pyro. */
+/* Site kinds of the type lists; observed sample sites are their own kind, as in Pyro. A plate's
+ * index site is a sample site in Pyro (its fn is a _Subsample distribution), so "sample" covers
+ * it, and "subsample" names index sites alone: hiding "sample" from a guide must not let the
+ * guide's minibatch go unrecorded while its local sites are replayed. */
 enum { KIND_SAMPLE, KIND_PARAM, KIND_SUBSAMPLE, KIND_OBSERVE, KIND_COUNT };
 static const char *const kind_names[KIND_COUNT] = {"sample", "param", "subsample", "observe"};
 
@@ -26,7 +29,8 @@ typedef struct block_state {
 
 static unsigned msg_kind_bit(const tre_msg *msg) {
     if (msg->type == TRE_SITE_SAMPLE) return 1u << (msg->is_observed ? KIND_OBSERVE : KIND_SAMPLE);
-    return 1u << (msg->type == TRE_SITE_PARAM ? KIND_PARAM : KIND_SUBSAMPLE);
+    if (msg->type == TRE_SITE_PARAM) return 1u << KIND_PARAM;
+    return 1u << KIND_SUBSAMPLE | 1u << KIND_SAMPLE;
 }
 
 static bool list_has(const name_list *l, const char *name) {

@@ -158,11 +158,15 @@ tre_status tre_run(tre_ctx *ctx, tre_program fn, const void *args, tre_messenger
     if (n < 0 || (n > 0 && !handlers))
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_run: bad handler list");
     if (!tre_ok(ctx)) return ctx->status;
-    tre_plate_memo_reset(ctx); /* a new program: its plates declare their index sites again */
+    /* a new program: its plates declare their index sites again; a program run from inside
+     * another (a nested tre_run) shares the enclosing one's plates */
+    if (ctx->running == 0) tre_plate_memo_reset(ctx);
     int base = ctx->depth;
     for (int i = 0; i < n && tre_ok(ctx); ++i) tre_push(ctx, handlers[i]);
     tre_tensor *r = NULL;
+    ctx->running++;
     if (tre_ok(ctx)) r = fn(ctx, args);
+    ctx->running--;
     for (int i = n - 1; i >= 0 && tre_ok(ctx); --i)
         if (handlers[i]->on_return) handlers[i]->on_return(ctx, handlers[i], args, r);
     tre_stack_unwind(ctx, base); /* also drops whatever the program left pushed */

@@ -103,16 +103,19 @@ static void test_observed_sites_are_type_observe(void **state) {
                *sub[] = {"subsample"};
     assert_string_equal(visible(ctx, &(tre_block_opts){.hide_types = observe, .n_hide_types = 1}),
                         "s,a,b,data,c");
-    /* "sample" does not cover observed sample sites */
+    /* "sample" does not cover observed sample sites, but covers a plate's index site (Pyro's
+     * index site is a sample site with a _Subsample fn); "subsample" names index sites alone */
     assert_string_equal(visible(ctx, &(tre_block_opts){.hide_types = sample, .n_hide_types = 1}),
-                        "s,x,data");
+                        "s,x");
     assert_string_equal(visible(ctx, &(tre_block_opts){.hide_types = param, .n_hide_types = 1}),
                         "a,b,x,data,c");
     assert_string_equal(visible(ctx, &(tre_block_opts){.hide_types = sub, .n_hide_types = 1}),
                         "s,a,b,x,c");
     /* expose_types hides everything else, observed sites included */
     assert_string_equal(
-        visible(ctx, &(tre_block_opts){.expose_types = sample, .n_expose_types = 1}), "a,b,c");
+        visible(ctx, &(tre_block_opts){.expose_types = sample, .n_expose_types = 1}), "a,b,data,c");
+    assert_string_equal(
+        visible(ctx, &(tre_block_opts){.expose_types = sub, .n_expose_types = 1}), "data");
     assert_string_equal(
         visible(ctx, &(tre_block_opts){.expose_types = observe, .n_expose_types = 1}), "x");
     tre_ctx_destroy(ctx);
@@ -137,7 +140,7 @@ static void test_list_precedence_follows_pyro(void **state) {
     assert_string_equal(visible(ctx, &(tre_block_opts){.hide = a, .n_hide = 1,
                                                        .expose_types = sample,
                                                        .n_expose_types = 1}),
-                        "b,c");
+                        "b,data,c");
     tre_ctx_destroy(ctx);
 }
 

@@ -96,6 +96,75 @@ static void test_init_with_particle_extent_is_refused(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+static void test_integer_init_is_refused(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(14);
+    const int32_t h[2] = {1, 2};
+    tre_tensor *init = NULL;
+    TT_OK(ctx, tre_tensor_create(ctx, &init, TRE_I32, 1, 1, (const int64_t[]){2}, h));
+    assert_null(tre_param(ctx, "counts", init, TRE_C_REAL));
+    assert_int_equal(tre_ctx_status(ctx), TRE_ERR_PARAM);
+    assert_non_null(strstr(tre_ctx_error(ctx), "\"counts\""));
+    assert_non_null(strstr(tre_ctx_error(ctx), "float32"));
+    assert_int_equal(tre_param_store_size(ctx), 0);
+    tre_tensor_destroy(ctx, init);
+    tre_ctx_step_reset(ctx);
+    assert_non_null(tre_param(ctx, "counts", tre_scalar(ctx, 1.f), TRE_C_REAL));
+    tre_ctx_destroy(ctx);
+}
+
+/* A program that removes (or clears) the params it has just read: their values (a REAL
+ * param's is a view of the stored tensor) and the tape would point at freed entries. */
+static tre_tensor *model_removing_params(tre_ctx *c, const void *args) {
+    const int mode = *(const int *)args; /* 0: remove "w", 1: clear, 2: neither */
+    tre_tensor *w = tre_param(c, "w", tre_scalar(c, 2.f), TRE_C_REAL);
+    tre_tensor *s = tre_param(c, "s", tre_scalar(c, 1.f), TRE_C_POSITIVE);
+    if (mode == 1)
+        tre_param_store_clear(c);
+    else if (mode == 0)
+        tre_param_store_remove(c, "w");
+    tre_sample(c, "x", tre_normal(c, w, s), tre_scalar(c, 0.5f));
+    return w;
+}
+static tre_tensor *guide_without_latents(tre_ctx *c, const void *args) {
+    (void)c, (void)args;
+    return NULL;
+}
+
+static void test_remove_inside_a_program_is_refused(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(15);
+    for (int mode = 0; mode < 2; ++mode) {
+        const bool clear = mode == 1;
+        tre_elbo_result r;
+        const tre_elbo_opts o = {.num_particles = 4, .grad = true};
+        TT_FAILS_WITH(ctx, tre_elbo(ctx, model_removing_params, guide_without_latents, &mode, &o, &r),
+                      TRE_ERR_INVALID_ARG, clear ? "tre_param_store_clear" : "tre_param_store_remove");
+        assert_non_null(strstr(tre_ctx_error(ctx), "inside a model"));
+        /* nothing was removed, and a plain run refuses it too (no handler on the stack) */
+        assert_int_equal(tre_param_store_size(ctx), 2);
+        assert_non_null(tre_param_store_get(ctx, "w"));
+        tre_ctx_step_reset(ctx);
+        TT_FAILS_WITH(ctx, tre_run(ctx, model_removing_params, &mode, NULL, 0, NULL),
+                      TRE_ERR_INVALID_ARG, "inside a model");
+        assert_int_equal(tre_param_store_size(ctx), 2);
+        tre_ctx_step_reset(ctx);
+    }
+    /* between steps: allowed, and the context goes on (the evaluation's values are gone) */
+    const int keep = 2;
+    const tre_elbo_opts o = {.num_particles = 4, .grad = true};
+    tre_elbo_result r;
+    TT_OK(ctx, tre_elbo(ctx, model_removing_params, guide_without_latents, &keep, &o, &r));
+    TT_OK(ctx, tre_param_store_remove(ctx, "w"));
+    assert_int_equal(tre_param_store_size(ctx), 1);
+    TT_OK(ctx, tre_elbo(ctx, model_removing_params, guide_without_latents, &keep, &o, &r));
+    assert_int_equal(tre_param_store_size(ctx), 2);
+    TT_NEAR(r.mean, -0.5 * log(2 * 3.14159265358979323846) - 0.5 * 1.5 * 1.5, 1e-5); /* log N(0.5; 2, 1) */
+    TT_OK(ctx, tre_param_store_clear(ctx));
+    assert_int_equal(tre_param_store_size(ctx), 0);
+    tre_ctx_destroy(ctx);
+}
+
 static void test_remove_and_clear(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(5);
@@ -342,6 +411,8 @@ int main(void) {
         cmocka_unit_test(test_real_param_value_is_not_the_stored_tensor),
         cmocka_unit_test(test_missing_param_without_init),
         cmocka_unit_test(test_init_with_particle_extent_is_refused),
+        cmocka_unit_test(test_integer_init_is_refused),
+        cmocka_unit_test(test_remove_inside_a_program_is_refused),
         cmocka_unit_test(test_remove_and_clear),
         cmocka_unit_test(test_remove_many),
         cmocka_unit_test(test_store_survives_steps),

@@ -389,6 +389,73 @@ static void test_guide_indices_replayed_into_model(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* A guide under block(expose_types = {"sample"}) (the usual way to keep only its latents):
+ * the index site is a sample site, as in Pyro, so the outer trace still records the minibatch
+ * and the model replays it. */
+static tre_tensor *mb_guide_exposing_samples(tre_ctx *c, const void *args) {
+    const char *sample[] = {"sample"};
+    tre_messenger *b = tre_block_handler(c, &(tre_block_opts){.expose_types = sample, .n_expose_types = 1});
+    tre_push(c, b);
+    mb_guide(c, args);
+    tre_pop(c, b);
+    return NULL;
+}
+
+static void test_blocked_guide_keeps_its_minibatch(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(12);
+    TT_OK(ctx, tre_ctx_set_particles(ctx, P));
+    enum { SIZE = 1000, K = 8 };
+    mb_args g = {.size = SIZE, .k = K}, m = {.size = SIZE, .k = K};
+    tre_messenger *gt = tre_trace_handler(ctx);
+    TT_OK(ctx, tre_run(ctx, mb_guide_exposing_samples, &g, &gt, 1, NULL));
+    tre_trace *guide = tre_trace_handler_trace(gt);
+    assert_non_null(tre_trace_get(guide, "data"));
+    assert_non_null(tre_trace_get(guide, "local"));
+    tre_messenger *mh[2] = {tre_trace_handler(ctx), tre_replay_handler(ctx, guide, NULL)};
+    TT_OK(ctx, tre_run(ctx, mb_model, &m, mh, 2, NULL));
+    int32_t gi[K], mi[K];
+    indices_to_host(ctx, g.idx, gi, K);
+    indices_to_host(ctx, m.idx, mi, K);
+    assert_memory_equal(gi, mi, sizeof gi);
+    tre_ctx_destroy(ctx);
+}
+
+/* A program run from inside another (a nested tre_run) shares the enclosing program's plates:
+ * re-entering "data" after it reuses the minibatch instead of declaring a second index site. */
+static tre_tensor *inner_program(tre_ctx *c, const void *args) {
+    (void)args;
+    return tre_sample(c, "inner", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), NULL);
+}
+
+static tre_tensor *guide_with_nested_run(tre_ctx *c, const void *args) {
+    mb_args *a = (mb_args *)args;
+    tre_tensor *first = tre_plate(c, "data", a->size, a->k);
+    tre_plate_end(c);
+    tre_messenger *scale = tre_scale_handler(c, 2.0);
+    tre_run(c, inner_program, NULL, &scale, 1, NULL);
+    a->idx = tre_plate(c, "data", a->size, a->k);
+    tre_plate_end(c);
+    return first;
+}
+
+static void test_nested_run_keeps_the_plates(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(13);
+    TT_OK(ctx, tre_ctx_set_particles(ctx, P));
+    enum { SIZE = 1000, K = 8 };
+    mb_args g = {.size = SIZE, .k = K};
+    tre_messenger *gt = tre_trace_handler(ctx);
+    tre_tensor *first = NULL;
+    TT_OK(ctx, tre_run(ctx, guide_with_nested_run, &g, &gt, 1, &first));
+    int32_t a[K], b[K];
+    indices_to_host(ctx, first, a, K);
+    indices_to_host(ctx, g.idx, b, K);
+    assert_memory_equal(a, b, sizeof a);
+    assert_non_null(tre_trace_get(tre_trace_handler_trace(gt), "inner"));
+    tre_ctx_destroy(ctx);
+}
+
 /* Re-entering a plate in one program (Pyro's `with plate:` twice) reuses its dim and indices:
  * one index site in the trace, the same minibatch inside both blocks. */
 static tre_tensor *reenter_program(tre_ctx *c, const void *args) {
@@ -439,6 +506,8 @@ int main(void) {
         cmocka_unit_test(test_nested_scales_multiply),
         cmocka_unit_test(test_subsample_indices),
         cmocka_unit_test(test_guide_indices_replayed_into_model),
+        cmocka_unit_test(test_blocked_guide_keeps_its_minibatch),
+        cmocka_unit_test(test_nested_run_keeps_the_plates),
         cmocka_unit_test(test_reentered_plate_reuses_index_site),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
