@@ -6,22 +6,55 @@
 #include <stdio.h>
 #include <string.h>
 #include "elbo_impl.h"
+#include "../tensor/tensor_impl.h"
 
 static bool is_auxiliary(const tre_msg *m) {
     const char *v = tre_infer_get(&m->infer, "is_auxiliary");
     return v && strcmp(v, "false") != 0 && strcmp(v, "0") != 0;
 }
 
-/* Guide-only sample sites must be auxiliary; model latents missing from the guide are sampled
- * from the prior, with a warning naming them (as Pyro warns). */
+/* Model and guide must agree on a latent's event dims and shape (Pyro checks both when
+ * validation is on, as it is by default): broadcasting one against the other would count a
+ * log-density several times. */
+static tre_status check_shapes(tre_ctx *ctx, const tre_msg *m, const tre_msg *g) {
+    int64_t mb[TRE_MAX_DIMS * 2], gb[TRE_MAX_DIMS * 2];
+    const int mbn = tre_dist_batch_shape(m->fn, mb), gbn = tre_dist_batch_shape(g->fn, gb);
+    const int men = tre_dist_event_shape(m->fn, mb + mbn), gen = tre_dist_event_shape(g->fn, gb + gbn);
+    if (men != gen)
+        return tre_ctx_fail(ctx, TRE_ERR_MODEL,
+                            "site \"%s\": model and guide event dims disagree (%d vs %d)", m->name,
+                            men, gen);
+    bool same = mbn == gbn;
+    for (int i = 0; same && i < mbn + men; ++i) same = mb[i] == gb[i];
+    if (same) return TRE_OK;
+    char s1[96], s2[96];
+    return tre_ctx_fail(ctx, TRE_ERR_MODEL, "site \"%s\": model and guide shapes disagree (%s vs %s)",
+                        m->name, tre_shape_str(s1, sizeof s1, mbn + men, mb),
+                        tre_shape_str(s2, sizeof s2, gbn + gen, gb));
+}
+
+/* Guide sample sites must be latent sample sites of the model (or auxiliary), of the same shape;
+ * model latents missing from the guide are sampled from the prior, with a warning naming them
+ * (as Pyro warns). */
 static tre_status check_match(tre_ctx *ctx, const tre_trace *model, const tre_trace *guide) {
     for (int64_t i = 0; i < tre_trace_size(guide); ++i) {
         const tre_msg *g = &tre_trace_at(guide, i)->msg;
-        if (g->type == TRE_SITE_SAMPLE && !tre_trace_get(model, g->name) && !is_auxiliary(g))
+        if (g->type != TRE_SITE_SAMPLE || is_auxiliary(g)) continue;
+        const tre_trace_node *mn = tre_trace_get(model, g->name);
+        if (!mn)
             return tre_ctx_fail(ctx, TRE_ERR_MODEL,
                                 "guide site \"%s\" is not in the model; mark it is_auxiliary if "
                                 "that is intended",
                                 g->name);
+        const tre_msg *m = &mn->msg;
+        if (m->type != TRE_SITE_SAMPLE || m->is_observed) {
+            if (g->is_observed) continue; /* observed in both: a likelihood term of each */
+            return tre_ctx_fail(ctx, TRE_ERR_MODEL,
+                                "guide site \"%s\" is %s in the model, not a latent sample site; "
+                                "mark it is_auxiliary if that is intended",
+                                g->name, m->type == TRE_SITE_SAMPLE ? "observed" : "not a sample site");
+        }
+        if (ctx->validate && !g->is_observed && check_shapes(ctx, m, g) != TRE_OK) return ctx->status;
     }
     char missing[384] = "";
     size_t len = 0;
@@ -184,6 +217,10 @@ tre_status tre_elbo(tre_ctx *ctx, tre_program model, tre_program guide, const vo
                             "tre_elbo: the handler stack must be empty (depth %d): an evaluation "
                             "starts a new step",
                             ctx->depth);
+    if (ctx->running != 0)
+        return tre_ctx_fail(ctx, TRE_ERR_STACK,
+                            "tre_elbo: called inside a running program: an evaluation starts a new "
+                            "step, which would free that program's values");
     tre_ctx_step_reset(ctx);
     return elbo_eval(ctx, model, guide, args, opts, out, NULL);
 }

@@ -7,8 +7,9 @@ tre_tensor *tre_surrogate_particles(tre_ctx *ctx, tre_trace *model, tre_trace *g
     tre_tensor *sur = tre_trace_log_prob_sum(ctx, model);
     for (int64_t i = 0; i < tre_trace_size(guide) && tre_ok(ctx); ++i) {
         const tre_trace_node *node = tre_trace_at(guide, i);
-        if (node->msg.type != TRE_SITE_SAMPLE || node->msg.is_observed) continue;
-        if (tre_dist_has_rsample(node->msg.fn)) {
+        if (node->msg.type != TRE_SITE_SAMPLE) continue;
+        /* an observed guide site is in elbo_s like any other: pathwise, its value is data */
+        if (node->msg.is_observed || tre_dist_has_rsample(node->msg.fn)) {
             sur = tre_sub(ctx, sur, node->log_prob_sum);
         } else {
             /* the score-function term carries neither scale nor mask (Pyro's ScoreParts) */

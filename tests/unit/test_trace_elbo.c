@@ -108,6 +108,76 @@ static void test_guide_only_site_must_be_auxiliary(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* Model and guide that disagree at site "z" in one way each (Pyro's check_model_guide_match
+ * raises for the first two; a latent the model only observes is not a latent of the model). */
+enum mismatch { MATCH, SHAPES, EVENT_DIMS, OBSERVED_IN_MODEL };
+
+static tre_tensor *mismatch_model(tre_ctx *c, const void *args) {
+    const enum mismatch k = *(const enum mismatch *)args;
+    tre_dist *prior = tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f));
+    if (k == EVENT_DIMS) prior = tre_dist_to_event(c, tre_dist_expand(c, prior, 1, (const int64_t[]){3}), 1);
+    if (k == MATCH) prior = tre_dist_expand(c, prior, 1, (const int64_t[]){3});
+    return tre_sample(c, "z", prior, k == OBSERVED_IN_MODEL ? tre_scalar(c, 0.5f) : NULL);
+}
+
+static tre_tensor *mismatch_guide(tre_ctx *c, const void *args) {
+    const enum mismatch k = *(const enum mismatch *)args;
+    tre_tensor *loc = tre_param(c, "loc", tre_full(c, 1, (const int64_t[]){3}, 0.f), TRE_C_REAL);
+    if (k == OBSERVED_IN_MODEL) loc = tre_param(c, "loc0", tre_scalar(c, 0.f), TRE_C_REAL);
+    return tre_sample(c, "z", tre_normal(c, loc, tre_scalar(c, 1.f)), NULL);
+}
+
+static void test_model_and_guide_must_agree_on_a_latent(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(8);
+    const tre_elbo_opts o = {.num_particles = 4, .grad = true};
+    tre_elbo_result r;
+    enum mismatch k = MATCH;
+    TT_OK(ctx, tre_elbo(ctx, mismatch_model, mismatch_guide, &k, &o, &r));
+    k = SHAPES; /* model z [], guide z [3]: broadcasting would count log p(z) three times */
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, mismatch_model, mismatch_guide, &k, &o, &r), TRE_ERR_MODEL,
+                  "site \"z\": model and guide shapes disagree ([] vs [3])");
+    k = EVENT_DIMS;
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, mismatch_model, mismatch_guide, &k, &o, &r), TRE_ERR_MODEL,
+                  "site \"z\": model and guide event dims disagree (1 vs 0)");
+    k = OBSERVED_IN_MODEL;
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, mismatch_model, mismatch_guide, &k, &o, &r), TRE_ERR_MODEL,
+                  "guide site \"z\" is observed in the model");
+    /* the context is usable afterwards */
+    k = MATCH;
+    TT_OK(ctx, tre_elbo(ctx, mismatch_model, mismatch_guide, &k, &o, &r));
+    tre_ctx_destroy(ctx);
+}
+
+/* A guide site observed in both programs is in elbo_s (as -log q(y)), so it is in the gradient:
+ * loss = -mean(elbo) holds log s + y^2 / (2 s^2) with s = exp(u), and d loss / d u is
+ * -1 + y^2 / s^2 whatever the particles drew. */
+static tre_tensor *obs_model(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *mu = tre_sample(c, "mu", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 10.f)), NULL);
+    tre_sample(c, "y", tre_normal(c, mu, tre_scalar(c, 1.f)), tre_scalar(c, 0.7f));
+    return mu;
+}
+static tre_tensor *obs_guide(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *s = tre_param(c, "s", tre_scalar(c, 1.5f), TRE_C_POSITIVE);
+    tre_sample(c, "y", tre_normal(c, tre_scalar(c, 0.f), s), tre_scalar(c, 0.7f));
+    return tre_sample(c, "mu", tre_normal(c, tre_param(c, "loc", tre_scalar(c, 0.f), TRE_C_REAL),
+                                          tre_scalar(c, 1.f)), NULL);
+}
+
+static void test_observed_guide_site_is_in_the_gradient(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(9);
+    tre_elbo_result r;
+    TT_OK(ctx, tre_elbo(ctx, obs_model, obs_guide, NULL, &(tre_elbo_opts){.num_particles = 8, .grad = true}, &r));
+    const tre_param_entry *e = tre_param_store_get(ctx, "s");
+    assert_non_null(e);
+    assert_non_null(e->grad);
+    TT_NEAR(tt_at(ctx, e->grad, 0), -1.0 + 0.49 / 2.25, 1e-5);
+    tre_ctx_destroy(ctx);
+}
+
 static tre_tensor *empty_guide(tre_ctx *c, const void *args) {
     (void)c;
     ((counts *)args)->guide_calls++;
@@ -180,6 +250,8 @@ int main(void) {
         cmocka_unit_test(test_same_seed_bit_identical_different_seed_differs),
         cmocka_unit_test(test_steps_draw_fresh_noise),
         cmocka_unit_test(test_guide_only_site_must_be_auxiliary),
+        cmocka_unit_test(test_model_and_guide_must_agree_on_a_latent),
+        cmocka_unit_test(test_observed_guide_site_is_in_the_gradient),
         cmocka_unit_test(test_model_site_missing_from_guide_warns_and_samples_prior),
         cmocka_unit_test(test_error_in_model_leaves_context_usable),
         cmocka_unit_test(test_training_loop_stops_allocating),
