@@ -198,13 +198,15 @@ typedef struct tre_backend {
     int (*gemm)(void *impl, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                 const float *A, int64_t lda, int64_t strideA, const float *B, int64_t ldb,
                 int64_t strideB, float beta, float *C, int64_t ldc, int64_t strideC, int64_t batch);
-    /* out[p, i] = values[p * vstride + (int)index[p * istride + i]] for p < P, i < n, with the
-     * (float) indices already checked in [0, K); the adjoint adds g into gvalues the same way
-     * (one thread per values row, so shared rows accumulate in a fixed order) */
-    int (*take)(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride,
+    /* out[p, i] = values[p * vstride + (int)index[p * istride + i]] for p < P, i < n, rows of K
+     * values; the adjoint adds g into gvalues the same way (one thread per values row, so
+     * shared rows accumulate in a fixed order). The host checks the (float) indices in [0, K)
+     * when validating; unchecked (validation off, a graph replay), an index outside it or NaN
+     * gives NaN and adds nothing, never a read or write outside the rows. */
+    int (*take)(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride, int64_t K,
                 const float *index, int64_t istride, float *out);
     int (*take_backward)(void *impl, int64_t P, int64_t n, const float *g, const float *index,
-                         int64_t istride, float *gvalues, int64_t vstride);
+                         int64_t istride, float *gvalues, int64_t vstride, int64_t K);
     /* Adjoints of the forward structured transforms: gu = (dy/du)^T g, rows (matrices) laid
      * out as in simplex / lower_cholesky (u: rows x (k-1), g: rows x k; u, g: batch x n x n) */
     int (*simplex_backward)(void *impl, int64_t rows, int64_t k, const float *u, const float *g,

@@ -55,9 +55,9 @@ int tre_gemm_cpu(void *impl, int transA, int transB, int64_t M, int64_t N, int64
                  const float *A, int64_t lda, int64_t strideA, const float *B, int64_t ldb,
                  int64_t strideB, float beta, float *C, int64_t ldc, int64_t strideC, int64_t batch);
 int tre_take_cpu(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride,
-                 const float *index, int64_t istride, float *out);
+                 int64_t K, const float *index, int64_t istride, float *out);
 int tre_take_backward_cpu(void *impl, int64_t P, int64_t n, const float *g, const float *index,
-                          int64_t istride, float *gvalues, int64_t vstride);
+                          int64_t istride, float *gvalues, int64_t vstride, int64_t K);
 int tre_simplex_backward_cpu(void *impl, int64_t rows, int64_t k, const float *u, const float *g,
                              float *gu);
 int tre_lower_cholesky_backward_cpu(void *impl, int64_t batch, int64_t n, const float *u,

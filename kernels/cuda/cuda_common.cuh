@@ -377,10 +377,10 @@ int tre_reduce_sum_pair_cuda(void *impl, const tre_kshape *shape, const float *i
                              const int64_t *stride_a, float *out_b, const int64_t *stride_b);
 int tre_scatter_add_cuda(void *impl, int64_t outer, int64_t n, int64_t inner, const int32_t *index,
                          int64_t k, const float *g, float *out);
-int tre_take_cuda(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride,
+int tre_take_cuda(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride, int64_t K,
                   const float *index, int64_t istride, float *out);
 int tre_take_backward_cuda(void *impl, int64_t P, int64_t n, const float *g, const float *index,
-                           int64_t istride, float *gvalues, int64_t vstride);
+                           int64_t istride, float *gvalues, int64_t vstride, int64_t K);
 int tre_log_prob_cuda(void *impl, tre_kdist kind, const tre_kshape *shape, float *out,
                       const tre_karg *value, const tre_karg *params);
 int tre_log_prob_sum_cuda(void *impl, tre_kdist kind, int64_t particles, const tre_kshape *inner,

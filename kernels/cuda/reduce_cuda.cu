@@ -151,11 +151,15 @@ int tre_dot_gathered_rows_cuda(void *impl, int64_t outer, int64_t n, int64_t inn
     });
 }
 
-int tre_take_cuda(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride,
+/* (float) index in [0, K): NaN and anything outside count as out of range (backend.h) */
+static TRE_HD inline bool take_in_range(float x, int64_t K) { return x >= 0.f && x < (float)K; }
+
+int tre_take_cuda(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride, int64_t K,
                   const float *index, int64_t istride, float *out) {
     return tre_cuda_each((tre_cuda_impl *)impl, P * n, [=] TRE_CUDA_FN(int64_t t) {
         const int64_t p = t / n, i = t - p * n;
-        out[t] = values[p * vstride + (int64_t)index[p * istride + i]];
+        const float x = index[p * istride + i];
+        out[t] = take_in_range(x, K) ? values[p * vstride + (int64_t)x] : NAN;
     });
 }
 
@@ -243,32 +247,36 @@ int tre_scatter_add_scaled_cuda(void *impl, int64_t outer, int64_t n, int64_t in
  * order. A shared row (vstride 0): the entries are sorted by index, stably, so each value's
  * thread adds its terms in (p, i) order, as the CPU's serial loop does. */
 int tre_take_backward_cuda(void *impl, int64_t P, int64_t n, const float *g, const float *index,
-                           int64_t istride, float *gvalues, int64_t vstride) {
+                           int64_t istride, float *gvalues, int64_t vstride, int64_t K) {
     tre_cuda_impl *im = (tre_cuda_impl *)impl;
     if (P <= 0 || n <= 0) return 0;
     if (vstride != 0)
         return tre_cuda_each(im, P, [=] TRE_CUDA_FN(int64_t p) {
             float *gv = gvalues + p * vstride;
             const float *ix = index + p * istride, *gp = g + p * n;
-            for (int64_t i = 0; i < n; ++i) gv[(int64_t)ix[i]] += gp[i];
+            for (int64_t i = 0; i < n; ++i)
+                if (take_in_range(ix[i], K)) gv[(int64_t)ix[i]] += gp[i];
         });
     const int64_t m = P * n;
+    if (K >= INT32_MAX) return 1; /* the sort's keys are int32, K itself among them */
+    const int bits = key_bits(K + 1);
     sort_bufs b;
-    int rc = sort_bufs_get(im, m, 31, &b);
+    int rc = sort_bufs_get(im, m, bits, &b);
     if (rc) return rc;
     int32_t *ki = b.keys_in, *vi = b.vals_in;
     rc = tre_cuda_each(im, m, [=] TRE_CUDA_FN(int64_t t) {
         const int64_t p = t / n, i = t - p * n;
-        ki[t] = (int32_t)index[p * istride + i];
+        const float x = index[p * istride + i];
+        ki[t] = take_in_range(x, K) ? (int32_t)x : (int32_t)K; /* K: out of range, skipped */
         vi[t] = (int32_t)t;
     });
-    if (!rc) rc = tre_cuda_sort_pairs(im, b.temp, b.temp_bytes, m, 31, b.keys_in, b.keys_out,
+    if (!rc) rc = tre_cuda_sort_pairs(im, b.temp, b.temp_bytes, m, bits, b.keys_in, b.keys_out,
                                       b.vals_in, b.vals_out);
     if (rc) return rc;
     const int32_t *ks = b.keys_out, *vs = b.vals_out;
     return tre_cuda_each(im, m, [=] TRE_CUDA_FN(int64_t s) {
         const int32_t r = ks[s];
-        if (s > 0 && ks[s - 1] == r) return;
+        if (r >= K || (s > 0 && ks[s - 1] == r)) return;
         float acc = gvalues[r];
         for (int64_t e = s; e < m && ks[e] == r; ++e) acc += g[vs[e]];
         gvalues[r] = acc;

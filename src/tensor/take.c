@@ -11,7 +11,7 @@ static void take_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor
     const int64_t K = values->numel;
     if (tre_backend_check(ctx, ctx->be->take_backward(ctx->be->impl, g->particles, g->numel, g->data, index->data,
                                                       index->particles > 1 ? index->numel : 0, gv->data,
-                                                      values->particles > 1 ? K : 0),
+                                                      values->particles > 1 ? K : 0, K),
                           "take backward"))
         return;
     tre_grad_accumulate(ctx, values, gv);
@@ -46,7 +46,7 @@ tre_tensor *tre_take(tre_ctx *ctx, const tre_tensor *values, const tre_tensor *i
     if (!out) return NULL;
     /* an index shared by all particles is read with stride 0 */
     tre_backend_check(ctx, ctx->be->take(ctx->be->impl, P, index->numel, values->data,
-                                         values->particles > 1 ? K : 0, index->data,
+                                         values->particles > 1 ? K : 0, K, index->data,
                                          index->particles > 1 ? index->numel : 0, out->data),
                       "take");
     if (tre_ok(ctx) && tre_grad_wanted(ctx, 1, &values)) {

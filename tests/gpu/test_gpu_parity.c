@@ -358,19 +358,20 @@ static void test_index_ops(void **state) {
     assert_int_equal(gpu->scatter_add(gpu->impl, 3, BIGN, 2, d_idx2, BIGK, g2.d, acc2.d), 0);
     tw_check("scatter_add (subsample)", acc2, 0, 0);
 
-    /* take and its adjoint: per-particle or shared values, per-particle or shared indices */
+    /* take and its adjoint: per-particle or shared values, per-particle or shared indices, some
+     * of them out of range (-1 and K: unchecked indices give NaN and add nothing) */
     const int64_t P = 64, N = 700, K = 5;
     for (int vs = 0; vs < 2; ++vs)
         for (int is = 0; is < 2; ++is) {
             const int64_t vstride = vs ? K : 0, istride = is ? N : 0;
-            twin values = tw_rand(vs ? P * K : K, -3, 3), ix = tw_int(is ? P * N : N, 0, (int)K - 1);
+            twin values = tw_rand(vs ? P * K : K, -3, 3), ix = tw_int(is ? P * N : N, -1, (int)K);
             twin o = tw_fill(P * N, 0.f);
-            assert_int_equal(cpu->take(cpu->impl, P, N, values.h, vstride, ix.h, istride, o.h), 0);
-            assert_int_equal(gpu->take(gpu->impl, P, N, values.d, vstride, ix.d, istride, o.d), 0);
+            assert_int_equal(cpu->take(cpu->impl, P, N, values.h, vstride, K, ix.h, istride, o.h), 0);
+            assert_int_equal(gpu->take(gpu->impl, P, N, values.d, vstride, K, ix.d, istride, o.d), 0);
             tw_check("take", o, 0, 0);
             twin gg = tw_rand(P * N, -1, 1), gv = tw_fill(vs ? P * K : K, 0.f);
-            assert_int_equal(cpu->take_backward(cpu->impl, P, N, gg.h, ix.h, istride, gv.h, vstride), 0);
-            assert_int_equal(gpu->take_backward(gpu->impl, P, N, gg.d, ix.d, istride, gv.d, vstride), 0);
+            assert_int_equal(cpu->take_backward(cpu->impl, P, N, gg.h, ix.h, istride, gv.h, vstride, K), 0);
+            assert_int_equal(gpu->take_backward(gpu->impl, P, N, gg.d, ix.d, istride, gv.d, vstride, K), 0);
             tw_check("take_backward", gv, 0, 0);
         }
 }

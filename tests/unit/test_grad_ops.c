@@ -384,9 +384,56 @@ static void test_vecdot_index_select_values_and_errors(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* tre_take without validation (or in a graph replay) gets indices nobody checked: one outside
+ * [0, K) or NaN gives NaN and adds nothing to the gradient, never a read or write outside the
+ * values (ASan watches the unit suite). */
+static void test_take_unchecked_indices_stay_in_bounds(void **state) {
+    (void)state;
+    tre_ctx *ctx = NULL;
+    TT_OK(ctx, tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = TRE_BACKEND_CPU, .seed = 4,
+                                                     .no_validation = true}));
+    const float vh[3] = {1.f, 2.f, 3.f};
+    const float ix[2 * 4] = {0, 2, 3, -1, 1, NAN, 1e9f, 2};
+    for (int shared = 0; shared < 2; ++shared) {
+        tre_tensor *values = NULL;
+        float vv[6];
+        for (int i = 0; i < 6; ++i) vv[i] = vh[i % 3] + (shared ? 0.f : 10.f * (float)(i / 3));
+        TT_OK(ctx, tre_tensor_create(ctx, &values, TRE_F32, shared ? 1 : 2, 1, (const int64_t[]){3}, vv));
+        values->requires_grad = true;
+        tre_ctx_step_reset(ctx);
+        tre_grad_begin(ctx);
+        tre_tensor *out = tre_take(ctx, values, tre_from_host(ctx, 2, 1, (const int64_t[]){4}, ix));
+        tre_tensor *loss = tre_particle_mean(ctx, tre_sum(ctx, out));
+        tre_grad_end(ctx);
+        assert_non_null(out);
+        const float *o = tt_host(ctx, out, 0);
+        const bool bad[8] = {0, 0, 1, 1, 0, 1, 1, 0};
+        for (int j = 0; j < 8; ++j) {
+            if (bad[j]) {
+                assert_true(isnan(o[j]));
+            } else {
+                const int p = j / 4;
+                assert_true(o[j] == vv[(shared ? 0 : 3 * p) + (int)ix[j]]);
+            }
+        }
+        /* d mean_p sum_i out[p, i] / d values: 1/P for every in-range pick of that value, and
+         * nothing for the others */
+        TT_OK(ctx, tre_grad_backward(ctx, loss));
+        assert_non_null(values->grad);
+        const float *g = tt_host(ctx, values->grad, 1);
+        const float want_shared[3] = {0.5f, 0.5f, 1.f}, want_rows[6] = {0.5f, 0, 0.5f, 0, 0.5f, 0.5f};
+        for (int j = 0; j < (shared ? 3 : 6); ++j)
+            assert_true(g[j] == (shared ? want_shared[j] : want_rows[j]));
+        values->grad = NULL;
+        tre_tensor_destroy(ctx, values);
+    }
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_op_against_finite_differences),
+        cmocka_unit_test(test_take_unchecked_indices_stay_in_bounds),
         cmocka_unit_test(test_ops_with_data_inputs_against_finite_differences),
         cmocka_unit_test(test_vecdot_values),
         cmocka_unit_test(test_vecdot_gathered_rows_forward),
