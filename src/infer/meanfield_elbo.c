@@ -41,8 +41,13 @@ tre_status tre_meanfield_elbo_estimate(tre_ctx *ctx, tre_trace *model, tre_trace
     }
     for (int64_t i = 0; i < tre_trace_size(guide) && tre_ok(ctx); ++i) {
         const tre_trace_node *g = tre_trace_at(guide, i);
-        if (g->msg.type == TRE_SITE_SAMPLE && !tre_trace_get(model, g->msg.name))
-            elbo = tre_sub(ctx, elbo, g->log_prob_sum); /* auxiliary guide sites */
+        if (g->msg.type != TRE_SITE_SAMPLE || tre_trace_get(model, g->msg.name)) continue;
+        /* auxiliary guide sites: differentiated pathwise too, as Pyro checks all guide sites */
+        if (!g->msg.is_observed && !tre_dist_has_rsample(g->msg.fn))
+            return tre_ctx_fail(ctx, TRE_ERR_MODEL,
+                                "TraceMeanField_ELBO: guide site \"%s\" (%s) is not reparameterized",
+                                g->msg.name, tre_dist_name(g->msg.fn));
+        elbo = tre_sub(ctx, elbo, g->log_prob_sum);
     }
     est->elbo = elbo;
     /* fully reparameterized: the estimate is its own surrogate */

@@ -89,9 +89,47 @@ static void test_tetragamma_is_trigammas_derivative(void **state) {
     assert_true(isnan(tre_tetragamma(-1.0)) && isinf(tre_tetragamma(0.0)) && tre_tetragamma(0.0) < 0);
 }
 
+/* TraceMeanField_ELBO differentiates every guide site pathwise: a non-reparameterized one,
+ * paired with a model latent or auxiliary, is an error naming it (as Pyro's
+ * check_fully_reparametrized raises), and the context goes on. */
+static tre_tensor *coin_model(tre_ctx *c, const void *args) {
+    (void)args;
+    return tre_sample(c, "coin", tre_bernoulli_probs(c, tre_scalar(c, 0.3f)), NULL);
+}
+static tre_tensor *coin_guide(tre_ctx *c, const void *args) {
+    const int aux = *(const int *)args;
+    tre_tensor *q = tre_param(c, "q", tre_scalar(c, 0.6f), TRE_C_UNIT_INTERVAL);
+    tre_infer inf = {0};
+    if (aux) tre_infer_set(&inf, "is_auxiliary", "true");
+    tre_sample_ex(c, aux ? "extra" : "coin", tre_bernoulli_probs(c, q), &(tre_sample_opts){.infer = &inf});
+    return NULL;
+}
+static tre_tensor *no_latent_model(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_sample(c, "y", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), tre_scalar(c, 0.2f));
+    return NULL;
+}
+
+static void test_non_reparameterized_guide_sites_are_refused(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(6);
+    const tre_elbo_opts o = {.kind = TRE_TRACE_MEANFIELD_ELBO, .num_particles = 4, .grad = true};
+    tre_elbo_result r;
+    const int paired = 0, aux = 1;
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, coin_model, coin_guide, &paired, &o, &r), TRE_ERR_MODEL,
+                  "guide site \"coin\" (Bernoulli) is not reparameterized");
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, no_latent_model, coin_guide, &aux, &o, &r), TRE_ERR_MODEL,
+                  "guide site \"extra\" (Bernoulli) is not reparameterized");
+    /* Trace_ELBO takes the same auxiliary site (score function) */
+    TT_OK(ctx, tre_elbo(ctx, no_latent_model, coin_guide, &aux,
+                        &(tre_elbo_opts){.num_particles = 4, .grad = true}, &r));
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gamma_and_beta_kl_gradients),
+        cmocka_unit_test(test_non_reparameterized_guide_sites_are_refused),
         cmocka_unit_test(test_trigamma_is_digammas_derivative),
         cmocka_unit_test(test_tetragamma_is_trigammas_derivative),
     };
