@@ -58,8 +58,8 @@ tre_dist *tre_dist_expand(tre_ctx *ctx, const tre_dist *d, int ndim, const int64
 
 const char *tre_dist_name(const tre_dist *d);
 bool tre_dist_has_rsample(const tre_dist *d);
-int tre_dist_batch_shape(const tre_dist *d, int64_t *shape);  /* returns ndim */
-int tre_dist_event_shape(const tre_dist *d, int64_t *shape);  /* returns ndim */
+int tre_dist_batch_shape(const tre_dist *d, int64_t *shape);  /* returns ndim (0 for NULL) */
+int tre_dist_event_shape(const tre_dist *d, int64_t *shape);  /* returns ndim (0 for NULL) */
 
 /* log_prob of value: shape = batch shape broadcast with value's batch dims; particle extent
  * of the inputs. Sample: particles draws (extent `particles`), shape batch + event. */

@@ -84,6 +84,13 @@ tre_dist *tre_dist_expand(tre_ctx *ctx, const tre_dist *d, int ndim, const int64
         return NULL;
     }
     char s1[96], s2[96];
+    for (int i = 0; i < ndim; ++i)
+        if (shape[i] < 0) {
+            tre_ctx_fail(ctx, TRE_ERR_SHAPE, "expand: %s to %s: sizes must be >= 0", d->family->name,
+                         tre_shape_str(s2, sizeof s2, ndim, shape));
+            ctx->error_needs_site = true;
+            return NULL;
+        }
     int bnd;
     int64_t b[TRE_MAX_DIMS];
     if (!tre_shape_broadcast(d->batch_ndim, d->batch_shape, ndim, shape, &bnd, b) ||
@@ -104,10 +111,12 @@ tre_dist *tre_dist_expand(tre_ctx *ctx, const tre_dist *d, int ndim, const int64
 const char *tre_dist_name(const tre_dist *d) { return d ? d->family->name : "(null)"; }
 bool tre_dist_has_rsample(const tre_dist *d) { return d && d->family->has_rsample; }
 int tre_dist_batch_shape(const tre_dist *d, int64_t *shape) {
+    if (!d) return 0;
     if (shape) memcpy(shape, d->batch_shape, (size_t)d->batch_ndim * sizeof(int64_t));
     return d->batch_ndim;
 }
 int tre_dist_event_shape(const tre_dist *d, int64_t *shape) {
+    if (!d) return 0;
     if (shape) memcpy(shape, d->event_shape, (size_t)d->event_ndim * sizeof(int64_t));
     return d->event_ndim;
 }

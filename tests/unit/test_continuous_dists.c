@@ -236,6 +236,17 @@ static void test_names_rsample_and_shapes(void **state) {
     tre_tensor *v2 = tre_from_host(ctx, 1, 1, &s2, (const float[]){1, 2});
     assert_null(tre_uniform(ctx, v3, v2));
     TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_SHAPE, "Uniform: parameter high");
+    /* expand to a negative size is a shape error (it broadcast, and an observed site then
+     * summed over no elements), named at the site that uses it; NULL has no shapes */
+    tre_ctx_step_reset(ctx);
+    tre_dist *neg = tre_dist_expand(ctx, tre_normal(ctx, tre_scalar(ctx, 0.f), tre_scalar(ctx, 1.f)), 1,
+                                    (const int64_t[]){-3});
+    assert_null(neg);
+    assert_null(tre_sample(ctx, "x", neg, tre_scalar(ctx, 5.f)));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_SHAPE, "sizes must be >= 0");
+    assert_non_null(strstr(tre_ctx_error(ctx), "\"x\""));
+    assert_int_equal(tre_dist_batch_shape(NULL, NULL), 0);
+    assert_int_equal(tre_dist_event_shape(NULL, NULL), 0);
     tre_ctx_destroy(ctx);
 }
 
