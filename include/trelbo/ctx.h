@@ -19,7 +19,8 @@ typedef enum tre_backend_kind {
     TRE_BACKEND_CUDA
 } tre_backend_kind;
 
-/* Called for warnings (e.g. a model site missing from the guide). */
+/* Called for warnings (e.g. a model site missing from the guide); each distinct message once
+ * per context, as Python's default warnings filter does. */
 typedef void (*tre_warn_fn)(void *user, const char *message);
 
 typedef struct tre_ctx_opts {

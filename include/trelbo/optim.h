@@ -16,20 +16,28 @@ typedef struct tre_adam_opts {
     double eps;         /* (0: 1e-8) */
     double weight_decay;
     /* ClippedAdam (Pyro's): clip each gradient element to [-clip_norm, clip_norm] (0: off) and
-     * multiply lr by lrd after every step (0: 1). */
+     * multiply each param's lr by lrd before each of its updates (0: 1), so that its t-th update
+     * uses lr * lrd^t, as Pyro's per-param ClippedAdam does. */
     double clip_norm;
     double lrd;
 } tre_adam_opts;
 
-/* Adam over every param of the context's store (params created later join on first step).
- * State (moments) is kept per param name; a param removed from the store loses it. */
+/* Adam over the context's param store, as Pyro's SVI: each step updates the params that the
+ * last evaluation with gradients used (tre_param_entry.in_step); a param that a step did not
+ * use keeps its value, moments and rate. Params created later join on their first step. State
+ * (moments, step count, decayed rate) is kept per param; a param removed from the store loses
+ * it, and one re-created under the same name starts afresh. An optimiser belongs to the context
+ * it was created with. A step that fails before updating (out of memory for a new param's
+ * moments) changes nothing. */
 tre_status tre_adam_create(tre_ctx *ctx, const tre_adam_opts *opts, tre_adam **out);
 void tre_adam_destroy(tre_ctx *ctx, tre_adam *opt);
 /* One update from the gradients in the store (tre_param_entry.grad). */
 tre_status tre_adam_step(tre_ctx *ctx, tre_adam *opt);
+/* lr * lrd^(steps done): the rate the latest step used for a param updated in every step. */
 double tre_adam_lr(const tre_adam *opt);
 
-/* One SVI step: tre_elbo with gradients, then tre_adam_step. *loss receives the loss. */
+/* One SVI step: tre_elbo with gradients, then tre_adam_step. *loss receives the loss (NaN when
+ * the step fails). */
 tre_status tre_svi_step(tre_ctx *ctx, tre_program model, tre_program guide, const void *args,
                         const tre_elbo_opts *opts, tre_adam *opt, double *loss);
 

@@ -40,6 +40,9 @@ typedef struct tre_param_entry {
     tre_tensor *unconstrained;
     /* d loss / d unconstrained of the last evaluation with gradients (persistent, same shape) */
     tre_tensor *grad;
+    /* whether that evaluation used the param (read it from the store, or sent it a gradient):
+     * tre_adam_step updates only those, as Pyro's SVI updates the params of the step's trace */
+    bool in_step;
 } tre_param_entry;
 
 /* The param primitive (goes through the handler stack as a "param" message). On first use it

@@ -99,6 +99,7 @@ void tre_ctx_step_reset(tre_ctx *ctx) {
         tre_messenger *m = ctx->stack[--ctx->depth];
         if (m->exit) m->exit(ctx, m);
     }
+    ctx->step_serial++;
     ctx->tape = NULL;
     ctx->tape_len = ctx->tape_cap = 0;
     ctx->grad_recording = false;
@@ -125,7 +126,7 @@ void tre_ctx_memory_stats(const tre_ctx *ctx, tre_ctx_memory *out) {
 
 tre_status tre_ctx_memory_trim(tre_ctx *ctx) {
     if (!ctx) return TRE_ERR_INVALID_ARG;
-    if (ctx->capturing || ctx->depth > 0)
+    if (ctx->capturing || ctx->depth > 0 || ctx->running > 0)
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
                             "tre_ctx_memory_trim: called inside a model or a step capture");
     tre_ctx_step_reset(ctx);

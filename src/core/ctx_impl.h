@@ -17,7 +17,18 @@ typedef struct tre_param_store {
     tre_param_entry **entries;   /* insertion order */
     int64_t count, cap;
     uint64_t generation;         /* bumped when an entry or its gradient buffer comes or goes */
+    uint64_t next_id;            /* entry ids: unique over the context's lifetime */
 } tre_param_store;
+
+/* A store entry with what only the library sees (the public part first). */
+typedef struct tre_param_entry_impl {
+    tre_param_entry pub;
+    uint64_t id;                 /* a removed and re-created param gets a new one */
+    uint64_t read_step;          /* ctx->step_serial of the last step that read it */
+} tre_param_entry_impl;
+static inline uint64_t tre_param_entry_id(const tre_param_entry *e) {
+    return ((const tre_param_entry_impl *)e)->id;
+}
 
 struct tre_ctx {
     tre_backend *be;
@@ -49,6 +60,9 @@ struct tre_ctx {
     int64_t tape_len, tape_cap;
 
     tre_param_store params;
+    uint64_t step_serial;      /* steps begun (tre_ctx_step_reset calls) */
+    uint64_t warned[32];       /* hashes of warnings given: each is given once (Python's default) */
+    int n_warned;
     tre_ptensor *persistent;   /* list of live persistent tensors */
 
     /* Step graphs (src/infer/step_graph.c): while step_sig_on, the front-end mixes what a step

@@ -51,6 +51,13 @@ void tre_warn(tre_ctx *ctx, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    /* each distinct warning once per context, as Python's default warnings filter does: a
+     * training loop would otherwise repeat it every step */
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const char *c = buf; *c; ++c) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    for (int i = 0; i < ctx->n_warned; ++i)
+        if (ctx->warned[i] == h) return;
+    if (ctx->n_warned < (int)(sizeof ctx->warned / sizeof ctx->warned[0])) ctx->warned[ctx->n_warned++] = h;
     if (ctx->warn)
         ctx->warn(ctx->warn_user, buf);
     else

@@ -290,6 +290,7 @@ tre_status tre_svi_step_graphed(tre_ctx *ctx, tre_step_graph *g, tre_program mod
     if (!g || !opts || !opt)
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_svi_step_graphed: %s is NULL",
                             !g ? "graph" : !opts ? "opts" : "optimiser");
+    if (loss) *loss = NAN; /* a failed step leaves no stale loss behind */
     tre_elbo_opts o = *opts;
     o.grad = true;
     const step_key key = {model, guide, args, o.kind, o.num_particles, ctx->seed};

@@ -16,7 +16,7 @@ static void entry_free(tre_ctx *ctx, tre_param_entry *e) {
     tre_tensor_destroy(ctx, e->unconstrained);
     tre_tensor_destroy(ctx, e->grad);
     free((char *)e->name);
-    free(e);
+    free((tre_param_entry_impl *)e);
 }
 
 static void store_clear(tre_ctx *ctx) {
@@ -84,6 +84,7 @@ tre_tensor *tre_param_constrained(tre_ctx *ctx, const tre_param_entry *e) {
     }
     tre_tensor *v = tre_transform_to(ctx, e->constraint, e->unconstrained);
     if (v) v->param = e;
+    ((tre_param_entry_impl *)e)->read_step = ctx->step_serial; /* the step uses it */
     return v;
 }
 
@@ -111,20 +112,22 @@ static tre_param_entry *store_insert(tre_ctx *ctx, const char *name, tre_constra
         st->entries = es;
         st->cap = cap;
     }
-    tre_param_entry *e = calloc(1, sizeof *e);
+    tre_param_entry_impl *ei = calloc(1, sizeof *ei);
+    tre_param_entry *e = ei ? &ei->pub : NULL;
     char *n = e ? malloc(strlen(name) + 1) : NULL;
     if (n) strcpy(n, name);
     tre_tensor *stored = n ? tre_tensor_persist_copy(ctx, u) : NULL;
     if (!stored || !tre_strmap_put(&st->by_name, n, e)) {
         if (stored) tre_tensor_destroy(ctx, stored);
         free(n);
-        free(e);
+        free(ei);
         tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "param \"%s\": out of memory", name);
         return NULL;
     }
     e->name = n;
     e->constraint = c;
     e->unconstrained = stored;
+    ei->id = ++st->next_id;
     stored->requires_grad = true; /* a leaf: recorded ops on it flow back here */
     st->entries[st->count++] = e;
     st->generation++;
@@ -175,6 +178,7 @@ tre_status tre_param_store_collect_grads(tre_ctx *ctx) {
             e->grad = t;
             ctx->params.generation++;
         }
+        e->in_step = g || ((tre_param_entry_impl *)e)->read_step == ctx->step_serial;
         size_t bytes = (size_t)u->numel * 4;
         int rc = g ? ctx->be->copy(ctx->be->impl, e->grad->data, g->data, bytes)
                    : ctx->be->fill(ctx->be->impl, e->grad->data, 0.f, u->numel);

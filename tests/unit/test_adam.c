@@ -1,5 +1,8 @@
 /* Adam and ClippedAdam updates against the formulas, two steps, from gradients computed by a
- * deterministic evaluation (MeanField with no observations: the ELBO is exactly -KL). */
+ * deterministic evaluation (MeanField with no observations: the ELBO is exactly -KL); and the
+ * optimiser's state over a run, as Pyro's SVI keeps it: only the params a step used move, a
+ * re-created param starts afresh, state of removed params is freed, a failed step leaves no
+ * stale loss, and a warning repeated every step is given once. */
 #include <math.h>
 #include "test_support.h"
 
@@ -30,11 +33,11 @@ static void run(const tre_adam_opts *o, double clip) {
         m = b1 * m + (1 - b1) * g;
         v = b2 * v + (1 - b2) * g * g;
         double bc1 = 1 - pow(b1, t), bc2 = 1 - pow(b2, t);
+        if (o->lrd) lr *= o->lrd; /* Pyro's ClippedAdam decays before the update */
         if (clip > 0 || o->lrd) /* Pyro's ClippedAdam: eps outside the bias correction */
             u -= lr * sqrt(bc2) / bc1 * m / (sqrt(v) + eps);
         else
             u -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps);
-        if (o->lrd) lr *= o->lrd;
         float got;
         TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, "loc")->unconstrained, &got, 1));
         TT_NEAR(got, u, 1e-6 * (1 + fabs(u)));
@@ -58,6 +61,130 @@ static void test_bad_options(void **state) {
     tre_adam *opt = NULL;
     TT_FAILS_WITH(ctx, tre_adam_create(ctx, &(tre_adam_opts){.lr = -1}, &opt), TRE_ERR_INVALID_ARG, "lr");
     assert_null(opt);
+    /* NaN passes a `< 0` test: every option is checked so that it cannot */
+    const tre_adam_opts bad[] = {{.weight_decay = NAN}, {.weight_decay = INFINITY}, {.clip_norm = NAN},
+                                 {.lr = NAN}, {.lrd = NAN}, {.eps = NAN}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+        TT_FAILS_WITH(ctx, tre_adam_create(ctx, &bad[i], &opt), TRE_ERR_INVALID_ARG, "tre_adam_create");
+        assert_null(opt);
+    }
+    tre_ctx_destroy(ctx);
+}
+
+/* Two guides over one model, each with a param of its own ("a", "b"); the gradient of each
+ * is its value (loss = KL(N(p, 1) || N(0, 1)) = p^2 / 2). */
+static tre_tensor *guide_a(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *a = tre_param(c, "a", tre_scalar(c, 2.f), TRE_C_REAL);
+    return tre_sample(c, "z", tre_normal(c, a, tre_scalar(c, 1.f)), NULL);
+}
+static tre_tensor *guide_b(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *b = tre_param(c, "b", tre_scalar(c, -1.f), TRE_C_REAL);
+    return tre_sample(c, "z", tre_normal(c, b, tre_scalar(c, 1.f)), NULL);
+}
+static const tre_elbo_opts mf = {.kind = TRE_TRACE_MEANFIELD_ELBO, .num_particles = 1};
+
+static float value_of(tre_ctx *ctx, const char *name) {
+    float v;
+    TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, name)->unconstrained, &v, 1));
+    return v;
+}
+
+static void test_only_the_params_a_step_used_move(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(2);
+    tre_adam *opt = NULL;
+    TT_OK(ctx, tre_adam_create(ctx, &(tre_adam_opts){.lr = 0.1, .lrd = 0.5, .clip_norm = 10}, &opt));
+    double loss;
+    for (int t = 0; t < 3; ++t) TT_OK(ctx, tre_svi_step(ctx, model, guide_a, NULL, &mf, opt, &loss));
+    const float a3 = value_of(ctx, "a");
+    assert_true(tre_param_store_get(ctx, "a")->in_step);
+    /* "b" joins: its first update is a first Adam step at its own first decayed rate,
+     * lr * lrd, whatever "a" went through: -1 + 0.05 */
+    TT_OK(ctx, tre_svi_step(ctx, model, guide_b, NULL, &mf, opt, &loss));
+    TT_NEAR(value_of(ctx, "b"), -1.0 + 0.05, 1e-6);
+    /* and "a", not used by that step, has not moved (no momentum, no step counted) */
+    assert_false(tre_param_store_get(ctx, "a")->in_step);
+    assert_true(value_of(ctx, "a") == a3);
+    TT_OK(ctx, tre_svi_step(ctx, model, guide_b, NULL, &mf, opt, &loss));
+    assert_true(value_of(ctx, "a") == a3);
+    /* back to "a": its 4th update uses lr * lrd^4 */
+    TT_OK(ctx, tre_svi_step(ctx, model, guide_a, NULL, &mf, opt, &loss));
+    assert_true(value_of(ctx, "a") < a3);
+    assert_true(value_of(ctx, "a") > a3 - 0.1 * pow(0.5, 4) * 1.01);
+    tre_adam_destroy(ctx, opt);
+    tre_ctx_destroy(ctx);
+}
+
+static void test_recreated_param_starts_afresh_and_removed_state_is_freed(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(3);
+    tre_adam *opt = NULL;
+    TT_OK(ctx, tre_adam_create(ctx, &(tre_adam_opts){.lr = 0.1}, &opt));
+    double loss;
+    for (int t = 0; t < 5; ++t) TT_OK(ctx, tre_svi_step(ctx, model, guide_a, NULL, &mf, opt, &loss));
+    TT_OK(ctx, tre_param_store_remove(ctx, "a"));
+    /* re-created at 2: a first Adam step moves it by lr (times sign g), as a new param */
+    TT_OK(ctx, tre_svi_step(ctx, model, guide_a, NULL, &mf, opt, &loss));
+    TT_NEAR(value_of(ctx, "a"), 1.9, 1e-6);
+    /* removing and re-creating params again and again: the optimiser's memory stays flat */
+    tre_ctx_memory mem0, mem1;
+    for (int k = 0; k < 20; ++k) {
+        TT_OK(ctx, tre_param_store_remove(ctx, "a"));
+        TT_OK(ctx, tre_svi_step(ctx, model, guide_a, NULL, &mf, opt, &loss));
+        if (k == 4) tre_ctx_memory_stats(ctx, &mem0);
+    }
+    tre_ctx_memory_stats(ctx, &mem1);
+    assert_true(mem1.backend_bytes == mem0.backend_bytes);
+    tre_adam_destroy(ctx, opt);
+    tre_ctx_destroy(ctx);
+}
+
+static tre_tensor *failing_model(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_sample(c, "z", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, -1.f)), NULL); /* bad scale */
+    return NULL;
+}
+
+static void test_failed_step_leaves_no_stale_loss(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(4);
+    tre_adam *opt = NULL;
+    TT_OK(ctx, tre_adam_create(ctx, &(tre_adam_opts){.lr = 0.1}, &opt));
+    double loss = 123;
+    TT_OK(ctx, tre_svi_step(ctx, model, guide_a, NULL, &mf, opt, &loss));
+    assert_true(isfinite(loss) && loss != 123);
+    const float a1 = value_of(ctx, "a");
+    assert_int_equal(tre_svi_step(ctx, failing_model, guide_a, NULL, &mf, opt, &loss), TRE_ERR_DIST);
+    assert_true(isnan(loss));
+    tre_ctx_clear_error(ctx);
+    assert_true(value_of(ctx, "a") == a1);
+    TT_OK(ctx, tre_svi_step(ctx, model, guide_a, NULL, &mf, opt, &loss));
+    assert_true(isfinite(loss));
+    /* an optimiser belongs to its context */
+    tre_ctx *other = tt_ctx(5);
+    TT_FAILS_WITH(other, tre_adam_step(other, opt), TRE_ERR_INVALID_ARG, "another context");
+    tre_ctx_destroy(other);
+    tre_adam_destroy(ctx, opt);
+    tre_ctx_destroy(ctx);
+}
+
+static tre_tensor *guide_missing_z(tre_ctx *c, const void *args) {
+    (void)c, (void)args;
+    return NULL;
+}
+
+static void test_repeated_warning_is_given_once(void **state) {
+    (void)state;
+    int warnings = 0;
+    tre_ctx *ctx = NULL;
+    TT_OK(ctx, tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = TRE_BACKEND_CPU, .seed = 6,
+                                                     .warn = tt_count_warnings, .warn_user = &warnings}));
+    tre_elbo_result r;
+    for (int t = 0; t < 5; ++t)
+        TT_OK(ctx, tre_elbo(ctx, model, guide_missing_z, NULL, &(tre_elbo_opts){.num_particles = 2}, &r));
+    assert_int_equal(warnings, 1);
     tre_ctx_destroy(ctx);
 }
 
@@ -66,6 +193,10 @@ int main(void) {
         cmocka_unit_test(test_adam),
         cmocka_unit_test(test_clipped_adam),
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_only_the_params_a_step_used_move),
+        cmocka_unit_test(test_recreated_param_starts_afresh_and_removed_state_is_freed),
+        cmocka_unit_test(test_failed_step_leaves_no_stale_loss),
+        cmocka_unit_test(test_repeated_warning_is_given_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
