@@ -116,4 +116,9 @@ tre_tensor *tre_kl_bernoulli_bernoulli(tre_ctx *ctx, const tre_dist *p, const tr
 tre_tensor *tre_kl_gamma_gamma(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 tre_tensor *tre_kl_beta_beta(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 tre_tensor *tre_kl_dirichlet_dirichlet(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+/* HalfNormal || HalfNormal (half_normal.c), Exponential || Exponential (exponential.c),
+ * Poisson || Poisson (poisson.c) */
+tre_tensor *tre_kl_half_normal_half_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_exponential_exponential(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_poisson_poisson(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 #endif

@@ -16,3 +16,11 @@ tre_dist *tre_half_normal(tre_ctx *ctx, const tre_tensor *scale) {
     const tre_tensor *params[1] = {scale};
     return tre_dist_new(ctx, &tre_half_normal_family, params);
 }
+
+/* KL(HalfNormal(s1) || HalfNormal(s2)) = (s1^2 / s2^2 - 1) / 2 - log(s1 / s2): Normal's with
+ * both locations 0 (the half-line's mass is 2 x the density on both sides, and cancels) */
+tre_tensor *tre_kl_half_normal_half_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q) {
+    tre_tensor *ratio = tre_div(ctx, p->params[0], q->params[0]);
+    return tre_sub(ctx, tre_mul(ctx, tre_scalar(ctx, 0.5f), tre_sub(ctx, tre_square(ctx, ratio), tre_scalar(ctx, 1.f))),
+                   tre_log(ctx, ratio));
+}

@@ -17,6 +17,9 @@ static const struct {
     {&tre_gamma_family, &tre_gamma_family, tre_kl_gamma_gamma},
     {&tre_beta_family, &tre_beta_family, tre_kl_beta_beta},
     {&tre_dirichlet_family, &tre_dirichlet_family, tre_kl_dirichlet_dirichlet},
+    {&tre_half_normal_family, &tre_half_normal_family, tre_kl_half_normal_half_normal},
+    {&tre_exponential_family, &tre_exponential_family, tre_kl_exponential_exponential},
+    {&tre_poisson_family, &tre_poisson_family, tre_kl_poisson_poisson},
 };
 
 bool tre_kl_exists(const tre_dist *p, const tre_dist *q) {

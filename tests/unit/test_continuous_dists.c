@@ -321,6 +321,21 @@ static void test_kl_registry(void **state) {
     double sum = 0;
     for (int i = 0; i < 3; ++i) sum += kl_normal(m1[i], s1[i], m2, s2);
     TT_NEAR(tt_at(ctx, ke, 0), sum, 1e-5);
+    /* HalfNormal, Exponential and Poisson pairs (PyTorch's closed forms), against the
+     * formulas in double */
+    const float a[3] = {0.5f, 1.f, 3.f};
+    const double b = 1.7;
+    tre_tensor *pa = tre_from_host(ctx, 1, 1, &n, a), *qb = tre_scalar(ctx, (float)b);
+    const float *khn = tt_host(ctx, tre_kl_divergence(ctx, tre_half_normal(ctx, pa), tre_half_normal(ctx, qb)), 0);
+    const float *kex = tt_host(ctx, tre_kl_divergence(ctx, tre_exponential(ctx, pa), tre_exponential(ctx, qb)), 1);
+    const float *kpo = tt_host(ctx, tre_kl_divergence(ctx, tre_poisson(ctx, pa), tre_poisson(ctx, qb)), 2);
+    for (int i = 0; i < 3; ++i) {
+        const double r = a[i] / b;
+        TT_NEAR(khn[i], 0.5 * (r * r - 1) - log(r), 1e-6);
+        TT_NEAR(kex[i], 1 / r - 1 + log(r), 1e-6);
+        TT_NEAR(kpo[i], a[i] * log(r) - (a[i] - b), 1e-6);
+    }
+    assert_false(tre_kl_exists(tre_exponential(ctx, pa), tre_half_normal(ctx, qb)));
     /* a pair without a closed form is an error naming both families */
     assert_null(tre_kl_divergence(ctx, pl, qn));
     TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_UNSUPPORTED, "LogNormal || Normal");
