@@ -5,6 +5,7 @@
 #include "cpu_backend.h"
 #include "cpu_iter.h"
 #include "index_groups.h"
+#include "../math/check.h"
 
 /* sum of n floats at stride st, in double, in a fixed order */
 static double strided_sum(const float *in, int64_t n, int64_t st) {
@@ -303,16 +304,13 @@ int tre_scatter_add_scaled_cpu(void *impl, int64_t outer, int64_t n, int64_t inn
     return 0;
 }
 
-/* (float) index in [0, K): NaN and anything outside count as out of range */
-static inline bool take_in_range(float x, int64_t K) { return x >= 0.f && x < (float)K; }
-
 int tre_take_cpu(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride,
                  int64_t K, const float *index, int64_t istride, float *out) {
     (void)impl;
     TRE_CPU_FOR(P * n > TRE_CPU_PARALLEL_MIN, p, P,
         const float *v = values + p * vstride, *ix = index + p * istride;
         float *o = out + p * n;
-        for (int64_t i = 0; i < n; ++i) o[i] = take_in_range(ix[i], K) ? v[(int64_t)ix[i]] : NAN;
+        for (int64_t i = 0; i < n; ++i) o[i] = tre_index_in_range(ix[i], K) ? v[(int64_t)ix[i]] : NAN;
         );
     return 0;
 }
@@ -324,14 +322,14 @@ int tre_take_backward_cpu(void *impl, int64_t P, int64_t n, const float *g, cons
         for (int64_t p = 0; p < P; ++p)
             for (int64_t i = 0; i < n; ++i) {
                 const float x = index[p * istride + i];
-                if (take_in_range(x, K)) gvalues[(int64_t)x] += g[p * n + i];
+                if (tre_index_in_range(x, K)) gvalues[(int64_t)x] += g[p * n + i];
             }
         return 0;
     }
     TRE_CPU_FOR(P * n > TRE_CPU_PARALLEL_MIN, p, P,
         for (int64_t i = 0; i < n; ++i) {
             const float x = index[p * istride + i];
-            if (take_in_range(x, K)) gvalues[p * vstride + (int64_t)x] += g[p * n + i];
+            if (tre_index_in_range(x, K)) gvalues[p * vstride + (int64_t)x] += g[p * n + i];
         });
     return 0;
 }

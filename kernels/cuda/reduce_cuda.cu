@@ -3,6 +3,7 @@
  * element), and their adjoints without atomics: the indices are stably sorted so that one
  * thread owns each output slot and adds its contributions in the CPU backend's order. */
 #include "cuda_common.cuh"
+#include "../math/check.h"
 
 /* ---- sum_rows ---------------------------------------------------------------------------- */
 
@@ -151,15 +152,12 @@ int tre_dot_gathered_rows_cuda(void *impl, int64_t outer, int64_t n, int64_t inn
     });
 }
 
-/* (float) index in [0, K): NaN and anything outside count as out of range (backend.h) */
-static TRE_HD inline bool take_in_range(float x, int64_t K) { return x >= 0.f && x < (float)K; }
-
 int tre_take_cuda(void *impl, int64_t P, int64_t n, const float *values, int64_t vstride, int64_t K,
                   const float *index, int64_t istride, float *out) {
     return tre_cuda_each((tre_cuda_impl *)impl, P * n, [=] TRE_CUDA_FN(int64_t t) {
         const int64_t p = t / n, i = t - p * n;
         const float x = index[p * istride + i];
-        out[t] = take_in_range(x, K) ? values[p * vstride + (int64_t)x] : NAN;
+        out[t] = tre_index_in_range(x, K) ? values[p * vstride + (int64_t)x] : NAN;
     });
 }
 
@@ -255,7 +253,7 @@ int tre_take_backward_cuda(void *impl, int64_t P, int64_t n, const float *g, con
             float *gv = gvalues + p * vstride;
             const float *ix = index + p * istride, *gp = g + p * n;
             for (int64_t i = 0; i < n; ++i)
-                if (take_in_range(ix[i], K)) gv[(int64_t)ix[i]] += gp[i];
+                if (tre_index_in_range(ix[i], K)) gv[(int64_t)ix[i]] += gp[i];
         });
     const int64_t m = P * n;
     if (K >= INT32_MAX) return 1; /* the sort's keys are int32, K itself among them */
@@ -267,7 +265,7 @@ int tre_take_backward_cuda(void *impl, int64_t P, int64_t n, const float *g, con
     rc = tre_cuda_each(im, m, [=] TRE_CUDA_FN(int64_t t) {
         const int64_t p = t / n, i = t - p * n;
         const float x = index[p * istride + i];
-        ki[t] = take_in_range(x, K) ? (int32_t)x : (int32_t)K; /* K: out of range, skipped */
+        ki[t] = tre_index_in_range(x, K) ? (int32_t)x : (int32_t)K; /* K: out of range, skipped */
         vi[t] = (int32_t)t;
     });
     if (!rc) rc = tre_cuda_sort_pairs(im, b.temp, b.temp_bytes, m, bits, b.keys_in, b.keys_out,

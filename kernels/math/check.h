@@ -21,4 +21,8 @@ static inline TRE_HD int tre_check_value(tre_kcheck check, float x, float a, flo
     }
     return 0;
 }
+
+/* A (float) index into K values, in [0, K): NaN and anything outside count as out of range (an
+ * unchecked index, e.g. with validation off, must never address memory outside the values). */
+static inline TRE_HD int tre_index_in_range(float x, int64_t K) { return x >= 0.f && x < (float)K; }
 #endif

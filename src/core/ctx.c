@@ -126,7 +126,7 @@ void tre_ctx_memory_stats(const tre_ctx *ctx, tre_ctx_memory *out) {
 
 tre_status tre_ctx_memory_trim(tre_ctx *ctx) {
     if (!ctx) return TRE_ERR_INVALID_ARG;
-    if (ctx->capturing || ctx->depth > 0 || ctx->running > 0)
+    if (tre_ctx_in_program(ctx))
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
                             "tre_ctx_memory_trim: called inside a model or a step capture");
     tre_ctx_step_reset(ctx);

@@ -76,6 +76,12 @@ struct tre_ctx {
     bool capturing;
 };
 
+/* Whether a program runs (with or without handlers) or a step is captured: the step's values,
+ * tape and arenas are in use, so nothing may free them (memory trim, param removal). */
+static inline bool tre_ctx_in_program(const tre_ctx *ctx) {
+    return ctx->running > 0 || ctx->depth > 0 || ctx->capturing;
+}
+
 /* True while the context has no sticky error. */
 static inline bool tre_ok(const tre_ctx *ctx) { return ctx->status == TRE_OK; }
 

@@ -121,8 +121,7 @@ int tre_dist_event_shape(const tre_dist *d, int64_t *shape) {
     return d->event_ndim;
 }
 
-/* batch shape followed by event shape */
-static int full_shape(const tre_dist *d, int64_t *shape) {
+int tre_dist_full_shape(const tre_dist *d, int64_t *shape) {
     memcpy(shape, d->batch_shape, (size_t)d->batch_ndim * sizeof(int64_t));
     memcpy(shape + d->batch_ndim, d->event_shape, (size_t)d->event_ndim * sizeof(int64_t));
     return d->batch_ndim + d->event_ndim;
@@ -139,7 +138,7 @@ static bool log_prob_shape(tre_ctx *ctx, const tre_dist *d, const tre_tensor *va
         return false;
     }
     int64_t fshape[TRE_MAX_DIMS];
-    int fnd = full_shape(d, fshape);
+    int fnd = tre_dist_full_shape(d, fshape);
     char s1[96], s2[96];
     *p = tre_particles_join(tre_dist_particles(d), value->particles);
     if (value->ndim < d->event_ndim ||
@@ -358,7 +357,7 @@ tre_tensor *tre_dist_sample(tre_ctx *ctx, const tre_dist *d, int64_t particles) 
     }
     if (d->family->sample) return d->family->sample(ctx, d, particles);
     int64_t shape[TRE_MAX_DIMS];
-    int nd = full_shape(d, shape);
+    int nd = tre_dist_full_shape(d, shape);
     tre_tensor *out = tre_tensor_new(ctx, TRE_F32, particles, nd, shape);
     if (!out) return NULL;
     tre_kshape ks;

@@ -102,6 +102,9 @@ extern const tre_dist_family tre_beta_family;
 extern const tre_dist_family tre_student_t_family;
 extern const tre_dist_family tre_dirichlet_family;
 
+/* Batch shape followed by event shape (at most TRE_MAX_DIMS dims); returns their count. */
+int tre_dist_full_shape(const tre_dist *d, int64_t *shape);
+
 /* KL functions, defined beside their families. */
 tre_tensor *tre_kl_normal_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 /* Categorical || Categorical (categorical.c), MultivariateNormal || MultivariateNormal

@@ -70,7 +70,7 @@ void tre_adam_destroy(tre_ctx *ctx, tre_adam *opt) {
 double tre_adam_lr(const tre_adam *opt) { return opt ? opt->lr : 0.0; }
 
 static bool state_current(const adam_state *s, const tre_param_entry *e) {
-    return e && s->id == tre_param_entry_id(e) && s->m->numel == e->unconstrained->numel;
+    return e && s->id == tre_param_entry_id(e); /* an entry's tensor never changes shape */
 }
 
 /* Drops the state of params no longer in the store (or removed and re-created): their moments

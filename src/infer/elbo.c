@@ -17,20 +17,16 @@ static bool is_auxiliary(const tre_msg *m) {
  * validation is on, as it is by default): broadcasting one against the other would count a
  * log-density several times. */
 static tre_status check_shapes(tre_ctx *ctx, const tre_msg *m, const tre_msg *g) {
-    int64_t mb[TRE_MAX_DIMS * 2], gb[TRE_MAX_DIMS * 2];
-    const int mbn = tre_dist_batch_shape(m->fn, mb), gbn = tre_dist_batch_shape(g->fn, gb);
-    const int men = tre_dist_event_shape(m->fn, mb + mbn), gen = tre_dist_event_shape(g->fn, gb + gbn);
-    if (men != gen)
+    if (m->fn->event_ndim != g->fn->event_ndim)
         return tre_ctx_fail(ctx, TRE_ERR_MODEL,
                             "site \"%s\": model and guide event dims disagree (%d vs %d)", m->name,
-                            men, gen);
-    bool same = mbn == gbn;
-    for (int i = 0; same && i < mbn + men; ++i) same = mb[i] == gb[i];
-    if (same) return TRE_OK;
+                            m->fn->event_ndim, g->fn->event_ndim);
+    int64_t ms[TRE_MAX_DIMS], gs[TRE_MAX_DIMS];
+    const int mn = tre_dist_full_shape(m->fn, ms), gn = tre_dist_full_shape(g->fn, gs);
+    if (tre_shape_equal(mn, ms, gn, gs)) return TRE_OK;
     char s1[96], s2[96];
     return tre_ctx_fail(ctx, TRE_ERR_MODEL, "site \"%s\": model and guide shapes disagree (%s vs %s)",
-                        m->name, tre_shape_str(s1, sizeof s1, mbn + men, mb),
-                        tre_shape_str(s2, sizeof s2, gbn + gen, gb));
+                        m->name, tre_shape_str(s1, sizeof s1, mn, ms), tre_shape_str(s2, sizeof s2, gn, gs));
 }
 
 /* Guide sample sites must be latent sample sites of the model (or auxiliary), of the same shape;

@@ -31,7 +31,7 @@ static void store_clear(tre_ctx *ctx) {
  * work may point at them: removing is refused while a program runs or a step is captured, and
  * otherwise ends the step first, as tre_ctx_memory_trim does. */
 static tre_status end_step_for_removal(tre_ctx *ctx, const char *what) {
-    if (ctx->running > 0 || ctx->depth > 0 || ctx->capturing)
+    if (tre_ctx_in_program(ctx))
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
                             "%s: called inside a model or guide, or a step capture", what);
     tre_ctx_step_reset(ctx);
