@@ -102,9 +102,13 @@ static inline tre_v16 tre_v16_log1p_unit(tre_v16 e) {
 static inline tre_v16 tre_v16_bernoulli_e(tre_v16 l) {
     return tre_v16_exp_nonpos((tre_v16)((tre_i16)l | (int32_t)0x80000000));
 }
+/* x l - max(l, 0): the log-mass but for its - log1p(e) (glm_cpu.c sums the two apart) */
+static inline tre_v16 tre_v16_bernoulli_logits_linear(tre_v16 x, tre_v16 l) {
+    return x * l - tre_v16_select(l > 0.f, l, (tre_v16){0});
+}
 /* tre_bernoulli_logits_log_prob_e */
 static inline tre_v16 tre_v16_bernoulli_logits_log_prob_e(tre_v16 x, tre_v16 l, tre_v16 e) {
-    return (x * l - tre_v16_select(l > 0.f, l, (tre_v16){0})) - tre_v16_log1p_unit(e);
+    return tre_v16_bernoulli_logits_linear(x, l) - tre_v16_log1p_unit(e);
 }
 /* tre_bernoulli_logits_dlp_dlogits_e */
 static inline tre_v16 tre_v16_bernoulli_logits_dlp_dlogits_e(tre_v16 x, tre_v16 l, tre_v16 e) {

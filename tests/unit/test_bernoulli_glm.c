@@ -56,7 +56,7 @@ static void test_kernel_matches_reference(void **state) {
     tre_backend *be = tre_backend_cpu_create();
     assert_non_null(be);
     const int64_t shapes[][3] = {{1, 1, 1}, {5, 63, 3}, {7, 64, 50}, {13, 130, 7}, {6, 200, 70},
-                                 {2, 0, 4}, {3, 5, 0}, {1100, 150, 5}};
+                                 {2, 0, 4}, {3, 5, 0}, {1100, 150, 5}, {7, 2500, 3}, {6, 1024, 2}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; ++s) {
         const int64_t P = shapes[s][0], n = shapes[s][1], d = shapes[s][2];
         glm_case c = make_case(P, n, d, 17 + s);
@@ -82,6 +82,36 @@ static void test_kernel_matches_reference(void **state) {
         free(lp), free(gr), free(out), free(grad), free(out2), free(grad1);
         free_case(&c);
     }
+    be->destroy(be->impl);
+    free(be);
+}
+
+/* The log-mass sum stays accurate where its terms are tiny: confident, correct logits (30 to 45)
+ * over rows that span several of the kernel's partial products, each term -log1p(e^-l) about
+ * 1e-13 to 1e-20, so the sum keeps its relative accuracy rather than rounding to 0 (with the
+ * gradient on or off: the same sum). A NaN
+ * coefficient gives that particle NaN and leaves the others alone. */
+static void test_kernel_sum_of_tiny_terms_and_nan(void **state) {
+    (void)state;
+    tre_backend *be = tre_backend_cpu_create();
+    const int64_t P = 7, n = 3000, d = 2;
+    glm_case c = make_case(P, n, d, 3);
+    for (int64_t i = 0; i < n; ++i) c.x[i * d] = 1.f, c.x[i * d + 1] = (float)(i % 7) / 7.f, c.y[i] = 1.f;
+    for (int64_t p = 0; p < P; ++p) c.wd[p * d] = c.w[p * d] = 30.f + 2.f * (float)p, c.wd[p * d + 1] = c.w[p * d + 1] = 0.5f;
+    float out[7], grad[14];
+    double lp[7], gr[14];
+    assert_int_equal(be->bernoulli_glm_sum(be->impl, P, n, d, c.x, c.w, c.y, 1.f, out, grad), 0);
+    reference(P, n, d, c.x, c.wd, c.y, 1.0, lp, gr);
+    for (int64_t p = 0; p < P; ++p) {
+        assert_true(lp[p] < 0 && lp[p] > -1e-9);
+        TT_NEAR(out[p], lp[p], 1e-5 * fabs(lp[p])); /* (1 - sigmoid(l) rounds to 0 in float) */
+    }
+    c.w[3 * d + 1] = NAN;
+    assert_int_equal(be->bernoulli_glm_sum(be->impl, P, n, d, c.x, c.w, c.y, 1.f, out, NULL), 0);
+    for (int64_t p = 0; p < P; ++p)
+        if (p == 3) assert_true(isnan(out[p]));
+        else TT_NEAR(out[p], lp[p], 1e-5 * fabs(lp[p]));
+    free_case(&c);
     be->destroy(be->impl);
     free(be);
 }
@@ -342,6 +372,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernel_matches_reference),
         cmocka_unit_test(test_kernel_gradient_is_derivative),
+        cmocka_unit_test(test_kernel_sum_of_tiny_terms_and_nan),
         cmocka_unit_test(test_elbo_matches_matmul_form),
         cmocka_unit_test(test_scale_reaches_the_fused_sum),
         cmocka_unit_test(test_log_prob_and_sample_match),
