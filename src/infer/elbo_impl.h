@@ -31,8 +31,11 @@ tre_status tre_elbo_deferred(tre_ctx *ctx, tre_program model, tre_program guide,
                              const float **elbo_s);
 
 /* Trace_ELBO's per-particle surrogate (also Renyi's), given elbo_s:
- * model terms + reparameterized guide terms + sf_weight(elbo) * log q for the other guide
- * sites, where sf_weight is stop_grad(elbo_s) for Trace_ELBO. */
+ * model terms + reparameterized guide terms + score_weight * log q for the other guide
+ * sites, where score_weight is stop_grad(elbo_s) for Trace_ELBO. log q there is the site's
+ * unscaled, unmasked score (Trace_ELBO, as Pyro's ScoreParts.score_function) or, with
+ * scaled_score, its scaled and masked log-prob sum (Renyi: Pyro's RenyiELBO adds
+ * alpha / (1 - alpha) times the site's log_prob_sum). */
 tre_tensor *tre_surrogate_particles(tre_ctx *ctx, tre_trace *model, tre_trace *guide,
-                                    const tre_tensor *score_weight);
+                                    const tre_tensor *score_weight, bool scaled_score);
 #endif

@@ -2,7 +2,8 @@
  *   L = [logsumexp_s((1 - alpha) elbo_s) - log N] / (1 - alpha),
  * differentiated through the per-particle surrogates weighted by the detached normalized weights
  * softmax((1 - alpha) elbo_s), as Pyro does; non-reparameterized guide sites add
- * alpha / (1 - alpha) * log q to the surrogate. */
+ * alpha / (1 - alpha) times their log q sum to the surrogate, scaled and masked like the site
+ * (Pyro's log_prob_sum; Trace_ELBO's score term is neither). */
 #include <math.h>
 #include "elbo_impl.h"
 
@@ -32,7 +33,7 @@ tre_status tre_renyi_elbo_estimate(tre_ctx *ctx, tre_trace *model, tre_trace *gu
     for (int64_t s = 0; s < P; ++s) w[s] = (float)exp((1 - alpha) * h[s] - log_mean_weight);
     tre_tensor *weights = tre_from_host(ctx, P, 0, NULL, w);
     tre_tensor *sf = tre_scalar(ctx, (float)(alpha / (1 - alpha)));
-    tre_tensor *sur = tre_surrogate_particles(ctx, model, guide, sf);
+    tre_tensor *sur = tre_surrogate_particles(ctx, model, guide, sf, true);
     est->loss = tre_neg(ctx, tre_particle_mean(ctx, tre_mul(ctx, weights, sur)));
     return ctx->status;
 }

@@ -3,7 +3,7 @@
 #include "elbo_impl.h"
 
 tre_tensor *tre_surrogate_particles(tre_ctx *ctx, tre_trace *model, tre_trace *guide,
-                                    const tre_tensor *score_weight) {
+                                    const tre_tensor *score_weight, bool scaled_score) {
     tre_tensor *sur = tre_trace_log_prob_sum(ctx, model);
     for (int64_t i = 0; i < tre_trace_size(guide) && tre_ok(ctx); ++i) {
         const tre_trace_node *node = tre_trace_at(guide, i);
@@ -11,6 +11,8 @@ tre_tensor *tre_surrogate_particles(tre_ctx *ctx, tre_trace *model, tre_trace *g
         /* an observed guide site is in elbo_s like any other: pathwise, its value is data */
         if (node->msg.is_observed || tre_dist_has_rsample(node->msg.fn)) {
             sur = tre_sub(ctx, sur, node->log_prob_sum);
+        } else if (scaled_score) {
+            sur = tre_add(ctx, sur, tre_mul(ctx, (tre_tensor *)score_weight, node->log_prob_sum));
         } else {
             /* the score-function term carries neither scale nor mask (Pyro's ScoreParts) */
             tre_tensor *score = NULL;
@@ -28,7 +30,7 @@ tre_status tre_trace_elbo_estimate(tre_ctx *ctx, tre_trace *model, tre_trace *gu
     if (grad && est->elbo) {
         /* score-function sites are weighted by the whole particle's detached elbo_s: unbiased
          * (Pyro additionally Rao-Blackwellizes over plates) */
-        tre_tensor *sur = tre_surrogate_particles(ctx, model, guide, tre_stop_grad(ctx, est->elbo));
+        tre_tensor *sur = tre_surrogate_particles(ctx, model, guide, tre_stop_grad(ctx, est->elbo), false);
         est->loss = tre_neg(ctx, tre_particle_mean(ctx, sur));
     }
     return ctx->status;
