@@ -1,6 +1,7 @@
 /* TraceMeanField_ELBO (SPEC.md section 6): observed sites add their log-prob; each latent site
  * subtracts the analytic KL(q || p) (times the guide site's scale and mask) where a closed form
- * exists, else its Monte Carlo term log p - log q. The guide must be fully reparameterized. */
+ * exists, else its Monte Carlo term log p - log q. The guide must be fully reparameterized and
+ * hold every model latent. */
 #include "elbo_impl.h"
 
 tre_status tre_meanfield_elbo_estimate(tre_ctx *ctx, tre_trace *model, tre_trace *guide,
@@ -19,9 +20,12 @@ tre_status tre_meanfield_elbo_estimate(tre_ctx *ctx, tre_trace *model, tre_trace
             continue;
         }
         const tre_trace_node *g = tre_trace_get(guide, m->msg.name);
-        if (!g) { /* sampled from the prior: log p - log p */
-            continue;
-        }
+        if (!g) /* Pyro's TraceMeanField_ELBO fails here too (a KeyError): no KL to take */
+            return tre_ctx_fail(ctx, TRE_ERR_MODEL,
+                                "TraceMeanField_ELBO: model latent site \"%s\" is not in the guide "
+                                "(every model latent needs a guide site here; Trace_ELBO samples "
+                                "it from the prior)",
+                                m->msg.name);
         if (!tre_dist_has_rsample(g->msg.fn))
             return tre_ctx_fail(ctx, TRE_ERR_MODEL,
                                 "TraceMeanField_ELBO: guide site \"%s\" (%s) is not reparameterized",

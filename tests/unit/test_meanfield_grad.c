@@ -126,10 +126,33 @@ static void test_non_reparameterized_guide_sites_are_refused(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* A model latent the guide lacks has no KL to take: an error naming it (Pyro's
+ * TraceMeanField_ELBO fails on it too), where Trace_ELBO samples it from the prior; the context
+ * goes on. */
+static tre_tensor *two_latent_model(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_sample(c, "w", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), NULL);
+    return gamma_model(c, NULL);
+}
+
+static void test_model_latent_missing_from_guide_is_refused(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(8);
+    tre_elbo_result r;
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, two_latent_model, gamma_guide, NULL,
+                                &(tre_elbo_opts){.kind = TRE_TRACE_MEANFIELD_ELBO, .num_particles = 4, .grad = true}, &r),
+                  TRE_ERR_MODEL, "model latent site \"w\" is not in the guide");
+    TT_OK(ctx, tre_elbo(ctx, two_latent_model, gamma_guide, NULL, &(tre_elbo_opts){.num_particles = 4, .grad = true}, &r));
+    TT_OK(ctx, tre_elbo(ctx, gamma_model, gamma_guide, NULL,
+                        &(tre_elbo_opts){.kind = TRE_TRACE_MEANFIELD_ELBO, .num_particles = 4, .grad = true}, &r));
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gamma_and_beta_kl_gradients),
         cmocka_unit_test(test_non_reparameterized_guide_sites_are_refused),
+        cmocka_unit_test(test_model_latent_missing_from_guide_is_refused),
         cmocka_unit_test(test_trigamma_is_digammas_derivative),
         cmocka_unit_test(test_tetragamma_is_trigammas_derivative),
     };
