@@ -4,6 +4,13 @@
 #include "dist_impl.h"
 #include "../tensor/autograd.h"
 
+/* After a constructor's error (the distribution is not built): the next tre_sample names its
+ * site in the message. */
+static tre_dist *constructor_failed(tre_ctx *ctx) {
+    ctx->error_needs_site = true;
+    return NULL;
+}
+
 tre_dist *tre_dist_new(tre_ctx *ctx, const tre_dist_family *family, const tre_tensor *const *params) {
     if (!ctx || !tre_ok(ctx)) return NULL;
     tre_dist *d = tre_step_alloc(ctx, sizeof *d);
@@ -15,22 +22,19 @@ tre_dist *tre_dist_new(tre_ctx *ctx, const tre_dist_family *family, const tre_te
         if (!t || t->dtype != TRE_F32) {
             tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: parameter %s is %s", family->name,
                          family->param_names[i], t ? "not float32" : "NULL");
-            ctx->error_needs_site = true;
-            return NULL;
+            return constructor_failed(ctx);
         }
         p = tre_particles_join(p, t->particles);
         if (p < 0) {
             tre_ctx_fail(ctx, TRE_ERR_SHAPE, "%s: parameter %s has particle extent %lld, unlike the others",
                          family->name, family->param_names[i], (long long)t->particles);
-            ctx->error_needs_site = true;
-            return NULL;
+            return constructor_failed(ctx);
         }
         d->params[i] = t;
     }
     if (family->shapes) {
         if (family->shapes(ctx, d) != TRE_OK) {
-            ctx->error_needs_site = true;
-            return NULL;
+            return constructor_failed(ctx);
         }
         return d;
     }
@@ -43,8 +47,7 @@ tre_dist *tre_dist_new(tre_ctx *ctx, const tre_dist_family *family, const tre_te
                          family->name, family->param_names[i],
                          tre_shape_str(s1, sizeof s1, t->ndim, t->shape),
                          tre_shape_str(s2, sizeof s2, d->batch_ndim, d->batch_shape));
-            ctx->error_needs_site = true;
-            return NULL;
+            return constructor_failed(ctx);
         }
     }
     return d;
@@ -60,12 +63,12 @@ tre_dist *tre_dist_to_event(tre_ctx *ctx, const tre_dist *d, int n) {
     if (!ctx || !tre_ok(ctx)) return NULL;
     if (!d) {
         tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "to_event: distribution is NULL");
-        return NULL;
+        return constructor_failed(ctx);
     }
     if (n < 0 || n > d->batch_ndim) {
         tre_ctx_fail(ctx, TRE_ERR_SHAPE, "to_event(%d): %s has only %d batch dims", n,
                      d->family->name, d->batch_ndim);
-        return NULL;
+        return constructor_failed(ctx);
     }
     tre_dist *e = tre_step_alloc(ctx, sizeof *e);
     if (!e) return NULL;
@@ -81,15 +84,14 @@ tre_dist *tre_dist_expand(tre_ctx *ctx, const tre_dist *d, int ndim, const int64
     if (!ctx || !tre_ok(ctx)) return NULL;
     if (!d || (ndim > 0 && !shape) || ndim < 0 || ndim + d->event_ndim > TRE_MAX_DIMS) {
         tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "expand: bad arguments");
-        return NULL;
+        return constructor_failed(ctx);
     }
     char s1[96], s2[96];
     for (int i = 0; i < ndim; ++i)
         if (shape[i] < 0) {
             tre_ctx_fail(ctx, TRE_ERR_SHAPE, "expand: %s to %s: sizes must be >= 0", d->family->name,
                          tre_shape_str(s2, sizeof s2, ndim, shape));
-            ctx->error_needs_site = true;
-            return NULL;
+            return constructor_failed(ctx);
         }
     int bnd;
     int64_t b[TRE_MAX_DIMS];
@@ -98,7 +100,7 @@ tre_dist *tre_dist_expand(tre_ctx *ctx, const tre_dist *d, int ndim, const int64
         tre_ctx_fail(ctx, TRE_ERR_SHAPE, "expand: %s batch shape %s cannot expand to %s",
                      d->family->name, tre_shape_str(s1, sizeof s1, d->batch_ndim, d->batch_shape),
                      tre_shape_str(s2, sizeof s2, ndim, shape));
-        return NULL;
+        return constructor_failed(ctx);
     }
     tre_dist *e = tre_step_alloc(ctx, sizeof *e);
     if (!e) return NULL;

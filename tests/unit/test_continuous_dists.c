@@ -245,6 +245,15 @@ static void test_names_rsample_and_shapes(void **state) {
     assert_null(tre_sample(ctx, "x", neg, tre_scalar(ctx, 5.f)));
     TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_SHAPE, "sizes must be >= 0");
     assert_non_null(strstr(tre_ctx_error(ctx), "\"x\""));
+    /* so are to_event past the batch dims, and an expand that does not broadcast */
+    tre_ctx_clear_error(ctx);
+    tre_ctx_step_reset(ctx);
+    v3 = tre_from_host(ctx, 1, 1, &s3, (const float[]){0.5f, 1.f, 2.f});
+    assert_null(tre_sample(ctx, "ev", tre_dist_to_event(ctx, tre_normal(ctx, v3, tre_scalar(ctx, 1.f)), 2), NULL));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_SHAPE, "site \"ev\": to_event(2)");
+    tre_ctx_clear_error(ctx);
+    assert_null(tre_sample(ctx, "ex", tre_dist_expand(ctx, tre_normal(ctx, v3, tre_scalar(ctx, 1.f)), 1, &s2), NULL));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_SHAPE, "site \"ex\": expand");
     assert_int_equal(tre_dist_batch_shape(NULL, NULL), 0);
     assert_int_equal(tre_dist_event_shape(NULL, NULL), 0);
     tre_ctx_destroy(ctx);
