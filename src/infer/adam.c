@@ -1,5 +1,5 @@
 /* Adam and ClippedAdam over the param store (torch.optim.Adam / Pyro's ClippedAdam), and the
- * SVI step. Moments are persistent tensors keyed by param name. */
+ * SVI step. Moments are persistent tensors, one state per param entry (by its id). */
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -87,10 +87,20 @@ static void prune_states(tre_ctx *ctx, tre_adam *opt) {
     opt->count = k;
 }
 
-static adam_state *find_state(tre_adam *opt, const tre_param_entry *e) {
-    for (int64_t i = 0; i < opt->count; ++i)
-        if (strcmp(opt->states[i].name, e->name) == 0) return &opt->states[i];
-    return NULL;
+/* The states are kept in increasing id order (prune keeps the order, new ones are sorted in
+ * after each step's additions): a lookup among the first n is a binary search, not a scan. */
+static adam_state *find_state(const tre_adam *opt, int64_t n, uint64_t id) {
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (opt->states[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && opt->states[lo].id == id ? &opt->states[lo] : NULL;
+}
+static int by_id(const void *a, const void *b) {
+    const uint64_t x = ((const adam_state *)a)->id, y = ((const adam_state *)b)->id;
+    return (x > y) - (x < y);
 }
 
 /* A fresh state for e, added only once both moments exist. */
@@ -132,16 +142,21 @@ tre_status tre_adam_step(tre_ctx *ctx, tre_adam *opt) {
     prune_states(ctx, opt);
     /* every state the update needs, before any param changes: running out of memory here
      * leaves params, moments and rates as they were */
+    const int64_t known = opt->count;
     for (int64_t i = 0; i < tre_param_store_size(ctx); ++i) {
         const tre_param_entry *e = tre_param_store_at(ctx, i);
-        if (to_update(e) && !find_state(opt, e) && !add_state(ctx, opt, e)) return ctx->status;
+        if (to_update(e) && !find_state(opt, known, tre_param_entry_id(e)) && !add_state(ctx, opt, e)) {
+            qsort(opt->states, (size_t)opt->count, sizeof *opt->states, by_id);
+            return ctx->status;
+        }
     }
+    if (opt->count > known) qsort(opt->states, (size_t)opt->count, sizeof *opt->states, by_id);
     /* Pyro's ClippedAdam puts eps outside the bias correction, torch's Adam inside */
     const bool clipped = o->clip_norm > 0 || o->lrd != 1.0;
     for (int64_t i = 0; i < tre_param_store_size(ctx) && tre_ok(ctx); ++i) {
         const tre_param_entry *e = tre_param_store_at(ctx, i);
         if (!to_update(e)) continue; /* no gradient yet, or the last step did not use it */
-        adam_state *s = find_state(opt, e);
+        adam_state *s = find_state(opt, opt->count, tre_param_entry_id(e));
         s->step++;
         s->lr *= o->lrd; /* Pyro decays first: a param's t-th update uses lr * lrd^t */
         double bc1 = 1.0 - pow(o->beta1, (double)s->step), bc2 = 1.0 - pow(o->beta2, (double)s->step);

@@ -4,6 +4,7 @@
  * re-created param starts afresh, state of removed params is freed, a failed step leaves no
  * stale loss, and a warning repeated every step is given once. */
 #include <math.h>
+#include <stdio.h>
 #include "test_support.h"
 
 static tre_tensor *model(tre_ctx *c, const void *args) {
@@ -141,6 +142,47 @@ static void test_recreated_param_starts_afresh_and_removed_state_is_freed(void *
     tre_ctx_destroy(ctx);
 }
 
+/* States are looked up by the entry's id: a param created early ("a", before any step) whose
+ * first update comes after a later one's ("b") gets a first Adam step of its own, and "b" its
+ * second, whatever order their states were made in. */
+static tre_tensor *guide_ab(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *a = tre_param(c, "a", tre_scalar(c, 2.f), TRE_C_REAL);
+    tre_tensor *b = tre_param(c, "b", tre_scalar(c, -1.f), TRE_C_REAL);
+    return tre_sample(c, "z", tre_normal(c, tre_add(c, a, b), tre_scalar(c, 1.f)), NULL);
+}
+
+static void test_states_follow_entries_in_any_order(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(4);
+    tre_adam *opt = NULL;
+    TT_OK(ctx, tre_adam_create(ctx, &(tre_adam_opts){.lr = 0.1}, &opt));
+    for (int k = 0; k < 40; ++k) { /* older entries, removed again: ids to sort among */
+        char name[16];
+        snprintf(name, sizeof name, "old%d", k);
+        assert_non_null(tre_param(ctx, name, tre_scalar(ctx, 1.f), TRE_C_REAL));
+    }
+    assert_non_null(tre_param(ctx, "a", tre_scalar(ctx, 2.f), TRE_C_REAL));
+    double loss;
+    TT_OK(ctx, tre_svi_step(ctx, model, guide_b, NULL, &mf, opt, &loss));
+    TT_NEAR(value_of(ctx, "b"), -1.0 + 0.1, 1e-6);     /* b's first step: lr times sign(g) */
+    assert_true(value_of(ctx, "a") == 2.f);             /* a untouched */
+    for (int k = 0; k < 40; k += 2) {
+        char name[16];
+        snprintf(name, sizeof name, "old%d", k);
+        TT_OK(ctx, tre_param_store_remove(ctx, name));
+    }
+    /* loss = (a + b)^2 / 2: both gradients are a + b > 0; a's first step moves it by lr */
+    TT_OK(ctx, tre_svi_step(ctx, model, guide_ab, NULL, &mf, opt, &loss));
+    TT_NEAR(value_of(ctx, "a"), 2.0 - 0.1, 1e-6);
+    const double g1 = -1.0, g2 = 2.0 - 0.9, b1 = 0.9, b2 = 0.999; /* b's two gradients */
+    const double m = b1 * (1 - b1) * g1 + (1 - b1) * g2, v = b2 * (1 - b2) * g1 * g1 + (1 - b2) * g2 * g2;
+    const double want = -0.9 - 0.1 / (1 - b1 * b1) * m / (sqrt(v) / sqrt(1 - b2 * b2) + 1e-8);
+    TT_NEAR(value_of(ctx, "b"), want, 1e-5);
+    tre_adam_destroy(ctx, opt);
+    tre_ctx_destroy(ctx);
+}
+
 static tre_tensor *failing_model(tre_ctx *c, const void *args) {
     (void)args;
     tre_sample(c, "z", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, -1.f)), NULL); /* bad scale */
@@ -194,6 +236,7 @@ int main(void) {
         cmocka_unit_test(test_clipped_adam),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_only_the_params_a_step_used_move),
+        cmocka_unit_test(test_states_follow_entries_in_any_order),
         cmocka_unit_test(test_recreated_param_starts_afresh_and_removed_state_is_freed),
         cmocka_unit_test(test_failed_step_leaves_no_stale_loss),
         cmocka_unit_test(test_repeated_warning_is_given_once),
