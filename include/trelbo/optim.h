@@ -30,6 +30,8 @@ typedef struct tre_adam_opts {
  * it was created with. A step that fails before updating (out of memory for a new param's
  * moments) changes nothing. */
 tre_status tre_adam_create(tre_ctx *ctx, const tre_adam_opts *opts, tre_adam **out);
+/* Frees the optimiser and its moments, with its own context (or NULL, or any other context,
+ * when that one is gone: then only host memory is freed, the context freed the moments). */
 void tre_adam_destroy(tre_ctx *ctx, tre_adam *opt);
 /* One update from the gradients in the store (tre_param_entry.grad). */
 tre_status tre_adam_step(tre_ctx *ctx, tre_adam *opt);
@@ -62,7 +64,8 @@ tre_status tre_svi_step(tre_ctx *ctx, tre_program model, tre_program guide, cons
  * out of range gives NaN (never a read outside the tensor), so that step is rerun eagerly and
  * its error names the index. A kept graph is
  * captured again when the model, guide, args or options change, a param is added, removed or
- * replaced, or the step arena or backend scratch had to move. One tre_step_graph per loop. */
+ * replaced, or the step arena or backend scratch had to move. One tre_step_graph per loop; it
+ * belongs to the context it was created with (another context is refused). */
 typedef struct tre_step_graph tre_step_graph;
 
 typedef struct tre_step_graph_stats {
@@ -77,7 +80,8 @@ typedef struct tre_step_graph_stats {
 } tre_step_graph_stats;
 
 tre_status tre_step_graph_create(tre_ctx *ctx, tre_step_graph **out);
-/* Releases the graph; call it before destroying the context. */
+/* Releases the graph; call it with its own context, before destroying that (with NULL or
+ * another context, only host memory is freed). */
 void tre_step_graph_destroy(tre_ctx *ctx, tre_step_graph *graph);
 /* One SVI step, as tre_svi_step, captured or replayed through `graph` where possible. */
 tre_status tre_svi_step_graphed(tre_ctx *ctx, tre_step_graph *graph, tre_program model,

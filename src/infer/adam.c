@@ -62,6 +62,7 @@ static void state_release(tre_ctx *ctx, adam_state *s) {
 
 void tre_adam_destroy(tre_ctx *ctx, tre_adam *opt) {
     if (!opt) return;
+    if (ctx != opt->ctx) ctx = NULL; /* another context cannot free its moments: host memory only */
     for (int64_t i = 0; i < opt->count; ++i) state_release(ctx, &opt->states[i]);
     free(opt->states);
     free(opt);

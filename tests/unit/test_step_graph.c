@@ -77,6 +77,28 @@ static void test_bad_calls(void **state) {
     tre_step_graph_stats s;
     tre_step_graph_stats_get(NULL, &s);
     assert_int_equal(s.steps, 0);
+    /* a graph and an optimiser belong to their context: another one is refused and goes on;
+     * destroyed with another context, they free host memory only (c frees their tensors) */
+    tre_ctx *c2 = tt_ctx(2);
+    tt_conj cc2 = conj_of();
+    tt_conj_setup(c2, &cc2);
+    tre_adam *opt2;
+    TT_OK(c2, tre_adam_create(c2, NULL, &opt2));
+    TT_FAILS_WITH(c2, tre_svi_step_graphed(c2, g, tt_conj_model, tt_conj_guide, &cc2, &o, opt2, NULL),
+                  TRE_ERR_INVALID_ARG, "step graph was created for another context");
+    tre_ctx_clear_error(c2);
+    tre_step_graph *g2 = NULL;
+    TT_OK(c2, tre_step_graph_create(c2, &g2));
+    TT_OK(c2, tre_svi_step_graphed(c2, g2, tt_conj_model, tt_conj_guide, &cc2, &o, opt2, NULL));
+    tre_adam *opt3;
+    TT_OK(c, tre_adam_create(c, NULL, &opt3));
+    TT_OK(c, tre_svi_step(c, tt_conj_model, tt_conj_guide, &cc, &o, opt3, NULL));
+    tre_adam_destroy(c2, opt3);
+    tre_step_graph_destroy(c2, g);
+    g = NULL;
+    tre_step_graph_destroy(c2, g2);
+    tre_adam_destroy(c2, opt2);
+    tre_ctx_destroy(c2);
     tre_step_graph_destroy(c, g);
     tre_step_graph_destroy(c, NULL);
     tre_adam_destroy(c, opt);
