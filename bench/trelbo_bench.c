@@ -141,6 +141,9 @@ static int parse(int argc, char **argv, opts *o) {
 
 /* ---- this machine's ceilings, measured through the library's own backend ----------------- */
 
+/* OpenBLAS's name for the kernels it picked for this CPU (trelbo's BLAS is OpenBLAS) */
+char *openblas_get_corename(void);
+
 typedef struct ceiling {
     double gemm_flops;    /* matrix-product rate, flop/s, at the logistic-regression shape */
     double bandwidth;     /* bytes/s of a large elementwise add (read 2, write 1) */
@@ -409,11 +412,15 @@ int main(int argc, char **argv) {
     if (o.json && !(json = fopen(o.json, "w"))) return fprintf(stderr, "cannot write %s\n", o.json), 1;
     fprintf(stderr, "measuring this machine's ceilings...\n");
     ceiling ceil = measure_ceiling();
-    printf("machine ceilings (measured now): matrix products %.1f GFLOP/s, memory bandwidth %.1f GB/s\n",
-           ceil.gemm_flops / 1e9, ceil.bandwidth / 1e9);
+    const char *blas_core = openblas_get_corename();
+    printf("machine ceilings (measured now): matrix products %.1f GFLOP/s (OpenBLAS, %s kernels), "
+           "memory bandwidth %.1f GB/s\n",
+           ceil.gemm_flops / 1e9, blas_core, ceil.bandwidth / 1e9);
     if (json)
-        fprintf(json, "{\"machine\": {\"gemm_gflops\": %.3f, \"bandwidth_gbs\": %.3f}, \"results\": [",
-                ceil.gemm_flops / 1e9, ceil.bandwidth / 1e9);
+        fprintf(json,
+                "{\"machine\": {\"gemm_gflops\": %.3f, \"blas_core\": \"%s\", \"bandwidth_gbs\": %.3f}, "
+                "\"results\": [",
+                ceil.gemm_flops / 1e9, blas_core, ceil.bandwidth / 1e9);
     int first = 1, rc = 0;
     static skip_log skipped;
     for (int i = 0; i < tre_bench_model_count && !rc; ++i)

@@ -9,4 +9,5 @@ cmake --build build -j"$(nproc)" --target trelbo-bench
 # One OpenMP pool shared by the kernels and BLAS; passive waiting keeps a busy neighbour process
 # from stalling every parallel region by a scheduler quantum (measured: 16 ms steps otherwise).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+. scripts/openblas-env.sh build/bench/trelbo-bench
 exec build/bench/trelbo-bench "$@"

@@ -66,6 +66,7 @@ for s in trelbo numpyro pyro; do has "$s" && order+=("$s"); done
 if has trelbo; then
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build "$build" -j"$(nproc)" --target trelbo-bench
+    . scripts/openblas-env.sh "$build/bench/trelbo-bench"
 fi
 
 # run_one SYSTEM MODEL JSON: one invocation, its text table appended to tmp/<tag>-<system>.txt

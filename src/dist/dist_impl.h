@@ -115,8 +115,12 @@ tre_tensor *tre_kl_mvn_mvn(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 tre_tensor *tre_kl_log_normal_log_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 /* Bernoulli || Bernoulli, probs or logits on either side (bernoulli.c) */
 tre_tensor *tre_kl_bernoulli_bernoulli(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
-/* Gamma || Gamma (gamma.c), Beta || Beta (beta.c), Dirichlet || Dirichlet (dirichlet.c) */
+/* Gamma || Gamma, Gamma || Exponential, Exponential || Gamma (gamma.c), Beta || Beta (beta.c),
+ * Dirichlet || Dirichlet (dirichlet.c), Laplace || Laplace (laplace.c) */
 tre_tensor *tre_kl_gamma_gamma(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_gamma_exponential(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_exponential_gamma(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_laplace_laplace(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 tre_tensor *tre_kl_beta_beta(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 tre_tensor *tre_kl_dirichlet_dirichlet(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 /* HalfNormal || HalfNormal (half_normal.c), Exponential || Exponential (exponential.c),

@@ -20,6 +20,9 @@ static const struct {
     {&tre_half_normal_family, &tre_half_normal_family, tre_kl_half_normal_half_normal},
     {&tre_exponential_family, &tre_exponential_family, tre_kl_exponential_exponential},
     {&tre_poisson_family, &tre_poisson_family, tre_kl_poisson_poisson},
+    {&tre_gamma_family, &tre_exponential_family, tre_kl_gamma_exponential},
+    {&tre_exponential_family, &tre_gamma_family, tre_kl_exponential_gamma},
+    {&tre_laplace_family, &tre_laplace_family, tre_kl_laplace_laplace},
 };
 
 bool tre_kl_exists(const tre_dist *p, const tre_dist *q) {

@@ -17,3 +17,14 @@ tre_dist *tre_laplace(tre_ctx *ctx, const tre_tensor *loc, const tre_tensor *sca
     const tre_tensor *params[2] = {loc, scale};
     return tre_dist_new(ctx, &tre_laplace_family, params);
 }
+
+/* KL(Laplace(m1, b1) || Laplace(m2, b2)) = log(b2 / b1) + |m1 - m2| / b2
+ *   + (b1 / b2) exp(-|m1 - m2| / b1) - 1 (PyTorch's closed form) */
+tre_tensor *tre_kl_laplace_laplace(tre_ctx *ctx, const tre_dist *p, const tre_dist *q) {
+    const tre_tensor *m1 = p->params[0], *b1 = p->params[1], *m2 = q->params[0], *b2 = q->params[1];
+    tre_tensor *ratio = tre_div(ctx, b1, b2);
+    tre_tensor *dist = tre_unary_op(ctx, TRE_OP_ABS, "abs", tre_sub(ctx, m1, m2));
+    tre_tensor *t3 = tre_mul(ctx, ratio, tre_exp(ctx, tre_neg(ctx, tre_div(ctx, dist, b1))));
+    return tre_sub(ctx, tre_add(ctx, tre_sub(ctx, tre_div(ctx, dist, b2), tre_log(ctx, ratio)), t3),
+                   tre_scalar(ctx, 1.f));
+}

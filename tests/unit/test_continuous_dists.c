@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "test_support.h"
+#include "kernels/math/special.h"
 
 /* ---- parameter validation at the sample site ----------------------------------------------- */
 
@@ -343,6 +344,21 @@ static void test_kl_registry(void **state) {
         TT_NEAR(khn[i], 0.5 * (r * r - 1) - log(r), 1e-6);
         TT_NEAR(kex[i], 1 / r - 1 + log(r), 1e-6);
         TT_NEAR(kpo[i], a[i] * log(r) - (a[i] - b), 1e-6);
+    }
+    /* Laplace || Laplace, Gamma || Exponential and Exponential || Gamma (PyTorch's forms) */
+    const float *kla = tt_host(ctx, tre_kl_divergence(ctx, tre_laplace(ctx, pa, pa), tre_laplace(ctx, qb, qb)), 3);
+    const float *kge = tt_host(ctx, tre_kl_divergence(ctx, tre_gamma(ctx, pa, pa), tre_exponential(ctx, qb)), 4);
+    const float *keg = tt_host(ctx, tre_kl_divergence(ctx, tre_exponential(ctx, pa), tre_gamma(ctx, qb, qb)), 5);
+    const double euler = 0.57721566490153286;
+    for (int i = 0; i < 3; ++i) {
+        const double m1 = a[i], b1 = a[i], d = fabs(m1 - b), r = b1 / b;
+        TT_NEAR(kla[i], -log(r) + d / b + r * exp(-d / b1) - 1, 1e-6);
+        /* Gamma(a, a) || Exponential(b): -entropy(p) - log b + b a / a */
+        const double c = a[i], ent = c - log(c) + lgamma(c) + (1 - c) * tre_digamma(c);
+        TT_NEAR(kge[i], -ent - log(b) + b, 1e-5);
+        /* Exponential(a) || Gamma(b, b): PyTorch's _kl_exponential_gamma */
+        const double ratio = b / a[i];
+        TT_NEAR(keg[i], -b * log(ratio) + ratio + lgamma(b) + b * euler - (1 + euler), 1e-5);
     }
     assert_false(tre_kl_exists(tre_exponential(ctx, pa), tre_half_normal(ctx, qb)));
     /* a pair without a closed form is an error naming both families */

@@ -1,5 +1,5 @@
 /* TraceMeanField_ELBO gradients through the analytic KLs that need digamma's derivative
- * (trigamma): with no observations the estimate is exactly -KL(q || p), so its gradient is
+ * (trigamma), and Laplace's (through |m1 - m2|): with no observations the estimate is exactly -KL(q || p), so its gradient is
  * deterministic and is checked against central finite differences; and trigamma itself against
  * the derivative of digamma. */
 #include <math.h>
@@ -26,6 +26,28 @@ static tre_tensor *beta_guide(tre_ctx *c, const void *args) {
     tre_tensor *a = tre_param(c, "qa", tre_scalar(c, 1.3f), TRE_C_POSITIVE);
     tre_tensor *b = tre_param(c, "qb", tre_scalar(c, 0.7f), TRE_C_POSITIVE);
     return tre_sample(c, "p", tre_beta(c, a, b), NULL);
+}
+
+static tre_tensor *laplace_model(tre_ctx *c, const void *args) {
+    (void)args;
+    return tre_sample(c, "x", tre_laplace(c, tre_scalar(c, 0.5f), tre_scalar(c, 2.f)), NULL);
+}
+static tre_tensor *laplace_guide(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *m = tre_param(c, "qa", tre_scalar(c, 0.3f), TRE_C_REAL);
+    tre_tensor *b = tre_param(c, "qb", tre_scalar(c, 0.7f), TRE_C_POSITIVE);
+    return tre_sample(c, "x", tre_laplace(c, m, b), NULL);
+}
+/* Exponential || Gamma: the guide's rate qa * qb, so that both params have a gradient */
+static tre_tensor *exponential_guide(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *a = tre_param(c, "qa", tre_scalar(c, 1.3f), TRE_C_POSITIVE);
+    tre_tensor *b = tre_param(c, "qb", tre_scalar(c, 0.7f), TRE_C_POSITIVE);
+    return tre_sample(c, "rate", tre_exponential(c, tre_mul(c, a, b)), NULL);
+}
+static tre_tensor *exponential_model(tre_ctx *c, const void *args) {
+    (void)args;
+    return tre_sample(c, "rate", tre_exponential(c, tre_scalar(c, 1.5f)), NULL);
 }
 
 static double elbo_at(tre_ctx *ctx, tre_program model, tre_program guide) {
@@ -62,6 +84,9 @@ static void test_gamma_and_beta_kl_gradients(void **state) {
     (void)state;
     check_pair(gamma_model, gamma_guide, "Gamma||Gamma");
     check_pair(beta_model, beta_guide, "Beta||Beta");
+    check_pair(laplace_model, laplace_guide, "Laplace||Laplace");
+    check_pair(gamma_model, exponential_guide, "Exponential||Gamma");
+    check_pair(exponential_model, gamma_guide, "Gamma||Exponential");
 }
 
 /* df against central differences of f at points from 1e-3 to 1e4 (h relative to x) */
