@@ -351,8 +351,8 @@ static void test_kl_registry(void **state) {
     const float *keg = tt_host(ctx, tre_kl_divergence(ctx, tre_exponential(ctx, pa), tre_gamma(ctx, qb, qb)), 5);
     const double euler = 0.57721566490153286;
     for (int i = 0; i < 3; ++i) {
-        const double m1 = a[i], b1 = a[i], d = fabs(m1 - b), r = b1 / b;
-        TT_NEAR(kla[i], -log(r) + d / b + r * exp(-d / b1) - 1, 1e-6);
+        const double loc = a[i], sc = a[i], d = fabs(loc - b), r = sc / b;
+        TT_NEAR(kla[i], -log(r) + d / b + r * exp(-d / sc) - 1, 1e-6);
         /* Gamma(a, a) || Exponential(b): -entropy(p) - log b + b a / a */
         const double c = a[i], ent = c - log(c) + lgamma(c) + (1 - c) * tre_digamma(c);
         TT_NEAR(kge[i], -ent - log(b) + b, 1e-5);
