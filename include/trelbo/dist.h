@@ -48,8 +48,9 @@ tre_dist *tre_binomial_probs(tre_ctx *ctx, const tre_tensor *total_count, const 
 
 /* Analytic KL(p || q) over the batch shape (to_event dims summed); TRE_ERR_UNSUPPORTED when
  * the pair has no closed form here. tre_kl_exists says whether it has. Pairs of one family:
- * Normal, LogNormal, HalfNormal, Exponential, Gamma, Beta, Dirichlet, MultivariateNormal,
- * Categorical, Poisson; Bernoulli with probs or logits on either side. */
+ * Normal, LogNormal, HalfNormal, Laplace, Exponential, Gamma, Beta, Dirichlet,
+ * MultivariateNormal, Categorical, Poisson; Bernoulli with probs or logits on either side;
+ * Gamma || Exponential and Exponential || Gamma. */
 tre_tensor *tre_kl_divergence(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 bool tre_kl_exists(const tre_dist *p, const tre_dist *q);
 
