@@ -153,6 +153,16 @@ typedef struct tre_backend {
      * backend fuses what it can: the CPU's one pass never writes the [P, n] logits. */
     int (*bernoulli_glm_sum)(void *impl, int64_t P, int64_t n, int64_t d, const float *x,
                              const float *w, const float *y, float scale, float *out, float *grad);
+    /* Bernoulli(logits = a_i + sign * b_j) over an [M, N] grid, y [M, N] shared by the
+     * particles; a and b per particle at strides a_pstride, b_pstride (0: shared).
+     * out[p] = scale * sum over i, j of the log-mass (kernels/math/bernoulli.h's), summed in double
+     * per particle in an order fixed by (M, N) alone; with ga and gb (both or neither):
+     * ga[p * M + i] = scale * sum over j of (y_ij - sigmoid(l_pij)) and
+     * gb[p * N + j] = scale * sign * sum over i of the same. Optional (NULL: the caller forms the
+     * logits); the CPU's one pass never writes the [P, M, N] logits. */
+    int (*bernoulli_outer_sum)(void *impl, int64_t P, int64_t M, int64_t N, const float *a,
+                               int64_t a_pstride, const float *b, int64_t b_pstride, float sign,
+                               const float *y, float scale, float *out, float *ga, float *gb);
     /* Reverse mode. reduce_sum: out (zeroed here) += in over the broadcast dims, where `shape`
      * is in's (contiguous) layout and out_stride the output's strides in it (0 = summed). */
     int (*reduce_sum)(void *impl, const tre_kshape *shape, const float *in, float *out,

@@ -92,6 +92,7 @@ tre_backend *tre_backend_cpu_create(void) {
         .log_prob = tre_log_prob_cpu,
         .log_prob_sum = tre_log_prob_sum_cpu,
         .bernoulli_glm_sum = tre_bernoulli_glm_sum_cpu,
+        .bernoulli_outer_sum = tre_bernoulli_outer_sum_cpu,
         .reduce_sum = tre_reduce_sum_cpu,
         .reduce_sum_pair = tre_reduce_sum_pair_cpu,
         .simplex_backward = tre_simplex_backward_cpu,

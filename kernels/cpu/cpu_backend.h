@@ -113,4 +113,7 @@ int tre_mvn_kl_backward_cpu(void *impl, const tre_kshape *rows, int64_t d, const
                             float *grad_q_scale_tril);
 int tre_bernoulli_glm_sum_cpu(void *impl, int64_t P, int64_t n, int64_t d, const float *x,
                               const float *w, const float *y, float scale, float *out, float *grad);
+int tre_bernoulli_outer_sum_cpu(void *impl, int64_t P, int64_t M, int64_t N, const float *a,
+                                int64_t a_pstride, const float *b, int64_t b_pstride, float sign,
+                                const float *y, float scale, float *out, float *ga, float *gb);
 #endif

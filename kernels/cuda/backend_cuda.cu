@@ -397,6 +397,7 @@ extern "C" tre_backend *tre_backend_cuda_create(void) {
     b->log_prob = tre_log_prob_cuda;
     b->log_prob_sum = tre_log_prob_sum_cuda;
     b->bernoulli_glm_sum = tre_bernoulli_glm_sum_cuda;
+    b->bernoulli_outer_sum = tre_bernoulli_outer_sum_cuda;
     b->reduce_sum = tre_reduce_sum_cuda;
     b->reduce_sum_pair = tre_reduce_sum_pair_cuda;
     b->scatter_add = tre_scatter_add_cuda;

@@ -405,6 +405,9 @@ int tre_adam_update_cuda(void *impl, int64_t n, float *u, const float *g, float 
 int tre_bernoulli_glm_sum_cuda(void *impl, int64_t P, int64_t n, int64_t d, const float *x,
                                const float *w, const float *y, float scale, float *out,
                                float *grad);
+int tre_bernoulli_outer_sum_cuda(void *impl, int64_t P, int64_t M, int64_t N, const float *a,
+                                 int64_t a_pstride, const float *b, int64_t b_pstride, float sign,
+                                 const float *y, float scale, float *out, float *ga, float *gb);
 int tre_gemm_cuda(void *impl, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, int64_t strideA, const float *B, int64_t ldb,
                   int64_t strideB, float beta, float *C, int64_t ldc, int64_t strideC,

@@ -21,6 +21,7 @@ const tre_dist_family tre_bernoulli_logits_family = {
     .param_checks = {TRE_CHECK(TRE_CHECK_NOT_NAN, "a real number (not NaN)")},
     .support = TRE_CHECK(TRE_CHECK_BOOLEAN, "0 or 1"),
     .has_rsample = false,
+    .log_prob_sum = tre_bernoulli_logits_log_prob_sum,
 };
 
 tre_dist *tre_bernoulli_probs(tre_ctx *ctx, const tre_tensor *probs) {

@@ -327,6 +327,11 @@ tre_tensor *tre_dist_log_prob_sum(tre_ctx *ctx, const tre_dist *d, const tre_ten
                                   const tre_tensor *mask, double scale) {
     if (!ctx || !tre_ok(ctx)) return NULL;
     if (d->family->log_prob_sum) return d->family->log_prob_sum(ctx, d, value, mask, scale);
+    return tre_dist_log_prob_sum_unfused(ctx, d, value, mask, scale);
+}
+
+tre_tensor *tre_dist_log_prob_sum_unfused(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
+                                          const tre_tensor *mask, double scale) {
     if (d->family->log_prob) { /* structured: materialize, then mask, scale and sum */
         tre_tensor *lp = tre_dist_log_prob(ctx, d, value);
         if (lp && (mask || scale != 1.0))

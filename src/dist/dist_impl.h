@@ -68,6 +68,13 @@ int64_t tre_dist_particles(const tre_dist *d);
  * families without materializing the elementwise log-densities (mask: NULL, or batch dims). */
 tre_tensor *tre_dist_log_prob_sum(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
                                   const tre_tensor *mask, double scale);
+/* tre_dist_log_prob_sum without the family's own log_prob_sum (its fallback) */
+tre_tensor *tre_dist_log_prob_sum_unfused(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
+                                          const tre_tensor *mask, double scale);
+/* Bernoulli(logits)'s log_prob_sum (bernoulli_outer.c): one fused pass where the logits are a
+ * broadcast a_i +- b_j that nothing else differentiates through, else the unfused sum */
+tre_tensor *tre_bernoulli_logits_log_prob_sum(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
+                                              const tre_tensor *mask, double scale);
 
 /* Validation (validate.c): parameters against their constraints, values against the support.
  * Errors name the distribution and the parameter; the caller names the site. */

@@ -432,6 +432,29 @@ static void test_bernoulli_glm(void **state) {
     }
 }
 
+/* the item-response likelihood (bernoulli_outer_sum): one fused pass on the CPU, three
+ * segmented sums on CUDA; rows of the grid not a multiple of 16, shared and per-particle b */
+static void test_bernoulli_outer(void **state) {
+    (void)state;
+    const int64_t shapes[][3] = {{1, 40, 3}, {7, 23, 37}, {64, 400, 100}, {3, 0, 5}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; ++s) {
+        const int64_t P = shapes[s][0], M = shapes[s][1], N = shapes[s][2];
+        for (int shared = 0; shared < 2; ++shared) {
+            const int64_t bs = shared ? 0 : N;
+            const float sign = shared ? 1.f : -1.f;
+            twin A = tw_rand(P * M + 1, -3, 3), B = tw_rand(P * N + 1, -3, 3), Y = tw_int(M * N + 1, 0, 1);
+            twin out = tw_fill(P, 0.f), ga = tw_fill(P * M + 1, 0.f), gb = tw_fill(P * N + 1, 0.f);
+            assert_int_equal(cpu->bernoulli_outer_sum(cpu->impl, P, M, N, A.h, M, B.h, bs, sign, Y.h, 0.5f,
+                                                      out.h, ga.h, gb.h), 0);
+            assert_int_equal(gpu->bernoulli_outer_sum(gpu->impl, P, M, N, A.d, M, B.d, bs, sign, Y.d, 0.5f,
+                                                      out.d, ga.d, gb.d), 0);
+            tw_check("bernoulli_outer_sum", out, RTOL, 1e-5 * (double)(M * N + 1));
+            tw_check("bernoulli_outer_sum ga", ga, RTOL, 1e-5 * (double)(N + 1));
+            tw_check("bernoulli_outer_sum gb", gb, RTOL, 1e-5 * (double)(M + 1));
+        }
+    }
+}
+
 static void test_adam(void **state) {
     (void)state;
     const int64_t n = 3001;
@@ -1241,6 +1264,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_index_ops, teardown),
         cmocka_unit_test_teardown(test_gemm, teardown),
         cmocka_unit_test_teardown(test_bernoulli_glm, teardown),
+        cmocka_unit_test_teardown(test_bernoulli_outer, teardown),
         cmocka_unit_test_teardown(test_adam, teardown),
         cmocka_unit_test_teardown(test_transforms, teardown),
         cmocka_unit_test_teardown(test_validate, teardown),
