@@ -31,35 +31,23 @@ struct outer_lp_src {
         return (double)tre_bernoulli_logits_log_prob(g.y[k], g.logit(s.base[0], i, j));
     }
 };
-/* segment p * M + i: row i's derivatives */
-struct outer_row_src {
+/* the derivatives by row (segment p * M + i, for ga) or by column (segment p * N + j, times sign,
+ * for gb) */
+struct outer_grad_src {
     outer_args g;
+    bool cols;
     TRE_CUDA_FN tre_cuda_seg row(int64_t r) const {
+        const int64_t n = cols ? g.N : g.M;
         tre_cuda_seg s;
         s.out = r;
-        s.base[0] = r / g.M;
-        s.base[1] = r % g.M;
+        s.base[0] = r / n;
+        s.base[1] = r % n;
         return s;
     }
-    TRE_CUDA_FN double term(const tre_cuda_seg &s, int64_t j) const {
-        const int64_t i = s.base[1];
-        return (double)tre_bernoulli_logits_dlp_dlogits(g.y[i * g.N + j], g.logit(s.base[0], i, j));
-    }
-};
-/* segment p * N + j: column j's derivatives, times sign */
-struct outer_col_src {
-    outer_args g;
-    TRE_CUDA_FN tre_cuda_seg row(int64_t r) const {
-        tre_cuda_seg s;
-        s.out = r;
-        s.base[0] = r / g.N;
-        s.base[1] = r % g.N;
-        return s;
-    }
-    TRE_CUDA_FN double term(const tre_cuda_seg &s, int64_t i) const {
-        const int64_t j = s.base[1];
-        return (double)g.sign *
-               (double)tre_bernoulli_logits_dlp_dlogits(g.y[i * g.N + j], g.logit(s.base[0], i, j));
+    TRE_CUDA_FN double term(const tre_cuda_seg &s, int64_t t) const {
+        const int64_t i = cols ? t : s.base[1], j = cols ? s.base[1] : t;
+        const double d = tre_bernoulli_logits_dlp_dlogits(g.y[i * g.N + j], g.logit(s.base[0], i, j));
+        return cols ? (double)g.sign * d : d;
     }
 };
 
@@ -85,11 +73,11 @@ int tre_bernoulli_outer_sum_cuda(void *impl, int64_t P, int64_t M, int64_t N, co
         rc = tre_cuda_seg_sum(im, P, M * N, outer_lp_src{g}, out, (double)scale);
     if (rc || !ga) return rc;
     if (M > 0) {
-        if (N > 0) rc = tre_cuda_seg_sum(im, P * M, N, outer_row_src{g}, ga, (double)scale);
+        if (N > 0) rc = tre_cuda_seg_sum(im, P * M, N, outer_grad_src{g, false}, ga, (double)scale);
         else rc = tre_cuda_each(im, P * M, [=] TRE_CUDA_FN(int64_t k) { ga[k] = 0.f; });
     }
     if (!rc && N > 0) {
-        if (M > 0) rc = tre_cuda_seg_sum(im, P * N, M, outer_col_src{g}, gb, (double)scale);
+        if (M > 0) rc = tre_cuda_seg_sum(im, P * N, M, outer_grad_src{g, true}, gb, (double)scale);
         else rc = tre_cuda_each(im, P * N, [=] TRE_CUDA_FN(int64_t k) { gb[k] = 0.f; });
     }
     return rc;

@@ -18,8 +18,8 @@
 #include "../tensor/autograd.h"
 #include "../tensor/ops_backward.h"
 
-/* a [M, 1] or [M] broadcast against b [N] or [1, N] into [M, N]: the operand shapes this pass
- * reads (rows of a, one contiguous row of b) */
+/* a [M, 1] broadcast against b [N] or [1, N] into [M, N]: the operand shapes this pass reads
+ * (one value of a per row, one contiguous row of b) */
 static bool is_column(const tre_tensor *t, int64_t M) {
     return t->ndim == 2 && t->shape[0] == M && t->shape[1] == 1;
 }
@@ -43,8 +43,8 @@ tre_tensor *tre_bernoulli_logits_log_prob_sum(tre_ctx *ctx, const tre_dist *d, c
     const int64_t P = t->particles;
     const bool candidate =
         ctx->be->bernoulli_outer_sum && !mask && made && made->backward == tre_binary_backward &&
-        (made->code == TRE_OP_SUB || made->code == TRE_OP_ADD) && t->ndim == 2 &&
-        d->batch_ndim + d->event_ndim == 2 && value && value->dtype == TRE_F32 &&
+        (made->code == TRE_OP_SUB || made->code == TRE_OP_ADD) && t->ndim == 2 && value &&
+        value->dtype == TRE_F32 &&
         value->particles == 1 && !value->requires_grad && tre_shape_equal(value->ndim, value->shape, 2, t->shape);
     if (!candidate) return tre_dist_log_prob_sum_unfused(ctx, d, value, mask, scale);
     const int64_t M = t->shape[0], N = t->shape[1];

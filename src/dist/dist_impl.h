@@ -72,7 +72,7 @@ tre_tensor *tre_dist_log_prob_sum(tre_ctx *ctx, const tre_dist *d, const tre_ten
 tre_tensor *tre_dist_log_prob_sum_unfused(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
                                           const tre_tensor *mask, double scale);
 /* Bernoulli(logits)'s log_prob_sum (bernoulli_outer.c): one fused pass where the logits are a
- * broadcast a_i +- b_j that nothing else differentiates through, else the unfused sum */
+ * recorded broadcast a_i +- b_j over the observed grid, else the unfused sum */
 tre_tensor *tre_bernoulli_logits_log_prob_sum(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
                                               const tre_tensor *mask, double scale);
 

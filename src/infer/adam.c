@@ -144,14 +144,13 @@ tre_status tre_adam_step(tre_ctx *ctx, tre_adam *opt) {
     /* every state the update needs, before any param changes: running out of memory here
      * leaves params, moments and rates as they were */
     const int64_t known = opt->count;
-    for (int64_t i = 0; i < tre_param_store_size(ctx); ++i) {
+    bool made = true;
+    for (int64_t i = 0; i < tre_param_store_size(ctx) && made; ++i) {
         const tre_param_entry *e = tre_param_store_at(ctx, i);
-        if (to_update(e) && !find_state(opt, known, tre_param_entry_id(e)) && !add_state(ctx, opt, e)) {
-            qsort(opt->states, (size_t)opt->count, sizeof *opt->states, by_id);
-            return ctx->status;
-        }
+        if (to_update(e) && !find_state(opt, known, tre_param_entry_id(e))) made = add_state(ctx, opt, e);
     }
     if (opt->count > known) qsort(opt->states, (size_t)opt->count, sizeof *opt->states, by_id);
+    if (!made) return ctx->status;
     /* Pyro's ClippedAdam puts eps outside the bias correction, torch's Adam inside */
     const bool clipped = o->clip_norm > 0 || o->lrd != 1.0;
     for (int64_t i = 0; i < tre_param_store_size(ctx) && tre_ok(ctx); ++i) {
