@@ -15,9 +15,14 @@
  *  - y - sigmoid(l), over vmath_v16.h's lane-for-lane twins of the unfused kernels' math (the
  *    same bits);
  *  - the gradient product from those registers into the block's [GLM_R, d] partial sums (L1).
+ * The blocks pass over the tiles a chunk at a time (GLM_CHUNK_BYTES of packed x: 2 MB at
+ * n = 10,000, d = 50, more than this project's machines' L2), GLM_UNIT blocks in turn over each
+ * chunk, so that x is read from L2 rather than L3 (6% of the op at P = 1024 on the Intel VM),
+ * each block's sums kept between chunks. Only the last tile masks its padding rows.
  * Each particle's sums run in a fixed order (tile by tile), whatever the thread count. */
 #include <stdlib.h>
 #include <string.h>
+#include <omp.h>
 #include "cpu_backend.h"
 #include "cpu_iter.h"
 #include "vmath_v16.h"
@@ -26,6 +31,8 @@
 #define GLM_C 4            /* vectors of 16 data rows per tile */
 #define GLM_T (16 * GLM_C) /* data rows per tile */
 #define GLM_FOLD 16        /* tiles per product of 1 + e (64 factors in [1, 2]: under 2^64) */
+#define GLM_CHUNK_BYTES (512 * 1024) /* packed x per chunk of tiles, kept in L2 by every block */
+#define GLM_UNIT 8                   /* work items that pass over each chunk in turn */
 
 typedef double glm_v8d __attribute__((vector_size(64)));
 typedef float glm_v8f __attribute__((vector_size(32)));
@@ -50,24 +57,53 @@ static inline tre_v16 log1p_split(tre_v16 s, tre_v16 *k) {
     return tre_v16_log1p_unit(tre_v16_select(small, s, m));
 }
 
-/* One block of R particles (w: their [R, d] coefficients) over all tiles: R = GLM_R, or 1 for
- * the last P % GLM_R particles. Always inlined into the two callers below, so that R is a
- * constant there and a[R][GLM_C] lives in registers. gacc: R * d vectors of scratch (NULL: no
- * gradient). */
-static inline __attribute__((always_inline)) void
-glm_rows(const int R, int64_t n, int64_t np, int64_t d, const float *xt, const float *yp,
-         const float *w, float scale, tre_v16 *gacc, float *out, float *grad) {
-    if (gacc) memset(gacc, 0, (size_t)(R * d) * sizeof *gacc);
-    /* per particle and lane: the sum of x l - max(l, 0) and of -log1p's f parts (lp), of its
-     * k parts (lk), and the product of 1 + e since the last fold, less 1 (tail: a tiny product
-     * keeps its relative accuracy) */
+/* A block's running sums between chunks of tiles: per particle and lane, the sum of
+ * x l - max(l, 0) and of -log1p's f parts (lp), of its k parts (lk), and the product of 1 + e
+ * since the last fold, less 1 (tail: a tiny product keeps its relative accuracy). */
+typedef struct glm_state {
     glm_v8d lp[GLM_R][2], lk[GLM_R][2];
-    memset(lp, 0, sizeof lp);
-    memset(lk, 0, sizeof lk);
     tre_v16 tail[GLM_R];
-    for (int r = 0; r < R; ++r) tail[r] = (tre_v16){0};
+} glm_state;
+
+/* One vector of a tile's rows, given the logits l: the sum of x l - max(l, 0) and the product of
+ * 1 + e less 1 (tail) updated, and with grad the gradient y - sigmoid(l) (dl). in: the rows that count;
+ * only the last tile has rows past n (padding: x = 0, so l = 0), and only there (edge) are they
+ * masked (the masks cost 7% of the op at P = 1024); elsewhere the bits are the masked ones. */
+typedef struct glm_term {
+    tre_v16 sum, tail, dl;
+} glm_term;
+static inline __attribute__((always_inline)) glm_term
+glm_term_at(const bool edge, bool grad, tre_i16 in, tre_v16 y, tre_v16 l, tre_v16 sum, tre_v16 tail) {
+    const tre_v16 e = tre_v16_bernoulli_e(l), linear = tre_v16_bernoulli_logits_linear(y, l);
+    const tre_v16 dl = grad ? tre_v16_bernoulli_logits_dlp_dlogits_e(y, l, e) : l;
+    if (!edge) return (glm_term){sum + linear, tre_v16_fma(tail, 1.0f + e, e), dl};
+    /* (1 + tail)(1 + e) - 1 */
+    return (glm_term){sum + tre_v16_select(in, linear, (tre_v16){0}),
+                      tre_v16_fma(tail, tre_v16_select(in, 1.0f + e, tre_v16_splat(1.f)),
+                                  tre_v16_select(in, e, (tre_v16){0})),
+                      tre_v16_select(in, dl, (tre_v16){0})};
+}
+
+/* One block of R particles (w: their [R, d] coefficients) over tiles [t_begin, t_end): R =
+ * GLM_R, or 1 for the last P % GLM_R particles. The first chunk (t_begin 0) clears st and gacc;
+ * the last (t_end * GLM_T == np) writes out and grad. Always inlined into the two callers below,
+ * so that R is a constant there and a[R][GLM_C] lives in registers. gacc: the block's R * d
+ * vectors of gradient sums (NULL: no gradient). */
+static inline __attribute__((always_inline)) void
+glm_rows(const int R, int64_t n, int64_t np, int64_t d, int64_t t_begin, int64_t t_end,
+         const float *xt, const float *yp, const float *w, float scale, glm_state *st,
+         tre_v16 *gacc, float *out, float *grad) {
+    if (t_begin == 0) {
+        memset(st, 0, sizeof *st);
+        if (gacc) memset(gacc, 0, (size_t)(R * d) * sizeof *gacc);
+    }
+    glm_v8d lp[GLM_R][2], lk[GLM_R][2];
+    tre_v16 tail[GLM_R];
+    memcpy(lp, st->lp, sizeof lp);
+    memcpy(lk, st->lk, sizeof lk);
+    memcpy(tail, st->tail, sizeof tail);
     const tre_i16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    for (int64_t t0 = 0; t0 < np; t0 += GLM_T) {
+    for (int64_t t0 = t_begin * GLM_T; t0 < t_end * GLM_T; t0 += GLM_T) {
         tre_v16 a[GLM_R][GLM_C];
         for (int r = 0; r < R; ++r)
             for (int c = 0; c < GLM_C; ++c) a[r][c] = (tre_v16){0};
@@ -79,20 +115,25 @@ glm_rows(const int R, int64_t n, int64_t np, int64_t d, const float *xt, const f
                 for (int c = 0; c < GLM_C; ++c) a[r][c] = tre_v16_fma(wr, xv[c], a[r][c]);
             }
         }
-        /* the log-masses and their gradient; rows of the last tile past n (padding) count 0 */
+        /* the log-masses and their gradient (in place of the logits) */
         tre_v16 sum[GLM_R];
         for (int r = 0; r < R; ++r) sum[r] = (tre_v16){0};
-        for (int c = 0; c < GLM_C; ++c) {
-            const tre_v16 y = tre_v16_load(yp + t0 + 16 * c);
-            const tre_i16 in = iota < (int32_t)(n - t0 - 16 * c < 16 ? n - t0 - 16 * c : 16);
-            for (int r = 0; r < R; ++r) {
-                const tre_v16 l = a[r][c], e = tre_v16_bernoulli_e(l);
-                sum[r] += tre_v16_select(in, tre_v16_bernoulli_logits_linear(y, l), (tre_v16){0});
-                /* (1 + tail)(1 + e) - 1 */
-                tail[r] = tre_v16_fma(tail[r], tre_v16_select(in, 1.0f + e, tre_v16_splat(1.f)),
-                                      tre_v16_select(in, e, (tre_v16){0}));
-                if (gacc)
-                    a[r][c] = tre_v16_select(in, tre_v16_bernoulli_logits_dlp_dlogits_e(y, l, e), (tre_v16){0});
+        if (t0 + GLM_T <= n) {
+            for (int c = 0; c < GLM_C; ++c) {
+                const tre_v16 y = tre_v16_load(yp + t0 + 16 * c);
+                for (int r = 0; r < R; ++r) {
+                    const glm_term g = glm_term_at(false, gacc, (tre_i16){0}, y, a[r][c], sum[r], tail[r]);
+                    sum[r] = g.sum, tail[r] = g.tail, a[r][c] = g.dl;
+                }
+            }
+        } else {
+            for (int c = 0; c < GLM_C; ++c) {
+                const tre_v16 y = tre_v16_load(yp + t0 + 16 * c);
+                const tre_i16 in = iota < (int32_t)(n - t0 - 16 * c < 16 ? n - t0 - 16 * c : 16);
+                for (int r = 0; r < R; ++r) {
+                    const glm_term g = glm_term_at(true, gacc, in, y, a[r][c], sum[r], tail[r]);
+                    sum[r] = g.sum, tail[r] = g.tail, a[r][c] = g.dl;
+                }
             }
         }
         for (int r = 0; r < R; ++r) add_to_double(lp[r], sum[r]);
@@ -114,6 +155,12 @@ glm_rows(const int R, int64_t n, int64_t np, int64_t d, const float *xt, const f
             }
         }
     }
+    if (t_end * GLM_T < np) {
+        memcpy(st->lp, lp, sizeof lp);
+        memcpy(st->lk, lk, sizeof lk);
+        memcpy(st->tail, tail, sizeof tail);
+        return;
+    }
     for (int r = 0; r < R; ++r) {
         double s = 0, k2 = 0;
         for (int h = 0; h < 2; ++h)
@@ -129,13 +176,15 @@ glm_rows(const int R, int64_t n, int64_t np, int64_t d, const float *xt, const f
     }
 }
 
-static void glm_block(int64_t n, int64_t np, int64_t d, const float *xt, const float *yp,
-                      const float *w, float scale, tre_v16 *gacc, float *out, float *grad) {
-    glm_rows(GLM_R, n, np, d, xt, yp, w, scale, gacc, out, grad);
+static void glm_block(int64_t n, int64_t np, int64_t d, int64_t t_begin, int64_t t_end,
+                      const float *xt, const float *yp, const float *w, float scale,
+                      glm_state *st, tre_v16 *gacc, float *out, float *grad) {
+    glm_rows(GLM_R, n, np, d, t_begin, t_end, xt, yp, w, scale, st, gacc, out, grad);
 }
-static void glm_row(int64_t n, int64_t np, int64_t d, const float *xt, const float *yp,
-                    const float *w, float scale, tre_v16 *gacc, float *out, float *grad) {
-    glm_rows(1, n, np, d, xt, yp, w, scale, gacc, out, grad);
+static void glm_row(int64_t n, int64_t np, int64_t d, int64_t t_begin, int64_t t_end,
+                    const float *xt, const float *yp, const float *w, float scale,
+                    glm_state *st, tre_v16 *gacc, float *out, float *grad) {
+    glm_rows(1, n, np, d, t_begin, t_end, xt, yp, w, scale, st, gacc, out, grad);
 }
 
 int tre_bernoulli_glm_sum_cpu(void *impl, int64_t P, int64_t n, int64_t d, const float *x,
@@ -143,38 +192,51 @@ int tre_bernoulli_glm_sum_cpu(void *impl, int64_t P, int64_t n, int64_t d, const
     if (P < 0 || n < 0 || d < 0) return 1;
     if (P == 0) return 0;
     const int64_t tiles = (n + GLM_T - 1) / GLM_T, np = tiles * GLM_T;
-    /* x packed as [d, np] then y padded to np, in the backend's scratch */
-    float *xt = tre_cpu_scratch(impl, (size_t)((d + 1) * np) * sizeof(float) + 64);
-    if (!xt) return TRE_KERR_OOM;
-    float *yp = xt + d * np;
-    const bool parallel = P * (n + 1) * (d + 1) >= TRE_CPU_PARALLEL_MIN;
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t t = 0; t < tiles; ++t)
-        for (int64_t i = t * GLM_T; i < (t + 1) * GLM_T; ++i) {
-            for (int64_t j = 0; j < d; ++j) xt[j * np + i] = i < n ? x[i * d + j] : 0.f;
-            yp[i] = i < n ? y[i] : 0.f;
-        }
-    /* work items: whole blocks of GLM_R particles, then one item per particle left over */
+    /* work items: whole blocks of GLM_R particles, then one item per particle left over. They
+     * are taken GLM_UNIT at a time (the last GLM_UNIT * 2 per thread one at a time, to even the
+     * threads' ends), each unit over the tiles chunk by chunk, so that a chunk of packed x is
+     * read from L2 by each of the unit's items in turn */
     const int64_t blocks = P / GLM_R, items = blocks + P % GLM_R;
-    int failed = 0;
+    const bool parallel = P * (n + 1) * (d + 1) >= TRE_CPU_PARALLEL_MIN;
+    const int threads = parallel ? omp_get_max_threads() : 1;
+    const int64_t ends = (int64_t)GLM_UNIT * 2 * threads;
+    const int64_t unit_items = (items > ends ? (items - ends) / GLM_UNIT : 0) * GLM_UNIT;
+    const int64_t units = unit_items / GLM_UNIT + (items - unit_items);
+    int64_t chunk_tiles = GLM_CHUNK_BYTES / ((d + 1) * GLM_T * (int64_t)sizeof(float));
+    if (chunk_tiles < 1) chunk_tiles = 1;
+    /* in the backend's scratch: x packed as [d, np], y padded to np, then per thread GLM_UNIT
+     * items' states and (with a gradient) their GLM_R * d vectors of gradient sums */
+    const size_t x_bytes = ((size_t)((d + 1) * np) * sizeof(float) + 63) / 64 * 64;
+    const size_t item_bytes = sizeof(glm_state) + (grad ? (size_t)(GLM_R * d) * sizeof(tre_v16) : 0);
+    char *mem = tre_cpu_scratch(impl, x_bytes + (size_t)threads * GLM_UNIT * item_bytes);
+    if (!mem) return TRE_KERR_OOM;
+    float *xt = (float *)mem, *yp = xt + d * np;
 #pragma omp parallel if (parallel)
     {
-        /* per thread, small; not carved from the scratch right after the packed x: that
-         * measured 7% slower (their stores beside x's loads; 4 KiB aliasing, presumably) */
-        tre_v16 *gacc = grad ? aligned_alloc(64, (size_t)(GLM_R * d + 1) * sizeof *gacc) : NULL;
-        const bool ok = gacc || !grad;
-        if (!ok) {
-            TRE_CPU_ATOMIC_WRITE
-            failed = 1;
-        }
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < tiles; ++t)
+            for (int64_t i = t * GLM_T; i < (t + 1) * GLM_T; ++i) {
+                for (int64_t j = 0; j < d; ++j) xt[j * np + i] = i < n ? x[i * d + j] : 0.f;
+                yp[i] = i < n ? y[i] : 0.f;
+            }
+        char *states = mem + x_bytes + (size_t)omp_get_thread_num() * GLM_UNIT * item_bytes;
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t b = 0; b < items; ++b) {
-            if (!ok) continue;
-            const int64_t p0 = b < blocks ? b * GLM_R : blocks * GLM_R + (b - blocks);
-            (b < blocks ? glm_block : glm_row)(n, np, d, xt, yp, w + p0 * d, scale, gacc, out + p0,
-                                               grad ? grad + p0 * d : NULL);
+        for (int64_t u = 0; u < units; ++u) {
+            const int64_t b0 = u * GLM_UNIT < unit_items ? u * GLM_UNIT : unit_items + (u - unit_items / GLM_UNIT);
+            const int64_t b1 = b0 < unit_items ? b0 + GLM_UNIT : b0 + 1;
+            /* (n = 0: one empty chunk, which writes the sums of no rows) */
+            for (int64_t c0 = 0; c0 == 0 || c0 < tiles; c0 += chunk_tiles) {
+                const int64_t c1 = c0 + chunk_tiles < tiles ? c0 + chunk_tiles : tiles;
+                for (int64_t b = b0; b < b1; ++b) {
+                    const int64_t p0 = b < blocks ? b * GLM_R : blocks * GLM_R + (b - blocks);
+                    char *item = states + (size_t)(b - b0) * item_bytes;
+                    tre_v16 *gacc = grad ? (tre_v16 *)(item + sizeof(glm_state)) : NULL;
+                    (b < blocks ? glm_block : glm_row)(n, np, d, c0, c1, xt, yp, w + p0 * d, scale,
+                                                       (glm_state *)item, gacc, out + p0,
+                                                       grad ? grad + p0 * d : NULL);
+                }
+            }
         }
-        free(gacc);
     }
-    return failed ? TRE_KERR_OOM : 0;
+    return 0;
 }

@@ -50,7 +50,8 @@ static inline tre_v16 tre_v16_fma(tre_v16 a, tre_v16 b, tre_v16 c) {
 static inline tre_v16 tre_v16_exp_reduce(tre_v16 xc, tre_v16 *n_out) {
     const tre_v16 t = xc * 1.44269504088896341f + 12582912.0f;
     const tre_v16 n = t - 12582912.0f;
-    tre_v16 r = xc - n * 0.693359375f;
+    /* n 0.693359375 is exact (9 and 8 significant bits): one rounding either way */
+    tre_v16 r = tre_v16_fma(-n, tre_v16_splat(0.693359375f), xc);
     r = r - n * -2.12194440e-4f;
     tre_v16 p = tre_v16_splat(1.9875691500e-4f);
     p = tre_v16_fma(p, r, tre_v16_splat(1.3981999507e-3f));
@@ -70,7 +71,8 @@ static inline tre_v16 tre_v16_exp_nonpos(tre_v16 x) {
      * so the second factor is exactly 1): the same bits with fewer instructions */
     if (!_mm512_cmp_ps_mask((__m512)x, _mm512_set1_ps(-87.0f), _CMP_NGE_UQ)) {
         p = tre_v16_exp_reduce(x, &n);
-        return p * (tre_v16)((__builtin_convertvector(n, tre_i16) + 127) << 23);
+        /* p 2^n in one instruction (n integral): the same bits as multiplying by 2^n */
+        return (tre_v16)_mm512_scalef_ps((__m512)p, (__m512)n);
     }
 #endif
     const tre_v16 lo = tre_v16_splat(-103.972084045410f);
@@ -104,7 +106,12 @@ static inline tre_v16 tre_v16_bernoulli_e(tre_v16 l) {
 }
 /* x l - max(l, 0): the log-mass but for its - log1p(e) (glm_cpu.c sums the two apart) */
 static inline tre_v16 tre_v16_bernoulli_logits_linear(tre_v16 x, tre_v16 l) {
+#if defined(__AVX512F__)
+    /* max(l, +0), which is +0 for l = -0 or NaN as the select below: one instruction */
+    return x * l - (tre_v16)_mm512_max_ps((__m512)l, _mm512_setzero_ps());
+#else
     return x * l - tre_v16_select(l > 0.f, l, (tre_v16){0});
+#endif
 }
 /* tre_bernoulli_logits_log_prob_e */
 static inline tre_v16 tre_v16_bernoulli_logits_log_prob_e(tre_v16 x, tre_v16 l, tre_v16 e) {
@@ -113,6 +120,12 @@ static inline tre_v16 tre_v16_bernoulli_logits_log_prob_e(tre_v16 x, tre_v16 l, 
 /* tre_bernoulli_logits_dlp_dlogits_e */
 static inline tre_v16 tre_v16_bernoulli_logits_dlp_dlogits_e(tre_v16 x, tre_v16 l, tre_v16 e) {
     const tre_v16 r = 1.0f / (1.0f + e);
+#if defined(__AVX512F__)
+    /* e r where !(l >= 0) (NaN included), a masked multiply */
+    const __mmask16 neg = _mm512_cmp_ps_mask((__m512)l, _mm512_setzero_ps(), _CMP_NGE_UQ);
+    return x - (tre_v16)_mm512_mask_mul_ps((__m512)r, neg, (__m512)e, (__m512)r);
+#else
     return x - tre_v16_select(l >= 0.f, r, e * r);
+#endif
 }
 #endif

@@ -2,7 +2,7 @@
  *
  * The kernel (backend op bernoulli_glm_sum) against a double-precision loop over shapes that
  * miss its tiles (data rows not a multiple of 64, particles not a multiple of 6, one feature,
- * none), its gradient against central differences of that loop, and its sums independent of the
+ * none) or span several of its chunks of tiles, its gradient against central differences of that loop, and its sums independent of the
  * thread count. Through the API: ELBO values and parameter gradients of a logistic regression
  * equal those of Bernoulli(logits = tre_matmul(x, w)) with the same draws, on the fused path and
  * on the paths that form the logits (a mask, a scale, gradients w.r.t. x, log_prob, sampling);
@@ -56,7 +56,10 @@ static void test_kernel_matches_reference(void **state) {
     tre_backend *be = tre_backend_cpu_create();
     assert_non_null(be);
     const int64_t shapes[][3] = {{1, 1, 1}, {5, 63, 3}, {7, 64, 50}, {13, 130, 7}, {6, 200, 70},
-                                 {2, 0, 4}, {3, 5, 0}, {1100, 150, 5}, {7, 2500, 3}, {6, 1024, 2}};
+                                 {2, 0, 4}, {3, 5, 0}, {1100, 150, 5}, {7, 2500, 3}, {6, 1024, 2},
+                                 /* several chunks of tiles (units of blocks, then single
+                                  * blocks and particles); one tile per chunk */
+                                 {250, 6000, 50}, {13, 200, 2100}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; ++s) {
         const int64_t P = shapes[s][0], n = shapes[s][1], d = shapes[s][2];
         glm_case c = make_case(P, n, d, 17 + s);
