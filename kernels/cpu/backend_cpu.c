@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cpu_backend.h"
 
 /* Each block starts with a 64-byte header holding its size (what free subtracts from the
@@ -136,5 +137,9 @@ tre_backend *tre_backend_cpu_create(void) {
     }
     *b = table;
     b->impl = im;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    im->l2_bytes = l2 > 0 ? (size_t)l2 : 0;
+#endif
     return b;
 }

@@ -10,6 +10,7 @@ typedef struct tre_cpu_impl {
     void *scratch;
     size_t scratch_bytes;
     tre_kmemory mem; /* what cpu_alloc handed out and cpu_free has not taken back */
+    size_t l2_bytes; /* one core's L2 cache as the C library reports it (0: unknown) */
 } tre_cpu_impl;
 /* At least `bytes` of 64-byte-aligned scratch, valid until the next call (NULL: out of memory;
  * the old contents are not kept when it grows). */
