@@ -235,7 +235,7 @@ int tre_bernoulli_glm_sum_cpu(void *impl, int64_t P, int64_t n, int64_t d, const
     const int64_t unit_items = (items > ends ? (items - ends) / GLM_UNIT : 0) * GLM_UNIT;
     const int64_t units = unit_items / GLM_UNIT + (items - unit_items);
     const size_t l2 = ((tre_cpu_impl *)impl)->l2_bytes;
-    const int64_t chunk_bytes = l2 >= 4 * 128 * 1024 ? (int64_t)(l2 / 4) : GLM_CHUNK_BYTES;
+    const int64_t chunk_bytes = l2 ? (int64_t)(l2 / 4) : GLM_CHUNK_BYTES;
     int64_t chunk_tiles = chunk_bytes / ((d + 1) * GLM_T * (int64_t)sizeof(float));
     if (chunk_tiles < 1) chunk_tiles = 1;
     /* in the backend's scratch: x packed as [d, np], y padded to np, then per thread GLM_UNIT
