@@ -1,4 +1,6 @@
-/* Constraint checks of single values (validation), shared by both backends. NaN never passes. */
+/* Constraint checks of single values (validation), shared by both backends. A NaN value never
+ * passes; a NaN bound taken from another parameter (LESS_THAN's a) does, since that parameter's
+ * own check reports it, with its name. */
 #ifndef TRELBO_KERNELS_MATH_CHECK_H
 #define TRELBO_KERNELS_MATH_CHECK_H
 #include <math.h>
@@ -15,7 +17,7 @@ static inline TRE_HD int tre_check_value(tre_kcheck check, float x, float a, flo
     case TRE_CHECK_NONNEG_INTEGER: return x >= 0.f && floorf(x) == x && x != INFINITY; /* inf: not a count */
     case TRE_CHECK_INTEGER_UPTO: return x >= 0.f && x <= a && floorf(x) == x;
     case TRE_CHECK_BETWEEN: return x >= a && x <= b;
-    case TRE_CHECK_LESS_THAN: return x < a;
+    case TRE_CHECK_LESS_THAN: return x < a || a != a;
     case TRE_CHECK_CATEGORY: return x >= 0.f && x < ca && floorf(x) == x;
     case TRE_CHECK_GREATER_THAN_C: return x > ca;
     }

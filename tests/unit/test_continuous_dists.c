@@ -53,7 +53,7 @@ static const struct {
     {b_uniform_reversed, "Uniform parameter low must be less than high"},
     {b_uniform_empty, "Uniform parameter low must be less than high"},
     {b_uniform_elementwise, "Uniform parameter low must be less than high (1 of 3 values"},
-    {b_uniform_high, "Uniform parameter"},
+    {b_uniform_high, "Uniform parameter high must be a real number (not NaN)"},
     {b_exponential, "Exponential parameter rate must be positive"},
     {b_delta_v, "Delta parameter v must be a real number"},
     {b_delta_ld, "Delta parameter log_density must be a real number"},
