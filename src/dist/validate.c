@@ -1,7 +1,6 @@
 /* Validation of distribution parameters and values (on by default, off with
  * tre_ctx_opts.no_validation): one backend pass per check, a count read back, and an error that
  * names the distribution and the parameter (the caller adds the site). */
-#include <stdio.h>
 #include "dist_impl.h"
 
 int64_t tre_count_invalid(tre_ctx *ctx, tre_kcheck check, const tre_tensor *x, const tre_tensor *a,
@@ -37,25 +36,25 @@ int64_t tre_count_invalid(tre_ctx *ctx, tre_kcheck check, const tre_tensor *x, c
 
 static const tre_tensor *bound(const tre_dist *d, int i) { return i >= 0 ? d->params[i] : NULL; }
 
+/* what: "parameter <param>" for param >= 0, else "value" (formatted only for an error: a step
+ * validates every distribution's parameters) */
 static tre_status check_one(tre_ctx *ctx, const tre_dist *d, const tre_dist_check *c,
-                            const tre_tensor *x, const char *what) {
+                            const tre_tensor *x, int param) {
     if (!c->on) return TRE_OK;
     int64_t bad = tre_count_invalid(ctx, c->check, x, bound(d, c->a), bound(d, c->b), c->ca);
     if (bad < 0) return ctx->status;
     if (bad == 0) return TRE_OK;
-    return tre_ctx_fail(ctx, TRE_ERR_DIST, "%s %s must be %s (%lld of %lld values are not)",
-                        d->family->name, what, c->text, (long long)bad,
+    return tre_ctx_fail(ctx, TRE_ERR_DIST, "%s %s%s must be %s (%lld of %lld values are not)",
+                        d->family->name, param >= 0 ? "parameter " : "value",
+                        param >= 0 ? d->family->param_names[param] : "", c->text, (long long)bad,
                         (long long)(x->particles * x->numel));
 }
 
 tre_status tre_dist_validate_params(tre_ctx *ctx, const tre_dist *d) {
     if (!tre_ok(ctx)) return ctx->status;
-    char what[64];
-    for (int i = 0; i < d->family->nparams; ++i) {
-        snprintf(what, sizeof what, "parameter %s", d->family->param_names[i]);
-        if (check_one(ctx, d, &d->family->param_checks[i], d->params[i], what) != TRE_OK)
+    for (int i = 0; i < d->family->nparams; ++i)
+        if (check_one(ctx, d, &d->family->param_checks[i], d->params[i], i) != TRE_OK)
             return ctx->status;
-    }
     return d->family->validate ? d->family->validate(ctx, d) : TRE_OK;
 }
 
@@ -64,5 +63,5 @@ tre_status tre_dist_validate_value(tre_ctx *ctx, const tre_dist *d, const tre_te
     if (!d || !value || value->dtype != TRE_F32)
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "value must be a float32 tensor");
     if (d->family->validate_value) return d->family->validate_value(ctx, d, value);
-    return check_one(ctx, d, &d->family->support, value, "value");
+    return check_one(ctx, d, &d->family->support, value, -1);
 }
