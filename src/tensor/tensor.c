@@ -147,6 +147,7 @@ tre_tensor *tre_full(tre_ctx *ctx, int ndim, const int64_t *shape, float v) {
     if (!t) return NULL;
     tre_step_sig_mix(ctx, &v, sizeof v); /* a host constant: a graph would freeze it */
     tre_backend_check(ctx, ctx->be->fill(ctx->be->impl, t->data, v, t->numel), "fill");
+    t->known_no_nan = v == v; /* validation needs no pass to know it */
     return tre_ok(ctx) ? t : NULL;
 }
 
