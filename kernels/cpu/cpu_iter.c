@@ -5,6 +5,18 @@
 
 void tre_cpu_iter_init(tre_cpu_iter *it, int64_t particles, const tre_kshape *shape, int nargs,
                        const int64_t *const *strides, const int64_t *pstride) {
+    if (particles <= 0 && shape->ndim == 1 && shape->dim[0] != 1) {
+        /* one dim (as most layouts are once merged): what the general path below gives */
+        const int64_t n = shape->dim[0];
+        it->nargs = nargs;
+        it->ndim = 1;
+        it->dim[0] = it->total = n;
+        for (int a = 0; a < nargs; ++a) {
+            it->stride[a][0] = strides[a] ? strides[a][0] : 1;
+            it->run[a] = it->stride[a][0] == 1 ? n : 0;
+        }
+        return;
+    }
     /* the full space: [particles,] shape..., with the contiguous strides filled in */
     int nd = 0;
     int64_t dim[TRE_KDIMS + 1], st[TRE_CPU_MAX_ARGS][TRE_KDIMS + 1];

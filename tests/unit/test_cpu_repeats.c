@@ -1,6 +1,7 @@
 /* The CPU iterator's repeated arguments (kernels/cpu/cpu_iter.h, tre_cpu_repeats): which
  * arguments are found to repeat a short stretch of memory, and that a block's view of one
- * holds exactly the elements a gather copies, at every block start. */
+ * holds exactly the elements a gather copies, at every block start; and the iterator's
+ * one-dim short path against its general path. */
 #include <stdlib.h>
 #include "test_support.h"
 #include "kernels/cpu/cpu_iter.h"
@@ -79,9 +80,37 @@ static void test_repeated_arguments(void **state) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) check_case(&cases[i]);
 }
 
+/* A one-dim space (tre_cpu_iter_init's short path) iterates as the same space with a leading
+ * size-1 dim (its general path, which drops that dim): the same dims, strides, runs and total,
+ * for contiguous, strided, broadcast (stride 0) and given unit strides, and for one and no
+ * elements. */
+static void test_one_dim_path_matches_general(void **state) {
+    (void)state;
+    const int64_t lengths[] = {0, 2, 7, 300};
+    int64_t s_unit[1] = {1}, s_two[1] = {2}, s_zero[1] = {0};
+    int64_t s2_unit[2] = {0, 1}, s2_two[2] = {0, 2}, s2_zero[2] = {0, 0};
+    const int64_t *one[NARGS] = {NULL, s_unit, s_two, s_zero};
+    const int64_t *two[NARGS] = {NULL, s2_unit, s2_two, s2_zero};
+    for (size_t k = 0; k < sizeof lengths / sizeof *lengths; ++k) {
+        const tre_kshape flat = {.ndim = 1, .dim = {lengths[k]}};
+        const tre_kshape lead = {.ndim = 2, .dim = {1, lengths[k]}};
+        tre_cpu_iter a, b;
+        tre_cpu_iter_init(&a, 0, &flat, NARGS, one, NULL);
+        tre_cpu_iter_init(&b, 0, &lead, NARGS, two, NULL);
+        assert_int_equal(a.ndim, b.ndim);
+        assert_int_equal(a.total, b.total);
+        for (int d = 0; d < a.ndim; ++d) assert_int_equal(a.dim[d], b.dim[d]);
+        for (int g = 0; g < NARGS; ++g) {
+            assert_int_equal(a.run[g], b.run[g]);
+            for (int d = 0; d < a.ndim; ++d) assert_int_equal(a.stride[g][d], b.stride[g][d]);
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_repeated_arguments),
+        cmocka_unit_test(test_one_dim_path_matches_general),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
