@@ -67,10 +67,11 @@ typedef struct glm_state {
     tre_v16 tail[GLM_R];
 } glm_state;
 
-/* One vector of a tile's rows, given the logits l: the sum of x l - max(l, 0) and the product of
- * 1 + e less 1 (tail) updated, and with grad the gradient y - sigmoid(l) (dl). in: the rows that count;
- * only the last tile has rows past n (padding: x = 0, so l = 0), and only there (edge) are they
- * masked (the masks cost 7% of the op at P = 1024); elsewhere the bits are the masked ones. */
+/* One vector of a tile's rows, given the logits l: the sum of x l - max(l, 0) and the product
+ * of 1 + e less 1 (tail) updated, and with grad the gradient y - sigmoid(l) (dl). in: the rows
+ * that count; only the last tile has rows past n (padding: x = 0, so l = 0), and only there
+ * (edge) are they masked (the masks cost 7% of the op at P = 1024); elsewhere the bits are the
+ * masked ones. */
 typedef struct glm_term {
     tre_v16 sum, tail, dl;
 } glm_term;
