@@ -8,34 +8,25 @@ int64_t tre_count_invalid(tre_ctx *ctx, tre_kcheck check, const tre_tensor *x, c
     if (!tre_ok(ctx)) return -1;
     /* the kernel that wrote x already looked for NaNs (no bounds: the shape is x's own) */
     if (check == TRE_CHECK_NOT_NAN && x->known_no_nan && !a && !b) return 0;
+    int64_t p = x->particles, shape[TRE_MAX_DIMS];
+    int nd = x->ndim;
+    for (int i = 0; i < nd; ++i) shape[i] = x->shape[i];
+    const tre_tensor *bounds[2] = {a, b};
+    for (int k = 0; k < 2; ++k) {
+        const tre_tensor *t = bounds[k];
+        if (!t) continue;
+        if (!tre_shape_broadcast(nd, shape, t->ndim, t->shape, &nd, shape) ||
+            (p = tre_particles_join(p, t->particles)) < 0) {
+            tre_ctx_fail(ctx, TRE_ERR_SHAPE, "validation: bounds do not broadcast with the value");
+            return -1;
+        }
+    }
+    tre_tensor out = {.particles = p, .ndim = nd, .numel = tre_shape_numel(nd, shape)};
+    for (int i = 0; i < nd; ++i) out.shape[i] = shape[i];
+    const tre_tensor *args[3] = {x, a, b};
     tre_kshape ks;
     tre_karg ka[3];
-    if (!a && !b) {
-        /* x alone: its own elements, one contiguous run (no broadcast layout to work out: most
-         * checks of a small model's step are of this kind) */
-        ks.ndim = 1;
-        ks.dim[0] = x->particles * x->numel;
-        ka[0] = (tre_karg){.data = x->data, .stride = {1}};
-        ka[1] = ka[2] = (tre_karg){.data = NULL, .stride = {0}};
-    } else {
-        int64_t p = x->particles, shape[TRE_MAX_DIMS];
-        int nd = x->ndim;
-        for (int i = 0; i < nd; ++i) shape[i] = x->shape[i];
-        const tre_tensor *bounds[2] = {a, b};
-        for (int k = 0; k < 2; ++k) {
-            const tre_tensor *t = bounds[k];
-            if (!t) continue;
-            if (!tre_shape_broadcast(nd, shape, t->ndim, t->shape, &nd, shape) ||
-                (p = tre_particles_join(p, t->particles)) < 0) {
-                tre_ctx_fail(ctx, TRE_ERR_SHAPE, "validation: bounds do not broadcast with the value");
-                return -1;
-            }
-        }
-        tre_tensor out = {.particles = p, .ndim = nd, .numel = tre_shape_numel(nd, shape)};
-        for (int i = 0; i < nd; ++i) out.shape[i] = shape[i];
-        const tre_tensor *args[3] = {x, a, b};
-        tre_kernel_layout(&out, 3, args, &ks, ka);
-    }
+    tre_kernel_layout(&out, 3, args, &ks, ka);
     int64_t count = 0;
     if (tre_backend_check(ctx, ctx->be->validate(ctx->be->impl, check, &ks, &ka[0], &ka[1], &ka[2], ca, &count),
                           "validate") != TRE_OK)

@@ -49,6 +49,22 @@ const char *tre_shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
 
 void tre_kernel_layout(const tre_tensor *out, int nargs, const tre_tensor *const *args,
                        tre_kshape *ks, tre_karg *ka) {
+    /* every argument absent or laid out as out itself (the common case): one contiguous run,
+     * which is what the general path below merges such a space into */
+    bool own = true;
+    for (int a = 0; a < nargs && own; ++a)
+        own = !args[a] || (args[a]->particles == out->particles &&
+                           tre_shape_equal(args[a]->ndim, args[a]->shape, out->ndim, out->shape));
+    if (own) {
+        const int64_t total = out->particles * out->numel;
+        ks->ndim = 1;
+        ks->dim[0] = total;
+        for (int a = 0; a < nargs; ++a) {
+            ka[a].data = args[a] ? (const float *)args[a]->data : NULL;
+            ka[a].stride[0] = args[a] && total != 1 ? 1 : 0; /* a single element: stride 0 */
+        }
+        return;
+    }
     int n = out->ndim + 1;
     int64_t dim[TRE_KDIMS], st[TRE_KDIMS + 1][TRE_KDIMS];
     dim[0] = out->particles;

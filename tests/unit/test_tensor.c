@@ -1,12 +1,13 @@
 /* Tensors and ops (SPEC.md section 1): right-aligned shape broadcasting beside particle
  * extents, elementwise ops against a naive reference, per-particle sums, index_select, argument
- * errors, step/persistent lifetimes, the step arena's steady state, and independent contexts in
- * two threads. */
+ * errors, step/persistent lifetimes, the step arena's steady state, independent contexts in
+ * two threads, and the kernel layout's short path against its general one. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <threads.h>
 #include "test_support.h"
+#include "src/tensor/tensor_impl.h" /* tre_kernel_layout */
 
 /* Deterministic test values in roughly [-2, 2], away from 0 (divisions stay finite). */
 static float val(int64_t i, int salt) {
@@ -654,9 +655,43 @@ static void test_two_contexts_in_two_threads(void **state) {
     free(other.out);
 }
 
+/* tre_kernel_layout's short path (every argument absent or laid out as the output) gives the
+ * layout its general path gives for the same space written with a leading size-1 dim in the
+ * output only: one run, unit strides for present arguments (0 for a single element), and the
+ * arguments' data; over particle extents 1 and 3 and 0, 1 and 5 elements. */
+static tre_tensor shaped(int64_t particles, int ndim, const int64_t *shape, void *data) {
+    tre_tensor t = {.data = data, .particles = particles, .ndim = ndim, .dtype = TRE_F32};
+    t.numel = 1;
+    for (int i = 0; i < ndim; ++i) t.shape[i] = shape[i], t.numel *= shape[i];
+    return t;
+}
+static void test_kernel_layout_short_path(void **state) {
+    (void)state;
+    float mem[2][16];
+    const int64_t ns[] = {0, 1, 5}, ps[] = {1, 3};
+    for (size_t i = 0; i < sizeof ns / sizeof *ns; ++i)
+        for (size_t k = 0; k < sizeof ps / sizeof *ps; ++k) {
+            const int64_t n = ns[i], lead[2] = {1, n};
+            tre_tensor flat_out = shaped(ps[k], 1, &n, NULL), lead_out = shaped(ps[k], 2, lead, NULL);
+            tre_tensor x = shaped(ps[k], 1, &n, mem[0]), y = shaped(ps[k], 1, &n, mem[1]);
+            const tre_tensor *args[3] = {&x, NULL, &y};
+            tre_kshape ka_shape, kb_shape;
+            tre_karg ka[3], kb[3];
+            tre_kernel_layout(&flat_out, 3, args, &ka_shape, ka); /* short path */
+            tre_kernel_layout(&lead_out, 3, args, &kb_shape, kb); /* general path */
+            assert_int_equal(ka_shape.ndim, kb_shape.ndim);
+            for (int d = 0; d < ka_shape.ndim; ++d) {
+                assert_int_equal(ka_shape.dim[d], kb_shape.dim[d]);
+                for (int a = 0; a < 3; ++a) assert_int_equal(ka[a].stride[d], kb[a].stride[d]);
+            }
+            for (int a = 0; a < 3; ++a) assert_ptr_equal(ka[a].data, kb[a].data);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shape_broadcast),
+        cmocka_unit_test(test_kernel_layout_short_path),
         cmocka_unit_test(test_particle_extents),
         cmocka_unit_test(test_spec_example),
         cmocka_unit_test(test_binary_broadcast_reference),
