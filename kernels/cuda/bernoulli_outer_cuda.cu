@@ -20,12 +20,7 @@ struct outer_args {
 /* segment p: its M * N log-masses */
 struct outer_lp_src {
     outer_args g;
-    TRE_CUDA_FN tre_cuda_seg row(int64_t p) const {
-        tre_cuda_seg s;
-        s.out = p;
-        s.base[0] = p;
-        return s;
-    }
+    TRE_CUDA_FN tre_cuda_seg row(int64_t p) const { return tre_cuda_seg_at(p, p); }
     TRE_CUDA_FN double term(const tre_cuda_seg &s, int64_t k) const {
         const int64_t i = k / g.N, j = k % g.N;
         return (double)tre_bernoulli_logits_log_prob(g.y[k], g.logit(s.base[0], i, j));

@@ -220,6 +220,13 @@ struct tre_cuda_seg {
     int64_t out;
     int64_t base[TRE_KDIST_ARGS + 1];
 };
+/* the segment whose sum goes to slot out and whose terms start at base (base[0]) */
+static inline TRE_CUDA_FN tre_cuda_seg tre_cuda_seg_at(int64_t out, int64_t base) {
+    tre_cuda_seg s;
+    s.out = out;
+    s.base[0] = base;
+    return s;
+}
 
 struct tre_cuda_seg_plan {
     int threads;    /* 1: one thread per segment */

@@ -29,12 +29,7 @@ template <class F> struct lp_grad_src {
             pv[i] = i < F::NP ? data[1 + i][p * ps[1 + i] + off[1 + i]] : 0.f;
         F::lp_grad(data[0][p * ps[0] + off[0]], pv, f, want, dv, dp);
     }
-    TRE_CUDA_FN tre_cuda_seg row(int64_t p) const {
-        tre_cuda_seg s;
-        s.out = p;
-        s.base[0] = p;
-        return s;
-    }
+    TRE_CUDA_FN tre_cuda_seg row(int64_t p) const { return tre_cuda_seg_at(p, p); }
     TRE_CUDA_FN double term(const tre_cuda_seg &s, int64_t c) const {
         float d[1 + TRE_KDIST_MAX_PARAMS] = {0.f, 0.f, 0.f, 0.f};
         eval(s.base[0], c, 1u << arg, &d[0], d + 1);

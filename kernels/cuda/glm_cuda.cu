@@ -13,12 +13,7 @@
 struct glm_lp_src {
     const float *l, *y;
     int64_t n;
-    TRE_CUDA_FN tre_cuda_seg row(int64_t p) const {
-        tre_cuda_seg s;
-        s.out = p;
-        s.base[0] = p * n;
-        return s;
-    }
+    TRE_CUDA_FN tre_cuda_seg row(int64_t p) const { return tre_cuda_seg_at(p, p * n); }
     TRE_CUDA_FN double term(const tre_cuda_seg &s, int64_t i) const {
         return (double)tre_bernoulli_logits_log_prob(y[i], l[s.base[0] + i]);
     }

@@ -10,12 +10,7 @@
 /* segments that are consecutive rows of `cols` terms, row r into out[r] */
 struct row_segments {
     int64_t cols;
-    TRE_CUDA_FN tre_cuda_seg row(int64_t r) const {
-        tre_cuda_seg s;
-        s.out = r;
-        s.base[0] = r * cols;
-        return s;
-    }
+    TRE_CUDA_FN tre_cuda_seg row(int64_t r) const { return tre_cuda_seg_at(r, r * cols); }
 };
 
 struct rows_src : row_segments {
