@@ -14,12 +14,6 @@
 #include "cpu_iter.h"
 #include "vmath_v16.h"
 
-static float hsum(tre_v16 v) {
-    float s = 0.f;
-    for (int k = 0; k < 16; ++k) s += v[k];
-    return s;
-}
-
 /* one particle: a [M], b [np] (padded), yp [M, np] (padded), col: np floats of scratch */
 static void outer_particle(int64_t M, int64_t N, int64_t np, const float *a, const float *b,
                            float sign, const float *yp, float scale, float *out, float *ga,
@@ -46,8 +40,8 @@ static void outer_particle(int64_t M, int64_t N, int64_t np, const float *a, con
             cv += g;
             memcpy(col + 16 * c, &cv, sizeof cv);
         }
-        lp += (double)hsum(sum);
-        if (ga) ga[i] = scale * hsum(gs);
+        lp += (double)tre_v16_hsum(sum);
+        if (ga) ga[i] = scale * tre_v16_hsum(gs);
     }
     *out = (float)((double)scale * lp);
     if (gb)

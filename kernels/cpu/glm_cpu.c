@@ -118,7 +118,9 @@ glm_rows(const int R, int64_t n, int64_t np, int64_t d, int64_t t_begin, int64_t
                 for (int c = 0; c < GLM_C; ++c) a[r][c] = tre_v16_fma(wr, xv[c], a[r][c]);
             }
         }
-        /* the log-masses and their gradient (in place of the logits) */
+        /* the log-masses and their gradient (in place of the logits); the loop is written twice,
+         * whole tiles and the edge tile: passing a[][] to a helper for it put a[][] on the stack
+         * (12.7 against 10.2 ms in the harness) */
         tre_v16 sum[GLM_R];
         for (int r = 0; r < R; ++r) sum[r] = (tre_v16){0};
         if (t0 + GLM_T <= n) {
@@ -171,11 +173,7 @@ glm_rows(const int R, int64_t n, int64_t np, int64_t d, int64_t t_begin, int64_t
         s -= k2 * 0.693147180559945309;
         out[r] = (float)(scale * s);
         if (!gacc) continue;
-        for (int64_t j = 0; j < d; ++j) {
-            float g = 0.f;
-            for (int k = 0; k < 16; ++k) g += gacc[r * d + j][k];
-            grad[r * d + j] = scale * g;
-        }
+        for (int64_t j = 0; j < d; ++j) grad[r * d + j] = scale * tre_v16_hsum(gacc[r * d + j]);
     }
 }
 

@@ -32,6 +32,12 @@ static inline tre_v16 tre_v16_load(const float *p) {
 static inline tre_v16 tre_v16_splat(float s) {
     return (tre_v16){s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s};
 }
+/* the lanes' sum in float, lane 0 first (a fixed order) */
+static inline float tre_v16_hsum(tre_v16 v) {
+    float s = 0.f;
+    for (int k = 0; k < 16; ++k) s += v[k];
+    return s;
+}
 /* m ? a : b, lane by lane */
 static inline tre_v16 tre_v16_select(tre_i16 m, tre_v16 a, tre_v16 b) {
     return (tre_v16)((m & (tre_i16)a) | (~m & (tre_i16)b));
