@@ -42,10 +42,9 @@ typedef struct bern_parts {
     const tre_tensor *log_p1, *log_p0;
 } bern_parts;
 
-static bern_parts parts(tre_ctx *ctx, const tre_dist *d) {
-    const tre_tensor *t = d->params[0];
+static bern_parts parts(tre_ctx *ctx, const tre_tensor *t, bool logits) {
     bern_parts r;
-    if (d->family == &tre_bernoulli_logits_family) {
+    if (logits) {
         tre_tensor *neg = tre_neg(ctx, t);
         r.p1 = tre_unary_op(ctx, TRE_OP_SIGMOID, "sigmoid", t);
         r.p0 = tre_unary_op(ctx, TRE_OP_SIGMOID, "sigmoid", neg);
@@ -69,10 +68,17 @@ static tre_tensor *kl_term(tre_ctx *ctx, const tre_tensor *weight, const tre_ten
     return x ? tre_mask_scale(ctx, x, weight, 1.0, x->particles, x->ndim, x->shape) : NULL;
 }
 
-/* KL(p || q) = p1 (log p1 - log q1) + p0 (log p0 - log q0), for any of the four pairs of
- * parameterizations. Differentiable in both sides' parameters through the tensor ops. */
-tre_tensor *tre_kl_bernoulli_bernoulli(tre_ctx *ctx, const tre_dist *p, const tre_dist *q) {
-    bern_parts a = parts(ctx, p), b = parts(ctx, q);
+/* KL(p || q) = p1 (log p1 - log q1) + p0 (log p0 - log q0), from probs or logits on either
+ * side. Differentiable in both sides' parameters through the tensor ops. */
+tre_tensor *tre_kl_bernoulli_terms(tre_ctx *ctx, const tre_tensor *p, bool p_logits,
+                                   const tre_tensor *q, bool q_logits) {
+    bern_parts a = parts(ctx, p, p_logits), b = parts(ctx, q, q_logits);
     if (!tre_ok(ctx)) return NULL;
     return tre_add(ctx, kl_term(ctx, a.p1, a.log_p1, b.log_p1), kl_term(ctx, a.p0, a.log_p0, b.log_p0));
+}
+
+/* any of the four pairs of parameterizations */
+tre_tensor *tre_kl_bernoulli_bernoulli(tre_ctx *ctx, const tre_dist *p, const tre_dist *q) {
+    return tre_kl_bernoulli_terms(ctx, p->params[0], p->family == &tre_bernoulli_logits_family,
+                                  q->params[0], q->family == &tre_bernoulli_logits_family);
 }

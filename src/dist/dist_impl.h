@@ -122,6 +122,18 @@ tre_tensor *tre_kl_mvn_mvn(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 tre_tensor *tre_kl_log_normal_log_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 /* Bernoulli || Bernoulli, probs or logits on either side (bernoulli.c) */
 tre_tensor *tre_kl_bernoulli_bernoulli(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+/* The Bernoulli KL from its parameter tensors (probs, or logits where *_logits) */
+tre_tensor *tre_kl_bernoulli_terms(tre_ctx *ctx, const tre_tensor *p, bool p_logits,
+                                   const tre_tensor *q, bool q_logits);
+/* Binomial || Binomial (binomial.c), Cauchy || Cauchy (cauchy.c), Uniform || Uniform
+ * (uniform.c) */
+tre_tensor *tre_kl_binomial_binomial(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_cauchy_cauchy(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_uniform_uniform(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+/* Support mismatches in a KL (kl.c): a tensor that is nonzero exactly where d > 0 (NaN stays
+ * NaN), and kl with +inf wherever `where` is nonzero (kl broadcast to both shapes). */
+tre_tensor *tre_kl_positive(tre_ctx *ctx, const tre_tensor *d);
+tre_tensor *tre_kl_inf_where(tre_ctx *ctx, const tre_tensor *kl, const tre_tensor *where);
 /* Gamma || Gamma, Gamma || Exponential, Exponential || Gamma (gamma.c), Beta || Beta (beta.c),
  * Dirichlet || Dirichlet (dirichlet.c), Laplace || Laplace (laplace.c) */
 tre_tensor *tre_kl_gamma_gamma(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);

@@ -1,5 +1,6 @@
 /* Analytic KL divergences: dispatch on the (p, q) family pair, then the generic part (batch
  * broadcasting and the to_event dims summed), like Pyro's kl_divergence registry. */
+#include <math.h>
 #include "dist_impl.h"
 
 static const struct {
@@ -23,7 +24,29 @@ static const struct {
     {&tre_gamma_family, &tre_exponential_family, tre_kl_gamma_exponential},
     {&tre_exponential_family, &tre_gamma_family, tre_kl_exponential_gamma},
     {&tre_laplace_family, &tre_laplace_family, tre_kl_laplace_laplace},
+    {&tre_cauchy_family, &tre_cauchy_family, tre_kl_cauchy_cauchy},
+    {&tre_uniform_family, &tre_uniform_family, tre_kl_uniform_uniform},
+    {&tre_binomial_probs_family, &tre_binomial_probs_family, tre_kl_binomial_binomial},
 };
+
+/* sign(d) + |sign(d)|: 2 where d > 0, exactly 0 where d <= 0 */
+tre_tensor *tre_kl_positive(tre_ctx *ctx, const tre_tensor *d) {
+    tre_tensor *s = tre_unary_op(ctx, TRE_OP_SIGN, "sign", d);
+    return tre_add(ctx, s, tre_unary_op(ctx, TRE_OP_ABS, "abs", s));
+}
+
+/* kl + (where ? inf : 0); the inf term is a constant, so gradients flow through kl alone */
+tre_tensor *tre_kl_inf_where(tre_ctx *ctx, const tre_tensor *kl, const tre_tensor *where) {
+    if (!kl || !where) return NULL;
+    int64_t shape[TRE_MAX_DIMS];
+    int nd;
+    if (!tre_shape_broadcast(kl->ndim, kl->shape, where->ndim, where->shape, &nd, shape)) {
+        tre_ctx_fail(ctx, TRE_ERR_SHAPE, "kl_divergence: support bounds do not broadcast");
+        return NULL;
+    }
+    tre_tensor *inf = tre_mask_scale(ctx, tre_scalar(ctx, INFINITY), where, 1.0, where->particles, nd, shape);
+    return inf ? tre_add(ctx, kl, inf) : NULL;
+}
 
 bool tre_kl_exists(const tre_dist *p, const tre_dist *q) {
     if (!p || !q) return false;

@@ -17,3 +17,13 @@ tre_dist *tre_uniform(tre_ctx *ctx, const tre_tensor *low, const tre_tensor *hig
     const tre_tensor *params[2] = {low, high};
     return tre_dist_new(ctx, &tre_uniform_family, params);
 }
+
+/* KL(Uniform(l1, h1) || Uniform(l2, h2)) = log((h2 - l2) / (h1 - l1)) where [l1, h1] lies
+ * inside [l2, h2], else +inf (p puts mass where q has none), as in PyTorch */
+tre_tensor *tre_kl_uniform_uniform(tre_ctx *ctx, const tre_dist *p, const tre_dist *q) {
+    const tre_tensor *l1 = p->params[0], *h1 = p->params[1], *l2 = q->params[0], *h2 = q->params[1];
+    tre_tensor *kl = tre_log(ctx, tre_div(ctx, tre_sub(ctx, h2, l2), tre_sub(ctx, h1, l1)));
+    tre_tensor *outside = tre_add(ctx, tre_kl_positive(ctx, tre_sub(ctx, l2, l1)),
+                                  tre_kl_positive(ctx, tre_sub(ctx, h1, h2)));
+    return tre_kl_inf_where(ctx, kl, outside);
+}

@@ -1,4 +1,5 @@
-/* KL(Bernoulli || Bernoulli) for the four pairings of probs and logits: against the exact sum
+/* KL(Bernoulli || Bernoulli) for the four pairings of probs and logits (and Binomial ||
+ * Binomial, below): against the exact sum
  * over the two outcomes (in double, including the degenerate probs 0 and 1 and logits +-50),
  * and against a Monte Carlo estimate E_p[log p(x) - log q(x)] within 5 standard errors, over
  * batch shapes, per-particle parameters, expand and to_event.
@@ -155,11 +156,61 @@ static void test_to_event_and_particles(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* KL(Binomial || Binomial) against the exact sum over the counts in double: equal counts
+ * (degenerate probs included), p's count above q's (+inf), both counts 0, and q's count above
+ * p's (no closed form: an error naming the pair, and the context usable after a reset). */
+static double binomial_log_pmf(int k, int n, double pr) {
+    const double c = lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0);
+    const double a = k ? k * log(pr) : 0.0, b = n - k ? (n - k) * log1p(-pr) : 0.0;
+    return c + a + b;
+}
+static double exact_binomial_kl(int n1, double p1, int n2, double p2) {
+    double k = 0.0;
+    for (int x = 0; x <= n1; ++x) {
+        const double lp = binomial_log_pmf(x, n1, p1);
+        if (isinf(lp)) continue; /* p cannot produce x */
+        k += exp(lp) * (lp - (x <= n2 ? binomial_log_pmf(x, n2, p2) : -INFINITY));
+    }
+    return k;
+}
+
+static void test_binomial(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(5);
+    enum { N = 7 };
+    const float n1[N] = {10, 10, 4, 4, 0, 6, 10}, p1[N] = {0.3f, 0.0f, 1.0f, 0.5f, 0.4f, 0.2f, 0.7f};
+    const float n2[N] = {10, 10, 4, 4, 0, 5, 10}, p2[N] = {0.6f, 0.2f, 0.9f, 0.0f, 1.0f, 0.2f, 0.7f};
+    const int64_t n = N;
+    tre_dist *p = tre_binomial_probs(ctx, tre_from_host(ctx, 1, 1, &n, n1), tre_from_host(ctx, 1, 1, &n, p1));
+    tre_dist *q = tre_binomial_probs(ctx, tre_from_host(ctx, 1, 1, &n, n2), tre_from_host(ctx, 1, 1, &n, p2));
+    assert_true(tre_kl_exists(p, q));
+    tre_tensor *kl = tre_kl_divergence(ctx, p, q);
+    if (!kl) fail_msg("kl: %s", tre_ctx_error(ctx));
+    const float *h = tt_host(ctx, kl, 0);
+    for (int i = 0; i < N; ++i) {
+        char what[96];
+        snprintf(what, sizeof what, "KL(Binomial(%g, %g) || Binomial(%g, %g))", n1[i], p1[i], n2[i], p2[i]);
+        expect_kl(what, h[i], exact_binomial_kl((int)n1[i], p1[i], (int)n2[i], p2[i]));
+    }
+    assert_true(isinf(h[3]) && isinf(h[5])); /* q cannot produce 4 heads; nor 6 */
+    /* q's count above p's anywhere: refused, naming the pair */
+    assert_null(tre_kl_divergence(ctx, q, p));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_UNSUPPORTED, "Binomial || Binomial");
+    tre_ctx_step_reset(ctx);
+    tre_dist *a = tre_binomial_probs(ctx, tre_scalar(ctx, 3.f), tre_scalar(ctx, 0.25f));
+    tre_dist *b = tre_binomial_probs(ctx, tre_scalar(ctx, 3.f), tre_scalar(ctx, 0.5f));
+    tre_tensor *k = tre_kl_divergence(ctx, a, b);
+    if (!k) fail_msg("kl after the error: %s", tre_ctx_error(ctx));
+    expect_kl("after the error", tt_at(ctx, k, 0), exact_binomial_kl(3, 0.25, 3, 0.5));
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_sum_scalar_points),
         cmocka_unit_test(test_monte_carlo_batch),
         cmocka_unit_test(test_to_event_and_particles),
+        cmocka_unit_test(test_binomial),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

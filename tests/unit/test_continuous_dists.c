@@ -367,6 +367,64 @@ static void test_kl_registry(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* KL(Cauchy || Cauchy) by quadrature: x = m1 + g1 tan(t) makes p(x) dx = dt / pi on
+ * (-pi/2, pi/2), where log p / q is smooth and bounded (midpoint rule, 2e5 points). */
+#define TT_PI 3.14159265358979323846
+static double cauchy_log_pdf(double x, double m, double g) {
+    const double z = (x - m) / g;
+    return -log(TT_PI * g * (1 + z * z));
+}
+static double kl_cauchy_quadrature(double m1, double g1, double m2, double g2) {
+    const int n = 200000;
+    double sum = 0;
+    for (int i = 0; i < n; ++i) {
+        const double t = -TT_PI / 2 + TT_PI * (i + 0.5) / n, x = m1 + g1 * tan(t);
+        sum += cauchy_log_pdf(x, m1, g1) - cauchy_log_pdf(x, m2, g2);
+    }
+    return sum / n;
+}
+
+static void test_kl_cauchy_and_uniform(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    int64_t n = 4;
+    const float m1[4] = {0.f, 0.3f, -1.f, 5.f}, g1[4] = {1.f, 0.5f, 2.f, 0.1f};
+    const float m2 = 0.2f, g2 = 1.5f;
+    tre_dist *pc = tre_cauchy(ctx, tre_from_host(ctx, 1, 1, &n, m1), tre_from_host(ctx, 1, 1, &n, g1));
+    tre_dist *qc = tre_cauchy(ctx, tre_scalar(ctx, m2), tre_scalar(ctx, g2));
+    assert_true(tre_kl_exists(pc, qc));
+    const float *kc = tt_host(ctx, tre_kl_divergence(ctx, pc, qc), 0);
+    for (int i = 0; i < 4; ++i) {
+        const double want = kl_cauchy_quadrature(m1[i], g1[i], m2, g2);
+        TT_NEAR(kc[i], want, 2e-6 * (1 + want));
+    }
+    TT_NEAR(tt_at(ctx, tre_kl_divergence(ctx, pc, pc), 1), 0.0, 1e-7);
+    /* Uniform: p inside q gives log(width_q / width_p); p reaching below q's low or above q's
+     * high gives +inf; equal supports give 0 */
+    const float l1[5] = {0.f, -1.f, 0.5f, 2.f, -2.f}, h1[5] = {1.f, 3.f, 3.5f, 2.5f, 3.f};
+    int64_t n5 = 5;
+    tre_dist *pu = tre_uniform(ctx, tre_from_host(ctx, 1, 1, &n5, l1), tre_from_host(ctx, 1, 1, &n5, h1));
+    tre_dist *qu = tre_uniform(ctx, tre_scalar(ctx, -1.f), tre_scalar(ctx, 3.f));
+    assert_true(tre_kl_exists(pu, qu));
+    assert_false(tre_kl_exists(pu, qc));
+    tre_tensor *ku = tre_kl_divergence(ctx, pu, qu);
+    if (!ku) fail_msg("%s", tre_ctx_error(ctx));
+    assert_int_equal(ku->ndim, 1);
+    assert_int_equal(ku->shape[0], 5);
+    const float *hu = tt_host(ctx, ku, 1);
+    TT_NEAR(hu[0], log(4.0), 1e-6);
+    TT_NEAR(hu[1], 0.0, 1e-7);
+    assert_true(isinf(hu[2]) && hu[2] > 0);
+    TT_NEAR(hu[3], log(4.0 / 0.5), 1e-6);
+    assert_true(isinf(hu[4]) && hu[4] > 0);
+    /* the reverse direction: [-1, 3] lies inside [-1, 3] and [-2, 3] only */
+    const float *hr = tt_host(ctx, tre_kl_divergence(ctx, qu, pu), 2);
+    assert_true(isinf(hr[0]) && isinf(hr[2]) && isinf(hr[3]));
+    TT_NEAR(hr[1], 0.0, 1e-7);
+    TT_NEAR(hr[4], log(5.0 / 4.0), 1e-6);
+    tre_ctx_destroy(ctx);
+}
+
 /* ---- draws --------------------------------------------------------------------------------- */
 
 enum { NP = 257 }; /* not a multiple of the Philox block of 4 */
@@ -438,6 +496,7 @@ int main(void) {
         cmocka_unit_test(test_names_rsample_and_shapes),
         cmocka_unit_test(test_delta_point_mass),
         cmocka_unit_test(test_kl_registry),
+        cmocka_unit_test(test_kl_cauchy_and_uniform),
         cmocka_unit_test(test_draws_reproducible_and_share_noise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

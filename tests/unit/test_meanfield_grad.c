@@ -1,5 +1,6 @@
 /* TraceMeanField_ELBO gradients through the analytic KLs that need digamma's derivative
- * (trigamma), and Laplace's (through |m1 - m2|): with no observations the estimate is exactly -KL(q || p), so its gradient is
+ * (trigamma), Laplace's (through |m1 - m2|), Cauchy's and Uniform's (through its support
+ * test): with no observations the estimate is exactly -KL(q || p), so its gradient is
  * deterministic and is checked against central finite differences; and trigamma itself against
  * the derivative of digamma. */
 #include <math.h>
@@ -38,6 +39,29 @@ static tre_tensor *laplace_guide(tre_ctx *c, const void *args) {
     tre_tensor *b = tre_param(c, "qb", tre_scalar(c, 0.7f), TRE_C_POSITIVE);
     return tre_sample(c, "x", tre_laplace(c, m, b), NULL);
 }
+static tre_tensor *cauchy_model(tre_ctx *c, const void *args) {
+    (void)args;
+    return tre_sample(c, "x", tre_cauchy(c, tre_scalar(c, 0.5f), tre_scalar(c, 2.f)), NULL);
+}
+static tre_tensor *cauchy_guide(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *m = tre_param(c, "qa", tre_scalar(c, -0.3f), TRE_C_REAL);
+    tre_tensor *g = tre_param(c, "qb", tre_scalar(c, 0.7f), TRE_C_POSITIVE);
+    return tre_sample(c, "x", tre_cauchy(c, m, g), NULL);
+}
+
+/* Uniform || Uniform: the guide's [qa, qa + qb] inside the prior's [-1, 3] */
+static tre_tensor *uniform_model(tre_ctx *c, const void *args) {
+    (void)args;
+    return tre_sample(c, "x", tre_uniform(c, tre_scalar(c, -1.f), tre_scalar(c, 3.f)), NULL);
+}
+static tre_tensor *uniform_guide(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *lo = tre_param(c, "qa", tre_scalar(c, 0.3f), TRE_C_REAL);
+    tre_tensor *w = tre_param(c, "qb", tre_scalar(c, 0.7f), TRE_C_POSITIVE);
+    return tre_sample(c, "x", tre_uniform(c, lo, tre_add(c, lo, w)), NULL);
+}
+
 /* Exponential || Gamma: the guide's rate qa * qb, so that both params have a gradient */
 static tre_tensor *exponential_guide(tre_ctx *c, const void *args) {
     (void)args;
@@ -80,13 +104,15 @@ static void check_pair(tre_program model, tre_program guide, const char *what) {
     tre_ctx_destroy(ctx);
 }
 
-static void test_gamma_and_beta_kl_gradients(void **state) {
+static void test_kl_gradients_match_finite_differences(void **state) {
     (void)state;
     check_pair(gamma_model, gamma_guide, "Gamma||Gamma");
     check_pair(beta_model, beta_guide, "Beta||Beta");
     check_pair(laplace_model, laplace_guide, "Laplace||Laplace");
     check_pair(gamma_model, exponential_guide, "Exponential||Gamma");
     check_pair(exponential_model, gamma_guide, "Gamma||Exponential");
+    check_pair(cauchy_model, cauchy_guide, "Cauchy||Cauchy");
+    check_pair(uniform_model, uniform_guide, "Uniform||Uniform");
 }
 
 /* df against central differences of f at points from 1e-3 to 1e4 (h relative to x) */
@@ -175,7 +201,7 @@ static void test_model_latent_missing_from_guide_is_refused(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gamma_and_beta_kl_gradients),
+        cmocka_unit_test(test_kl_gradients_match_finite_differences),
         cmocka_unit_test(test_non_reparameterized_guide_sites_are_refused),
         cmocka_unit_test(test_model_latent_missing_from_guide_is_refused),
         cmocka_unit_test(test_trigamma_is_digammas_derivative),
