@@ -51,6 +51,12 @@ tre_status tre_tensor_create(tre_ctx *ctx, tre_tensor **out, tre_dtype dtype, in
                              int ndim, const int64_t *shape, const void *host);
 void tre_tensor_destroy(tre_ctx *ctx, tre_tensor *t);
 
+/* Replace all particles * numel elements (count, 4 bytes each) of a tensor from
+ * tre_tensor_create with host data: how a data buffer is refilled between steps (a new
+ * minibatch) on either backend. Its memory stays, so a step graph that reads it stays valid;
+ * work already queued reads the old values, and host may be reused on return. */
+tre_status tre_tensor_write(tre_ctx *ctx, tre_tensor *t, const void *host, int64_t count);
+
 /* Copy all particles * numel elements to host memory (4 bytes each). */
 tre_status tre_tensor_to_host(tre_ctx *ctx, const tre_tensor *t, void *host, int64_t capacity);
 

@@ -141,6 +141,25 @@ tre_status tre_tensor_to_host(tre_ctx *ctx, const tre_tensor *t, void *host, int
                              "download");
 }
 
+tre_status tre_tensor_write(tre_ctx *ctx, tre_tensor *t, const void *host, int64_t count) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    if (!t || !host)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_tensor_write: %s is NULL",
+                            t ? "host" : "tensor");
+    if (!t->persistent)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
+                            "tre_tensor_write: the tensor is step-scoped (made by an op); only "
+                            "tensors from tre_tensor_create can be written");
+    int64_t n = t->particles * t->numel;
+    if (count != n)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
+                            "tre_tensor_write: count %lld differs from the tensor's %lld elements",
+                            (long long)count, (long long)n);
+    t->known_no_nan = false; /* validation looks again */
+    return tre_backend_check(ctx, ctx->be->upload(ctx->be->impl, t->data, host, (size_t)n * 4),
+                             "upload");
+}
+
 tre_tensor *tre_full(tre_ctx *ctx, int ndim, const int64_t *shape, float v) {
     if (!ctx || !tre_ok(ctx)) return NULL;
     tre_tensor *t = tre_tensor_new(ctx, TRE_F32, 1, ndim, shape);

@@ -447,6 +447,50 @@ static tre_tensor *arena_model(tre_ctx *c, const void *args) {
 
 /* backend_bytes counts what the backend holds (params, data, the step arena's chunks),
  * backend_peak_bytes the most at once; a reset starts the peak from what is held. */
+/* tre_tensor_write refills a persistent tensor in place (the same memory), for both dtypes;
+ * a wrong count, a step-scoped tensor or a NULL is an error naming it, and the tensor and the
+ * context stay usable. */
+static void test_tensor_write(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    const float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {-1, 0.5f, NAN, 7, 8, 9};
+    tre_tensor *t = NULL, *ix = NULL;
+    TT_OK(ctx, tre_tensor_create(ctx, &t, TRE_F32, 2, 1, (const int64_t[]){3}, a));
+    void *mem = t->data;
+    TT_OK(ctx, tre_tensor_write(ctx, t, b, 6));
+    assert_ptr_equal(t->data, mem);
+    float h[6];
+    TT_OK(ctx, tre_tensor_to_host(ctx, t, h, 6));
+    assert_memory_equal(h, b, sizeof h);
+    /* ops read the new values */
+    tre_tensor *s = tre_sum(ctx, t);
+    TT_NEAR(tt_at(ctx, s, 1), 24.0, 0);
+    const int32_t iv[3] = {2, 0, 1};
+    TT_OK(ctx, tre_tensor_create(ctx, &ix, TRE_I32, 1, 1, (const int64_t[]){3}, NULL));
+    TT_OK(ctx, tre_tensor_write(ctx, ix, iv, 3));
+    int32_t ih[3];
+    TT_OK(ctx, tre_tensor_to_host(ctx, ix, ih, 3));
+    assert_memory_equal(ih, iv, sizeof ih);
+    TT_FAILS_WITH(ctx, tre_tensor_write(ctx, t, a, 3), TRE_ERR_INVALID_ARG, "count 3 differs from the tensor's 6");
+    tre_ctx_clear_error(ctx);
+    TT_FAILS_WITH(ctx, tre_tensor_write(ctx, s, a, 2), TRE_ERR_INVALID_ARG, "step-scoped");
+    tre_ctx_clear_error(ctx);
+    TT_FAILS_WITH(ctx, tre_tensor_write(ctx, NULL, a, 6), TRE_ERR_INVALID_ARG, "tensor is NULL");
+    tre_ctx_clear_error(ctx);
+    TT_FAILS_WITH(ctx, tre_tensor_write(ctx, t, NULL, 6), TRE_ERR_INVALID_ARG, "host is NULL");
+    tre_ctx_clear_error(ctx);
+    assert_int_equal(tre_tensor_write(NULL, t, a, 6), TRE_ERR_INVALID_ARG);
+    /* the failed writes left the data alone */
+    TT_OK(ctx, tre_tensor_to_host(ctx, t, h, 6));
+    assert_memory_equal(h, b, sizeof h);
+    TT_OK(ctx, tre_tensor_write(ctx, t, a, 6));
+    TT_OK(ctx, tre_tensor_to_host(ctx, t, h, 6));
+    assert_memory_equal(h, a, sizeof h);
+    tre_tensor_destroy(ctx, t);
+    tre_tensor_destroy(ctx, ix);
+    tre_ctx_destroy(ctx);
+}
+
 static void test_backend_memory_counts(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(4);
@@ -700,6 +744,7 @@ int main(void) {
         cmocka_unit_test(test_index_select),
         cmocka_unit_test(test_null_arguments),
         cmocka_unit_test(test_persistent_survives_step_reset),
+        cmocka_unit_test(test_tensor_write),
         cmocka_unit_test(test_step_arena_stops_growing),
         cmocka_unit_test(test_backend_memory_counts),
         cmocka_unit_test(test_memory_trim),
