@@ -104,6 +104,11 @@ typedef struct tre_backend {
     const char *name;
     void *impl;
     void *(*alloc)(void *impl, size_t bytes);               /* NULL on failure */
+    /* The cause of the failure just returned (a nonzero code, or NULL from alloc) in words,
+     * taken once: NULL where the code says it all (out of memory) or none was recorded. A
+     * cause makes a NULL from alloc a device failure rather than a lack of memory. May itself
+     * be NULL (the CPU backend records none). */
+    const char *(*take_failure_cause)(void *impl);
     void (*free)(void *impl, void *p);
     int (*upload)(void *impl, void *dst, const void *host, size_t bytes);
     int (*download)(void *impl, void *host, const void *src, size_t bytes);

@@ -12,6 +12,7 @@
  * the step it stands for. Left to do: a device-side NaN/Inf count captured in the graph, so a
  * replay needs one readback instead of one per param gradient; Adam inside the graph (its bias
  * corrections would have to become device words too). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <new>
@@ -28,12 +29,48 @@
 /* ---- errors ------------------------------------------------------------------------------- */
 
 #if !defined(TRE_CUDA_EMULATE)
+/* The last failure's error, for the host's message (the runtime's errors are per host thread
+ * too). Taken by cuda_take_failure_cause. */
+static thread_local cudaError_t last_failure = cudaSuccess;
+
 int tre_cuda_status(cudaError_t e) {
     if (e == cudaSuccess) return 0;
+    last_failure = e;
     (void)cudaGetLastError(); /* clears it unless it is sticky (then every later call fails) */
     return e == cudaErrorMemoryAllocation ? TRE_KERR_OOM : 1;
 }
+
+/* The errors after which the CUDA runtime documents that the process is left in an
+ * inconsistent state: every later CUDA call fails the same way until the process restarts. */
+static bool sticky(cudaError_t e) {
+    switch (e) {
+    case cudaErrorIllegalAddress: case cudaErrorLaunchFailure: case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction: case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace: case cudaErrorInvalidPc: case cudaErrorAssert:
+    case cudaErrorLaunchTimeout: case cudaErrorECCUncorrectable:
+        return true;
+    default:
+        return false;
+    }
+}
 #endif
+
+static const char *cuda_take_failure_cause(void *impl) {
+    (void)impl;
+#if defined(TRE_CUDA_EMULATE)
+    return NULL;
+#else
+    const cudaError_t e = last_failure;
+    last_failure = cudaSuccess;
+    if (e == cudaSuccess || e == cudaErrorMemoryAllocation) return NULL;
+    static thread_local char text[320];
+    snprintf(text, sizeof text, "%s (%s)%s", cudaGetErrorString(e), cudaGetErrorName(e),
+             sticky(e) ? "; this error is sticky: every later CUDA call in this process fails, "
+                         "so the process must restart"
+                       : "");
+    return text;
+#endif
+}
 
 int tre_cuda_launch_status(tre_cuda_impl *im) {
 #if defined(TRE_CUDA_EMULATE)
@@ -60,10 +97,7 @@ static void *cuda_alloc(void *impl, size_t bytes) {
     if (!p) return NULL;
 #else
     void *p = NULL;
-    if (cudaMalloc(&p, bytes) != cudaSuccess) {
-        (void)cudaGetLastError();
-        return NULL;
-    }
+    if (tre_cuda_status(cudaMalloc(&p, bytes))) return NULL; /* the error stays for the cause */
 #endif
     try {
         (*(mem_sizes *)im->mem_sizes)[p] = bytes;
@@ -381,6 +415,7 @@ extern "C" tre_backend *tre_backend_cuda_create(void) {
 #endif
     b->impl = im;
     b->alloc = cuda_alloc;
+    b->take_failure_cause = cuda_take_failure_cause;
     b->free = cuda_free;
     b->upload = cuda_upload;
     b->download = cuda_download;

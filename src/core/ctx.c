@@ -164,9 +164,7 @@ char *tre_step_strdup(tre_ctx *ctx, const char *s) {
 
 void *tre_step_data(tre_ctx *ctx, size_t bytes) {
     void *p = tre_arena_alloc(&ctx->data, bytes, 64);
-    if (!p)
-        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "out of %s memory (%zu bytes)", ctx->be->name,
-                     bytes);
+    if (!p) tre_backend_alloc_failed(ctx, "step data", bytes);
     return p;
 }
 

@@ -96,6 +96,12 @@ void *tre_step_data(tre_ctx *ctx, size_t bytes);
 void tre_ctx_name_site(tre_ctx *ctx, const char *site);
 /* Map a backend return code to the sticky error; returns the context's status. */
 tre_status tre_backend_check(tre_ctx *ctx, int rc, const char *what);
+/* The error for a NULL from the backend's alloc: out of memory, or the device failure that
+ * the backend names as its cause. `what` names the caller. */
+tre_status tre_backend_alloc_failed(tre_ctx *ctx, const char *what, size_t bytes);
+/* Drops the cause of a backend failure that the host handled itself (a capture it gave up
+ * on), so that it cannot be reported for a later failure. */
+void tre_backend_forget_failure(tre_ctx *ctx);
 /* Mix n bytes into the step signature (a no-op unless a step graph asked for it). */
 void tre_step_sig_mix(tre_ctx *ctx, const void *p, size_t n);
 /* Validation is not part of a step's program (a graph capture skips it): checks pause the

@@ -64,12 +64,33 @@ void tre_warn(tre_ctx *ctx, const char *fmt, ...) {
         fprintf(stderr, "trelbo warning: %s\n", buf);
 }
 
+static const char *failure_cause(tre_ctx *ctx) {
+    return ctx->be->take_failure_cause ? ctx->be->take_failure_cause(ctx->be->impl) : NULL;
+}
+
 tre_status tre_backend_check(tre_ctx *ctx, int rc, const char *what) {
-    if (rc == TRE_KERR_OOM)
+    if (rc == 0) return ctx->status;
+    /* a device fault behind an op (say, an allocation after an illegal access) is not a lack
+     * of memory, whatever code it came back as */
+    const char *cause = failure_cause(ctx);
+    if (cause)
+        tre_ctx_fail(ctx, TRE_ERR_BACKEND, "%s backend: %s failed: %s", ctx->be->name, what, cause);
+    else if (rc == TRE_KERR_OOM)
         tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "%s backend: %s: out of memory", ctx->be->name, what);
-    else if (rc != 0)
+    else
         tre_ctx_fail(ctx, TRE_ERR_BACKEND, "%s backend: %s failed", ctx->be->name, what);
     return ctx->status;
+}
+
+void tre_backend_forget_failure(tre_ctx *ctx) { (void)failure_cause(ctx); }
+
+tre_status tre_backend_alloc_failed(tre_ctx *ctx, const char *what, size_t bytes) {
+    const char *cause = failure_cause(ctx);
+    if (cause)
+        return tre_ctx_fail(ctx, TRE_ERR_BACKEND, "%s: %s backend: allocating %zu bytes failed: %s",
+                            what, ctx->be->name, bytes, cause);
+    return tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "%s: out of %s memory (%zu bytes)", what,
+                        ctx->be->name, bytes);
 }
 
 void tre_ctx_name_site(tre_ctx *ctx, const char *site) {

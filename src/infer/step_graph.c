@@ -223,6 +223,7 @@ static tre_status capture_step(tre_ctx *ctx, tre_step_graph *g, const step_key *
     tre_ctx_step_reset(ctx);
     const uint64_t rng0 = ctx->rng_stream, pgen0 = ctx->params.generation, grows0 = ctx->data.grows;
     if (be->graph_begin(be->impl) != 0) {
+        tre_backend_forget_failure(ctx);
         go_eager(ctx, g, "the backend could not start a capture");
         return eager_step(ctx, g, key, model, guide, args, o, opt, loss, false);
     }
@@ -245,6 +246,7 @@ static tre_status capture_step(tre_ctx *ctx, tre_step_graph *g, const step_key *
     const int launched = graph ? be->graph_launch(be->impl, graph) : 1;
     if (end != 0 || s != TRE_OK || !d_elbo || launched != 0) {
         if (graph) be->graph_destroy(be->impl, graph);
+        tre_backend_forget_failure(ctx); /* the eager step reports its own */
         if (end == TRE_KERR_CAPTURE)
             go_eager(ctx, g, "the step needs the host mid-step (a readback, a sync or scratch growth)");
         else if (end != 0)

@@ -61,15 +61,22 @@ tre_tensor *tre_tensor_reshape_view(tre_ctx *ctx, const tre_tensor *t, int ndim,
     return v;
 }
 
-static tre_ptensor *ptensor_new(tre_ctx *ctx, tre_dtype dtype, int64_t particles, int ndim,
-                                const int64_t *shape) {
+/* A persistent tensor on the context's list (uninitialized data); NULL with the error set,
+ * which names `what`. */
+static tre_ptensor *ptensor_new(tre_ctx *ctx, const char *what, tre_dtype dtype, int64_t particles,
+                                int ndim, const int64_t *shape) {
     tre_ptensor *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
+    if (!p) {
+        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "%s: out of host memory", what);
+        return NULL;
+    }
     set_shape(&p->t, dtype, particles, ndim, shape);
     p->t.persistent = true;
-    p->t.data = ctx->be->alloc(ctx->be->impl, (size_t)(particles * p->t.numel) * 4);
+    const size_t bytes = (size_t)(particles * p->t.numel) * 4;
+    p->t.data = ctx->be->alloc(ctx->be->impl, bytes);
     if (!p->t.data) {
         free(p);
+        tre_backend_alloc_failed(ctx, what, bytes);
         return NULL;
     }
     p->next = ctx->persistent;
@@ -85,8 +92,8 @@ tre_status tre_tensor_create(tre_ctx *ctx, tre_tensor **out, tre_dtype dtype, in
     if (dtype != TRE_F32 && dtype != TRE_I32)
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_tensor_create: unknown dtype");
     if (!check_shape(ctx, "tre_tensor_create", particles, ndim, shape)) return ctx->status;
-    tre_ptensor *p = ptensor_new(ctx, dtype, particles, ndim, shape);
-    if (!p) return tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "tre_tensor_create: out of memory");
+    tre_ptensor *p = ptensor_new(ctx, "tre_tensor_create", dtype, particles, ndim, shape);
+    if (!p) return ctx->status;
     size_t bytes = (size_t)(particles * p->t.numel) * 4;
     int rc = host ? ctx->be->upload(ctx->be->impl, p->t.data, host, bytes)
                   : ctx->be->fill(ctx->be->impl, p->t.data, 0.f, particles * p->t.numel);
@@ -99,11 +106,8 @@ tre_status tre_tensor_create(tre_ctx *ctx, tre_tensor **out, tre_dtype dtype, in
 }
 
 tre_tensor *tre_tensor_persist_copy(tre_ctx *ctx, const tre_tensor *t) {
-    tre_ptensor *p = ptensor_new(ctx, t->dtype, t->particles, t->ndim, t->shape);
-    if (!p) {
-        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "out of memory copying a tensor");
-        return NULL;
-    }
+    tre_ptensor *p = ptensor_new(ctx, "copying a tensor", t->dtype, t->particles, t->ndim, t->shape);
+    if (!p) return NULL;
     int rc = ctx->be->copy(ctx->be->impl, p->t.data, t->data, (size_t)(t->particles * t->numel) * 4);
     if (tre_backend_check(ctx, rc, "copy") != TRE_OK) {
         tre_tensor_destroy(ctx, &p->t);
