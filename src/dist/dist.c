@@ -306,7 +306,7 @@ tre_tensor *tre_dist_log_prob(tre_ctx *ctx, const tre_dist *d, const tre_tensor 
     const int reinterpreted = d->event_ndim - d->family->base_event_ndim;
     if (d->family->log_prob) {
         tre_tensor *lp = d->family->log_prob(ctx, d, value);
-        return lp ? tre_sum_trailing(ctx, lp, reinterpreted) : NULL;
+        return lp && reinterpreted ? tre_sum_trailing(ctx, lp, reinterpreted) : lp;
     }
     tre_tensor *out = tre_tensor_new(ctx, TRE_F32, p, ond, oshape);
     if (!out) return NULL;
@@ -319,8 +319,9 @@ tre_tensor *tre_dist_log_prob(tre_ctx *ctx, const tre_dist *d, const tre_tensor 
                                              &ka[1]),
                       "log_prob");
     if (tre_ok(ctx)) record(ctx, out, "log_prob", log_prob_backward, d, value, NULL, 1.0);
-    /* dims moved into the event are summed away */
-    return tre_ok(ctx) ? tre_sum_trailing(ctx, out, reinterpreted) : NULL;
+    /* dims moved into the event are summed away (none: no copy) */
+    if (!tre_ok(ctx)) return NULL;
+    return reinterpreted ? tre_sum_trailing(ctx, out, reinterpreted) : out;
 }
 
 tre_tensor *tre_dist_log_prob_sum(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value,
