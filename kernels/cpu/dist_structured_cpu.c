@@ -120,6 +120,30 @@ static int categorical_log_prob_shared(const tre_kshape *rows, int64_t k, float 
     return 0;
 }
 
+/* One logits row for every row (a prior's [k] logits broadcast over the data and the
+ * particles; rows merged into one dim): its log-softmax table once, then a gather per value,
+ * branch-free so that it vectorizes. The table holds the generic path's floats, so the
+ * results are the same bits. */
+static int categorical_log_prob_one_row(const tre_kshape *rows, int64_t k, float *out,
+                                        const tre_karg *logits, const tre_karg *value) {
+    enum { TABLE = 2048, CHUNK = 16384 };
+    if (k > TABLE) return 1;
+    float lsm[TABLE];
+    const tre_cat_norm n = tre_categorical_norm_row(k, logits->data);
+    for (int64_t i = 0; i < k; ++i) lsm[i] = (float)tre_categorical_log_softmax(&n, logits->data[i]);
+    const int64_t total = rows->dim[0], vs = value->stride[0];
+    const float kf = (float)k;
+    TRE_CPU_FOR(total > TRE_CPU_PARALLEL_MIN, c, (total + CHUNK - 1) / CHUNK,
+        const int64_t r0 = c * CHUNK, r1 = r0 + CHUNK < total ? r0 + CHUNK : total;
+        for (int64_t r = r0; r < r1; ++r) {
+            const float v = value->data[r * vs];
+            const int in_range = (v >= 0.f) & (v < kf);
+            const int32_t i = (int32_t)(in_range ? v : 0.f);
+            out[r] = in_range & ((float)i == v) ? lsm[i] : NAN;
+        });
+    return 0;
+}
+
 /* The same logits rows for every particle (rows [P, M], logits' particle stride 0) and rows
  * short enough that a chunk's worth of them fits the stack scratch. */
 static int shared_logit_rows(const tre_kshape *rows, const tre_karg *logits, int64_t k) {
@@ -193,6 +217,8 @@ int tre_categorical_log_prob_cpu(void *impl, const tre_kshape *rows, int64_t k, 
     (void)impl;
     if (k < 1) return 1;
     if (shared_logit_rows(rows, logits, k)) return categorical_log_prob_shared(rows, k, out, logits, value);
+    if (rows->ndim == 1 && logits->stride[0] == 0 && k <= 2048)
+        return categorical_log_prob_one_row(rows, k, out, logits, value);
     const int64_t total = rows_total(rows);
     const tre_karg *args[2] = {logits, value};
     /* blocks where consecutive rows have their own logits; where they share them (a prior
