@@ -20,7 +20,10 @@ typedef struct tre_elbo_opts {
     double alpha;            /* RenyiELBO only */
     /* Also compute d loss / d u for every param of the store (tre_param_entry.grad) by the
      * surrogate of SPEC.md section 6: pathwise through reparameterized sites, score function
-     * (times the whole particle's detached elbo_s) for the others. */
+     * for the others, times the particle's detached log p - log q Rao-Blackwellized over
+     * plates as Pyro's Trace_ELBO does (a site in plate "data" is weighted by the global terms
+     * and its own slice's; a site in no plate by the whole elbo_s). RenyiELBO weights by its
+     * particle weights. */
     bool grad;
 } tre_elbo_opts;
 

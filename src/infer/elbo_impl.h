@@ -30,12 +30,29 @@ tre_status tre_elbo_deferred(tre_ctx *ctx, tre_program model, tre_program guide,
                              const tre_elbo_opts *opts, tre_elbo_result *out,
                              const float **elbo_s);
 
+/* The weights already summed to one set of plates, within one surrogate (log_r.c). */
+#define TRE_LOG_R_CACHE 8
+typedef struct tre_log_r_cache {
+    int n;
+    const tre_msg *target[TRE_LOG_R_CACHE];
+    tre_tensor *weight[TRE_LOG_R_CACHE];
+} tre_log_r_cache;
+
+/* Trace_ELBO's weight for the score of the guide site `target` (log_r.c): detached log p -
+ * log q of both traces, each site's term summed down to the plates it shares with target
+ * (Pyro's Rao-Blackwellization over plates); elbo_detached itself for a site in no plate.
+ * Broadcasts against the site's batch shape. Needs the traces' log_prob_sums computed. */
+tre_tensor *tre_log_r_to_plates(tre_ctx *ctx, tre_trace *model, tre_trace *guide,
+                                const tre_msg *target, const tre_tensor *elbo_detached,
+                                tre_log_r_cache *cache);
+
 /* Trace_ELBO's per-particle surrogate (also Renyi's), given elbo_s:
- * model terms + reparameterized guide terms + score_weight * log q for the other guide
- * sites, where score_weight is stop_grad(elbo_s) for Trace_ELBO. log q there is the site's
- * unscaled, unmasked score (Trace_ELBO, as Pyro's ScoreParts.score_function) or, with
- * scaled_score, its scaled and masked log-prob sum (Renyi: Pyro's RenyiELBO adds
- * alpha / (1 - alpha) times the site's log_prob_sum). */
+ * model terms + reparameterized guide terms + weight * log q for the other guide sites. For
+ * Trace_ELBO the weight is tre_log_r_to_plates (score_weight = stop_grad(elbo_s)) and log q
+ * the site's unscaled, unmasked score (Pyro's ScoreParts.score_function), summed after the
+ * product; with scaled_score (Renyi) the weight is score_weight and log q the site's scaled
+ * and masked log-prob sum (Pyro's RenyiELBO adds alpha / (1 - alpha) times the site's
+ * log_prob_sum). */
 tre_tensor *tre_surrogate_particles(tre_ctx *ctx, tre_trace *model, tre_trace *guide,
                                     const tre_tensor *score_weight, bool scaled_score);
 #endif
