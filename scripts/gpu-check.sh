@@ -3,7 +3,8 @@
 # for this machine's GPU unless TRELBO_CUDA_ARCHS says otherwise), runs the gpu tests (the CUDA
 # backend against the CPU backend, op by op and whole ELBOs; SVI steps replayed from CUDA graphs
 # against eager ones), the parity and step-graph tests under compute-sanitizer's memcheck and
-# racecheck, and a short benchmark on the CUDA backend (eager, with graphed SVI steps, and the
+# racecheck, the minibatch example (data refilled by tre_tensor_write under replayed graphs),
+# and a short benchmark on the CUDA backend (eager, with graphed SVI steps, and the
 # benchmark issue's GPU configuration: logistic regression 100,000 x 50 at P = 4096 and 16384,
 # with NumPyro on the same GPU as the peer and bench/compare's check of the GPU targets), then
 # prints a summary table. Exits nonzero when a step fails or was not run (no GPU).
@@ -118,6 +119,7 @@ run_step configure cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTRELBO_CU
     run_step racecheck sanitize racecheck
     run_step memcheck-graph sanitize memcheck test_gpu_step_graph
     run_step racecheck-graph sanitize racecheck test_gpu_step_graph
+    run_step minibatch-example env TRELBO_BACKEND=cuda "$build/examples/minibatch_regression" --check
     run_step bench bench
     run_step bench-graph bench_graph
     run_step bench-lr-target bench_lr_target
