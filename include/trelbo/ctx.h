@@ -31,7 +31,10 @@ typedef struct tre_ctx_opts {
     void *warn_user;
 } tre_ctx_opts;
 
-/* opts may be NULL (AUTO backend, seed 0, validation on). */
+/* opts may be NULL (AUTO backend, seed 0, validation on). A CUDA context lives on the device
+ * current in the creating thread (cudaSetDevice before tre_ctx_create picks another); any
+ * thread may then use it, one at a time: each call runs on the context's device and leaves the
+ * calling thread's current device as it found it. */
 tre_status tre_ctx_create(tre_ctx **out, const tre_ctx_opts *opts);
 void tre_ctx_destroy(tre_ctx *ctx);
 

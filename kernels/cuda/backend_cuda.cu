@@ -361,7 +361,8 @@ static tre_cuda_impl *impl_create(void) {
     const char *sync = getenv("TRELBO_CUDA_SYNC");
     im->sync_launches = sync && strcmp(sync, "0") != 0 && sync[0] != '\0';
 #if !defined(TRE_CUDA_EMULATE)
-    int ok = cudaStreamCreateWithFlags(&im->stream, cudaStreamNonBlocking) == cudaSuccess;
+    int ok = cudaGetDevice(&im->device) == cudaSuccess;
+    ok = ok && cudaStreamCreateWithFlags(&im->stream, cudaStreamNonBlocking) == cudaSuccess;
     ok = ok && cudaHostAlloc((void **)&im->h_stage, 2 * (size_t)TRE_CUDA_STAGE_HALF,
                              cudaHostAllocDefault) == cudaSuccess;
     ok = ok && cudaHostAlloc((void **)&im->h_result, sizeof(double), cudaHostAllocDefault) ==
@@ -399,6 +400,45 @@ static tre_cuda_impl *impl_create(void) {
     return im;
 }
 
+/* ---- the context's device ----------------------------------------------------------------- */
+
+/* A context's stream, cuBLAS handle and buffers belong to the device that was current in the
+ * thread that created it. Every entry of the table makes that device current for the call and
+ * gives the calling thread its own device back afterwards (as a device guard does), so a
+ * context may be used from any thread, whatever device that thread has selected. */
+class device_guard {
+  public:
+    explicit device_guard(const tre_cuda_impl *im) {
+#if !defined(TRE_CUDA_EMULATE)
+        int cur = -1;
+        if (im && cudaGetDevice(&cur) == cudaSuccess && cur != im->device &&
+            cudaSetDevice(im->device) == cudaSuccess)
+            prev_ = cur;
+#else
+        (void)im;
+#endif
+    }
+    ~device_guard() {
+#if !defined(TRE_CUDA_EMULATE)
+        if (prev_ >= 0) (void)cudaSetDevice(prev_);
+#endif
+    }
+    device_guard(const device_guard &) = delete;
+    device_guard &operator=(const device_guard &) = delete;
+
+  private:
+    int prev_ = -1; /* the caller's device, to restore; -1: it was the context's already */
+};
+
+/* on_device<F>::call: F(impl, ...) under the context's device */
+template <auto F> struct on_device;
+template <typename R, typename... A, R (*F)(void *, A...)> struct on_device<F> {
+    static R call(void *impl, A... a) {
+        device_guard guard(static_cast<const tre_cuda_impl *>(impl));
+        return F(impl, a...);
+    }
+};
+
 extern "C" tre_backend *tre_backend_cuda_create(void) {
     if (tre_cuda_device_count() <= 0) return NULL;
     tre_backend *b = (tre_backend *)calloc(1, sizeof *b);
@@ -414,63 +454,63 @@ extern "C" tre_backend *tre_backend_cuda_create(void) {
     b->name = "cuda";
 #endif
     b->impl = im;
-    b->alloc = cuda_alloc;
-    b->take_failure_cause = cuda_take_failure_cause;
-    b->free = cuda_free;
-    b->upload = cuda_upload;
-    b->download = cuda_download;
-    b->copy = cuda_copy;
-    b->fill = tre_fill_cuda;
-    b->binary = tre_binary_cuda;
-    b->unary = tre_unary_cuda;
-    b->mask_scale = tre_mask_scale_cuda;
-    b->sum_rows = tre_sum_rows_cuda;
-    b->dot_rows = tre_dot_rows_cuda;
-    b->dot_gathered_rows = tre_dot_gathered_rows_cuda;
-    b->scatter_add_scaled = tre_scatter_add_scaled_cuda;
-    b->gather = tre_gather_cuda;
-    b->log_prob = tre_log_prob_cuda;
-    b->log_prob_sum = tre_log_prob_sum_cuda;
-    b->bernoulli_glm_sum = tre_bernoulli_glm_sum_cuda;
-    b->bernoulli_outer_sum = tre_bernoulli_outer_sum_cuda;
-    b->reduce_sum = tre_reduce_sum_cuda;
-    b->reduce_sum_pair = tre_reduce_sum_pair_cuda;
-    b->scatter_add = tre_scatter_add_cuda;
-    b->log_prob_backward = tre_log_prob_backward_cuda;
-    b->log_prob_backward_sum = tre_log_prob_backward_sum_cuda;
-    b->rsample_backward = tre_rsample_backward_cuda;
-    b->adam_update = tre_adam_update_cuda;
-    b->gemm = tre_gemm_cuda;
-    b->take = tre_take_cuda;
-    b->take_backward = tre_take_backward_cuda;
-    b->sample = tre_sample_cuda;
-    b->simplex = tre_simplex_cuda;
-    b->simplex_log_det = tre_simplex_log_det_cuda;
-    b->lower_cholesky = tre_lower_cholesky_cuda;
-    b->lower_cholesky_log_det = tre_lower_cholesky_log_det_cuda;
-    b->simplex_backward = tre_simplex_backward_cuda;
-    b->lower_cholesky_backward = tre_lower_cholesky_backward_cuda;
-    b->categorical_log_prob = tre_categorical_log_prob_cuda;
-    b->categorical_log_prob_backward = tre_categorical_log_prob_backward_cuda;
-    b->categorical_log_prob_backward_shared = tre_categorical_log_prob_backward_shared_cuda;
-    b->categorical_sample = tre_categorical_sample_cuda;
-    b->categorical_kl = tre_categorical_kl_cuda;
-    b->categorical_kl_backward = tre_categorical_kl_backward_cuda;
-    b->mvn_log_prob = tre_mvn_log_prob_cuda;
-    b->mvn_log_prob_backward = tre_mvn_log_prob_backward_cuda;
-    b->mvn_sample = tre_mvn_sample_cuda;
-    b->mvn_rsample_backward = tre_mvn_rsample_backward_cuda;
-    b->mvn_kl = tre_mvn_kl_cuda;
-    b->mvn_kl_backward = tre_mvn_kl_backward_cuda;
-    b->validate = tre_validate_cuda;
-    b->graph_begin = tre_cuda_graph_begin;
-    b->graph_end = tre_cuda_graph_end;
-    b->graph_launch = tre_cuda_graph_launch;
-    b->graph_destroy = tre_cuda_graph_destroy;
-    b->set_rng_delta = tre_cuda_set_rng_delta;
-    b->sync = cuda_sync;
-    b->memory = cuda_memory;
-    b->trim = cuda_trim;
-    b->destroy = cuda_destroy;
+    b->alloc = on_device<cuda_alloc>::call;
+    b->take_failure_cause = on_device<cuda_take_failure_cause>::call;
+    b->free = on_device<cuda_free>::call;
+    b->upload = on_device<cuda_upload>::call;
+    b->download = on_device<cuda_download>::call;
+    b->copy = on_device<cuda_copy>::call;
+    b->fill = on_device<tre_fill_cuda>::call;
+    b->binary = on_device<tre_binary_cuda>::call;
+    b->unary = on_device<tre_unary_cuda>::call;
+    b->mask_scale = on_device<tre_mask_scale_cuda>::call;
+    b->sum_rows = on_device<tre_sum_rows_cuda>::call;
+    b->dot_rows = on_device<tre_dot_rows_cuda>::call;
+    b->dot_gathered_rows = on_device<tre_dot_gathered_rows_cuda>::call;
+    b->scatter_add_scaled = on_device<tre_scatter_add_scaled_cuda>::call;
+    b->gather = on_device<tre_gather_cuda>::call;
+    b->log_prob = on_device<tre_log_prob_cuda>::call;
+    b->log_prob_sum = on_device<tre_log_prob_sum_cuda>::call;
+    b->bernoulli_glm_sum = on_device<tre_bernoulli_glm_sum_cuda>::call;
+    b->bernoulli_outer_sum = on_device<tre_bernoulli_outer_sum_cuda>::call;
+    b->reduce_sum = on_device<tre_reduce_sum_cuda>::call;
+    b->reduce_sum_pair = on_device<tre_reduce_sum_pair_cuda>::call;
+    b->scatter_add = on_device<tre_scatter_add_cuda>::call;
+    b->log_prob_backward = on_device<tre_log_prob_backward_cuda>::call;
+    b->log_prob_backward_sum = on_device<tre_log_prob_backward_sum_cuda>::call;
+    b->rsample_backward = on_device<tre_rsample_backward_cuda>::call;
+    b->adam_update = on_device<tre_adam_update_cuda>::call;
+    b->gemm = on_device<tre_gemm_cuda>::call;
+    b->take = on_device<tre_take_cuda>::call;
+    b->take_backward = on_device<tre_take_backward_cuda>::call;
+    b->sample = on_device<tre_sample_cuda>::call;
+    b->simplex = on_device<tre_simplex_cuda>::call;
+    b->simplex_log_det = on_device<tre_simplex_log_det_cuda>::call;
+    b->lower_cholesky = on_device<tre_lower_cholesky_cuda>::call;
+    b->lower_cholesky_log_det = on_device<tre_lower_cholesky_log_det_cuda>::call;
+    b->simplex_backward = on_device<tre_simplex_backward_cuda>::call;
+    b->lower_cholesky_backward = on_device<tre_lower_cholesky_backward_cuda>::call;
+    b->categorical_log_prob = on_device<tre_categorical_log_prob_cuda>::call;
+    b->categorical_log_prob_backward = on_device<tre_categorical_log_prob_backward_cuda>::call;
+    b->categorical_log_prob_backward_shared = on_device<tre_categorical_log_prob_backward_shared_cuda>::call;
+    b->categorical_sample = on_device<tre_categorical_sample_cuda>::call;
+    b->categorical_kl = on_device<tre_categorical_kl_cuda>::call;
+    b->categorical_kl_backward = on_device<tre_categorical_kl_backward_cuda>::call;
+    b->mvn_log_prob = on_device<tre_mvn_log_prob_cuda>::call;
+    b->mvn_log_prob_backward = on_device<tre_mvn_log_prob_backward_cuda>::call;
+    b->mvn_sample = on_device<tre_mvn_sample_cuda>::call;
+    b->mvn_rsample_backward = on_device<tre_mvn_rsample_backward_cuda>::call;
+    b->mvn_kl = on_device<tre_mvn_kl_cuda>::call;
+    b->mvn_kl_backward = on_device<tre_mvn_kl_backward_cuda>::call;
+    b->validate = on_device<tre_validate_cuda>::call;
+    b->graph_begin = on_device<tre_cuda_graph_begin>::call;
+    b->graph_end = on_device<tre_cuda_graph_end>::call;
+    b->graph_launch = on_device<tre_cuda_graph_launch>::call;
+    b->graph_destroy = on_device<tre_cuda_graph_destroy>::call;
+    b->set_rng_delta = on_device<tre_cuda_set_rng_delta>::call;
+    b->sync = on_device<cuda_sync>::call;
+    b->memory = on_device<cuda_memory>::call;
+    b->trim = on_device<cuda_trim>::call;
+    b->destroy = on_device<cuda_destroy>::call;
     return b;
 }

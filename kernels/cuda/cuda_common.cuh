@@ -67,6 +67,9 @@ struct tre_cuda_impl {
     /* TRELBO_CUDA_SYNC=1: wait for every kernel after its launch, so that a fault inside it is
      * reported by that op rather than by a later sync (for bringing up a new device; slow) */
     int sync_launches;
+    /* the device current in the creating thread: every backend entry runs on it
+     * (backend_cuda.cu's device_guard) */
+    int device;
 };
 
 /* True while ops are recorded into a graph instead of run. An op that would need the host
