@@ -26,7 +26,6 @@
 #else
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
-#include <curand_kernel.h>
 #define TRE_CUDA_FN __device__
 #endif
 
@@ -164,24 +163,14 @@ inline int64_t tre_cuda_layout_init(tre_cuda_layout<NA> *L, const tre_kshape *s,
 
 /* ---- random numbers ------------------------------------------------------------------------ */
 
-/* The 4 Philox4x32-10 words of block `block` of random op `stream` under `seed`: cuRAND's
- * generator at subsequence `stream`, offset 4 * block (tests/cuda/test_curand_parity.c shows
- * these are tre_philox_block's words, which the emulation and the CPU backend use). */
+/* The 4 Philox4x32-10 words of block `block` of random op `stream` under `seed`: the words of
+ * cuRAND's Philox4_32_10 at subsequence `stream`, offset 4 * block (curand_init's counter is
+ * {block, stream} under key seed; tests/cuda/test_curand_parity.c checks the words against
+ * cuRAND's generator, counters past 2^32 included). Computed directly, once: curand_init plus
+ * curand4 would compute the block three times. The CPU backend draws the same words. */
 static inline TRE_CUDA_FN tre_u32x4 tre_cuda_philox_block(uint64_t seed, uint64_t stream,
                                                           uint64_t block) {
-#if defined(TRE_CUDA_EMULATE)
     return tre_philox_block(seed, stream, block);
-#else
-    curandStatePhilox4_32_10_t st;
-    curand_init(seed, stream, 4 * block, &st);
-    const uint4 r = curand4(&st);
-    tre_u32x4 w;
-    w.v[0] = r.x;
-    w.v[1] = r.y;
-    w.v[2] = r.z;
-    w.v[3] = r.w;
-    return w;
-#endif
 }
 
 /* The random op number a kernel draws from: its host-given `stream` plus the rng delta. */
