@@ -13,6 +13,13 @@
 #   TRELBO_GPU_BUILD   build directory (default build-gpu)
 #   TRELBO_CUDA_ARCHS  CMAKE_CUDA_ARCHITECTURES (default native: the GPUs of this machine)
 #   TRELBO_GPU_BENCH   extra trelbo-bench arguments (default: two particle counts, 5 reps)
+#   TRELBO_GPU_BUDGET_S  seconds after which the remaining steps are skipped (default 500: the
+#                      device tool stops a command at 600 s); the steps run most important
+#                      first (build, gpu tests, the GPU target and its peer, then the rest)
+# On the device tool: run scripts/gpu-deps.sh here first (it copies cmocka and OpenBLAS into
+# .devdeps/, which this script uses where the device's image lacks them), then
+#   run(command="scripts/gpu-check.sh", carry=[".devdeps"], timeout_s=600)
+# With $OUT set (the device tool), the summary and a tarball of every log and JSON land there.
 # shellcheck disable=SC2317  # the step functions are called through run_step
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -23,11 +30,17 @@ mkdir -p "$logs"
 
 rows=()
 failed=0
+budget=${TRELBO_GPU_BUDGET_S:-500}
 # run_step NAME COMMAND...: runs it with its output in $logs/NAME.log; exit status 77 is SKIP
 run_step() {
   local name=$1
   shift
   local log="$logs/$name.log" t0=$SECONDS rc res
+  if [ "$SECONDS" -ge "$budget" ]; then
+    rows+=("$(printf '%-22s %-10s %6ss   %s' "$name" "SKIP" 0 "(over the ${budget} s budget)")")
+    failed=1
+    return 77
+  fi
   echo "== $name"
   "$@" >"$log" 2>&1
   rc=$?
@@ -110,25 +123,52 @@ else
 fi
 command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || echo "warning: nvcc not on PATH"
 
+# Libraries the device's image may lack, from .devdeps/ (scripts/gpu-deps.sh): cmocka for the
+# tests, OpenBLAS (OpenMP build) for the CPU backend, each only where the system has none.
+cmake_deps=()
+use_devdeps() {
+  local d=$PWD/.devdeps arch
+  [ -d "$d" ] || return 0
+  arch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+  local force=${TRELBO_DEVDEPS_FORCE:-0} # 1: use .devdeps even where the system has the library (a dry run)
+  if [ ! -f /usr/include/cmocka.h ] || [ "$force" = 1 ]; then
+    cmake_deps+=(-DCMOCKA_INCLUDE_DIR="$d/include" -DCMOCKA_LIBRARY="$d/lib/libcmocka.so")
+    echo "cmocka from .devdeps"
+  fi
+  if [ ! -e "/usr/lib/$arch/openblas-openmp/libopenblas.so" ] || [ "$force" = 1 ]; then
+    [ -f "$d/lib/libopenblas.so.0" ] || gzip -dc "$d/lib/libopenblas.so.0.gz" >"$d/lib/libopenblas.so.0"
+    ln -sf libopenblas.so.0 "$d/lib/libopenblas.so"
+    cmake_deps+=(-DTRELBO_OPENBLAS_OPENMP="$d/lib/libopenblas.so")
+    export CPATH="$d/include${CPATH:+:$CPATH}"
+    echo "OpenBLAS from .devdeps"
+  fi
+  export LD_LIBRARY_PATH="$d/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+}
+use_devdeps
+
+# what the steps below run, and nothing else (the unit suite runs on the CPU machines)
+targets=(trelbo-bench minibatch_regression test_gpu_parity test_gpu_step_graph)
+
 run_step configure cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTRELBO_CUDA=ON \
-  -DCMAKE_CUDA_ARCHITECTURES="$archs" &&
-  run_step build cmake --build "$build" -j"$(nproc)" &&
+  -DCMAKE_CUDA_ARCHITECTURES="$archs" ${cmake_deps[@]+"${cmake_deps[@]}"} &&
+  run_step build cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" &&
   {
     run_step gpu-tests gpu_tests
-    run_step memcheck sanitize memcheck
-    run_step racecheck sanitize racecheck
-    run_step memcheck-graph sanitize memcheck test_gpu_step_graph
-    run_step racecheck-graph sanitize racecheck test_gpu_step_graph
-    run_step minibatch-example env TRELBO_BACKEND=cuda "$build/examples/minibatch_regression" --check
-    run_step bench bench
-    run_step bench-graph bench_graph
     run_step bench-lr-target bench_lr_target
     run_step numpyro-lr-target bench_lr_peer
     run_step compare-lr-target compare_lr_target
+    run_step minibatch-example env TRELBO_BACKEND=cuda "$build/examples/minibatch_regression" --check
+    run_step bench bench
+    run_step bench-graph bench_graph
+    run_step memcheck sanitize memcheck
+    run_step memcheck-graph sanitize memcheck test_gpu_step_graph
+    run_step racecheck sanitize racecheck
+    run_step racecheck-graph sanitize racecheck test_gpu_step_graph
   }
 
+summary() {
 echo
-echo "trelbo GPU check ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+echo "trelbo GPU check ($(date -u '+%Y-%m-%d %H:%M UTC'), ${SECONDS} s)"
 printf '%-22s %-10s %7s   %s\n' step result time log
 for r in "${rows[@]}"; do echo "$r"; done
 for b in bench bench-graph bench-lr-target; do
@@ -146,5 +186,12 @@ if [ -f "$logs/lr-target-compare.md" ]; then
   echo
   echo "GPU targets ($logs/lr-target-compare.md):"
   sed -n '/^## Targets of the benchmark issue (GPU/,$p' "$logs/lr-target-compare.md" | sed 's/^/  /'
+fi
+}
+if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
+  summary | tee "$OUT/gpu-check-summary.txt"
+  tar czf "$OUT/gpu-check-logs.tar.gz" -C "$build" gpu-check 2>/dev/null || true
+else
+  summary
 fi
 exit "$failed"
