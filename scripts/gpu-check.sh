@@ -121,7 +121,14 @@ if command -v nvidia-smi >/dev/null; then
 else
   echo "  (nvidia-smi not found)"
 fi
-command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || echo "warning: nvcc not on PATH"
+# CMake finds the CUDA compiler through PATH (or CUDACXX): take the toolkit's own when PATH has none
+if ! command -v nvcc >/dev/null; then
+  for d in "${CUDA_HOME:-}" /usr/local/cuda; do
+    if [ -n "$d" ] && [ -x "$d/bin/nvcc" ]; then export PATH="$d/bin:$PATH"; break; fi
+  done
+  command -v nvcc >/dev/null || echo "warning: nvcc not found: the CUDA backend will not be built"
+fi
+echo "nvcc: $(command -v nvcc || echo none); cmake: $(cmake --version 2>/dev/null | head -n 1)"
 
 # Libraries the device's image may lack, from .devdeps/ (scripts/gpu-deps.sh): cmocka for the
 # tests, OpenBLAS (OpenMP build) for the CPU backend, each only where the system has none.
