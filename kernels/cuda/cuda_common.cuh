@@ -163,15 +163,11 @@ inline int64_t tre_cuda_layout_init(tre_cuda_layout<NA> *L, const tre_kshape *s,
 
 /* ---- random numbers ------------------------------------------------------------------------ */
 
-/* The 4 Philox4x32-10 words of block `block` of random op `stream` under `seed`: the words of
- * cuRAND's Philox4_32_10 at subsequence `stream`, offset 4 * block (curand_init's counter is
- * {block, stream} under key seed; tests/cuda/test_curand_parity.c checks the words against
- * cuRAND's generator, counters past 2^32 included). Computed directly, once: curand_init plus
- * curand4 would compute the block three times. The CPU backend draws the same words. */
-static inline TRE_CUDA_FN tre_u32x4 tre_cuda_philox_block(uint64_t seed, uint64_t stream,
-                                                          uint64_t block) {
-    return tre_philox_block(seed, stream, block);
-}
+/* The kernels draw through kernels/math/philox.h, as the CPU backend does: tre_philox_block's
+ * words are cuRAND's Philox4_32_10 at subsequence `stream`, offset 4 * block (curand_init's
+ * counter is {block, stream} under key seed; tests/cuda/test_curand_parity.c checks the words
+ * against cuRAND's generator, counters past 2^32 included), each block computed once where
+ * curand_init plus curand4 would compute it three times. */
 
 /* The random op number a kernel draws from: its host-given `stream` plus the rng delta. */
 static inline TRE_CUDA_FN uint64_t tre_cuda_stream(const uint64_t *d_delta, uint64_t stream) {

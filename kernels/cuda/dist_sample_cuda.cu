@@ -22,7 +22,7 @@ static int sample_fam(tre_cuda_impl *im, const tre_kshape *shape, float *out,
     if (F::NOISE == NOISE_NORMAL || F::NOISE == NOISE_UNIFORM)
         return tre_cuda_each(im, tre_cuda_ceil_div(n, 4), [=] TRE_CUDA_FN(int64_t blk) {
             const uint64_t stream = tre_cuda_stream(dl, stream0);
-            const tre_u32x4 w = tre_cuda_philox_block(seed, stream, (uint64_t)blk);
+            const tre_u32x4 w = tre_philox_block(seed, stream, (uint64_t)blk);
             const float *pd[TRE_KDIST_MAX_PARAMS] = {d0, d1, d2};
             for (int j = 0; j < 4; ++j) {
                 const int64_t e = 4 * blk + j;

@@ -104,9 +104,7 @@ int tre_categorical_sample_cuda(void *impl, const tre_kshape *rows, int64_t k, f
         const uint64_t stream = tre_cuda_stream(dl, stream0);
         int64_t off[1];
         L.offsets(r, off);
-        /* tre_philox_uniform(seed, stream, r), from cuRAND's words */
-        const tre_u32x4 w = tre_cuda_philox_block(seed, stream, (uint64_t)r >> 2);
-        out[r] = tre_categorical_sample_row(k, l + off[0], tre_u32_to_open01_d(w.v[r & 3]));
+        out[r] = tre_categorical_sample_row(k, l + off[0], tre_philox_uniform(seed, stream, (uint64_t)r));
     });
 }
 
