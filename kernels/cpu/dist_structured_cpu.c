@@ -86,61 +86,57 @@ static int64_t block_rows(row_iter *it, const tre_karg *logits, const tre_karg *
     return n;
 }
 
+/* Log-probability tables: a row's k log-softmax values (the generic path's floats, so lookups
+ * give its bits), at most LSM_TABLE floats per chunk so that they stay in L1. */
+#define LSM_TABLE 2048
+static void log_softmax_row(int64_t k, const float *l, float *lsm) {
+    const tre_cat_norm n = tre_categorical_norm_row(k, l);
+    for (int64_t i = 0; i < k; ++i) lsm[i] = (float)tre_categorical_log_softmax(&n, l[i]);
+}
+/* log p(v) from its row's table, NaN for v outside {0, ..., k - 1}: branch-free
+ * (tre_categorical_index's test), so that loops over values vectorize with gathers */
+static inline float table_log_prob(const float *lsm, float kf, float v) {
+    const int in_range = (v >= 0.f) & (v < kf);
+    const int32_t i = (int32_t)(in_range ? v : 0.f);
+    const float t = lsm[i];
+    return in_range & ((float)i == v) ? t : NAN;
+}
+
 /* Logits shared by every particle (rows [P, M], logits' particle stride 0: a guide's
  * per-datum logits scoring each particle's draws): each logits row's normalizer once, then
  * all particles of that row, instead of recomputing it for every (particle, row). */
 static int categorical_log_prob_shared(const tre_kshape *rows, int64_t k, float *out,
                                        const tre_karg *logits, const tre_karg *value) {
-    enum { TABLE = 2048 };
     const int64_t P = rows->dim[0], M = rows->dim[1];
     const int64_t ls = logits->stride[1], v0 = value->stride[0], v1 = value->stride[1];
-    if (k > TABLE) return 1; /* shared_logit_rows admits k <= STACK_WORK */
-    const int64_t cr = TABLE / k < 256 ? TABLE / k : 256; /* rows per chunk: tables stay in L1 */
+    if (k > LSM_TABLE) return 1; /* shared_logit_rows admits k <= STACK_WORK */
+    const int64_t cr = LSM_TABLE / k < 256 ? LSM_TABLE / k : 256; /* rows per chunk */
     TRE_CPU_FOR(P * M * k > TRE_CPU_PARALLEL_MIN / 8, c, (M + cr - 1) / cr,
-        float lsm[TABLE];
+        float lsm[LSM_TABLE];
         const int64_t m0 = c * cr, mn = M - m0 < cr ? M - m0 : cr;
-        for (int64_t j = 0; j < mn; ++j) {
-            const float *l = logits->data + (m0 + j) * ls;
-            const tre_cat_norm n = tre_categorical_norm_row(k, l);
-            for (int64_t i = 0; i < k; ++i) lsm[j * k + i] = (float)tre_categorical_log_softmax(&n, l[i]);
-        }
-        /* branch-free (tre_categorical_index's test), so that the loop vectorizes with gathers */
+        for (int64_t j = 0; j < mn; ++j) log_softmax_row(k, logits->data + (m0 + j) * ls, lsm + j * k);
         const float kf = (float)k;
         for (int64_t p = 0; p < P; ++p) {
             const float *vr = value->data + p * v0 + m0 * v1;
             float *o = out + p * M + m0;
-            for (int32_t j = 0; j < (int32_t)mn; ++j) {
-                const float v = vr[j * v1];
-                const int in_range = (v >= 0.f) & (v < kf);
-                const int32_t i = (int32_t)(in_range ? v : 0.f);
-                const float t = lsm[j * (int32_t)k + i];
-                o[j] = in_range & ((float)i == v) ? t : NAN;
-            }
+            for (int32_t j = 0; j < (int32_t)mn; ++j) o[j] = table_log_prob(lsm + j * (int32_t)k, kf, vr[j * v1]);
         });
     return 0;
 }
 
-/* One logits row for every row (a prior's [k] logits broadcast over the data and the
- * particles; rows merged into one dim): its log-softmax table once, then a gather per value,
- * branch-free so that it vectorizes. The table holds the generic path's floats, so the
- * results are the same bits. */
+/* One logits row (k <= LSM_TABLE) for every row (a prior's [k] logits broadcast over the data
+ * and the particles; rows merged into one dim): its table once, then a lookup per value. */
 static int categorical_log_prob_one_row(const tre_kshape *rows, int64_t k, float *out,
                                         const tre_karg *logits, const tre_karg *value) {
-    enum { TABLE = 2048, CHUNK = 16384 };
-    if (k > TABLE) return 1;
-    float lsm[TABLE];
-    const tre_cat_norm n = tre_categorical_norm_row(k, logits->data);
-    for (int64_t i = 0; i < k; ++i) lsm[i] = (float)tre_categorical_log_softmax(&n, logits->data[i]);
+    enum { CHUNK = 16384 };
+    float lsm[LSM_TABLE];
+    log_softmax_row(k, logits->data, lsm);
     const int64_t total = rows->dim[0], vs = value->stride[0];
     const float kf = (float)k;
     TRE_CPU_FOR(total > TRE_CPU_PARALLEL_MIN, c, (total + CHUNK - 1) / CHUNK,
         const int64_t r0 = c * CHUNK, r1 = r0 + CHUNK < total ? r0 + CHUNK : total;
-        for (int64_t r = r0; r < r1; ++r) {
-            const float v = value->data[r * vs];
-            const int in_range = (v >= 0.f) & (v < kf);
-            const int32_t i = (int32_t)(in_range ? v : 0.f);
-            out[r] = in_range & ((float)i == v) ? lsm[i] : NAN;
-        });
+        for (int64_t r = r0; r < r1; ++r) out[r] = table_log_prob(lsm, kf, value->data[r * vs]);
+        );
     return 0;
 }
 
@@ -217,7 +213,7 @@ int tre_categorical_log_prob_cpu(void *impl, const tre_kshape *rows, int64_t k, 
     (void)impl;
     if (k < 1) return 1;
     if (shared_logit_rows(rows, logits, k)) return categorical_log_prob_shared(rows, k, out, logits, value);
-    if (rows->ndim == 1 && logits->stride[0] == 0 && k <= 2048)
+    if (rows->ndim == 1 && logits->stride[0] == 0 && k <= LSM_TABLE)
         return categorical_log_prob_one_row(rows, k, out, logits, value);
     const int64_t total = rows_total(rows);
     const tre_karg *args[2] = {logits, value};
