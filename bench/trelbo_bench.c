@@ -323,8 +323,7 @@ static int run_config(const bench_model *m, const opts *o, const ceiling *ceil, 
     const double host_mib = bench_host_peak_mib(&host_scope);
     const double backend_mib = (double)mem.backend_peak_bytes / 1048576.0;
     if (mi->gflop > 0) {
-        const double after = gemm_rate_now();
-        gemm_flops = isnan(gemm_flops) ? after : isnan(after) ? gemm_flops : fmax(gemm_flops, after);
+        gemm_flops = fmax(gemm_flops, gemm_rate_now()); /* fmax takes the other of a NaN */
         if (isnan(gemm_flops)) gemm_flops = ceil->gemm_flops;
     }
 
