@@ -92,5 +92,5 @@ tre_tensor *tre_kl_divergence(tre_ctx *ctx, const tre_dist *p, const tre_dist *q
     if (!kl) return NULL;
     if (!tre_shape_equal(kl->ndim, kl->shape, nd, shape))
         kl = tre_broadcast_to(ctx, kl, kl->particles, nd, shape);
-    return kl ? tre_sum_trailing(ctx, kl, rp) : NULL;
+    return kl && rp ? tre_sum_trailing(ctx, kl, rp) : kl; /* no event dims: no copy */
 }
