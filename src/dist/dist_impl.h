@@ -114,10 +114,11 @@ int tre_dist_full_shape(const tre_dist *d, int64_t *shape);
 
 /* KL functions, defined beside their families. */
 tre_tensor *tre_kl_normal_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
-/* Categorical || Categorical (categorical.c), MultivariateNormal || MultivariateNormal
- * (multivariate_normal.c) */
+/* Categorical || Categorical (categorical.c), MultivariateNormal || MultivariateNormal and
+ * Normal.to_event(k + 1) || MultivariateNormal.to_event(k) (multivariate_normal.c) */
 tre_tensor *tre_kl_categorical_categorical(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 tre_tensor *tre_kl_mvn_mvn(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_normal_mvn(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 /* LogNormal || LogNormal (log_normal.c) */
 tre_tensor *tre_kl_log_normal_log_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 /* Bernoulli || Bernoulli, probs or logits on either side (bernoulli.c) */

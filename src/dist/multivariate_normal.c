@@ -263,3 +263,35 @@ tre_tensor *tre_kl_mvn_mvn(tre_ctx *ctx, const tre_dist *p, const tre_dist *q) {
     if (tre_grad_wanted(ctx, 4, args)) tre_grad_record(ctx, out, "MultivariateNormal KL", kl_mvn_backward, 4, args);
     return tre_ok(ctx) ? out : NULL;
 }
+
+/* KL(Normal(loc, scale).to_event(k + 1) || MultivariateNormal.to_event(k)) as Pyro's
+ * Independent || MultivariateNormal takes it: p's last dim as an MVN with a diagonal scale_tril
+ * (scale[..., D, 1] times the identity, so gradients reach scale through the product), then
+ * the MVN KL. */
+tre_tensor *tre_kl_normal_mvn(tre_ctx *ctx, const tre_dist *p, const tre_dist *q) {
+    const int64_t D = p->event_shape[p->event_ndim - 1];
+    const tre_tensor *loc = p->params[0], *scale = p->params[1];
+    int64_t shape[TRE_MAX_DIMS];
+    if (loc->ndim == 0 || loc->shape[loc->ndim - 1] != D) { /* loc broadcast over the last dim */
+        const int nd = loc->ndim ? loc->ndim : 1;
+        for (int i = 0; i < loc->ndim; ++i) shape[i] = loc->shape[i];
+        shape[nd - 1] = D;
+        loc = tre_broadcast_to(ctx, loc, loc->particles, nd, shape);
+    }
+    if (scale->ndim + 1 > TRE_MAX_DIMS) {
+        tre_ctx_fail(ctx, TRE_ERR_SHAPE, "kl_divergence: Normal || MultivariateNormal needs more than %d dims",
+                     TRE_MAX_DIMS);
+        return NULL;
+    }
+    int nd = 0; /* [..., d] -> [..., d, 1]; a scalar -> [1, 1] */
+    if (!scale->ndim) shape[nd++] = 1;
+    for (int i = 0; i < scale->ndim; ++i) shape[nd++] = scale->shape[i];
+    shape[nd++] = 1;
+    float *eye = tre_step_alloc(ctx, (size_t)(D * D) * sizeof *eye);
+    if (!loc || !eye) return NULL;
+    for (int64_t i = 0; i < D * D; ++i) eye[i] = i % (D + 1) == 0 ? 1.f : 0.f;
+    tre_tensor *tril = tre_mul(ctx, tre_tensor_reshape_view(ctx, scale, nd, shape),
+                               tre_from_host(ctx, 1, 2, (int64_t[]){D, D}, eye));
+    const tre_dist *pm = tril ? tre_multivariate_normal(ctx, loc, tril) : NULL;
+    return pm ? tre_kl_mvn_mvn(ctx, pm, q) : NULL;
+}

@@ -74,6 +74,21 @@ static tre_tensor *exponential_model(tre_ctx *c, const void *args) {
     return tre_sample(c, "rate", tre_exponential(c, tre_scalar(c, 1.5f)), NULL);
 }
 
+/* Normal.to_event(1) || MultivariateNormal: the guide's scalar loc and scale broadcast over
+ * D = 2 (through expand), against a correlated prior */
+static const float mvn_loc[2] = {0.4f, -0.2f}, mvn_tril[4] = {1.3f, 0.f, -0.6f, 0.8f};
+static tre_tensor *mvn_model(tre_ctx *c, const void *args) {
+    (void)args;
+    return tre_sample(c, "z", tre_multivariate_normal(c, tre_from_host(c, 1, 1, (int64_t[]){2}, mvn_loc),
+                                                      tre_from_host(c, 1, 2, (int64_t[]){2, 2}, mvn_tril)), NULL);
+}
+static tre_tensor *diagonal_guide(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *m = tre_param(c, "qa", tre_scalar(c, 0.3f), TRE_C_REAL);
+    tre_tensor *s = tre_param(c, "qb", tre_scalar(c, 0.7f), TRE_C_POSITIVE);
+    return tre_sample(c, "z", tre_dist_to_event(c, tre_dist_expand(c, tre_normal(c, m, s), 1, (int64_t[]){2}), 1), NULL);
+}
+
 static double elbo_at(tre_ctx *ctx, tre_program model, tre_program guide) {
     tre_elbo_result r;
     TT_OK(ctx, tre_elbo(ctx, model, guide, NULL, &(tre_elbo_opts){.kind = TRE_TRACE_MEANFIELD_ELBO, .num_particles = 1}, &r));
@@ -113,6 +128,7 @@ static void test_kl_gradients_match_finite_differences(void **state) {
     check_pair(exponential_model, gamma_guide, "Gamma||Exponential");
     check_pair(cauchy_model, cauchy_guide, "Cauchy||Cauchy");
     check_pair(uniform_model, uniform_guide, "Uniform||Uniform");
+    check_pair(mvn_model, diagonal_guide, "Normal.to_event(1)||MultivariateNormal");
 }
 
 /* df against central differences of f at points from 1e-3 to 1e4 (h relative to x) */
