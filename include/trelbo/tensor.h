@@ -41,12 +41,15 @@ typedef struct tre_tensor {
     /* grad is another tensor's (a backward rule passed it on unchanged): a further
      * accumulation makes a new sum instead of adding into it */
     bool grad_borrowed;
-    /* Set by the library: the op that wrote this tensor found no NaN in it, so validation skips
-     * its NaN pass (writing into data afterwards voids this). */
+    /* Set by the library: the op that wrote this tensor, or tre_tensor_create or
+     * tre_tensor_write from host data, found no NaN in it, so validation skips its NaN pass. */
     bool known_no_nan;
 } tre_tensor;
 
-/* Persistent tensor from host data (NULL host: zeros). particles is 1 or P. */
+/* Persistent tensor from host data (NULL host: zeros). particles is 1 or P. Its data then
+ * changes only through tre_tensor_write: validation checks host data for NaN as it comes in
+ * (once, on the host) instead of in every step, so a NaN written into `data` directly is not
+ * named by validation (the ELBO's check for a non-finite log-prob still names the site). */
 tre_status tre_tensor_create(tre_ctx *ctx, tre_tensor **out, tre_dtype dtype, int64_t particles,
                              int ndim, const int64_t *shape, const void *host);
 void tre_tensor_destroy(tre_ctx *ctx, tre_tensor *t);

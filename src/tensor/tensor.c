@@ -85,6 +85,15 @@ static tre_ptensor *ptensor_new(tre_ctx *ctx, const char *what, tre_dtype dtype,
     return p;
 }
 
+/* Whether float data coming in from the host is free of NaN: validation then skips its NaN
+ * pass over the tensor every step (tensor.h: data changes only through tre_tensor_write). */
+static bool host_no_nan(tre_dtype dtype, const float *host, int64_t n) {
+    if (dtype != TRE_F32) return false;
+    bool nan = false;
+    for (int64_t i = 0; i < n; ++i) nan |= host[i] != host[i];
+    return !nan;
+}
+
 tre_status tre_tensor_create(tre_ctx *ctx, tre_tensor **out, tre_dtype dtype, int64_t particles,
                              int ndim, const int64_t *shape, const void *host) {
     if (!ctx || !out) return TRE_ERR_INVALID_ARG;
@@ -101,6 +110,7 @@ tre_status tre_tensor_create(tre_ctx *ctx, tre_tensor **out, tre_dtype dtype, in
         tre_tensor_destroy(ctx, &p->t);
         return tre_backend_check(ctx, rc, "upload");
     }
+    p->t.known_no_nan = dtype == TRE_F32 && (!host || host_no_nan(dtype, host, particles * p->t.numel));
     *out = &p->t;
     return TRE_OK;
 }
@@ -159,9 +169,12 @@ tre_status tre_tensor_write(tre_ctx *ctx, tre_tensor *t, const void *host, int64
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
                             "tre_tensor_write: count %lld differs from the tensor's %lld elements",
                             (long long)count, (long long)n);
-    t->known_no_nan = false; /* validation looks again */
-    return tre_backend_check(ctx, ctx->be->upload(ctx->be->impl, t->data, host, (size_t)n * 4),
-                             "upload");
+    t->known_no_nan = false;
+    if (tre_backend_check(ctx, ctx->be->upload(ctx->be->impl, t->data, host, (size_t)n * 4),
+                          "upload") != TRE_OK)
+        return ctx->status;
+    t->known_no_nan = host_no_nan(t->dtype, host, n);
+    return TRE_OK;
 }
 
 tre_tensor *tre_full(tre_ctx *ctx, int ndim, const int64_t *shape, float v) {

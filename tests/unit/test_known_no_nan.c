@@ -175,12 +175,64 @@ static void test_mark_follows_validation_and_values(void **state) {
     }
 }
 
+/* Persistent data is checked once, on the host, as it comes in (tre_tensor_create,
+ * tre_tensor_write): validation then skips its pass over it in every step. A NaN written
+ * through tre_tensor_write is still named by validation; one written into data directly (the
+ * contract says not to) is caught only by the ELBO's non-finite check. */
+static tre_tensor *data_model(tre_ctx *c, const void *args) {
+    tre_tensor *x = (tre_tensor *)args;
+    tre_plate(c, "rows", 4, 0);
+    tre_sample(c, "y", tre_normal(c, x, tre_scalar(c, 1.f)), tre_scalar(c, 0.5f));
+    tre_plate_end(c);
+    return NULL;
+}
+
+static void test_persistent_data_is_checked_as_it_comes_in(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(4);
+    const int64_t n = 4;
+    const float clean[4] = {0.f, 1.f, 0.5f, -2.f}, dirty[4] = {0.f, NAN, 1.f, 2.f};
+    const float infinite[4] = {INFINITY, 0.f, -INFINITY, 1.f}; /* no NaN */
+    const int32_t idx[4] = {0, 1, 2, 3};
+    tre_tensor *x = NULL, *bad = NULL, *zeros = NULL, *ix = NULL, *inf = NULL;
+    TT_OK(ctx, tre_tensor_create(ctx, &x, TRE_F32, 1, 1, &n, clean));
+    TT_OK(ctx, tre_tensor_create(ctx, &bad, TRE_F32, 1, 1, &n, dirty));
+    TT_OK(ctx, tre_tensor_create(ctx, &zeros, TRE_F32, 1, 1, &n, NULL));
+    TT_OK(ctx, tre_tensor_create(ctx, &ix, TRE_I32, 1, 1, &n, idx));
+    TT_OK(ctx, tre_tensor_create(ctx, &inf, TRE_F32, 1, 1, &n, infinite));
+    assert_true(x->known_no_nan);
+    assert_true(inf->known_no_nan);
+    assert_false(bad->known_no_nan);
+    assert_true(zeros->known_no_nan);
+    assert_false(ix->known_no_nan);
+    const tre_elbo_opts o = {.num_particles = 2};
+    tre_elbo_result r;
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, data_model, no_guide, bad, &o, &r), TRE_ERR_DIST, "not NaN");
+    assert_non_null(strstr(tre_ctx_error(ctx), "site \"y\""));
+    tre_ctx_clear_error(ctx); /* sticky: the write would return it */
+    TT_OK(ctx, tre_tensor_write(ctx, x, dirty, n));
+    assert_false(x->known_no_nan);
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, data_model, no_guide, x, &o, &r), TRE_ERR_DIST, "not NaN");
+    tre_ctx_clear_error(ctx);
+    TT_OK(ctx, tre_tensor_write(ctx, x, clean, n));
+    assert_true(x->known_no_nan);
+    TT_OK(ctx, tre_elbo(ctx, data_model, no_guide, x, &o, &r));
+    /* a direct write: validation trusts the check made at the write */
+    ((float *)x->data)[1] = NAN; /* CPU backend: host memory */
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, data_model, no_guide, x, &o, &r), TRE_ERR_DIST, "not finite");
+    assert_null(strstr(tre_ctx_error(ctx), "not NaN"));
+    tre_tensor_destroy(ctx, x), tre_tensor_destroy(ctx, bad), tre_tensor_destroy(ctx, zeros);
+    tre_tensor_destroy(ctx, ix), tre_tensor_destroy(ctx, inf);
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_binary_notes_nan),
         cmocka_unit_test(test_unary_notes_nan),
         cmocka_unit_test(test_nan_made_by_an_op_fails_validation),
         cmocka_unit_test(test_mark_follows_validation_and_values),
+        cmocka_unit_test(test_persistent_data_is_checked_as_it_comes_in),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
