@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages trelbo builds and tests with, when they are missing.
+# Installs the Debian packages trelbo builds with, and any named as arguments (the test script's
+# extra compiler), when they are missing.
 set -euo pipefail
-pkgs=(build-essential cmake libcmocka-dev libopenblas-dev libopenblas-openmp-dev python3)
+pkgs=(build-essential cmake libcmocka-dev libopenblas-dev libopenblas-openmp-dev python3 "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

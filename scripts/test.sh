@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds (with the CUDA backend where nvcc
-# exists, warnings as errors), runs every ctest label, then rebuilds the library with
-# AddressSanitizer + UndefinedBehaviorSanitizer and without -march=native and runs the unit suite
-# under them, and the CUDA backend's code in its emulated (host) build against the CPU backend.
+# exists, warnings as errors), runs every ctest label, builds and runs them again with clang, then
+# rebuilds the library with AddressSanitizer + UndefinedBehaviorSanitizer and without
+# -march=native and runs the unit suite under them, and the CUDA backend's code in its emulated
+# (host) build against the CPU backend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh clang libomp-dev
 jobs=$(nproc)
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
@@ -16,6 +17,12 @@ cmake --install build --prefix build/install-test >/dev/null
 cmake -S examples/installed_consumer -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/install-test"
 cmake --build build/consumer -j"$jobs"
 build/consumer/train
+
+# The same library and tests built by clang, warnings as errors (a training binary may be built
+# with either compiler)
+CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release -DTRELBO_CUDA=OFF
+cmake --build build-clang -j"$jobs"
+(cd build-clang && ctest --output-on-failure -j"$jobs")
 
 # (without -march=native: the kernels' portable paths, which the native builds never take; the
 # emulated build below runs the unit suite natively under the same sanitizers)

@@ -99,7 +99,7 @@ static inline float table_log_prob(const float *lsm, float kf, float v) {
     const int in_range = (v >= 0.f) & (v < kf);
     const int32_t i = (int32_t)(in_range ? v : 0.f);
     const float t = lsm[i];
-    return in_range & ((float)i == v) ? t : NAN;
+    return (in_range & ((float)i == v)) ? t : NAN;
 }
 
 /* Logits shared by every particle (rows [P, M], logits' particle stride 0: a guide's
