@@ -60,6 +60,15 @@ tre_status tre_ctx_sync(tre_ctx *ctx);
 tre_status tre_ctx_set_particles(tre_ctx *ctx, int64_t particles);
 int64_t tre_ctx_particles(const tre_ctx *ctx);
 
+/* Where the context's random stream stands: its random ops draw, in turn, from the Philox
+ * streams at positions 0, 1, 2, ... under its seed. A training loop resumed from a checkpoint
+ * (tre_param_store_save, tre_adam_save, and this position) in a context made with the same
+ * seed draws the numbers the uninterrupted run would have drawn once it sets the position
+ * saved with it (torch.get_rng_state / set_rng_state). Setting is for between steps: inside a
+ * model or guide, or a step capture, it fails. */
+uint64_t tre_ctx_rng_position(const tre_ctx *ctx);
+tre_status tre_ctx_set_rng_position(tre_ctx *ctx, uint64_t position);
+
 /* Start a new step: pops every handler still on the stack (calling its exit hook), releases
  * every step-scoped object (tensors made by ops, traces, handlers made by the constructors,
  * dicts) and clears the error state. After the first step the step

@@ -37,6 +37,16 @@ void tre_adam_destroy(tre_ctx *ctx, tre_adam *opt);
 tre_status tre_adam_step(tre_ctx *ctx, tre_adam *opt);
 /* lr * lrd^(steps done): the rate the latest step used for a param updated in every step. */
 double tre_adam_lr(const tre_adam *opt);
+/* Save the optimiser's state (per param: moments, step count, decayed rate) to a file, or
+ * replace it with a saved one, as Pyro's PyroOptim.save / load. The hyperparameters are the
+ * optimiser's own (tre_adam_opts), not the file's. A saved state belongs to a param of the
+ * store by name and must match its unconstrained shape: load the param store first. Errors
+ * name the path and the param (TRE_ERR_IO for a file that cannot be read or is damaged,
+ * TRE_ERR_PARAM for a param missing or of another shape) and leave the state as it was. Not
+ * inside a model or guide; loading ends the current step. Same file handling as
+ * tre_param_store_save. */
+tre_status tre_adam_save(tre_ctx *ctx, const tre_adam *opt, const char *path);
+tre_status tre_adam_load(tre_ctx *ctx, tre_adam *opt, const char *path);
 
 /* One SVI step: tre_elbo with gradients, then tre_adam_step. *loss receives the loss (NaN when
  * the step fails). */

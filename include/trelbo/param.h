@@ -60,6 +60,17 @@ const tre_param_entry *tre_param_store_at(const tre_ctx *ctx, int64_t i);
  * longer valid afterwards (as after the next evaluation). */
 tre_status tre_param_store_remove(tre_ctx *ctx, const char *name);
 tre_status tre_param_store_clear(tre_ctx *ctx);
+/* Save the store to a file (each param's name, constraint and unconstrained value), or merge
+ * a saved one into the store, as Pyro's ParamStoreDict.save / load: each saved param replaces
+ * the one of its name, or joins the store; the others stay. A loaded param is a new param to an
+ * optimiser (load the optimiser's state after the store's to continue it: tre_adam_load).
+ * Not inside a model or guide (or a step capture); loading ends the current step first, as
+ * removing does. The file is written to "<path>.tmp" and renamed over path when complete, so a
+ * run stopped during a save keeps its previous file. A file that cannot be read, is not a
+ * param store, or is cut short or damaged gives TRE_ERR_IO naming the path and leaves the store
+ * as it was. The format is trelbo's own (versioned), in the machine's byte order. */
+tre_status tre_param_store_save(tre_ctx *ctx, const char *path);
+tre_status tre_param_store_load(tre_ctx *ctx, const char *path);
 /* The constrained value T(u) of an entry (step-scoped). */
 tre_tensor *tre_param_constrained(tre_ctx *ctx, const tre_param_entry *e);
 

@@ -19,7 +19,8 @@ typedef enum tre_status {
     TRE_ERR_MODEL,         /* model/guide mismatch (e.g. a non-auxiliary guide-only site) */
     TRE_ERR_OUT_OF_MEMORY,
     TRE_ERR_BACKEND,       /* the backend failed or is not available */
-    TRE_ERR_UNSUPPORTED    /* asked for something this build does not provide */
+    TRE_ERR_UNSUPPORTED,   /* asked for something this build does not provide */
+    TRE_ERR_IO             /* a checkpoint file that cannot be read or written, or is not one */
 } tre_status;
 
 /* A short constant name for a status ("TRE_ERR_SHAPE"). */

@@ -170,6 +170,17 @@ void *tre_step_data(tre_ctx *ctx, size_t bytes) {
 
 uint64_t tre_rng_next_stream(tre_ctx *ctx) { return ctx->rng_stream++; }
 
+uint64_t tre_ctx_rng_position(const tre_ctx *ctx) { return ctx ? ctx->rng_stream : 0; }
+
+tre_status tre_ctx_set_rng_position(tre_ctx *ctx, uint64_t position) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    if (tre_ctx_in_program(ctx))
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
+                            "tre_ctx_set_rng_position: called inside a model or guide, or a step capture");
+    ctx->rng_stream = position;
+    return TRE_OK;
+}
+
 void tre_step_sig_mix(tre_ctx *ctx, const void *p, size_t n) {
     if (!ctx->step_sig_on) return;
     /* FNV-1a over the bytes, continued from the signature so far */

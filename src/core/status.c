@@ -19,6 +19,7 @@ const char *tre_status_name(tre_status s) {
     case TRE_ERR_OUT_OF_MEMORY: return "TRE_ERR_OUT_OF_MEMORY";
     case TRE_ERR_BACKEND: return "TRE_ERR_BACKEND";
     case TRE_ERR_UNSUPPORTED: return "TRE_ERR_UNSUPPORTED";
+    case TRE_ERR_IO: return "TRE_ERR_IO";
     }
     return "TRE_ERR_UNKNOWN";
 }

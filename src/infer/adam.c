@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../core/binfile.h"
 #include "../core/ctx_impl.h"
 #include "../tensor/tensor_impl.h"
 
@@ -171,6 +172,130 @@ tre_status tre_adam_step(tre_ctx *ctx, tre_adam *opt) {
                           "adam_update");
     }
     if (tre_ok(ctx)) opt->lr *= o->lrd;
+    return ctx->status;
+}
+
+/* ---- save and load (Pyro's PyroOptim.save / load) ---------------------------------------- */
+
+static const char adam_magic[8] = {'T', 'R', 'E', 'A', 'D', 'A', 'M', 'S'};
+
+static tre_status check_own(tre_ctx *ctx, const tre_adam *opt, const char *what) {
+    if (!opt) return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: optimiser is NULL", what);
+    if (opt->ctx != ctx)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: the optimiser was created for another context", what);
+    if (tre_ctx_in_program(ctx))
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: called inside a model or guide, or a step capture", what);
+    return TRE_OK;
+}
+
+tre_status tre_adam_save(tre_ctx *ctx, const tre_adam *opt, const char *path) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    const char *what = "tre_adam_save";
+    if (check_own(ctx, opt, what) != TRE_OK) return ctx->status;
+    uint64_t count = 0; /* the states of params still in the store */
+    for (int64_t i = 0; i < opt->count; ++i)
+        count += state_current(&opt->states[i], tre_param_store_get(ctx, opt->states[i].name));
+    tre_bin_writer w;
+    if (!tre_bin_create(ctx, &w, what, path, adam_magic)) return ctx->status;
+    tre_bin_put_f64(&w, opt->lr);
+    tre_bin_put_u64(&w, count);
+    for (int64_t i = 0; i < opt->count; ++i) {
+        const adam_state *st = &opt->states[i];
+        if (!state_current(st, tre_param_store_get(ctx, st->name))) continue;
+        tre_bin_put(&w, &st->step, sizeof st->step);
+        tre_bin_put_f64(&w, st->lr);
+        tre_bin_put_tensor(ctx, &w, st->name, st->m);
+        tre_bin_put_tensor(ctx, &w, st->name, st->v);
+    }
+    return tre_bin_commit(ctx, &w, what);
+}
+
+typedef struct saved_state {
+    int64_t step;
+    double lr;
+    tre_bin_tensor m, v;
+    const tre_param_entry *e;
+} saved_state;
+
+/* Every state parsed and matched to its param (by name, of the same shape) before the
+ * optimiser changes. */
+static saved_state *parse_states(tre_ctx *ctx, tre_bin_reader *r, const char *path, double *lr,
+                                 uint64_t *count) {
+    const char *what = "tre_adam_load";
+    if (!tre_bin_get(r, lr, sizeof *lr) || !(*lr > 0)) {
+        tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" is cut short or damaged (its header)", what, path);
+        return NULL;
+    }
+    /* a state: step and rate (16 bytes), then two tensor records (13 bytes or more each) */
+    saved_state *ss = tre_bin_get_count(ctx, r, what, path, 42, sizeof *ss, count);
+    if (!ss) return NULL;
+    for (uint64_t i = 0; i < *count; ++i) {
+        saved_state *s = &ss[i];
+        const bool read = tre_bin_get(r, &s->step, sizeof s->step) && tre_bin_get(r, &s->lr, sizeof s->lr) &&
+                          tre_bin_get_tensor(r, &s->m) && tre_bin_get_tensor(r, &s->v);
+        if (!read || s->step < 0 || !(s->lr > 0) || s->m.name_len != s->v.name_len ||
+            memcmp(s->m.name, s->v.name, s->m.name_len) != 0 ||
+            !tre_shape_equal(s->m.ndim, s->m.shape, s->v.ndim, s->v.shape)) {
+            tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" is cut short or damaged (state %llu of %llu)",
+                         what, path, (unsigned long long)i + 1, (unsigned long long)*count);
+            break;
+        }
+        char *name = tre_bin_name_dup(&s->m);
+        s->e = name ? tre_param_store_get(ctx, name) : NULL;
+        if (!name) {
+            tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "%s: out of memory", what);
+        } else if (!s->e) {
+            tre_ctx_fail(ctx, TRE_ERR_PARAM, "%s: \"%s\" holds a state for param \"%s\", which is "
+                         "not in the store (load the param store first)", what, path, name);
+        } else if (!tre_shape_equal(s->m.ndim, s->m.shape, s->e->unconstrained->ndim, s->e->unconstrained->shape)) {
+            char s1[96], s2[96];
+            tre_ctx_fail(ctx, TRE_ERR_PARAM, "%s: \"%s\" holds a state of shape %s for param \"%s\" "
+                         "of unconstrained shape %s", what, path, tre_shape_str(s1, sizeof s1, s->m.ndim, s->m.shape),
+                         name, tre_shape_str(s2, sizeof s2, s->e->unconstrained->ndim, s->e->unconstrained->shape));
+        }
+        for (uint64_t j = 0; j < i && tre_ok(ctx); ++j)
+            if (ss[j].e == s->e)
+                tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" holds two states for param \"%s\"", what, path, name);
+        free(name);
+        if (!tre_ok(ctx)) break;
+    }
+    if (tre_ok(ctx) && r->at != r->len)
+        tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" has %zu bytes past its last state", what, path, r->len - r->at);
+    if (!tre_ok(ctx)) {
+        free(ss);
+        return NULL;
+    }
+    return ss;
+}
+
+tre_status tre_adam_load(tre_ctx *ctx, tre_adam *opt, const char *path) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    const char *what = "tre_adam_load";
+    if (check_own(ctx, opt, what) != TRE_OK) return ctx->status;
+    tre_ctx_step_reset(ctx); /* clears a pending error: the writes below report their own */
+    tre_bin_reader r;
+    if (!tre_bin_open(ctx, &r, what, path, adam_magic)) return ctx->status;
+    double lr = 0;
+    uint64_t count = 0;
+    saved_state *ss = parse_states(ctx, &r, path, &lr, &count);
+    if (ss) {
+        /* the saved state replaces the whole state */
+        for (int64_t i = 0; i < opt->count; ++i) state_release(ctx, &opt->states[i]);
+        opt->count = 0;
+        for (uint64_t i = 0; i < count && tre_ok(ctx); ++i) {
+            const saved_state *s = &ss[i];
+            if (!add_state(ctx, opt, s->e)) break;
+            adam_state *st = &opt->states[opt->count - 1];
+            st->step = s->step;
+            st->lr = s->lr;
+            tre_tensor_write(ctx, st->m, s->m.data, s->m.numel);
+            tre_tensor_write(ctx, st->v, s->v.data, s->v.numel);
+        }
+        qsort(opt->states, (size_t)opt->count, sizeof *opt->states, by_id);
+        if (tre_ok(ctx)) opt->lr = lr;
+    }
+    free(ss);
+    tre_bin_close(&r);
     return ctx->status;
 }
 

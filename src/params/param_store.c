@@ -2,6 +2,7 @@
  * and constrained reads that remember their entry. */
 #include <stdlib.h>
 #include <string.h>
+#include "../core/binfile.h"
 #include "../poutine/poutine_impl.h"
 
 static void *heap_alloc(void *user, size_t bytes) { (void)user; return malloc(bytes); }
@@ -88,24 +89,15 @@ tre_tensor *tre_param_constrained(tre_ctx *ctx, const tre_param_entry *e) {
     return v;
 }
 
-static tre_param_entry *store_insert(tre_ctx *ctx, const char *name, tre_constraint c,
-                                     const tre_tensor *init) {
+/* A new entry holding `stored` (a persistent unconstrained tensor it then owns; destroyed
+ * when the entry cannot be made). */
+static tre_param_entry *store_add(tre_ctx *ctx, const char *name, tre_constraint c, tre_tensor *stored) {
     tre_param_store *st = &ctx->params;
-    if (init->dtype != TRE_F32) {
-        tre_ctx_fail(ctx, TRE_ERR_PARAM, "param \"%s\": init must be a float32 tensor", name);
-        return NULL;
-    }
-    if (init->particles != 1) {
-        tre_ctx_fail(ctx, TRE_ERR_PARAM, "param \"%s\": init must be shared by all particles "
-                     "(extent 1), got extent %lld", name, (long long)init->particles);
-        return NULL;
-    }
-    tre_tensor *u = tre_transform_inv(ctx, c, init);
-    if (!u) return NULL;
     if (st->count == st->cap) {
         int64_t cap = st->cap ? st->cap * 2 : 16;
         tre_param_entry **es = realloc(st->entries, (size_t)cap * sizeof *es);
         if (!es) {
+            tre_tensor_destroy(ctx, stored);
             tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "param \"%s\": out of memory", name);
             return NULL;
         }
@@ -116,9 +108,8 @@ static tre_param_entry *store_insert(tre_ctx *ctx, const char *name, tre_constra
     tre_param_entry *e = ei ? &ei->pub : NULL;
     char *n = e ? malloc(strlen(name) + 1) : NULL;
     if (n) strcpy(n, name);
-    tre_tensor *stored = n ? tre_tensor_persist_copy(ctx, u) : NULL;
-    if (!stored || !tre_strmap_put(&st->by_name, n, e)) {
-        if (stored) tre_tensor_destroy(ctx, stored);
+    if (!n || !tre_strmap_put(&st->by_name, n, e)) {
+        tre_tensor_destroy(ctx, stored);
         free(n);
         free(ei);
         tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "param \"%s\": out of memory", name);
@@ -132,6 +123,22 @@ static tre_param_entry *store_insert(tre_ctx *ctx, const char *name, tre_constra
     st->entries[st->count++] = e;
     st->generation++;
     return e;
+}
+
+static tre_param_entry *store_insert(tre_ctx *ctx, const char *name, tre_constraint c,
+                                     const tre_tensor *init) {
+    if (init->dtype != TRE_F32) {
+        tre_ctx_fail(ctx, TRE_ERR_PARAM, "param \"%s\": init must be a float32 tensor", name);
+        return NULL;
+    }
+    if (init->particles != 1) {
+        tre_ctx_fail(ctx, TRE_ERR_PARAM, "param \"%s\": init must be shared by all particles "
+                     "(extent 1), got extent %lld", name, (long long)init->particles);
+        return NULL;
+    }
+    tre_tensor *u = tre_transform_inv(ctx, c, init);
+    tre_tensor *stored = u ? tre_tensor_persist_copy(ctx, u) : NULL; /* sets the error */
+    return stored ? store_add(ctx, name, c, stored) : NULL;
 }
 
 tre_tensor *tre_param_store_read(tre_ctx *ctx, const tre_msg *msg) {
@@ -185,5 +192,103 @@ tre_status tre_param_store_collect_grads(tre_ctx *ctx) {
         tre_backend_check(ctx, rc, "param gradient copy");
     }
     tre_param_store_forget_step_grads(ctx);
+    return ctx->status;
+}
+
+/* ---- save and load (Pyro's ParamStoreDict.save / load) ---------------------------------- */
+
+static const char param_magic[8] = {'T', 'R', 'E', 'P', 'A', 'R', 'A', 'M'};
+
+typedef struct saved_param {
+    tre_constraint constraint;
+    tre_bin_tensor value;
+} saved_param;
+
+tre_status tre_param_store_save(tre_ctx *ctx, const char *path) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    const char *what = "tre_param_store_save";
+    if (tre_ctx_in_program(ctx))
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: called inside a model or guide, or a step capture", what);
+    tre_bin_writer w;
+    if (!tre_bin_create(ctx, &w, what, path, param_magic)) return ctx->status;
+    tre_bin_put_u64(&w, (uint64_t)ctx->params.count);
+    for (int64_t i = 0; i < ctx->params.count; ++i) {
+        const tre_param_entry *e = ctx->params.entries[i];
+        const int32_t kind = (int32_t)e->constraint.kind;
+        tre_bin_put(&w, &kind, sizeof kind);
+        tre_bin_put(&w, &e->constraint.lower, sizeof e->constraint.lower);
+        tre_bin_put(&w, &e->constraint.upper, sizeof e->constraint.upper);
+        tre_bin_put_tensor(ctx, &w, e->name, e->unconstrained);
+    }
+    return tre_bin_commit(ctx, &w, what);
+}
+
+/* Every record parsed and checked before the store changes: a damaged file changes nothing. */
+static saved_param *parse_params(tre_ctx *ctx, tre_bin_reader *r, const char *path, uint64_t *count) {
+    const char *what = "tre_param_store_load";
+    /* a record: the constraint (12 bytes), then a tensor record (13 bytes or more) */
+    saved_param *ps = tre_bin_get_count(ctx, r, what, path, 25, sizeof *ps, count);
+    if (!ps) return NULL;
+    for (uint64_t i = 0; i < *count; ++i) {
+        int32_t kind;
+        saved_param *p = &ps[i];
+        const bool read = tre_bin_get(r, &kind, sizeof kind) &&
+                          tre_bin_get(r, &p->constraint.lower, sizeof p->constraint.lower) &&
+                          tre_bin_get(r, &p->constraint.upper, sizeof p->constraint.upper) &&
+                          tre_bin_get_tensor(r, &p->value);
+        if (!read || kind < TRE_REAL || kind > TRE_LOWER_CHOLESKY) {
+            tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" is cut short or damaged (param %llu of %llu)",
+                         what, path, (unsigned long long)i + 1, (unsigned long long)*count);
+            free(ps);
+            return NULL;
+        }
+        p->constraint.kind = (tre_constraint_kind)kind;
+    }
+    if (r->at != r->len) {
+        tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" has %zu bytes past its last param", what, path, r->len - r->at);
+        free(ps);
+        return NULL;
+    }
+    return ps;
+}
+
+/* The saved value as a param: a new tensor for an existing entry (a new param to the
+ * optimiser: its id changes, its gradient buffer goes), or a new entry. */
+static tre_status load_param(tre_ctx *ctx, const saved_param *p) {
+    char *name = tre_bin_name_dup(&p->value);
+    tre_tensor *t = NULL;
+    if (!name) return tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "tre_param_store_load: out of memory");
+    if (tre_tensor_create(ctx, &t, TRE_F32, 1, p->value.ndim, p->value.shape, p->value.data) != TRE_OK) {
+        free(name);
+        return ctx->status;
+    }
+    tre_param_entry *e = tre_strmap_get(&ctx->params.by_name, name);
+    if (!e) {
+        store_add(ctx, name, p->constraint, t);
+    } else {
+        tre_tensor_destroy(ctx, e->unconstrained);
+        tre_tensor_destroy(ctx, e->grad);
+        e->grad = NULL;
+        e->unconstrained = t;
+        e->constraint = p->constraint;
+        t->requires_grad = true;
+        ((tre_param_entry_impl *)e)->id = ++ctx->params.next_id;
+        ctx->params.generation++;
+    }
+    free(name);
+    return ctx->status;
+}
+
+tre_status tre_param_store_load(tre_ctx *ctx, const char *path) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    if (end_step_for_removal(ctx, "tre_param_store_load") != TRE_OK) return ctx->status;
+    tre_bin_reader r;
+    if (!tre_bin_open(ctx, &r, "tre_param_store_load", path, param_magic)) return ctx->status;
+    uint64_t count = 0;
+    saved_param *ps = parse_params(ctx, &r, path, &count);
+    for (uint64_t i = 0; ps && i < count && load_param(ctx, &ps[i]) == TRE_OK; ++i) {
+    }
+    free(ps);
+    tre_bin_close(&r);
     return ctx->status;
 }

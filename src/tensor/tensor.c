@@ -87,10 +87,15 @@ static tre_ptensor *ptensor_new(tre_ctx *ctx, const char *what, tre_dtype dtype,
 
 /* Whether float data coming in from the host is free of NaN: validation then skips its NaN
  * pass over the tensor every step (tensor.h: data changes only through tre_tensor_write). */
-static bool host_no_nan(tre_dtype dtype, const float *host, int64_t n) {
+static bool host_no_nan(tre_dtype dtype, const void *host, int64_t n) {
     if (dtype != TRE_F32) return false;
+    const unsigned char *b = host; /* any alignment (a checkpoint's records are packed) */
     bool nan = false;
-    for (int64_t i = 0; i < n; ++i) nan |= host[i] != host[i];
+    for (int64_t i = 0; i < n; ++i) {
+        float v;
+        memcpy(&v, b + 4 * i, sizeof v);
+        nan |= v != v;
+    }
     return !nan;
 }
 

@@ -1,0 +1,318 @@
+/* Checkpoints of a training run: the param store and the optimiser saved to files and loaded,
+ * with the random stream's position. A run resumed in a fresh context continues the
+ * uninterrupted one bit for bit (losses and params); a load merges into the store as Pyro's
+ * does; a file that is missing, of the other kind, of another version, cut short at any byte or
+ * with bytes past its end is an error naming the path that changes nothing; an optimiser state
+ * whose param is missing or of another shape is an error naming the param; and none of them
+ * may run inside a model. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, access */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "test_support.h"
+
+static char dir[64];
+
+static const char *path_of(const char *name) {
+    static char p[4][128];
+    static int slot;
+    slot = (slot + 1) % 4;
+    snprintf(p[slot], sizeof p[slot], "%s/%s", dir, name);
+    return p[slot];
+}
+
+/* y_i ~ Normal(mu + offset_g(i), sigma) over 12 rows in 3 groups, with a simplex weight on
+ * the group offsets and a Bernoulli latent (score function: the random stream matters) */
+static const float ys[12] = {0.3f, 1.2f, -0.4f, 2.0f, 0.9f, 1.1f, 0.2f, -0.8f, 1.6f, 0.5f, 0.0f, 1.4f};
+
+static tre_tensor *model(tre_ctx *c, const void *args) {
+    const tre_tensor *y = args;
+    tre_tensor *mu = tre_sample(c, "mu", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 2.f)), NULL);
+    tre_tensor *on = tre_sample(c, "on", tre_bernoulli_probs(c, tre_scalar(c, 0.4f)), NULL);
+    tre_tensor *w = tre_param(c, "w", tre_full(c, 1, (int64_t[]){3}, 1.f / 3), TRE_C_SIMPLEX);
+    tre_tensor *off = tre_sum(c, tre_mul(c, w, tre_from_host(c, 1, 1, (int64_t[]){3}, (float[]){-1.f, 0.f, 1.f})));
+    tre_tensor *loc = tre_add(c, mu, tre_mul(c, on, off));
+    tre_plate(c, "rows", 12, 0);
+    tre_sample(c, "y", tre_normal(c, loc, tre_scalar(c, 1.f)), y);
+    tre_plate_end(c);
+    return NULL;
+}
+static tre_tensor *guide(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *m = tre_param(c, "m", tre_scalar(c, 0.f), TRE_C_REAL);
+    tre_tensor *s = tre_param(c, "s", tre_scalar(c, 1.f), TRE_C_POSITIVE);
+    tre_tensor *p = tre_param(c, "p", tre_scalar(c, 0.5f), TRE_C_UNIT_INTERVAL);
+    tre_sample(c, "mu", tre_normal(c, m, s), NULL);
+    tre_sample(c, "on", tre_bernoulli_probs(c, p), NULL);
+    return NULL;
+}
+
+static const tre_adam_opts adam_opts = {.lr = 0.05, .clip_norm = 10.0, .lrd = 0.99};
+static const tre_elbo_opts elbo_opts = {.num_particles = 4};
+
+typedef struct run {
+    tre_ctx *ctx;
+    tre_adam *opt;
+    tre_tensor *y;
+} run;
+
+static run run_new(void) {
+    run r = {tt_ctx(11), NULL, NULL};
+    TT_OK(r.ctx, tre_adam_create(r.ctx, &adam_opts, &r.opt));
+    r.y = tt_data(r.ctx, 12, ys);
+    return r;
+}
+static void run_free(run *r) {
+    tre_adam_destroy(r->ctx, r->opt);
+    tre_ctx_destroy(r->ctx);
+}
+static void steps(run *r, int n, double *losses) {
+    for (int i = 0; i < n; ++i) TT_OK(r->ctx, tre_svi_step(r->ctx, model, guide, r->y, &elbo_opts, r->opt, &losses[i]));
+}
+/* every param's unconstrained values, in store order, into out (at most cap floats) */
+static int params_of(tre_ctx *ctx, float *out, int cap) {
+    int n = 0;
+    for (int64_t i = 0; i < tre_param_store_size(ctx); ++i) {
+        const tre_tensor *u = tre_param_store_at(ctx, i)->unconstrained;
+        assert_true(n + u->numel <= cap);
+        TT_OK(ctx, tre_tensor_to_host(ctx, u, out + n, u->numel));
+        n += (int)u->numel;
+    }
+    return n;
+}
+
+static void test_resume_continues_the_run_bit_for_bit(void **state) {
+    (void)state;
+    double straight[20], first[10], resumed[10];
+    run a = run_new();
+    steps(&a, 20, straight);
+    float pa[16], pb[16];
+    const int na = params_of(a.ctx, pa, 16);
+
+    run b = run_new();
+    steps(&b, 10, first);
+    TT_OK(b.ctx, tre_param_store_save(b.ctx, path_of("store")));
+    TT_OK(b.ctx, tre_adam_save(b.ctx, b.opt, path_of("adam")));
+    const uint64_t position = tre_ctx_rng_position(b.ctx);
+    assert_true(position > 0);
+    run_free(&b);
+
+    run c = run_new();
+    TT_OK(c.ctx, tre_param_store_load(c.ctx, path_of("store")));
+    TT_OK(c.ctx, tre_adam_load(c.ctx, c.opt, path_of("adam")));
+    TT_OK(c.ctx, tre_ctx_set_rng_position(c.ctx, position));
+    steps(&c, 10, resumed);
+    for (int i = 0; i < 10; ++i) assert_true(first[i] == straight[i]);
+    for (int i = 0; i < 10; ++i)
+        if (resumed[i] != straight[10 + i]) fail_msg("step %d: loss %.9g resumed, %.9g straight", 10 + i, resumed[i], straight[10 + i]);
+    assert_int_equal(params_of(c.ctx, pb, 16), na);
+    for (int i = 0; i < na; ++i) assert_true(pa[i] == pb[i]);
+    assert_true(tre_adam_lr(c.opt) == tre_adam_lr(a.opt));
+    assert_int_equal(access(path_of("store.tmp"), F_OK), -1); /* renamed into place */
+    run_free(&c);
+
+    /* without the optimiser's state the moments start afresh: another trajectory */
+    run d = run_new();
+    TT_OK(d.ctx, tre_param_store_load(d.ctx, path_of("store")));
+    TT_OK(d.ctx, tre_ctx_set_rng_position(d.ctx, position));
+    steps(&d, 10, resumed);
+    assert_true(resumed[9] != straight[19]);
+    run_free(&d);
+    run_free(&a);
+}
+
+static void test_load_merges_into_the_store(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    tre_tensor *v3 = tre_from_host(ctx, 1, 1, (int64_t[]){3}, (float[]){1.f, 2.f, 3.f});
+    assert_non_null(tre_param(ctx, "a", v3, TRE_C_POSITIVE));
+    assert_non_null(tre_param(ctx, "b", tre_scalar(ctx, 0.25f), TRE_C_INTERVAL(0.f, 2.f)));
+    TT_OK(ctx, tre_param_store_save(ctx, path_of("merge")));
+    TT_OK(ctx, tre_param_store_clear(ctx));
+    assert_non_null(tre_param(ctx, "b", tre_full(ctx, 1, (int64_t[]){2}, 5.f), TRE_C_REAL));
+    assert_non_null(tre_param(ctx, "c", tre_scalar(ctx, 7.f), TRE_C_REAL));
+    TT_OK(ctx, tre_param_store_load(ctx, path_of("merge")));
+    assert_int_equal(tre_param_store_size(ctx), 3);
+    const tre_param_entry *a = tre_param_store_get(ctx, "a"), *b = tre_param_store_get(ctx, "b"),
+                          *c = tre_param_store_get(ctx, "c");
+    assert_non_null(a), assert_non_null(b), assert_non_null(c);
+    assert_int_equal(a->constraint.kind, TRE_POSITIVE);
+    assert_int_equal(b->constraint.kind, TRE_INTERVAL);
+    assert_true(b->constraint.upper == 2.f);
+    assert_int_equal(b->unconstrained->ndim, 0); /* the saved [] replaced the [2] */
+    const float *ha = tt_host(ctx, tre_param_constrained(ctx, a), 0);
+    for (int i = 0; i < 3; ++i) TT_NEAR(ha[i], i + 1.0, 1e-6);
+    TT_NEAR(tt_at(ctx, tre_param_constrained(ctx, b), 0), 0.25, 1e-6);
+    TT_NEAR(tt_at(ctx, tre_param_constrained(ctx, c), 0), 7.0, 0);
+    /* a loaded value flows into the program: param() ignores init for a stored name */
+    TT_NEAR(tt_at(ctx, tre_param(ctx, "b", tre_scalar(ctx, 1.5f), TRE_C_INTERVAL(0.f, 2.f)), 0), 0.25, 1e-6);
+    tre_ctx_destroy(ctx);
+}
+
+static unsigned char *slurp(const char *path, long *len) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)*len + 8);
+    assert_int_equal(fread(b, 1, (size_t)*len, f), (size_t)*len);
+    fclose(f);
+    return b;
+}
+static void spill(const char *path, const unsigned char *b, long len) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+}
+
+/* the store as it was: "k" [2] = (0.5, -1) */
+static void expect_store_unchanged(tre_ctx *ctx) {
+    assert_int_equal(tre_param_store_size(ctx), 1);
+    const float *h = tt_host(ctx, tre_param_store_get(ctx, "k")->unconstrained, 0);
+    assert_true(h[0] == 0.5f && h[1] == -1.f);
+}
+
+static void test_bad_files_change_nothing(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    assert_non_null(tre_param(ctx, "x", tre_full(ctx, 1, (int64_t[]){4}, 3.f), TRE_C_REAL));
+    assert_non_null(tre_param(ctx, "longer name", tre_scalar(ctx, 2.f), TRE_C_POSITIVE));
+    TT_OK(ctx, tre_param_store_save(ctx, path_of("good")));
+    TT_OK(ctx, tre_param_store_clear(ctx));
+    assert_non_null(tre_param(ctx, "k", tre_from_host(ctx, 1, 1, (int64_t[]){2}, (float[]){0.5f, -1.f}), TRE_C_REAL));
+
+    TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("missing")), TRE_ERR_IO, "missing\": ");
+    tre_ctx_clear_error(ctx);
+    expect_store_unchanged(ctx);
+    long len;
+    unsigned char *b = slurp(path_of("good"), &len);
+    /* cut short at every byte: each is an error naming the path */
+    for (long cut = 0; cut < len; ++cut) {
+        spill(path_of("cut"), b, cut);
+        tre_status s = tre_param_store_load(ctx, path_of("cut"));
+        if (s != TRE_ERR_IO || !strstr(tre_ctx_error(ctx), path_of("cut")))
+            fail_msg("cut at %ld of %ld: %s (%s)", cut, len, tre_status_name(s), tre_ctx_error(ctx));
+        tre_ctx_clear_error(ctx);
+        expect_store_unchanged(ctx);
+    }
+    b[len] = 0;
+    spill(path_of("long"), b, len + 1);
+    TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("long")), TRE_ERR_IO, "1 bytes past its last param");
+    tre_ctx_clear_error(ctx);
+    expect_store_unchanged(ctx);
+    b[8] ^= 0x7f; /* the version */
+    spill(path_of("version"), b, len);
+    TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("version")), TRE_ERR_IO, "format version");
+    tre_ctx_clear_error(ctx);
+    b[8] ^= 0x7f;
+    b[2] = 'x'; /* the magic */
+    spill(path_of("magic"), b, len);
+    TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("magic")), TRE_ERR_IO, "is not a trelbo TREPARAM file");
+    tre_ctx_clear_error(ctx);
+    expect_store_unchanged(ctx);
+    free(b);
+    /* the context goes on: the good file loads */
+    TT_OK(ctx, tre_param_store_load(ctx, path_of("good")));
+    assert_int_equal(tre_param_store_size(ctx), 3);
+    TT_NEAR(tt_at(ctx, tre_param_constrained(ctx, tre_param_store_get(ctx, "longer name")), 0), 2.0, 1e-6);
+    /* a directory that does not exist: an error naming the file, nothing left behind */
+    TT_FAILS_WITH(ctx, tre_param_store_save(ctx, path_of("no/such/dir")), TRE_ERR_IO, "no/such/dir.tmp");
+    tre_ctx_clear_error(ctx);
+    tre_ctx_destroy(ctx);
+}
+
+static void test_optimiser_state_must_match_the_store(void **state) {
+    (void)state;
+    run r = run_new();
+    double losses[3];
+    steps(&r, 3, losses);
+    TT_OK(r.ctx, tre_adam_save(r.ctx, r.opt, path_of("opt")));
+    /* the store's file is not an optimiser's */
+    TT_OK(r.ctx, tre_param_store_save(r.ctx, path_of("opt-store")));
+    TT_FAILS_WITH(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("opt-store")), TRE_ERR_IO, "is not a trelbo TREADAMS file");
+    tre_ctx_clear_error(r.ctx);
+    /* a param of another shape, then a missing one: errors naming it, the state kept */
+    TT_OK(r.ctx, tre_param_store_remove(r.ctx, "m"));
+    assert_non_null(tre_param(r.ctx, "m", tre_full(r.ctx, 1, (int64_t[]){2}, 0.f), TRE_C_REAL));
+    TT_FAILS_WITH(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("opt")), TRE_ERR_PARAM, "param \"m\" of unconstrained shape [2]");
+    tre_ctx_clear_error(r.ctx);
+    TT_OK(r.ctx, tre_param_store_remove(r.ctx, "m"));
+    TT_FAILS_WITH(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("opt")), TRE_ERR_PARAM, "param \"m\", which is not in the store");
+    tre_ctx_clear_error(r.ctx);
+    long la, lb;
+    TT_OK(r.ctx, tre_adam_save(r.ctx, r.opt, path_of("opt-after")));
+    unsigned char *a = slurp(path_of("opt"), &la), *b = slurp(path_of("opt-after"), &lb);
+    /* the same states but m's (saved only while its param is in the store) */
+    assert_true(lb < la);
+    free(a), free(b);
+    /* cut short: an error, the state kept */
+    a = slurp(path_of("opt"), &la);
+    spill(path_of("opt-cut"), a, la - 3);
+    assert_non_null(tre_param(r.ctx, "m", tre_scalar(r.ctx, 0.f), TRE_C_REAL));
+    TT_FAILS_WITH(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("opt-cut")), TRE_ERR_IO, "cut short or damaged");
+    tre_ctx_clear_error(r.ctx);
+    TT_OK(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("opt")));
+    free(a);
+    run_free(&r);
+}
+
+/* None of them inside a program */
+static tre_tensor *saving_model(tre_ctx *c, const void *args) {
+    const int which = *(const int *)args;
+    tre_param(c, "q", tre_scalar(c, 1.f), TRE_C_REAL);
+    if (which == 0) tre_param_store_save(c, path_of("inside"));
+    if (which == 1) tre_param_store_load(c, path_of("inside"));
+    if (which == 2) tre_ctx_set_rng_position(c, 3);
+    return tre_sample(c, "z", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), NULL);
+}
+static tre_tensor *no_guide(tre_ctx *c, const void *args) {
+    (void)c, (void)args;
+    return NULL;
+}
+
+static void test_not_inside_a_program(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    const char *names[3] = {"tre_param_store_save", "tre_param_store_load", "tre_ctx_set_rng_position"};
+    for (int which = 0; which < 3; ++which) {
+        tre_elbo_result r;
+        TT_FAILS_WITH(ctx, tre_elbo(ctx, saving_model, no_guide, &which, &(tre_elbo_opts){.num_particles = 2}, &r),
+                      TRE_ERR_INVALID_ARG, names[which]);
+        assert_non_null(strstr(tre_ctx_error(ctx), "inside a model or guide"));
+        tre_ctx_clear_error(ctx);
+    }
+    /* the position: where the next random op draws */
+    TT_OK(ctx, tre_ctx_set_rng_position(ctx, 5));
+    const float *x = tt_host(ctx, tre_dist_sample(ctx, tre_normal(ctx, tre_scalar(ctx, 0.f), tre_scalar(ctx, 1.f)), 3), 0);
+    assert_int_equal(tre_ctx_rng_position(ctx), 6);
+    float first[3] = {x[0], x[1], x[2]};
+    TT_OK(ctx, tre_ctx_set_rng_position(ctx, 5));
+    x = tt_host(ctx, tre_dist_sample(ctx, tre_normal(ctx, tre_scalar(ctx, 0.f), tre_scalar(ctx, 1.f)), 3), 0);
+    for (int i = 0; i < 3; ++i) assert_true(x[i] == first[i]);
+    tre_ctx_destroy(ctx);
+}
+
+static int make_dir(void **state) {
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/trelbo-checkpoint-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+static int remove_dir(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_continues_the_run_bit_for_bit),
+        cmocka_unit_test(test_load_merges_into_the_store),
+        cmocka_unit_test(test_bad_files_change_nothing),
+        cmocka_unit_test(test_optimiser_state_must_match_the_store),
+        cmocka_unit_test(test_not_inside_a_program),
+    };
+    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}
