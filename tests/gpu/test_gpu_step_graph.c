@@ -3,13 +3,17 @@
  * rng delta on replay), the graph is really replayed, it is captured again when what it points
  * to changes (params removed, P changed, the step arena moved), a replay with a NaN is rerun
  * eagerly for its error, and steps that cannot be graphed (subsampled plates, RenyiELBO, a
- * readback inside the model) run eagerly with the same results.
+ * readback inside the model) run eagerly with the same results; and a graphed run checkpointed
+ * (param store, optimiser, random stream) and resumed in a fresh context continues the eager
+ * one bit for bit.
  *
  * Without a CUDA device this exits 77 ("Not Run"). In a -DTRELBO_CUDA_EMULATE=ON build the
  * device is the CUDA backend's code on the host, whose graphs record and replay closures. */
+#define _POSIX_C_SOURCE 200809L /* getpid */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "test_support.h"
 #include "src/core/ctx_impl.h" /* TRE_ERR_LEN and the device probe */
 
@@ -201,6 +205,38 @@ static void test_replay_matches_eager(void **state) {
     pair_close(&p);
 }
 
+/* Steps 0..4 graphed, a checkpoint, then steps 5..9 graphed in a fresh context that loaded it:
+ * the losses and params of ten eager steps. */
+static void test_resume_from_checkpoint(void **state) {
+    (void)state;
+    pair p;
+    pair_open(&p, 9);
+    tre_elbo_opts o = {.kind = TRE_TRACE_ELBO, .num_particles = 64};
+    for (int step = 0; step < 5; ++step) assert_int_equal(pair_step(&p, &o, step), TRE_OK);
+    char store[96], adam[96];
+    snprintf(store, sizeof store, "/tmp/trelbo-gpu-checkpoint-%d.store", (int)getpid());
+    snprintf(adam, sizeof adam, "/tmp/trelbo-gpu-checkpoint-%d.adam", (int)getpid());
+    TT_OK(p.g, tre_param_store_save(p.g, store));
+    TT_OK(p.g, tre_adam_save(p.g, p.og, adam));
+    const uint64_t position = tre_ctx_rng_position(p.g);
+    tre_step_graph_destroy(p.g, p.graph);
+    tre_adam_destroy(p.g, p.og);
+    tre_ctx_destroy(p.g);
+    p.g = make_ctx(9);
+    setup(p.g, &p.dg);
+    TT_OK(p.g, tre_adam_create(p.g, &(tre_adam_opts){.lr = 0.05}, &p.og));
+    TT_OK(p.g, tre_step_graph_create(p.g, &p.graph));
+    TT_OK(p.g, tre_param_store_load(p.g, store));
+    TT_OK(p.g, tre_adam_load(p.g, p.og, adam));
+    TT_OK(p.g, tre_ctx_set_rng_position(p.g, position));
+    remove(store);
+    remove(adam);
+    for (int step = 5; step < STEPS; ++step) assert_int_equal(pair_step(&p, &o, step), TRE_OK);
+    pair_same_params(&p);
+    assert_true(stats_of(&p).replays > 0);
+    pair_close(&p);
+}
+
 static void test_recapture(void **state) {
     (void)state;
     pair p;
@@ -356,6 +392,7 @@ int main(void) {
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_matches_eager),
+        cmocka_unit_test(test_resume_from_checkpoint),
         cmocka_unit_test(test_recapture),
         cmocka_unit_test(test_non_finite_replay),
         cmocka_unit_test(test_index_out_of_range_in_replay),
