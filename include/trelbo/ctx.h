@@ -42,7 +42,12 @@ void tre_ctx_destroy(tre_ctx *ctx);
 const char *tre_ctx_backend_name(const tre_ctx *ctx);
 
 /* Sticky error state. After an error inside a model run, ops become no-ops returning NULL and
- * the enclosing public call returns the error. tre_ctx_error gives its text ("" when none). */
+ * the enclosing public call returns the error. tre_ctx_error gives its text ("" when none)
+ * until tre_ctx_clear_error or the next step (tre_ctx_step_reset) clears it. The calls that
+ * move data between host and tensors (tre_tensor_create, tre_tensor_write, tre_tensor_to_host)
+ * and the checkpoint calls (tre_param_store_save / _load, tre_adam_save / _load) return their
+ * own outcome even while an earlier error is pending, so that a training loop can refill its
+ * data or save a checkpoint after a failed step. */
 tre_status tre_ctx_status(const tre_ctx *ctx);
 const char *tre_ctx_error(const tre_ctx *ctx);
 void tre_ctx_clear_error(tre_ctx *ctx);

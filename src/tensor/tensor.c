@@ -155,9 +155,9 @@ tre_status tre_tensor_to_host(tre_ctx *ctx, const tre_tensor *t, void *host, int
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
                             "tre_tensor_to_host: capacity %lld < %lld elements",
                             (long long)capacity, (long long)n);
-    ctx->be->sync(ctx->be->impl);
-    return tre_backend_check(ctx, ctx->be->download(ctx->be->impl, host, t->data, (size_t)n * 4),
-                             "download");
+    int rc = ctx->be->sync(ctx->be->impl);
+    if (!rc) rc = ctx->be->download(ctx->be->impl, host, t->data, (size_t)n * 4);
+    return rc ? tre_backend_check(ctx, rc, "download") : TRE_OK; /* its own status (ctx.h) */
 }
 
 tre_status tre_tensor_write(tre_ctx *ctx, tre_tensor *t, const void *host, int64_t count) {
@@ -175,11 +175,10 @@ tre_status tre_tensor_write(tre_ctx *ctx, tre_tensor *t, const void *host, int64
                             "tre_tensor_write: count %lld differs from the tensor's %lld elements",
                             (long long)count, (long long)n);
     t->known_no_nan = false;
-    if (tre_backend_check(ctx, ctx->be->upload(ctx->be->impl, t->data, host, (size_t)n * 4),
-                          "upload") != TRE_OK)
-        return ctx->status;
+    const int rc = ctx->be->upload(ctx->be->impl, t->data, host, (size_t)n * 4);
+    if (rc) return tre_backend_check(ctx, rc, "upload");
     t->known_no_nan = host_no_nan(t->dtype, host, n);
-    return TRE_OK;
+    return TRE_OK; /* its own status, whatever error is pending (ctx.h) */
 }
 
 tre_tensor *tre_full(tre_ctx *ctx, int ndim, const int64_t *shape, float v) {
