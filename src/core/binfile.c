@@ -6,6 +6,13 @@
 #include <string.h>
 
 #define BYTE_ORDER_MARK 0x01020304u
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * FNV_PRIME;
+    return h;
+}
 
 static char *dup_str(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
@@ -35,6 +42,7 @@ bool tre_bin_create(tre_ctx *ctx, tre_bin_writer *w, const char *what, const cha
         return false;
     }
     w->ok = true;
+    w->hash = FNV_OFFSET;
     const uint32_t head[2] = {TRE_BIN_VERSION, BYTE_ORDER_MARK};
     tre_bin_put(w, magic, 8);
     tre_bin_put(w, head, sizeof head);
@@ -43,6 +51,7 @@ bool tre_bin_create(tre_ctx *ctx, tre_bin_writer *w, const char *what, const cha
 
 void tre_bin_put(tre_bin_writer *w, const void *p, size_t n) {
     if (w->ok && n && fwrite(p, 1, n, w->f) != n) w->ok = false;
+    w->hash = fnv1a(w->hash, p, n);
 }
 void tre_bin_put_u64(tre_bin_writer *w, uint64_t v) { tre_bin_put(w, &v, sizeof v); }
 void tre_bin_put_f64(tre_bin_writer *w, double v) { tre_bin_put(w, &v, sizeof v); }
@@ -75,6 +84,8 @@ void tre_bin_put_tensor(tre_ctx *ctx, tre_bin_writer *w, const char *name, const
 }
 
 tre_status tre_bin_commit(tre_ctx *ctx, tre_bin_writer *w, const char *what) {
+    const uint64_t hash = w->hash;
+    tre_bin_put(w, &hash, sizeof hash);
     bool ok = w->ok && fflush(w->f) == 0;
     const int err = ok ? 0 : errno;
     if (fclose(w->f) != 0) ok = false;
@@ -132,7 +143,15 @@ bool tre_bin_open(tre_ctx *ctx, tre_bin_reader *r, const char *what, const char 
         tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" has format version %u; this library reads %u",
                      what, path, head[0], TRE_BIN_VERSION);
     } else {
-        return true;
+        uint64_t hash = 0;
+        const size_t body = r->len - sizeof hash;
+        if (r->len >= r->at + sizeof hash) memcpy(&hash, r->buf + body, sizeof hash);
+        if (r->len >= r->at + sizeof hash && fnv1a(FNV_OFFSET, r->buf, body) == hash) {
+            r->len = body;
+            return true;
+        }
+        tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" is cut short or damaged (its checksum does not match)",
+                     what, path);
     }
     tre_bin_close(r);
     return false;

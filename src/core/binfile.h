@@ -1,5 +1,6 @@
 /* Checkpoint files (the param store's and the optimiser's): a header (an 8-byte magic naming
- * the contents, a format version, a byte-order mark), then records of named float32 tensors.
+ * the contents, a format version, a byte-order mark), then records of named float32 tensors,
+ * then a 64-bit FNV-1a hash of all the bytes before it (a flipped bit anywhere is found).
  * Written to "<path>.tmp" and renamed over <path> once complete, so that a run stopped during
  * a save keeps its previous checkpoint; read whole, then parsed with bounds checks, so that a
  * file cut short or not of this kind is an error naming the path and changes nothing. */
@@ -13,6 +14,7 @@
 typedef struct tre_bin_writer {
     FILE *f;
     char *path, *tmp_path; /* heap copies */
+    uint64_t hash;         /* of the bytes written so far */
     bool ok;
 } tre_bin_writer;
 
@@ -35,7 +37,8 @@ typedef struct tre_bin_reader {
     bool ok;
 } tre_bin_reader;
 
-/* Reads the whole file and checks its header against `magic`; false with the error set. */
+/* Reads the whole file and checks its header against `magic` and its hash; false with the
+ * error set. The reader then ends before the hash. */
 bool tre_bin_open(tre_ctx *ctx, tre_bin_reader *r, const char *what, const char *path,
                   const char magic[8]);
 void tre_bin_close(tre_bin_reader *r);

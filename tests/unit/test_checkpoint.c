@@ -4,7 +4,7 @@
  * does; a file that is missing, of the other kind, of another version, cut short at any byte or
  * with bytes past its end is an error naming the path that changes nothing; an optimiser state
  * whose param is missing or of another shape is an error naming the param; and none of them
- * may run inside a model. */
+ * may run inside a model. A flipped bit anywhere is found by the file's checksum. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, access */
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,9 +202,18 @@ static void test_bad_files_change_nothing(void **state) {
     }
     b[len] = 0;
     spill(path_of("long"), b, len + 1);
-    TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("long")), TRE_ERR_IO, "1 bytes past its last param");
+    TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("long")), TRE_ERR_IO, "checksum does not match");
     tre_ctx_clear_error(ctx);
     expect_store_unchanged(ctx);
+    /* one bit flipped anywhere past the header (the values, a name, a shape, the hash) */
+    for (long at = 16; at < len; at += 3) {
+        b[at] ^= 0x10;
+        spill(path_of("flipped"), b, len);
+        TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("flipped")), TRE_ERR_IO, "checksum does not match");
+        tre_ctx_clear_error(ctx);
+        expect_store_unchanged(ctx);
+        b[at] ^= 0x10;
+    }
     b[8] ^= 0x7f; /* the version */
     spill(path_of("version"), b, len);
     TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("version")), TRE_ERR_IO, "format version");
