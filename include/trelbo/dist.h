@@ -32,6 +32,9 @@ tre_dist *tre_dirichlet(tre_ctx *ctx, const tre_tensor *concentration);
 tre_dist *tre_multivariate_normal(tre_ctx *ctx, const tre_tensor *loc, const tre_tensor *scale_tril);
 /* Delta(v) with log_density (NULL: 0); log_prob is log_density where value == v, else -inf. */
 tre_dist *tre_delta(tre_ctx *ctx, const tre_tensor *v, const tre_tensor *log_density);
+/* Unit(log_factor): log_prob is log_factor whatever the value (batch shape log_factor's); the
+ * distribution of tre_factor's sites (Pyro's Unit). Not reparameterized; draws are zeros. */
+tre_dist *tre_unit(tre_ctx *ctx, const tre_tensor *log_factor);
 tre_dist *tre_bernoulli_probs(tre_ctx *ctx, const tre_tensor *probs);
 tre_dist *tre_bernoulli_logits(tre_ctx *ctx, const tre_tensor *logits);
 /* Bernoulli(logits = x w), a logistic regression's likelihood as one distribution (as Stan's

@@ -93,6 +93,13 @@ typedef struct tre_sample_opts {
 tre_tensor *tre_sample_ex(tre_ctx *ctx, const char *name, const tre_dist *fn,
                           const tre_sample_opts *opts);
 
+/* Pyro's factor: adds log_factor (any shape; inside plates its batch dims are theirs, and the
+ * handlers' scale and mask apply) to the log-density of the program it is called in, as an
+ * observed site `name` of Unit(log_factor) marked is_auxiliary. In a model it adds to log p; in
+ * a guide it counts in log q (the ELBO subtracts it). Gradients flow through log_factor
+ * pathwise: in a guide it is Pyro's factor with has_rsample=True (no score-function term). */
+tre_status tre_factor(tre_ctx *ctx, const char *name, const tre_tensor *log_factor);
+
 /* A model or guide: a plain C function, run once per evaluation whatever P is. */
 typedef tre_tensor *(*tre_program)(tre_ctx *ctx, const void *args);
 

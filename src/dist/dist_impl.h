@@ -108,6 +108,7 @@ extern const tre_dist_family tre_gamma_family;
 extern const tre_dist_family tre_beta_family;
 extern const tre_dist_family tre_student_t_family;
 extern const tre_dist_family tre_dirichlet_family;
+extern const tre_dist_family tre_unit_family;
 
 /* Batch shape followed by event shape (at most TRE_MAX_DIMS dims); returns their count. */
 int tre_dist_full_shape(const tre_dist *d, int64_t *shape);

@@ -150,6 +150,19 @@ tre_tensor *tre_sample(tre_ctx *ctx, const char *name, const tre_dist *fn, const
     return tre_sample_ex(ctx, name, fn, &o);
 }
 
+tre_status tre_factor(tre_ctx *ctx, const char *name, const tre_tensor *log_factor) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    if (!tre_ok(ctx)) return ctx->status;
+    if (!log_factor)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_factor(\"%s\"): log_factor is NULL", name ? name : "");
+    tre_infer inf = {0};
+    tre_infer_set(&inf, "is_auxiliary", "true"); /* an empty set has room */
+    /* the value is never read: a scalar broadcasts against any batch shape */
+    tre_sample_opts o = {.obs = tre_scalar(ctx, 0.f), .infer = &inf};
+    tre_sample_ex(ctx, name, tre_unit(ctx, log_factor), &o);
+    return ctx->status;
+}
+
 tre_status tre_run(tre_ctx *ctx, tre_program fn, const void *args, tre_messenger *const *handlers,
                    int n, tre_tensor **ret) {
     if (!ctx) return TRE_ERR_INVALID_ARG;
