@@ -4,7 +4,8 @@
 # backend against the CPU backend, op by op and whole ELBOs; SVI steps replayed from CUDA graphs
 # against eager ones), the parity and step-graph tests under compute-sanitizer's memcheck and
 # racecheck, the minibatch example (data refilled by tre_tensor_write under replayed graphs),
-# and a short benchmark on the CUDA backend (eager, with graphed SVI steps, and the
+# the fault-injection sweep (every backend failure point of a graphed training run on the CUDA
+# backend), and a short benchmark on the CUDA backend (eager, with graphed SVI steps, and the
 # benchmark issue's GPU configuration: logistic regression 100,000 x 50 at P = 4096 and 16384,
 # with NumPyro on the same GPU as the peer and bench/compare's check of the GPU targets), then
 # prints a summary table. Exits nonzero when a step fails or was not run (no GPU).
@@ -154,7 +155,7 @@ use_devdeps() {
 use_devdeps
 
 # what the steps below run, and nothing else (the unit suite runs on the CPU machines)
-targets=(trelbo-bench minibatch_regression test_gpu_parity test_gpu_step_graph)
+targets=(trelbo-bench minibatch_regression test_gpu_parity test_gpu_step_graph test_fault_injection)
 
 run_step configure cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTRELBO_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES="$archs" ${cmake_deps[@]+"${cmake_deps[@]}"} &&
@@ -165,6 +166,7 @@ run_step configure cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTRELBO_CU
     run_step numpyro-lr-target bench_lr_peer
     run_step compare-lr-target compare_lr_target
     run_step minibatch-example env TRELBO_BACKEND=cuda "$build/examples/minibatch_regression" --check
+    run_step fault-injection "$build/tests/test_fault_injection"
     run_step bench bench
     run_step bench-graph bench_graph
     run_step memcheck sanitize memcheck

@@ -7,6 +7,20 @@
 #include "test_support.h"
 
 char tt_last_warning[512];
+char tt_dir[64];
+
+int tt_make_dir(void **state) {
+    (void)state;
+    snprintf(tt_dir, sizeof tt_dir, "/tmp/trelbo-test-XXXXXX");
+    return mkdtemp(tt_dir) ? 0 : -1;
+}
+
+int tt_remove_dir(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tt_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
 
 tre_ctx *tt_ctx(uint64_t seed) {
     tre_ctx *ctx = NULL;

@@ -25,6 +25,12 @@ tre_tensor *tt_data(tre_ctx *ctx, int64_t n, const float *values);
 void tt_count_warnings(void *user, const char *message);
 extern char tt_last_warning[512];
 
+/* A fresh directory under /tmp for a test group's files (tt_dir), made and removed around the
+ * group: cmocka_run_group_tests(tests, tt_make_dir, tt_remove_dir). */
+extern char tt_dir[64];
+int tt_make_dir(void **state);
+int tt_remove_dir(void **state);
+
 /* Reference fixtures (tests/reference, *.txt written by the generator scripts there): one
  * case per line, whitespace-separated fields, each field a comma-separated list of numbers
  * (nan, inf, -inf allowed) except the first, a name. '#' starts a comment line. */

@@ -5,46 +5,20 @@
  * with bytes past its end is an error naming the path that changes nothing; an optimiser state
  * whose param is missing or of another shape is an error naming the param; and none of them
  * may run inside a model. A flipped bit anywhere is found by the file's checksum. */
-#define _POSIX_C_SOURCE 200809L /* mkdtemp, access */
+#define _POSIX_C_SOURCE 200809L /* access */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "test_support.h"
+#include "tt_training.h"
 
-static char dir[64];
 
 static const char *path_of(const char *name) {
     static char p[4][128];
     static int slot;
     slot = (slot + 1) % 4;
-    snprintf(p[slot], sizeof p[slot], "%s/%s", dir, name);
+    snprintf(p[slot], sizeof p[slot], "%s/%s", tt_dir, name);
     return p[slot];
-}
-
-/* y_i ~ Normal(mu + offset_g(i), sigma) over 12 rows in 3 groups, with a simplex weight on
- * the group offsets and a Bernoulli latent (score function: the random stream matters) */
-static const float ys[12] = {0.3f, 1.2f, -0.4f, 2.0f, 0.9f, 1.1f, 0.2f, -0.8f, 1.6f, 0.5f, 0.0f, 1.4f};
-
-static tre_tensor *model(tre_ctx *c, const void *args) {
-    const tre_tensor *y = args;
-    tre_tensor *mu = tre_sample(c, "mu", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 2.f)), NULL);
-    tre_tensor *on = tre_sample(c, "on", tre_bernoulli_probs(c, tre_scalar(c, 0.4f)), NULL);
-    tre_tensor *w = tre_param(c, "w", tre_full(c, 1, (int64_t[]){3}, 1.f / 3), TRE_C_SIMPLEX);
-    tre_tensor *off = tre_sum(c, tre_mul(c, w, tre_from_host(c, 1, 1, (int64_t[]){3}, (float[]){-1.f, 0.f, 1.f})));
-    tre_tensor *loc = tre_add(c, mu, tre_mul(c, on, off));
-    tre_plate(c, "rows", 12, 0);
-    tre_sample(c, "y", tre_normal(c, loc, tre_scalar(c, 1.f)), y);
-    tre_plate_end(c);
-    return NULL;
-}
-static tre_tensor *guide(tre_ctx *c, const void *args) {
-    (void)args;
-    tre_tensor *m = tre_param(c, "m", tre_scalar(c, 0.f), TRE_C_REAL);
-    tre_tensor *s = tre_param(c, "s", tre_scalar(c, 1.f), TRE_C_POSITIVE);
-    tre_tensor *p = tre_param(c, "p", tre_scalar(c, 0.5f), TRE_C_UNIT_INTERVAL);
-    tre_sample(c, "mu", tre_normal(c, m, s), NULL);
-    tre_sample(c, "on", tre_bernoulli_probs(c, p), NULL);
-    return NULL;
 }
 
 static const tre_adam_opts adam_opts = {.lr = 0.05, .clip_norm = 10.0, .lrd = 0.99};
@@ -59,7 +33,8 @@ typedef struct run {
 static run run_new(void) {
     run r = {tt_ctx(11), NULL, NULL};
     TT_OK(r.ctx, tre_adam_create(r.ctx, &adam_opts, &r.opt));
-    r.y = tt_data(r.ctx, 12, ys);
+    r.y = tt_training_data(r.ctx);
+    if (!r.y) fail_msg("%s", tre_ctx_error(r.ctx));
     return r;
 }
 static void run_free(run *r) {
@@ -67,7 +42,7 @@ static void run_free(run *r) {
     tre_ctx_destroy(r->ctx);
 }
 static void steps(run *r, int n, double *losses) {
-    for (int i = 0; i < n; ++i) TT_OK(r->ctx, tre_svi_step(r->ctx, model, guide, r->y, &elbo_opts, r->opt, &losses[i]));
+    for (int i = 0; i < n; ++i) TT_OK(r->ctx, tre_svi_step(r->ctx, tt_training_model, tt_training_guide, r->y, &elbo_opts, r->opt, &losses[i]));
 }
 /* every param's unconstrained values, in store order, into out (at most cap floats) */
 static int params_of(tre_ctx *ctx, float *out, int cap) {
@@ -306,18 +281,6 @@ static void test_not_inside_a_program(void **state) {
     tre_ctx_destroy(ctx);
 }
 
-static int make_dir(void **state) {
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/trelbo-checkpoint-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-static int remove_dir(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_continues_the_run_bit_for_bit),
@@ -326,5 +289,5 @@ int main(void) {
         cmocka_unit_test(test_optimiser_state_must_match_the_store),
         cmocka_unit_test(test_not_inside_a_program),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, tt_make_dir, tt_remove_dir);
 }
