@@ -42,7 +42,8 @@ double tre_adam_lr(const tre_adam *opt);
  * optimiser's own (tre_adam_opts), not the file's. A saved state belongs to a param of the
  * store by name and must match its unconstrained shape: load the param store first. Errors
  * name the path and the param (TRE_ERR_IO for a file that cannot be read or is damaged,
- * TRE_ERR_PARAM for a param missing or of another shape) and leave the state as it was. Not
+ * TRE_ERR_PARAM for a param missing or of another shape, or the backend's error when the state
+ * cannot be put on it) and leave the state as it was: it is replaced only when complete. Not
  * inside a model or guide; loading ends the current step. Same file handling as
  * tre_param_store_save. */
 tre_status tre_adam_save(tre_ctx *ctx, const tre_adam *opt, const char *path);

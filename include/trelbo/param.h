@@ -66,10 +66,11 @@ tre_status tre_param_store_clear(tre_ctx *ctx);
  * optimiser (load the optimiser's state after the store's to continue it: tre_adam_load).
  * Not inside a model or guide (or a step capture); loading ends the current step first, as
  * removing does. The file is written to "<path>.tmp" and renamed over path when complete, so a
- * run stopped during a save keeps its previous file. A file that cannot be read, is not a
- * param store, or is cut short or damaged (a checksum covers every byte) gives TRE_ERR_IO naming
- * the path and leaves the store as it was. The format is trelbo's own (versioned), in the
- * machine's byte order. */
+ * run stopped during a save keeps its previous file (it is fsync'ed before the rename). A file
+ * that cannot be read, is not a param store, or is cut short or damaged (a checksum covers every
+ * byte) gives TRE_ERR_IO naming the path, and leaves the store as it was; so does a load whose
+ * values cannot all be put on the backend (out of memory, a failed upload). The format is
+ * trelbo's own (versioned), in the machine's byte order. */
 tre_status tre_param_store_save(tre_ctx *ctx, const char *path);
 tre_status tre_param_store_load(tre_ctx *ctx, const char *path);
 /* The constrained value T(u) of an entry (step-scoped). */

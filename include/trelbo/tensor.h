@@ -49,7 +49,8 @@ typedef struct tre_tensor {
 /* Persistent tensor from host data (NULL host: zeros). particles is 1 or P. Its data then
  * changes only through tre_tensor_write: validation checks host data for NaN as it comes in
  * (once, on the host) instead of in every step, so a NaN written into `data` directly is not
- * named by validation (the ELBO's check for a non-finite log-prob still names the site). */
+ * named by validation (the ELBO's check for a non-finite log-prob still names the site). A
+ * tensor of zeros (NULL host) is checked by validation as usual until its first write. */
 tre_status tre_tensor_create(tre_ctx *ctx, tre_tensor **out, tre_dtype dtype, int64_t particles,
                              int ndim, const int64_t *shape, const void *host);
 void tre_tensor_destroy(tre_ctx *ctx, tre_tensor *t);

@@ -1,9 +1,12 @@
 /* Checkpoint files: see binfile.h. Host byte order, with a mark that refuses a file from a
  * machine of the other order. */
+#define _POSIX_C_SOURCE 200809L /* fileno, fstat, fsync */
 #include "binfile.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define BYTE_ORDER_MARK 0x01020304u
 #define FNV_OFFSET 0xcbf29ce484222325ull
@@ -21,32 +24,29 @@ static char *dup_str(const char *s, const char *suffix) {
     return d;
 }
 
-bool tre_bin_create(tre_ctx *ctx, tre_bin_writer *w, const char *what, const char *path,
-                    const char magic[8]) {
+tre_status tre_bin_create(tre_ctx *ctx, tre_bin_writer *w, const char *what, const char *path,
+                          const char magic[8]) {
     memset(w, 0, sizeof *w);
-    if (!path || !*path) {
-        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: path is empty", what);
-        return false;
-    }
+    if (!path || !*path) return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: path is empty", what);
     w->path = dup_str(path, "");
     w->tmp_path = dup_str(path, ".tmp");
     if (!w->path || !w->tmp_path) {
         free(w->path), free(w->tmp_path);
-        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "%s: out of memory", what);
-        return false;
+        return tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "%s: out of memory", what);
     }
     w->f = fopen(w->tmp_path, "wb");
     if (!w->f) {
-        tre_ctx_fail(ctx, TRE_ERR_IO, "%s: cannot write \"%s\": %s", what, w->tmp_path, strerror(errno));
+        const tre_status s = tre_ctx_fail(ctx, TRE_ERR_IO, "%s: cannot write \"%s\": %s", what,
+                                          w->tmp_path, strerror(errno));
         free(w->path), free(w->tmp_path);
-        return false;
+        return s;
     }
     w->ok = true;
     w->hash = FNV_OFFSET;
     const uint32_t head[2] = {TRE_BIN_VERSION, BYTE_ORDER_MARK};
     tre_bin_put(w, magic, 8);
     tre_bin_put(w, head, sizeof head);
-    return true;
+    return TRE_OK;
 }
 
 void tre_bin_put(tre_bin_writer *w, const void *p, size_t n) {
@@ -61,7 +61,7 @@ void tre_bin_put_tensor(tre_ctx *ctx, tre_bin_writer *w, const char *name, const
     const int64_t n = t->particles * t->numel;
     float *h = malloc((size_t)(n ? n : 1) * sizeof *h);
     if (!h) {
-        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "saving \"%s\": out of memory", name);
+        w->status = tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "saving \"%s\": out of memory", name);
         w->ok = false;
         return;
     }
@@ -69,7 +69,9 @@ void tre_bin_put_tensor(tre_ctx *ctx, tre_bin_writer *w, const char *name, const
     int rc = ctx->be->sync(ctx->be->impl);
     if (!rc) rc = ctx->be->download(ctx->be->impl, h, t->data, (size_t)n * sizeof *h);
     if (rc) {
-        tre_backend_check(ctx, rc, "download");
+        const bool pending = !tre_ok(ctx);
+        const tre_status s = tre_backend_check(ctx, rc, "download");
+        w->status = pending ? (rc == TRE_KERR_OOM ? TRE_ERR_OUT_OF_MEMORY : TRE_ERR_BACKEND) : s;
         free(h);
         w->ok = false;
         return;
@@ -86,20 +88,21 @@ void tre_bin_put_tensor(tre_ctx *ctx, tre_bin_writer *w, const char *name, const
 tre_status tre_bin_commit(tre_ctx *ctx, tre_bin_writer *w, const char *what) {
     const uint64_t hash = w->hash;
     tre_bin_put(w, &hash, sizeof hash);
-    bool ok = w->ok && fflush(w->f) == 0;
+    bool ok = w->ok && fflush(w->f) == 0 && fsync(fileno(w->f)) == 0;
     const int err = ok ? 0 : errno;
     if (fclose(w->f) != 0) ok = false;
+    tre_status s = w->status;
     if (ok && rename(w->tmp_path, w->path) != 0) {
-        tre_ctx_fail(ctx, TRE_ERR_IO, "%s: cannot rename \"%s\" to \"%s\": %s", what, w->tmp_path,
-                     w->path, strerror(errno));
+        s = tre_ctx_fail(ctx, TRE_ERR_IO, "%s: cannot rename \"%s\" to \"%s\": %s", what, w->tmp_path,
+                         w->path, strerror(errno));
         ok = false;
-    } else if (!ok && tre_ok(ctx)) {
-        tre_ctx_fail(ctx, TRE_ERR_IO, "%s: cannot write \"%s\"%s%s", what, w->tmp_path,
-                     err ? ": " : "", err ? strerror(err) : "");
+    } else if (!ok && s == TRE_OK) {
+        s = tre_ctx_fail(ctx, TRE_ERR_IO, "%s: cannot write \"%s\"%s%s", what, w->tmp_path,
+                         err ? ": " : "", err ? strerror(err) : "");
     }
     if (!ok) remove(w->tmp_path);
     free(w->path), free(w->tmp_path);
-    return ok ? TRE_OK : ctx->status;
+    return ok ? TRE_OK : s;
 }
 
 bool tre_bin_open(tre_ctx *ctx, tre_bin_reader *r, const char *what, const char *path,
@@ -114,14 +117,13 @@ bool tre_bin_open(tre_ctx *ctx, tre_bin_reader *r, const char *what, const char 
         tre_ctx_fail(ctx, TRE_ERR_IO, "%s: cannot read \"%s\": %s", what, path, strerror(errno));
         return false;
     }
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        tre_ctx_fail(ctx, TRE_ERR_IO, "%s: cannot read \"%s\"", what, path);
+        tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" is not a regular file", what, path);
         return false;
     }
-    r->len = (size_t)size;
+    r->len = (size_t)st.st_size;
     r->buf = malloc(r->len ? r->len : 1);
     const bool read = r->buf && fread(r->buf, 1, r->len, f) == r->len;
     fclose(f);

@@ -16,19 +16,23 @@ typedef struct tre_bin_writer {
     char *path, *tmp_path; /* heap copies */
     uint64_t hash;         /* of the bytes written so far */
     bool ok;
+    tre_status status;     /* the first failure's own status (TRE_OK: none, or a write) */
 } tre_bin_writer;
 
-/* Opens "<path>.tmp" and writes the header; false with the error set (naming `what` and path). */
-bool tre_bin_create(tre_ctx *ctx, tre_bin_writer *w, const char *what, const char *path,
-                    const char magic[8]);
+/* The writer's calls report their own outcome even while an earlier error is pending in ctx
+ * (ctx.h): the status returned is theirs, the message the context's first. */
+
+/* Opens "<path>.tmp" and writes the header; else the error (naming `what` and the path). */
+tre_status tre_bin_create(tre_ctx *ctx, tre_bin_writer *w, const char *what, const char *path,
+                          const char magic[8]);
 void tre_bin_put(tre_bin_writer *w, const void *p, size_t n);
 void tre_bin_put_u64(tre_bin_writer *w, uint64_t v);
 void tre_bin_put_f64(tre_bin_writer *w, double v);
 /* A tensor record: name, ndim, shape, then its particles * numel floats read back from the
  * backend (extent 1 tensors only). */
 void tre_bin_put_tensor(tre_ctx *ctx, tre_bin_writer *w, const char *name, const tre_tensor *t);
-/* Closes the file and renames it over the path; on any earlier failure removes it instead.
- * TRE_OK, or the error set (naming `what` and the path). */
+/* Flushes the file to the disk (fsync), closes it and renames it over the path; on any
+ * earlier failure removes it instead. TRE_OK, or the error (naming `what` and the path). */
 tre_status tre_bin_commit(tre_ctx *ctx, tre_bin_writer *w, const char *what);
 
 typedef struct tre_bin_reader {
@@ -37,8 +41,8 @@ typedef struct tre_bin_reader {
     bool ok;
 } tre_bin_reader;
 
-/* Reads the whole file and checks its header against `magic` and its hash; false with the
- * error set. The reader then ends before the hash. */
+/* Reads the whole file (a regular file) and checks its header against `magic` and its hash;
+ * false with the error set. The reader then ends before the hash. */
 bool tre_bin_open(tre_ctx *ctx, tre_bin_reader *r, const char *what, const char *path,
                   const char magic[8]);
 void tre_bin_close(tre_bin_reader *r);

@@ -105,6 +105,22 @@ static int by_id(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* A fresh state for e in *s (zero moments, the optimiser's rate); false with the error set,
+ * nothing held. */
+static bool make_state(tre_ctx *ctx, const tre_adam *opt, const tre_param_entry *e, adam_state *s) {
+    *s = (adam_state){.id = tre_param_entry_id(e), .lr = opt->o.lr};
+    const tre_tensor *u = e->unconstrained;
+    s->name = malloc(strlen(e->name) + 1);
+    if (!s->name) tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "adam: out of memory");
+    if (!s->name || tre_tensor_create(ctx, &s->m, TRE_F32, 1, u->ndim, u->shape, NULL) != TRE_OK ||
+        tre_tensor_create(ctx, &s->v, TRE_F32, 1, u->ndim, u->shape, NULL) != TRE_OK) {
+        state_release(ctx, s);
+        return false;
+    }
+    strcpy(s->name, e->name);
+    return true;
+}
+
 /* A fresh state for e, added only once both moments exist. */
 static bool add_state(tre_ctx *ctx, tre_adam *opt, const tre_param_entry *e) {
     if (opt->count == opt->cap) {
@@ -117,16 +133,8 @@ static bool add_state(tre_ctx *ctx, tre_adam *opt, const tre_param_entry *e) {
         opt->states = st;
         opt->cap = cap;
     }
-    adam_state s = {.id = tre_param_entry_id(e), .lr = opt->o.lr};
-    const tre_tensor *u = e->unconstrained;
-    s.name = malloc(strlen(e->name) + 1);
-    if (!s.name) tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "adam: out of memory");
-    if (!s.name || tre_tensor_create(ctx, &s.m, TRE_F32, 1, u->ndim, u->shape, NULL) != TRE_OK ||
-        tre_tensor_create(ctx, &s.v, TRE_F32, 1, u->ndim, u->shape, NULL) != TRE_OK) {
-        state_release(ctx, &s);
-        return false;
-    }
-    strcpy(s.name, e->name);
+    adam_state s;
+    if (!make_state(ctx, opt, e, &s)) return false;
     opt->states[opt->count++] = s;
     return true;
 }
@@ -191,12 +199,14 @@ static tre_status check_own(tre_ctx *ctx, const tre_adam *opt, const char *what)
 tre_status tre_adam_save(tre_ctx *ctx, const tre_adam *opt, const char *path) {
     if (!ctx) return TRE_ERR_INVALID_ARG;
     const char *what = "tre_adam_save";
-    if (check_own(ctx, opt, what) != TRE_OK) return ctx->status;
+    const tre_status own = check_own(ctx, opt, what);
+    if (own != TRE_OK) return own;
     uint64_t count = 0; /* the states of params still in the store */
     for (int64_t i = 0; i < opt->count; ++i)
         count += state_current(&opt->states[i], tre_param_store_get(ctx, opt->states[i].name));
     tre_bin_writer w;
-    if (!tre_bin_create(ctx, &w, what, path, adam_magic)) return ctx->status;
+    const tre_status created = tre_bin_create(ctx, &w, what, path, adam_magic);
+    if (created != TRE_OK) return created;
     tre_bin_put_f64(&w, opt->lr);
     tre_bin_put_u64(&w, count);
     for (int64_t i = 0; i < opt->count; ++i) {
@@ -268,31 +278,56 @@ static saved_state *parse_states(tre_ctx *ctx, tre_bin_reader *r, const char *pa
     return ss;
 }
 
+/* The saved states, made in full before the optimiser's are replaced: a failure (out of
+ * memory, an upload) leaves the optimiser as it was. */
+static adam_state *load_states(tre_ctx *ctx, const tre_adam *opt, const saved_state *ss, uint64_t count) {
+    adam_state *fresh = calloc((size_t)(count ? count : 1), sizeof *fresh);
+    if (!fresh) {
+        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "tre_adam_load: out of memory");
+        return NULL;
+    }
+    uint64_t made = 0; /* states held in fresh */
+    bool ok = true;
+    while (ok && made < count) {
+        adam_state *st = &fresh[made];
+        const saved_state *sv = &ss[made];
+        if (!make_state(ctx, opt, sv->e, st)) { /* it holds nothing then */
+            ok = false;
+            break;
+        }
+        ++made;
+        st->step = sv->step;
+        st->lr = sv->lr;
+        ok = tre_tensor_write(ctx, st->m, sv->m.data, sv->m.numel) == TRE_OK &&
+             tre_tensor_write(ctx, st->v, sv->v.data, sv->v.numel) == TRE_OK;
+        st->m->known_no_nan = st->v->known_no_nan = false; /* updated in place from now on */
+    }
+    if (ok) return fresh;
+    for (uint64_t i = 0; i < made; ++i) state_release(ctx, &fresh[i]);
+    free(fresh);
+    return NULL;
+}
+
 tre_status tre_adam_load(tre_ctx *ctx, tre_adam *opt, const char *path) {
     if (!ctx) return TRE_ERR_INVALID_ARG;
     const char *what = "tre_adam_load";
-    if (check_own(ctx, opt, what) != TRE_OK) return ctx->status;
-    tre_ctx_step_reset(ctx); /* clears a pending error: the writes below report their own */
+    const tre_status own = check_own(ctx, opt, what);
+    if (own != TRE_OK) return own;
+    tre_ctx_step_reset(ctx); /* clears a pending error: what follows reports its own */
     tre_bin_reader r;
     if (!tre_bin_open(ctx, &r, what, path, adam_magic)) return ctx->status;
     double lr = 0;
     uint64_t count = 0;
     saved_state *ss = parse_states(ctx, &r, path, &lr, &count);
-    if (ss) {
-        /* the saved state replaces the whole state */
+    adam_state *fresh = ss ? load_states(ctx, opt, ss, count) : NULL;
+    if (fresh) { /* the saved state replaces the whole state */
         for (int64_t i = 0; i < opt->count; ++i) state_release(ctx, &opt->states[i]);
-        opt->count = 0;
-        for (uint64_t i = 0; i < count && tre_ok(ctx); ++i) {
-            const saved_state *s = &ss[i];
-            if (!add_state(ctx, opt, s->e)) break;
-            adam_state *st = &opt->states[opt->count - 1];
-            st->step = s->step;
-            st->lr = s->lr;
-            tre_tensor_write(ctx, st->m, s->m.data, s->m.numel);
-            tre_tensor_write(ctx, st->v, s->v.data, s->v.numel);
-        }
-        qsort(opt->states, (size_t)opt->count, sizeof *opt->states, by_id);
-        if (tre_ok(ctx)) opt->lr = lr;
+        free(opt->states);
+        opt->states = fresh;
+        opt->cap = (int64_t)(count ? count : 1);
+        opt->count = (int64_t)count;
+        if (opt->count > 1) qsort(opt->states, (size_t)opt->count, sizeof *opt->states, by_id);
+        opt->lr = lr;
     }
     free(ss);
     tre_bin_close(&r);

@@ -210,7 +210,8 @@ tre_status tre_param_store_save(tre_ctx *ctx, const char *path) {
     if (tre_ctx_in_program(ctx))
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: called inside a model or guide, or a step capture", what);
     tre_bin_writer w;
-    if (!tre_bin_create(ctx, &w, what, path, param_magic)) return ctx->status;
+    const tre_status created = tre_bin_create(ctx, &w, what, path, param_magic);
+    if (created != TRE_OK) return created;
     tre_bin_put_u64(&w, (uint64_t)ctx->params.count);
     for (int64_t i = 0; i < ctx->params.count; ++i) {
         const tre_param_entry *e = ctx->params.entries[i];
@@ -252,16 +253,16 @@ static saved_param *parse_params(tre_ctx *ctx, tre_bin_reader *r, const char *pa
     return ps;
 }
 
-/* The saved value as a param: a new tensor for an existing entry (a new param to the
- * optimiser: its id changes, its gradient buffer goes), or a new entry. */
-static tre_status load_param(tre_ctx *ctx, const saved_param *p) {
+/* The saved value as a param, in the tensor t made for it (owned from here on): a new tensor
+ * for an existing entry (a new param to the optimiser: its id changes, its gradient buffer
+ * goes), or a new entry. */
+static tre_status load_param(tre_ctx *ctx, const saved_param *p, tre_tensor *t) {
     char *name = tre_bin_name_dup(&p->value);
-    tre_tensor *t = NULL;
-    if (!name) return tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "tre_param_store_load: out of memory");
-    if (tre_tensor_create(ctx, &t, TRE_F32, 1, p->value.ndim, p->value.shape, p->value.data) != TRE_OK) {
-        free(name);
-        return ctx->status;
+    if (!name) {
+        tre_tensor_destroy(ctx, t);
+        return tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "tre_param_store_load: out of memory");
     }
+    t->known_no_nan = false; /* the optimiser updates it in place */
     tre_param_entry *e = tre_strmap_get(&ctx->params.by_name, name);
     if (!e) {
         store_add(ctx, name, p->constraint, t);
@@ -284,10 +285,25 @@ tre_status tre_param_store_load(tre_ctx *ctx, const char *path) {
     if (end_step_for_removal(ctx, "tre_param_store_load") != TRE_OK) return ctx->status;
     tre_bin_reader r;
     if (!tre_bin_open(ctx, &r, "tre_param_store_load", path, param_magic)) return ctx->status;
-    uint64_t count = 0;
+    uint64_t count = 0, made = 0;
     saved_param *ps = parse_params(ctx, &r, path, &count);
-    for (uint64_t i = 0; ps && i < count && load_param(ctx, &ps[i]) == TRE_OK; ++i) {
-    }
+    /* every value on the backend before the store changes: a failed allocation or upload
+     * leaves it as it was */
+    tre_tensor **ts = ps ? calloc((size_t)(count ? count : 1), sizeof *ts) : NULL;
+    if (ps && !ts) tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "tre_param_store_load: out of memory");
+    while (ts && made < count &&
+           tre_tensor_create(ctx, &ts[made], TRE_F32, 1, ps[made].value.ndim, ps[made].value.shape,
+                             ps[made].value.data) == TRE_OK)
+        ++made;
+    if (ts && made < count)
+        for (uint64_t i = 0; i < made; ++i) tre_tensor_destroy(ctx, ts[i]);
+    else
+        for (uint64_t i = 0; ts && i < count; ++i)
+            if (load_param(ctx, &ps[i], ts[i]) != TRE_OK) { /* out of host memory: the rest go */
+                for (uint64_t j = i + 1; j < count; ++j) tre_tensor_destroy(ctx, ts[j]);
+                break;
+            }
+    free(ts);
     free(ps);
     tre_bin_close(&r);
     return ctx->status;

@@ -115,7 +115,9 @@ tre_status tre_tensor_create(tre_ctx *ctx, tre_tensor **out, tre_dtype dtype, in
         tre_tensor_destroy(ctx, &p->t);
         return tre_backend_check(ctx, rc, "upload");
     }
-    p->t.known_no_nan = dtype == TRE_F32 && (!host || host_no_nan(dtype, host, particles * p->t.numel));
+    /* zeros (no host data) are not marked: the library's own buffers made so (gradients,
+     * moments) are then written in place */
+    p->t.known_no_nan = host && host_no_nan(dtype, host, particles * p->t.numel);
     *out = &p->t;
     return TRE_OK;
 }

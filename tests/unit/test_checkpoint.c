@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "test_support.h"
 #include "tt_training.h"
+#include "src/core/ctx_impl.h" /* the backend table, patched to fail */
 
 
 static const char *path_of(const char *name) {
@@ -159,9 +160,14 @@ static void test_bad_files_change_nothing(void **state) {
     assert_non_null(tre_param(ctx, "k", tre_from_host(ctx, 1, 1, (int64_t[]){2}, (float[]){0.5f, -1.f}), TRE_C_REAL));
 
     TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("missing")), TRE_ERR_IO, "missing\": ");
-    /* with that error pending, a save still reports its own outcome (ctx.h) */
+    /* with that error pending, a save still reports its own outcome (ctx.h), success or not */
     TT_OK(ctx, tre_param_store_save(ctx, path_of("pending")));
     assert_int_equal(tre_ctx_status(ctx), TRE_ERR_IO);
+    tre_ctx_fail(ctx, TRE_ERR_DIST, "an earlier error");
+    assert_int_equal(tre_param_store_save(ctx, path_of("no/such/dir")), TRE_ERR_IO);
+    tre_ctx_clear_error(ctx);
+    /* a directory is not a file to load */
+    TT_FAILS_WITH(ctx, tre_param_store_load(ctx, tt_dir), TRE_ERR_IO, "is not a regular file");
     tre_ctx_clear_error(ctx);
     expect_store_unchanged(ctx);
     long len;
@@ -210,6 +216,28 @@ static void test_bad_files_change_nothing(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+static bool same_file(const char *a, const char *b) {
+    long la, lb;
+    unsigned char *x = slurp(a, &la), *y = slurp(b, &lb);
+    const bool same = la == lb && memcmp(x, y, (size_t)la) == 0;
+    free(x), free(y);
+    return same;
+}
+
+/* the optimiser's state now is the one in file `want` */
+static void expect_state(run *r, const char *want) {
+    char now[128], w[128];
+    snprintf(w, sizeof w, "%s", want); /* path_of's slots rotate */
+    snprintf(now, sizeof now, "%s", path_of("state-now"));
+    TT_OK(r->ctx, tre_adam_save(r->ctx, r->opt, now));
+    if (!same_file(now, w)) {
+        char c[600];
+        snprintf(c, sizeof c, "cmp -l %s %s | head -5; ls -l %s %s", now, w, now, w);
+        (void)!system(c);
+        fail_msg("the optimiser's state is not %s's", w);
+    }
+}
+
 static void test_optimiser_state_must_match_the_store(void **state) {
     (void)state;
     run r = run_new();
@@ -220,28 +248,97 @@ static void test_optimiser_state_must_match_the_store(void **state) {
     TT_OK(r.ctx, tre_param_store_save(r.ctx, path_of("opt-store")));
     TT_FAILS_WITH(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("opt-store")), TRE_ERR_IO, "is not a trelbo TREADAMS file");
     tre_ctx_clear_error(r.ctx);
-    /* a param of another shape, then a missing one: errors naming it, the state kept */
+    expect_state(&r, path_of("opt"));
+    /* a param of another shape, then a missing one: errors naming it, the state kept (saved
+     * without m's state, which is saved only while its param is in the store) */
     TT_OK(r.ctx, tre_param_store_remove(r.ctx, "m"));
     assert_non_null(tre_param(r.ctx, "m", tre_full(r.ctx, 1, (int64_t[]){2}, 0.f), TRE_C_REAL));
+    TT_OK(r.ctx, tre_adam_save(r.ctx, r.opt, path_of("opt-no-m")));
     TT_FAILS_WITH(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("opt")), TRE_ERR_PARAM, "param \"m\" of unconstrained shape [2]");
     tre_ctx_clear_error(r.ctx);
+    expect_state(&r, path_of("opt-no-m"));
     TT_OK(r.ctx, tre_param_store_remove(r.ctx, "m"));
     TT_FAILS_WITH(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("opt")), TRE_ERR_PARAM, "param \"m\", which is not in the store");
     tre_ctx_clear_error(r.ctx);
-    long la, lb;
-    TT_OK(r.ctx, tre_adam_save(r.ctx, r.opt, path_of("opt-after")));
-    unsigned char *a = slurp(path_of("opt"), &la), *b = slurp(path_of("opt-after"), &lb);
-    /* the same states but m's (saved only while its param is in the store) */
-    assert_true(lb < la);
-    free(a), free(b);
+    expect_state(&r, path_of("opt-no-m"));
     /* cut short: an error, the state kept */
-    a = slurp(path_of("opt"), &la);
+    long la;
+    unsigned char *a = slurp(path_of("opt"), &la);
     spill(path_of("opt-cut"), a, la - 3);
+    free(a);
     assert_non_null(tre_param(r.ctx, "m", tre_scalar(r.ctx, 0.f), TRE_C_REAL));
     TT_FAILS_WITH(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("opt-cut")), TRE_ERR_IO, "cut short or damaged");
     tre_ctx_clear_error(r.ctx);
+    expect_state(&r, path_of("opt-no-m"));
     TT_OK(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("opt")));
-    free(a);
+    run_free(&r);
+    /* an optimiser that never stepped: an empty state saves and loads */
+    run e = run_new(), f = run_new();
+    TT_OK(e.ctx, tre_adam_save(e.ctx, e.opt, path_of("opt-empty")));
+    TT_OK(f.ctx, tre_adam_load(f.ctx, f.opt, path_of("opt-empty")));
+    run_free(&e), run_free(&f);
+}
+
+/* A backend whose n-th upload or allocation fails: a load that fails there leaves the store
+ * and the optimiser as they were */
+static tre_backend real_be;
+static long upload_countdown, alloc_countdown;
+static int failing_upload(void *impl, void *dst, const void *host, size_t bytes) {
+    if (upload_countdown > 0 && --upload_countdown == 0) return 1;
+    return real_be.upload(impl, dst, host, bytes);
+}
+static void *failing_alloc(void *impl, size_t bytes) {
+    if (alloc_countdown > 0 && --alloc_countdown == 0) return NULL;
+    return real_be.alloc(impl, bytes);
+}
+
+static void test_failed_loads_change_nothing(void **state) {
+    (void)state;
+    run r = run_new();
+    double losses[5];
+    steps(&r, 3, losses);
+    TT_OK(r.ctx, tre_param_store_save(r.ctx, path_of("store-a")));
+    TT_OK(r.ctx, tre_adam_save(r.ctx, r.opt, path_of("adam-a")));
+    steps(&r, 2, losses);
+    TT_OK(r.ctx, tre_param_store_save(r.ctx, path_of("store-b")));
+    TT_OK(r.ctx, tre_adam_save(r.ctx, r.opt, path_of("adam-b")));
+    TT_OK(r.ctx, tre_param_store_load(r.ctx, path_of("store-a")));
+    TT_OK(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("adam-a")));
+    real_be = *r.ctx->be;
+    r.ctx->be->upload = failing_upload;
+    r.ctx->be->alloc = failing_alloc;
+    int failures = 0;
+    for (int alloc = 0; alloc < 2; ++alloc)
+        for (long n = 1;; ++n) {
+            const char *kind = alloc ? "alloc" : "upload";
+            long *countdown = alloc ? &alloc_countdown : &upload_countdown;
+            /* the optimiser: b's state, or a's kept */
+            *countdown = n;
+            const tre_status sa = tre_adam_load(r.ctx, r.opt, path_of("adam-b"));
+            const bool adam_failed = *countdown == 0;
+            *countdown = 0;
+            tre_ctx_clear_error(r.ctx);
+            if (adam_failed && sa == TRE_OK) fail_msg("%s #%ld: tre_adam_load failed but said OK", kind, n);
+            expect_state(&r, path_of(adam_failed ? "adam-a" : "adam-b"));
+            TT_OK(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("adam-a")));
+            /* the store: b's params, or a's kept */
+            *countdown = n;
+            const tre_status ss = tre_param_store_load(r.ctx, path_of("store-b"));
+            const bool store_failed = *countdown == 0;
+            *countdown = 0;
+            tre_ctx_clear_error(r.ctx);
+            if (store_failed && ss == TRE_OK) fail_msg("%s #%ld: tre_param_store_load failed but said OK", kind, n);
+            TT_OK(r.ctx, tre_param_store_save(r.ctx, path_of("store-now")));
+            if (!same_file(path_of("store-now"), path_of(store_failed ? "store-a" : "store-b")))
+                fail_msg("%s #%ld: the store is not %s's", kind, n, store_failed ? "a" : "b");
+            /* back to a (loaded params are new params: the optimiser's state after them) */
+            TT_OK(r.ctx, tre_param_store_load(r.ctx, path_of("store-a")));
+            TT_OK(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("adam-a")));
+            failures += adam_failed + store_failed;
+            if (!adam_failed && !store_failed) break; /* past the last call of both */
+        }
+    print_message("%d failed loads, each leaving the store and the optimiser as they were\n", failures);
+    assert_true(failures >= 8);
     run_free(&r);
 }
 
@@ -287,6 +384,7 @@ int main(void) {
         cmocka_unit_test(test_load_merges_into_the_store),
         cmocka_unit_test(test_bad_files_change_nothing),
         cmocka_unit_test(test_optimiser_state_must_match_the_store),
+        cmocka_unit_test(test_failed_loads_change_nothing),
         cmocka_unit_test(test_not_inside_a_program),
     };
     return cmocka_run_group_tests(tests, tt_make_dir, tt_remove_dir);

@@ -203,7 +203,7 @@ static void test_persistent_data_is_checked_as_it_comes_in(void **state) {
     assert_true(x->known_no_nan);
     assert_true(inf->known_no_nan);
     assert_false(bad->known_no_nan);
-    assert_true(zeros->known_no_nan);
+    assert_false(zeros->known_no_nan); /* zeros: checked by validation (the library writes its own in place) */
     assert_false(ix->known_no_nan);
     const tre_elbo_opts o = {.num_particles = 2};
     tre_elbo_result r;
