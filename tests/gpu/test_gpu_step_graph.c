@@ -9,11 +9,9 @@
  *
  * Without a CUDA device this exits 77 ("Not Run"). In a -DTRELBO_CUDA_EMULATE=ON build the
  * device is the CUDA backend's code on the host, whose graphs record and replay closures. */
-#define _POSIX_C_SOURCE 200809L /* getpid */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "test_support.h"
 #include "src/core/ctx_impl.h" /* TRE_ERR_LEN and the device probe */
 
@@ -214,8 +212,8 @@ static void test_resume_from_checkpoint(void **state) {
     tre_elbo_opts o = {.kind = TRE_TRACE_ELBO, .num_particles = 64};
     for (int step = 0; step < 5; ++step) assert_int_equal(pair_step(&p, &o, step), TRE_OK);
     char store[96], adam[96];
-    snprintf(store, sizeof store, "/tmp/trelbo-gpu-checkpoint-%d.store", (int)getpid());
-    snprintf(adam, sizeof adam, "/tmp/trelbo-gpu-checkpoint-%d.adam", (int)getpid());
+    snprintf(store, sizeof store, "%s/store", tt_dir); /* removed with the directory */
+    snprintf(adam, sizeof adam, "%s/adam", tt_dir);
     TT_OK(p.g, tre_param_store_save(p.g, store));
     TT_OK(p.g, tre_adam_save(p.g, p.og, adam));
     const uint64_t position = tre_ctx_rng_position(p.g);
@@ -229,8 +227,6 @@ static void test_resume_from_checkpoint(void **state) {
     TT_OK(p.g, tre_param_store_load(p.g, store));
     TT_OK(p.g, tre_adam_load(p.g, p.og, adam));
     TT_OK(p.g, tre_ctx_set_rng_position(p.g, position));
-    remove(store);
-    remove(adam);
     for (int step = 5; step < STEPS; ++step) assert_int_equal(pair_step(&p, &o, step), TRE_OK);
     pair_same_params(&p);
     assert_true(stats_of(&p).replays > 0);
@@ -398,5 +394,5 @@ int main(void) {
         cmocka_unit_test(test_index_out_of_range_in_replay),
         cmocka_unit_test(test_fallbacks),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, tt_make_dir, tt_remove_dir);
 }
