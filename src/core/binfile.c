@@ -9,13 +9,6 @@
 #include <unistd.h>
 
 #define BYTE_ORDER_MARK 0x01020304u
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n) {
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * FNV_PRIME;
-    return h;
-}
 
 static char *dup_str(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
@@ -42,7 +35,7 @@ tre_status tre_bin_create(tre_ctx *ctx, tre_bin_writer *w, const char *what, con
         return s;
     }
     w->ok = true;
-    w->hash = FNV_OFFSET;
+    w->hash = TRE_FNV_OFFSET;
     const uint32_t head[2] = {TRE_BIN_VERSION, BYTE_ORDER_MARK};
     tre_bin_put(w, magic, 8);
     tre_bin_put(w, head, sizeof head);
@@ -51,7 +44,7 @@ tre_status tre_bin_create(tre_ctx *ctx, tre_bin_writer *w, const char *what, con
 
 void tre_bin_put(tre_bin_writer *w, const void *p, size_t n) {
     if (w->ok && n && fwrite(p, 1, n, w->f) != n) w->ok = false;
-    w->hash = fnv1a(w->hash, p, n);
+    w->hash = tre_fnv1a(w->hash, p, n);
 }
 void tre_bin_put_u64(tre_bin_writer *w, uint64_t v) { tre_bin_put(w, &v, sizeof v); }
 void tre_bin_put_f64(tre_bin_writer *w, double v) { tre_bin_put(w, &v, sizeof v); }
@@ -65,13 +58,10 @@ void tre_bin_put_tensor(tre_ctx *ctx, tre_bin_writer *w, const char *name, const
         w->ok = false;
         return;
     }
-    /* the backend's own status, not the context's: a save works with an error pending */
-    int rc = ctx->be->sync(ctx->be->impl);
-    if (!rc) rc = ctx->be->download(ctx->be->impl, h, t->data, (size_t)n * sizeof *h);
-    if (rc) {
-        const bool pending = !tre_ok(ctx);
-        const tre_status s = tre_backend_check(ctx, rc, "download");
-        w->status = pending ? (rc == TRE_KERR_OOM ? TRE_ERR_OUT_OF_MEMORY : TRE_ERR_BACKEND) : s;
+    /* its own status, also with an error pending (ctx.h) */
+    const tre_status s = tre_tensor_to_host(ctx, t, h, n);
+    if (s != TRE_OK) {
+        w->status = s;
         free(h);
         w->ok = false;
         return;
@@ -147,8 +137,9 @@ bool tre_bin_open(tre_ctx *ctx, tre_bin_reader *r, const char *what, const char 
     } else {
         uint64_t hash = 0;
         const size_t body = r->len - sizeof hash;
-        if (r->len >= r->at + sizeof hash) memcpy(&hash, r->buf + body, sizeof hash);
-        if (r->len >= r->at + sizeof hash && fnv1a(FNV_OFFSET, r->buf, body) == hash) {
+        const bool has_hash = r->len >= r->at + sizeof hash;
+        if (has_hash) memcpy(&hash, r->buf + body, sizeof hash);
+        if (has_hash && tre_fnv1a(TRE_FNV_OFFSET, r->buf, body) == hash) {
             r->len = body;
             return true;
         }

@@ -184,10 +184,7 @@ tre_status tre_ctx_set_rng_position(tre_ctx *ctx, uint64_t position) {
 void tre_step_sig_mix(tre_ctx *ctx, const void *p, size_t n) {
     if (!ctx->step_sig_on) return;
     /* FNV-1a over the bytes, continued from the signature so far */
-    uint64_t h = ctx->step_sig ^ 0xcbf29ce484222325ull;
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
-    ctx->step_sig = h;
+    ctx->step_sig = tre_fnv1a(ctx->step_sig ^ TRE_FNV_OFFSET, p, n);
 }
 
 void *tre_step_alloc_cb(void *ctx, size_t bytes) { return tre_step_alloc(ctx, bytes); }

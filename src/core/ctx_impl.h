@@ -94,7 +94,8 @@ void *tre_step_alloc_cb(void *ctx, size_t bytes);
 void *tre_step_data(tre_ctx *ctx, size_t bytes);
 /* Prefix the sticky error with site "name" unless it already names that site. */
 void tre_ctx_name_site(tre_ctx *ctx, const char *site);
-/* Map a backend return code to the sticky error; returns the context's status. */
+/* Map a backend return code to the sticky error. Returns the context's status for rc 0, else
+ * this failure's own status (even where an earlier error is pending and keeps the message). */
 tre_status tre_backend_check(tre_ctx *ctx, int rc, const char *what);
 /* The error for a NULL from the backend's alloc: out of memory, or the device failure that
  * the backend names as its cause. `what` names the caller. */
@@ -102,6 +103,13 @@ tre_status tre_backend_alloc_failed(tre_ctx *ctx, const char *what, size_t bytes
 /* Drops the cause of a backend failure that the host handled itself (a capture it gave up
  * on), so that it cannot be reported for a later failure. */
 void tre_backend_forget_failure(tre_ctx *ctx);
+/* 64-bit FNV-1a of n bytes, continued from h (start from TRE_FNV_OFFSET). */
+#define TRE_FNV_OFFSET 0xcbf29ce484222325ull
+static inline uint64_t tre_fnv1a(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
 /* Mix n bytes into the step signature (a no-op unless a step graph asked for it). */
 void tre_step_sig_mix(tre_ctx *ctx, const void *p, size_t n);
 /* Validation is not part of a step's program (a graph capture skips it): checks pause the

@@ -75,12 +75,10 @@ tre_status tre_backend_check(tre_ctx *ctx, int rc, const char *what) {
      * of memory, whatever code it came back as */
     const char *cause = failure_cause(ctx);
     if (cause)
-        tre_ctx_fail(ctx, TRE_ERR_BACKEND, "%s backend: %s failed: %s", ctx->be->name, what, cause);
-    else if (rc == TRE_KERR_OOM)
-        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "%s backend: %s: out of memory", ctx->be->name, what);
-    else
-        tre_ctx_fail(ctx, TRE_ERR_BACKEND, "%s backend: %s failed", ctx->be->name, what);
-    return ctx->status;
+        return tre_ctx_fail(ctx, TRE_ERR_BACKEND, "%s backend: %s failed: %s", ctx->be->name, what, cause);
+    if (rc == TRE_KERR_OOM)
+        return tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "%s backend: %s: out of memory", ctx->be->name, what);
+    return tre_ctx_fail(ctx, TRE_ERR_BACKEND, "%s backend: %s failed", ctx->be->name, what);
 }
 
 void tre_backend_forget_failure(tre_ctx *ctx) { (void)failure_cause(ctx); }
