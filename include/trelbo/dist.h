@@ -33,7 +33,8 @@ tre_dist *tre_multivariate_normal(tre_ctx *ctx, const tre_tensor *loc, const tre
 /* Delta(v) with log_density (NULL: 0); log_prob is log_density where value == v, else -inf. */
 tre_dist *tre_delta(tre_ctx *ctx, const tre_tensor *v, const tre_tensor *log_density);
 /* Unit(log_factor): log_prob is log_factor whatever the value (batch shape log_factor's); the
- * distribution of tre_factor's sites (Pyro's Unit). Not reparameterized; draws are zeros. */
+ * distribution of tre_factor's sites (Pyro's Unit). Draws are zeros. has_rsample is false
+ * unless set (tre_dist_with_rsample may set it true, as Pyro's Unit(has_rsample=True)). */
 tre_dist *tre_unit(tre_ctx *ctx, const tre_tensor *log_factor);
 tre_dist *tre_bernoulli_probs(tre_ctx *ctx, const tre_tensor *probs);
 tre_dist *tre_bernoulli_logits(tre_ctx *ctx, const tre_tensor *logits);
@@ -69,7 +70,17 @@ tre_dist *tre_dist_to_event(tre_ctx *ctx, const tre_dist *d, int n);
 /* Broadcast the batch shape to `shape` (Pyro's expand). */
 tre_dist *tre_dist_expand(tre_ctx *ctx, const tre_dist *d, int ndim, const int64_t *shape);
 
+/* Pyro's has_rsample_: d with its sampling forced pathwise (true) or detached (false), whatever
+ * its family's default. A guide site whose distribution has has_rsample false gets Trace_ELBO's
+ * score-function term instead of the pathwise gradient (for a site that could be either, to
+ * compare the estimators, or for samples that decide control flow downstream); the draws are
+ * the same numbers either way. Kept by to_event and expand (and so inside plates). true for a
+ * family with no reparameterized sampler (Bernoulli, Categorical, Poisson, Binomial) is
+ * TRE_ERR_UNSUPPORTED naming the family. */
+tre_dist *tre_dist_with_rsample(tre_ctx *ctx, const tre_dist *d, bool has_rsample);
+
 const char *tre_dist_name(const tre_dist *d);
+/* Whether draws are reparameterized: the family's default, or what tre_dist_with_rsample set. */
 bool tre_dist_has_rsample(const tre_dist *d);
 int tre_dist_batch_shape(const tre_dist *d, int64_t *shape);  /* returns ndim (0 for NULL) */
 int tre_dist_event_shape(const tre_dist *d, int64_t *shape);  /* returns ndim (0 for NULL) */

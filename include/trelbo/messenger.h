@@ -95,10 +95,18 @@ tre_tensor *tre_sample_ex(tre_ctx *ctx, const char *name, const tre_dist *fn,
 
 /* Pyro's factor: adds log_factor (any shape; inside plates its batch dims are theirs, and the
  * handlers' scale and mask apply) to the log-density of the program it is called in, as an
- * observed site `name` of Unit(log_factor) marked is_auxiliary. In a model it adds to log p; in
- * a guide it counts in log q (the ELBO subtracts it). Gradients flow through log_factor
- * pathwise: in a guide it is Pyro's factor with has_rsample=True (no score-function term). */
+ * observed site `name` of Unit(log_factor) marked is_auxiliary. In a model it adds to log p,
+ * and gradients flow through log_factor pathwise.
+ * In a guide it counts in log q (the ELBO subtracts it), and, as in Pyro, the guide must say
+ * how log_factor arose, with tre_factor_ex: has_rsample true when from reparameterized
+ * sampling (say a Jacobian of a transform of a reparameterized draw): then it is
+ * differentiated pathwise; false when from non-reparameterized sampling (discrete draws): then
+ * Trace_ELBO gives it a score-function term, its unscaled log_factor times the downstream cost,
+ * and no pathwise term, as Pyro's Unit(has_rsample=False) (RenyiELBO: alpha / (1 - alpha)
+ * times its log-density; TraceMeanField_ELBO refuses it, as Pyro does). A tre_factor in a
+ * guide is an error naming the site when the ELBO checks model and guide. */
 tre_status tre_factor(tre_ctx *ctx, const char *name, const tre_tensor *log_factor);
+tre_status tre_factor_ex(tre_ctx *ctx, const char *name, const tre_tensor *log_factor, bool has_rsample);
 
 /* A model or guide: a plain C function, run once per evaluation whatever P is. */
 typedef tre_tensor *(*tre_program)(tre_ctx *ctx, const void *args);

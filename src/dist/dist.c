@@ -111,7 +111,27 @@ tre_dist *tre_dist_expand(tre_ctx *ctx, const tre_dist *d, int ndim, const int64
 }
 
 const char *tre_dist_name(const tre_dist *d) { return d ? d->family->name : "(null)"; }
-bool tre_dist_has_rsample(const tre_dist *d) { return d && d->family->has_rsample; }
+bool tre_dist_has_rsample(const tre_dist *d) {
+    return d && (d->rsample ? d->rsample > 0 : d->family->has_rsample);
+}
+
+tre_dist *tre_dist_with_rsample(tre_ctx *ctx, const tre_dist *d, bool has_rsample) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!d) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "has_rsample: distribution is NULL");
+        return constructor_failed(ctx);
+    }
+    if (has_rsample && !d->family->has_rsample && !d->family->rsample_optional) {
+        tre_ctx_fail(ctx, TRE_ERR_UNSUPPORTED, "has_rsample(true): %s has no reparameterized sampler",
+                     d->family->name);
+        return constructor_failed(ctx);
+    }
+    tre_dist *e = tre_step_alloc(ctx, sizeof *e);
+    if (!e) return NULL;
+    *e = *d;
+    e->rsample = has_rsample ? 1 : -1;
+    return e;
+}
 int tre_dist_batch_shape(const tre_dist *d, int64_t *shape) {
     if (!d) return 0;
     if (shape) memcpy(shape, d->batch_shape, (size_t)d->batch_ndim * sizeof(int64_t));
@@ -363,7 +383,14 @@ tre_tensor *tre_dist_sample(tre_ctx *ctx, const tre_dist *d, int64_t particles) 
                      d->family->name, (long long)tre_dist_particles(d), (long long)particles);
         return NULL;
     }
-    if (d->family->sample) return d->family->sample(ctx, d, particles);
+    if (d->family->sample) {
+        /* a family's own sampler is pathwise when the family is; detached when asked */
+        const bool was = ctx->grad_recording;
+        if (d->rsample < 0) ctx->grad_recording = false;
+        tre_tensor *draw = d->family->sample(ctx, d, particles);
+        ctx->grad_recording = was;
+        return draw;
+    }
     int64_t shape[TRE_MAX_DIMS];
     int nd = tre_dist_full_shape(d, shape);
     tre_tensor *out = tre_tensor_new(ctx, TRE_F32, particles, nd, shape);
@@ -374,7 +401,7 @@ tre_tensor *tre_dist_sample(tre_ctx *ctx, const tre_dist *d, int64_t particles) 
     tre_backend_check(ctx, ctx->be->sample(ctx->be->impl, d->family->kernel, &ks, out->data, ka,
                                            ctx->seed, tre_rng_next_stream(ctx)),
                       "sample");
-    if (tre_ok(ctx) && d->family->has_rsample)
+    if (tre_ok(ctx) && d->family->has_rsample && d->rsample >= 0)
         record(ctx, out, "rsample", rsample_backward, d, NULL, NULL, 1.0);
     return tre_ok(ctx) ? out : NULL;
 }

@@ -31,6 +31,10 @@ typedef struct tre_dist_family {
     tre_dist_check param_checks[TRE_KDIST_MAX_PARAMS];
     tre_dist_check support;           /* values; for structured families see validate_value */
     bool has_rsample;
+    /* has_rsample is false by default, yet the draw is pathwise when asked (Pyro's Unit, whose
+     * draws are constants): whether the site's log-density arose from reparameterized sampling
+     * is its caller's to say, and a guide site of such a family must say it (tre_factor_ex) */
+    bool rsample_optional;
     /* structured families only (all NULL / 0 for elementwise ones): */
     int base_event_ndim;
     /* fill d->batch_* and d->event_* from d->params (shape errors name the parameter) */
@@ -56,6 +60,8 @@ struct tre_dist {
     int64_t batch_shape[TRE_MAX_DIMS];
     int event_ndim;                   /* base event dims + dims moved by to_event */
     int64_t event_shape[TRE_MAX_DIMS];
+    signed char rsample;              /* 0: the family's has_rsample; 1 / -1: set true / false
+                                       * by tre_dist_with_rsample (kept by to_event, expand) */
 };
 
 /* A distribution of `family` from its parameters: checks them (NULL, dtype, particle extents),

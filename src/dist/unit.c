@@ -2,7 +2,8 @@
  * log_factor whatever the value (batch shape log_factor's, no event dims), so an observed Unit
  * site adds an arbitrary term to its program's log-density; gradients flow through log_factor.
  * Pyro's Unit has event shape (0,) and samples an empty tensor; here a draw is zeros of the
- * batch shape, which any value broadcasts against alike. Not reparameterized. */
+ * batch shape, which any value broadcasts against alike. has_rsample is false by default and
+ * may be set either way (rsample_optional): a guide's tre_factor_ex says which. */
 #include "dist_impl.h"
 
 static tre_tensor *unit_log_prob(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value) {
@@ -28,6 +29,7 @@ const tre_dist_family tre_unit_family = {
     .param_checks = {TRE_CHECK(TRE_CHECK_NOT_NAN, "a real number (not NaN)")},
     .log_prob = unit_log_prob,
     .sample = unit_sample,
+    .rsample_optional = true,
 };
 
 tre_dist *tre_unit(tre_ctx *ctx, const tre_tensor *log_factor) {

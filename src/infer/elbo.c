@@ -35,7 +35,14 @@ static tre_status check_shapes(tre_ctx *ctx, const tre_msg *m, const tre_msg *g)
 static tre_status check_match(tre_ctx *ctx, const tre_trace *model, const tre_trace *guide) {
     for (int64_t i = 0; i < tre_trace_size(guide); ++i) {
         const tre_msg *g = &tre_trace_at(guide, i)->msg;
-        if (g->type != TRE_SITE_SAMPLE || is_auxiliary(g)) continue;
+        if (g->type != TRE_SITE_SAMPLE) continue;
+        if (g->fn->family->rsample_optional && g->fn->rsample == 0) /* as Pyro's check */
+            return tre_ctx_fail(ctx, TRE_ERR_MODEL,
+                                "guide site \"%s\": a factor in a guide must say whether its "
+                                "log_factor arose from reparameterized sampling: "
+                                "tre_factor_ex(..., has_rsample) (Pyro's has_rsample=)",
+                                g->name);
+        if (is_auxiliary(g)) continue;
         const tre_trace_node *mn = tre_trace_get(model, g->name);
         if (!mn)
             return tre_ctx_fail(ctx, TRE_ERR_MODEL,

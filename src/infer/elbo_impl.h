@@ -46,6 +46,12 @@ tre_tensor *tre_log_r_to_plates(tre_ctx *ctx, tre_trace *model, tre_trace *guide
                                 const tre_msg *target, const tre_tensor *elbo_detached,
                                 tre_log_r_cache *cache);
 
+/* Whether the estimators differentiate a guide sample site by its score function (Pyro's
+ * ScoreParts with score_function = log_prob): a latent site without rsample. An observed guide
+ * site's value is data, so it is pathwise whatever its family, unless its distribution was set
+ * has_rsample false (tre_factor_ex of non-reparameterized origin), which Pyro scores. */
+bool tre_guide_site_scored(const tre_msg *g);
+
 /* Trace_ELBO's per-particle surrogate (also Renyi's), given elbo_s:
  * model terms + reparameterized guide terms + weight * log q for the other guide sites. For
  * Trace_ELBO the weight is tre_log_r_to_plates (score_weight = stop_grad(elbo_s)) and log q

@@ -26,7 +26,7 @@ tre_status tre_meanfield_elbo_estimate(tre_ctx *ctx, tre_trace *model, tre_trace
                                 "(every model latent needs a guide site here; Trace_ELBO samples "
                                 "it from the prior)",
                                 m->msg.name);
-        if (!tre_dist_has_rsample(g->msg.fn))
+        if (tre_guide_site_scored(&g->msg))
             return tre_ctx_fail(ctx, TRE_ERR_MODEL,
                                 "TraceMeanField_ELBO: guide site \"%s\" (%s) is not reparameterized",
                                 g->msg.name, tre_dist_name(g->msg.fn));
@@ -47,7 +47,7 @@ tre_status tre_meanfield_elbo_estimate(tre_ctx *ctx, tre_trace *model, tre_trace
         const tre_trace_node *g = tre_trace_at(guide, i);
         if (g->msg.type != TRE_SITE_SAMPLE || tre_trace_get(model, g->msg.name)) continue;
         /* auxiliary guide sites: differentiated pathwise too, as Pyro checks all guide sites */
-        if (!g->msg.is_observed && !tre_dist_has_rsample(g->msg.fn))
+        if (tre_guide_site_scored(&g->msg))
             return tre_ctx_fail(ctx, TRE_ERR_MODEL,
                                 "TraceMeanField_ELBO: guide site \"%s\" (%s) is not reparameterized",
                                 g->msg.name, tre_dist_name(g->msg.fn));

@@ -2,6 +2,10 @@
  * once, and the surrogate whose gradient is the ELBO's. */
 #include "elbo_impl.h"
 
+bool tre_guide_site_scored(const tre_msg *g) {
+    return !tre_dist_has_rsample(g->fn) && (!g->is_observed || g->fn->rsample < 0);
+}
+
 tre_tensor *tre_surrogate_particles(tre_ctx *ctx, tre_trace *model, tre_trace *guide,
                                     const tre_tensor *score_weight, bool scaled_score) {
     tre_tensor *sur = tre_trace_log_prob_sum(ctx, model);
@@ -9,8 +13,7 @@ tre_tensor *tre_surrogate_particles(tre_ctx *ctx, tre_trace *model, tre_trace *g
     for (int64_t i = 0; i < tre_trace_size(guide) && tre_ok(ctx); ++i) {
         const tre_trace_node *node = tre_trace_at(guide, i);
         if (node->msg.type != TRE_SITE_SAMPLE) continue;
-        /* an observed guide site is in elbo_s like any other: pathwise, its value is data */
-        if (node->msg.is_observed || tre_dist_has_rsample(node->msg.fn)) {
+        if (!tre_guide_site_scored(&node->msg)) {
             sur = tre_sub(ctx, sur, node->log_prob_sum);
         } else if (scaled_score) {
             sur = tre_add(ctx, sur, tre_mul(ctx, (tre_tensor *)score_weight, node->log_prob_sum));

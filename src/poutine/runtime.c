@@ -150,17 +150,28 @@ tre_tensor *tre_sample(tre_ctx *ctx, const char *name, const tre_dist *fn, const
     return tre_sample_ex(ctx, name, fn, &o);
 }
 
-tre_status tre_factor(tre_ctx *ctx, const char *name, const tre_tensor *log_factor) {
+/* has_rsample: 0 unspecified (a model's factor), 1 / -1 said true / false */
+static tre_status factor(tre_ctx *ctx, const char *name, const tre_tensor *log_factor, int has_rsample) {
     if (!ctx) return TRE_ERR_INVALID_ARG;
     if (!tre_ok(ctx)) return ctx->status;
     if (!log_factor)
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_factor(\"%s\"): log_factor is NULL", name ? name : "");
     tre_infer inf = {0};
     tre_infer_set(&inf, "is_auxiliary", "true"); /* an empty set has room */
+    tre_dist *unit = tre_unit(ctx, log_factor);
+    if (has_rsample) unit = tre_dist_with_rsample(ctx, unit, has_rsample > 0);
     /* the value is never read: a scalar broadcasts against any batch shape */
     tre_sample_opts o = {.obs = tre_scalar(ctx, 0.f), .infer = &inf};
-    tre_sample_ex(ctx, name, tre_unit(ctx, log_factor), &o);
+    tre_sample_ex(ctx, name, unit, &o);
     return ctx->status;
+}
+
+tre_status tre_factor(tre_ctx *ctx, const char *name, const tre_tensor *log_factor) {
+    return factor(ctx, name, log_factor, 0);
+}
+
+tre_status tre_factor_ex(tre_ctx *ctx, const char *name, const tre_tensor *log_factor, bool has_rsample) {
+    return factor(ctx, name, log_factor, has_rsample ? 1 : -1);
 }
 
 tre_status tre_run(tre_ctx *ctx, tre_program fn, const void *args, tre_messenger *const *handlers,

@@ -1,6 +1,8 @@
 /* tre_factor (Pyro's factor): a factor of log N(y | z, 1) gives the ELBO and the gradients of
  * observing y from Normal(z, 1), also inside a subsampled plate (scaled alike); in a guide it
- * counts in log q; the site is observed and auxiliary in the trace; a NaN log_factor is an
+ * counts in log q and must say has_rsample (tre_factor_ex), as in Pyro: true differentiates it
+ * pathwise, false gives Trace_ELBO's score-function term (RenyiELBO's alpha / (1 - alpha) term)
+ * and no pathwise one; the site is observed and auxiliary in the trace; a NaN log_factor is an
  * error naming the site and the parameter, and the context goes on. */
 #include <math.h>
 #include "test_support.h"
@@ -8,7 +10,8 @@
 typedef struct fargs {
     bool factor;       /* the likelihood as a factor (else an observed Normal) */
     int64_t subsample; /* of the data plate (0: no plate: one scalar datum) */
-    float guide_term;  /* a constant factor in the guide (0: none) */
+    float guide_term;  /* a factor guide_term * theta in the guide, theta a param = 1 (0: none) */
+    int rsample;       /* of the guide's factor: 1 / -1 has_rsample true / false, 0 unsaid */
     float nan_at;      /* a NaN in the log factor when nonzero */
 } fargs;
 
@@ -39,36 +42,95 @@ static tre_tensor *guide(tre_ctx *c, const void *args) {
     tre_tensor *m = tre_param(c, "m", tre_scalar(c, 0.4f), TRE_C_REAL);
     tre_tensor *s = tre_param(c, "s", tre_scalar(c, 0.7f), TRE_C_POSITIVE);
     tre_tensor *z = tre_sample(c, "z", tre_normal(c, m, s), NULL);
-    if (a->guide_term != 0.f) tre_factor(c, "extra", tre_scalar(c, a->guide_term));
+    if (a->guide_term != 0.f) {
+        tre_tensor *theta = tre_param(c, "theta", tre_scalar(c, 1.f), TRE_C_REAL);
+        tre_tensor *lf = tre_mul(c, theta, tre_scalar(c, a->guide_term));
+        if (a->rsample) tre_factor_ex(c, "extra", lf, a->rsample > 0);
+        else tre_factor(c, "extra", lf);
+    }
     return z;
 }
 
-/* elbo mean and the params' gradients of one evaluation from seed 5 */
-static double evaluate(const fargs *a, float grads[2]) {
+/* elbo estimate (RenyiELBO: its bound) and the gradients of m, s and theta (when the guide has a
+ * factor) of one evaluation from seed 5 */
+static double evaluate_with(const fargs *a, const tre_elbo_opts *o, float grads[3]) {
     tre_ctx *ctx = tt_ctx(5);
     tre_elbo_result r;
-    TT_OK(ctx, tre_elbo(ctx, model, guide, a, &(tre_elbo_opts){.num_particles = 16, .grad = true}, &r));
-    TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, "m")->grad, &grads[0], 1));
-    TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, "s")->grad, &grads[1], 1));
+    TT_OK(ctx, tre_elbo(ctx, model, guide, a, o, &r));
+    const char *names[3] = {"m", "s", "theta"};
+    for (int i = 0; i < (a->guide_term != 0.f ? 3 : 2); ++i)
+        TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, names[i])->grad, &grads[i], 1));
     tre_ctx_destroy(ctx);
     return r.mean;
+}
+
+static double evaluate(const fargs *a, float grads[3]) {
+    return evaluate_with(a, &(tre_elbo_opts){.num_particles = 16, .grad = true}, grads);
 }
 
 static void test_factor_is_an_observed_term(void **state) {
     (void)state;
     for (int64_t sub = 0; sub <= 4; sub += 4) { /* a scalar datum; 4 of 6 rows, scaled by 6/4 */
-        float gf[2], go[2];
+        float gf[3], go[3];
         const fargs f = {.factor = true, .subsample = sub}, o = {.factor = false, .subsample = sub};
         const double ef = evaluate(&f, gf), eo = evaluate(&o, go);
         TT_NEAR(ef, eo, 1e-6 * (1 + fabs(eo)));
         for (int i = 0; i < 2; ++i) TT_NEAR(gf[i], go[i], 1e-5 * (1 + fabs(go[i])));
     }
-    /* in the guide: log q gains the term, so the ELBO loses it, and the gradients stay */
-    float g0[2], g1[2];
-    const fargs plain = {.factor = true}, with = {.factor = true, .guide_term = 1.25f};
+    /* in the guide, of reparameterized origin: log q gains the term, so the ELBO loses it; the
+     * gradients of m and s stay, and theta's is the pathwise d(-elbo)/d theta = 1.25 */
+    float g0[3], g1[3];
+    const fargs plain = {.factor = true}, with = {.factor = true, .guide_term = 1.25f, .rsample = 1};
     const double e0 = evaluate(&plain, g0), e1 = evaluate(&with, g1);
     TT_NEAR(e1, e0 - 1.25, 1e-5);
     for (int i = 0; i < 2; ++i) TT_NEAR(g1[i], g0[i], 1e-6 * (1 + fabs(g0[i])));
+    TT_NEAR(g1[2], 1.25, 1e-6);
+}
+
+/* has_rsample false: Trace_ELBO's surrogate gains stop_grad(elbo_s) * log_factor (a site in no
+ * plate: the whole particle's elbo_s) and loses the pathwise -log_factor, so
+ * d loss / d theta = -1.25 * mean_s elbo_s; m's and s's gradients are those of the guide
+ * without its factor. RenyiELBO(alpha) gains alpha / (1 - alpha) * log_factor, weighted by
+ * the normalized particle weights (mean 1): d loss / d theta = -alpha / (1 - alpha) * 1.25,
+ * where has_rsample true gives +1.25. */
+static void test_guide_factor_without_rsample_is_scored(void **state) {
+    (void)state;
+    float g0[3], g1[3];
+    const fargs plain = {.factor = true}, scored = {.factor = true, .guide_term = 1.25f, .rsample = -1};
+    const double e0 = evaluate(&plain, g0), e1 = evaluate(&scored, g1);
+    TT_NEAR(e1, e0 - 1.25, 1e-5);
+    for (int i = 0; i < 2; ++i) TT_NEAR(g1[i], g0[i], 1e-6 * (1 + fabs(g0[i])));
+    TT_NEAR(g1[2], -1.25 * e1, 1e-5 * (1 + fabs(e1)));
+    const double alpha = 0.3;
+    const tre_elbo_opts renyi = {.kind = TRE_RENYI_ELBO, .alpha = alpha, .num_particles = 16, .grad = true};
+    const fargs pathwise = {.factor = true, .guide_term = 1.25f, .rsample = 1};
+    evaluate_with(&scored, &renyi, g1);
+    TT_NEAR(g1[2], -alpha / (1 - alpha) * 1.25, 1e-5);
+    evaluate_with(&pathwise, &renyi, g1);
+    TT_NEAR(g1[2], 1.25, 1e-5);
+    /* TraceMeanField_ELBO wants a fully reparameterized guide, as Pyro's */
+    tre_ctx *ctx = tt_ctx(5);
+    tre_elbo_result r;
+    const tre_elbo_opts mf = {.kind = TRE_TRACE_MEANFIELD_ELBO, .num_particles = 4, .grad = true};
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, model, guide, &scored, &mf, &r), TRE_ERR_MODEL, "\"extra\" (Unit) is not reparameterized");
+    tre_ctx_clear_error(ctx);
+    TT_OK(ctx, tre_elbo(ctx, model, guide, &pathwise, &mf, &r));
+    tre_ctx_destroy(ctx);
+}
+
+/* A guide's factor that does not say has_rsample is an error naming the site (Pyro's
+ * check_model_guide_match raises too); a model's need not say it. */
+static void test_guide_factor_must_say_has_rsample(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(6);
+    tre_elbo_result r;
+    const tre_elbo_opts o = {.num_particles = 4, .grad = true};
+    const fargs unsaid = {.factor = true, .guide_term = 1.f}, said = {.factor = true, .guide_term = 1.f, .rsample = 1};
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, model, guide, &unsaid, &o, &r), TRE_ERR_MODEL, "guide site \"extra\"");
+    assert_non_null(strstr(tre_ctx_error(ctx), "has_rsample"));
+    tre_ctx_clear_error(ctx);
+    TT_OK(ctx, tre_elbo(ctx, model, guide, &said, &o, &r));
+    tre_ctx_destroy(ctx);
 }
 
 static void test_factor_site_in_the_trace(void **state) {
@@ -105,6 +167,8 @@ static void test_nan_factor_names_the_site(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_factor_is_an_observed_term),
+        cmocka_unit_test(test_guide_factor_without_rsample_is_scored),
+        cmocka_unit_test(test_guide_factor_must_say_has_rsample),
         cmocka_unit_test(test_factor_site_in_the_trace),
         cmocka_unit_test(test_nan_factor_names_the_site),
     };
