@@ -19,7 +19,8 @@ tre_trace *tre_trace_handler_trace(tre_messenger *m);
 tre_messenger *tre_replay_handler(tre_ctx *ctx, const tre_trace *trace, const tre_dict *params);
 
 /* block: sets stop on the sites it hides. Exactly Pyro's rules: with no lists at all every
- * site is hidden; types are "sample", "param", "subsample" and "observe" (observed samples).
+ * site is hidden; types are "sample", "param", "subsample", "observe" (observed samples) and
+ * "deterministic".
  * A plate's index site is of type "sample", as in Pyro, and also of type "subsample" (which
  * names index sites alone). */
 typedef struct tre_block_opts {

@@ -18,7 +18,8 @@ extern "C" {
 typedef enum tre_site_type {
     TRE_SITE_SAMPLE = 0,
     TRE_SITE_PARAM,
-    TRE_SITE_SUBSAMPLE   /* a plate's index site: a sample site whose value is the indices */
+    TRE_SITE_SUBSAMPLE,  /* a plate's index site: a sample site whose value is the indices */
+    TRE_SITE_DETERMINISTIC /* tre_deterministic: a value recorded by name, no log-density */
 } tre_site_type;
 
 const char *tre_site_type_name(tre_site_type t);
@@ -107,6 +108,16 @@ tre_tensor *tre_sample_ex(tre_ctx *ctx, const char *name, const tre_dist *fn,
  * guide is an error naming the site when the ELBO checks model and guide. */
 tre_status tre_factor(tre_ctx *ctx, const char *name, const tre_tensor *log_factor);
 tre_status tre_factor_ex(tre_ctx *ctx, const char *name, const tre_tensor *log_factor, bool has_rsample);
+
+/* Pyro's and NumPyro's deterministic: records `value` (any tensor, typically a function of
+ * sampled sites) in the trace under `name`, so that it can be read back from a model's or a
+ * guide's trace, and returns it. It adds nothing to any log-density and no estimator reads it.
+ * As in NumPyro it is a site type of its own (TRE_SITE_DETERMINISTIC; block's type list calls
+ * it "deterministic"); replay and condition leave it alone, so a guide's deterministic site
+ * never overrides the model's of the same name. (Pyro records it as an observed sample site of
+ * a masked Delta, which also contributes nothing.) Its name must be unique among sample and
+ * deterministic sites. Returns NULL on error. */
+tre_tensor *tre_deterministic(tre_ctx *ctx, const char *name, tre_tensor *value);
 
 /* A model or guide: a plain C function, run once per evaluation whatever P is. */
 typedef tre_tensor *(*tre_program)(tre_ctx *ctx, const void *args);

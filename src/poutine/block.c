@@ -11,8 +11,9 @@
  * index site is a sample site in Pyro (its fn is a _Subsample distribution), so "sample" covers
  * it, and "subsample" names index sites alone: hiding "sample" from a guide must not let the
  * guide's minibatch go unrecorded while its local sites are replayed. */
-enum { KIND_SAMPLE, KIND_PARAM, KIND_SUBSAMPLE, KIND_OBSERVE, KIND_COUNT };
-static const char *const kind_names[KIND_COUNT] = {"sample", "param", "subsample", "observe"};
+enum { KIND_SAMPLE, KIND_PARAM, KIND_SUBSAMPLE, KIND_OBSERVE, KIND_DETERMINISTIC, KIND_COUNT };
+static const char *const kind_names[KIND_COUNT] = {"sample", "param", "subsample", "observe",
+                                                   "deterministic"};
 
 typedef struct name_list {
     const char **names;  /* step-scoped copies: the caller's arrays may not outlive the handler */
@@ -30,6 +31,7 @@ typedef struct block_state {
 static unsigned msg_kind_bit(const tre_msg *msg) {
     if (msg->type == TRE_SITE_SAMPLE) return 1u << (msg->is_observed ? KIND_OBSERVE : KIND_SAMPLE);
     if (msg->type == TRE_SITE_PARAM) return 1u << KIND_PARAM;
+    if (msg->type == TRE_SITE_DETERMINISTIC) return 1u << KIND_DETERMINISTIC;
     return 1u << KIND_SUBSAMPLE | 1u << KIND_SAMPLE;
 }
 

@@ -21,6 +21,7 @@ static tre_status replay_process(tre_ctx *ctx, tre_messenger *self, tre_msg *msg
         msg->done = true;
         return TRE_OK;
     }
+    if (msg->type == TRE_SITE_DETERMINISTIC) return TRE_OK; /* a value of its own program */
     const tre_trace_node *node = tre_trace_get(st->trace, msg->name);
     if (!node) return TRE_OK;          /* missing from the trace: samples from its own fn */
     if (msg->is_observed) return TRE_OK; /* the observation wins */

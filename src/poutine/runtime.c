@@ -9,6 +9,7 @@ const char *tre_site_type_name(tre_site_type t) {
     case TRE_SITE_SAMPLE: return "sample";
     case TRE_SITE_PARAM: return "param";
     case TRE_SITE_SUBSAMPLE: return "subsample";
+    case TRE_SITE_DETERMINISTIC: return "deterministic";
     }
     return "unknown";
 }
@@ -76,6 +77,7 @@ static void default_action(tre_ctx *ctx, tre_msg *msg) {
     case TRE_SITE_SAMPLE: msg->value = tre_dist_sample(ctx, msg->fn, ctx->particles); break;
     case TRE_SITE_PARAM: msg->value = tre_param_store_read(ctx, msg); break;
     case TRE_SITE_SUBSAMPLE: msg->value = tre_subsample_draw(ctx, msg); break;
+    case TRE_SITE_DETERMINISTIC: break; /* its value is given (and checked) */
     }
     tre_ctx_name_site(ctx, msg->name); /* errors raised below name the site */
     msg->done = true;
@@ -106,6 +108,20 @@ tre_status tre_apply_stack(tre_ctx *ctx, tre_msg *msg) {
     return TRE_OK;
 }
 
+/* A new message of a site named `name` (scale 1); NULL after an error (an empty name is
+ * reported as `primitive`'s). */
+static tre_msg *new_site(tre_ctx *ctx, tre_site_type type, const char *name, const char *primitive) {
+    if (!name || !*name) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: site name is empty", primitive);
+        return NULL;
+    }
+    tre_msg *msg = tre_step_alloc(ctx, sizeof *msg);
+    if (!msg || !(msg->name = tre_step_strdup(ctx, name))) return NULL;
+    msg->type = type;
+    msg->scale = 1.0;
+    return msg;
+}
+
 tre_tensor *tre_sample_ex(tre_ctx *ctx, const char *name, const tre_dist *fn,
                           const tre_sample_opts *opts) {
     if (!ctx) return NULL;
@@ -115,19 +131,13 @@ tre_tensor *tre_sample_ex(tre_ctx *ctx, const char *name, const tre_dist *fn,
         ctx->error_needs_site = false;
         return NULL;
     }
-    if (!name || !*name) {
-        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_sample: site name is empty");
-        return NULL;
-    }
+    tre_msg *msg = new_site(ctx, TRE_SITE_SAMPLE, name, "tre_sample");
+    if (!msg) return NULL;
     if (!fn) {
         tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_sample(\"%s\"): distribution is NULL", name);
         return NULL;
     }
-    tre_msg *msg = tre_step_alloc(ctx, sizeof *msg);
-    if (!msg || !(msg->name = tre_step_strdup(ctx, name))) return NULL;
-    msg->type = TRE_SITE_SAMPLE;
     msg->fn = fn;
-    msg->scale = 1.0;
     if (opts && opts->obs) {
         msg->value = (tre_tensor *)opts->obs;
         msg->is_observed = true;
@@ -148,6 +158,18 @@ tre_tensor *tre_sample_ex(tre_ctx *ctx, const char *name, const tre_dist *fn,
 tre_tensor *tre_sample(tre_ctx *ctx, const char *name, const tre_dist *fn, const tre_tensor *obs) {
     tre_sample_opts o = {.obs = obs};
     return tre_sample_ex(ctx, name, fn, &o);
+}
+
+tre_tensor *tre_deterministic(tre_ctx *ctx, const char *name, tre_tensor *value) {
+    if (!ctx || !tre_ok(ctx)) return NULL;
+    tre_msg *msg = new_site(ctx, TRE_SITE_DETERMINISTIC, name, "tre_deterministic");
+    if (!msg) return NULL;
+    if (!value) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_deterministic(\"%s\"): value is NULL", name);
+        return NULL;
+    }
+    msg->value = value;
+    return tre_apply_stack(ctx, msg) == TRE_OK ? msg->value : NULL;
 }
 
 /* has_rsample: 0 unspecified (a model's factor), 1 / -1 said true / false */
