@@ -104,7 +104,7 @@ static void test_categorical_log_prob_grad(void **state) {
         cat_st c = {.k = k, .value = (float)(k / 3), .g = -1.3f};
         for (int64_t j = 0; j < k; ++j) c.l[j] = unif(-4.f, 4.f);
         c.l[k - 1] = -INFINITY; /* a zero-weight category: never drawn, zero derivative */
-        float grad[MAXK];
+        float grad[MAXK] = {0}; /* (GCC -O2 cannot see the row function fill it) */
         tre_categorical_log_prob_grad_row(c.k, c.l, c.value, c.g, grad);
         for (int64_t j = 0; j + 1 < k; ++j)
             near("categorical d lp / d logits (long row)", (int)j, grad[j], fd(cat_lp, &c, &c.l[j]), TOL_ROW);
