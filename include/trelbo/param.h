@@ -40,8 +40,10 @@ typedef struct tre_param_entry {
     tre_tensor *unconstrained;
     /* d loss / d unconstrained of the last evaluation with gradients (persistent, same shape) */
     tre_tensor *grad;
-    /* whether that evaluation used the param (read it from the store, or sent it a gradient):
-     * tre_adam_step updates only those, as Pyro's SVI updates the params of the step's trace */
+    /* whether that evaluation used the param (sent it a gradient, or read it from the store
+     * after some earlier evaluation had sent it one): tre_adam_step updates only those, as
+     * Pyro's SVI with torch's optimisers (a param read but never differentiated has .grad None
+     * and is skipped; after a gradient, zero_grads leaves zeros, which are stepped) */
     bool in_step;
 } tre_param_entry;
 

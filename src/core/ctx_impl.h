@@ -25,6 +25,7 @@ typedef struct tre_param_entry_impl {
     tre_param_entry pub;
     uint64_t id;                 /* a removed and re-created param gets a new one */
     uint64_t read_step;          /* ctx->step_serial of the last step that read it */
+    bool had_grad;               /* some evaluation has sent it a gradient */
 } tre_param_entry_impl;
 static inline uint64_t tre_param_entry_id(const tre_param_entry *e) {
     return ((const tre_param_entry_impl *)e)->id;

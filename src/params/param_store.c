@@ -185,7 +185,12 @@ tre_status tre_param_store_collect_grads(tre_ctx *ctx) {
             e->grad = t;
             ctx->params.generation++;
         }
-        e->in_step = g || ((tre_param_entry_impl *)e)->read_step == ctx->step_serial;
+        /* as Pyro's SVI with torch's optimisers: a param with no gradient yet is skipped (its
+         * .grad is None); one that has had a gradient is stepped with zeros when the step
+         * read it but sent it none (zero_grads left zeros in its .grad) */
+        tre_param_entry_impl *ei = (tre_param_entry_impl *)e;
+        if (g) ei->had_grad = true;
+        e->in_step = g || (ei->had_grad && ei->read_step == ctx->step_serial);
         size_t bytes = (size_t)u->numel * 4;
         int rc = g ? ctx->be->copy(ctx->be->impl, e->grad->data, g->data, bytes)
                    : ctx->be->fill(ctx->be->impl, e->grad->data, 0.f, u->numel);

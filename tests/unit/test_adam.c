@@ -118,6 +118,45 @@ static void test_only_the_params_a_step_used_move(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* loss = -(b + a) in steps 3 and 4, -b otherwise; every step reads both */
+static tre_tensor *reads_a_model(tre_ctx *c, const void *args) {
+    const int t = *(const int *)args;
+    tre_tensor *a = tre_param(c, "a", tre_scalar(c, 0.5f), TRE_C_REAL);
+    tre_tensor *lf = tre_param(c, "b", tre_scalar(c, 0.f), TRE_C_REAL);
+    if (t == 3 || t == 4) lf = tre_add(c, lf, a);
+    tre_factor(c, "f", lf);
+    return NULL;
+}
+static tre_tensor *empty_guide(tre_ctx *c, const void *args) {
+    (void)c, (void)args;
+    return NULL;
+}
+
+/* As Pyro's SVI with torch's Adam: a param read but never yet differentiated has .grad None and
+ * is skipped (no step counted, no weight decay); once it has had a gradient, a step that reads
+ * it without one updates it with zeros (zero_grads left zeros), so its momentum carries on. */
+static void test_read_param_moves_only_after_its_first_gradient(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(3);
+    tre_adam *opt = NULL;
+    TT_OK(ctx, tre_adam_create(ctx, &(tre_adam_opts){.lr = 0.1, .weight_decay = 0.1}, &opt));
+    const tre_elbo_opts o = {.num_particles = 1};
+    double loss;
+    float after[6];
+    for (int t = 0; t < 6; ++t) {
+        TT_OK(ctx, tre_svi_step(ctx, reads_a_model, empty_guide, &t, &o, opt, &loss));
+        after[t] = value_of(ctx, "a");
+        assert_true(tre_param_store_get(ctx, "a")->in_step == (t >= 3));
+    }
+    for (int t = 0; t < 3; ++t) assert_true(after[t] == 0.5f);
+    /* a first Adam step moves by lr whatever the gradient (here -1 + 0.1 * 0.5, decay included) */
+    TT_NEAR(after[3], 0.6, 1e-5);
+    TT_NEAR(after[4], 0.7, 1e-4);
+    assert_true(after[5] > after[4]); /* zero gradient, momentum still pushing up */
+    tre_adam_destroy(ctx, opt);
+    tre_ctx_destroy(ctx);
+}
+
 static void test_recreated_param_starts_afresh_and_removed_state_is_freed(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(3);
@@ -236,6 +275,7 @@ int main(void) {
         cmocka_unit_test(test_clipped_adam),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_only_the_params_a_step_used_move),
+        cmocka_unit_test(test_read_param_moves_only_after_its_first_gradient),
         cmocka_unit_test(test_states_follow_entries_in_any_order),
         cmocka_unit_test(test_recreated_param_starts_afresh_and_removed_state_is_freed),
         cmocka_unit_test(test_failed_step_leaves_no_stale_loss),
