@@ -44,9 +44,13 @@ tre_messenger *tre_mask_handler(tre_ctx *ctx, const tre_tensor *mask);
 /* seed: sampling inside restarts the Philox stream at seed; the outer stream resumes after. */
 tre_messenger *tre_seed_handler(tre_ctx *ctx, uint64_t seed);
 
-/* plate: a vectorized conditional-independence context, pushed at once. subsample_size 0 (or
- * == size) means no subsampling; dim 0 picks the rightmost free batch dim, else a negative dim.
- * Returns the plate's indices (int32, extent 1, [subsample_size]); NULL on error. */
+/* plate: a vectorized conditional-independence context, pushed at once. subsample_size == size
+ * means no subsampling; 0 (Pyro's subsample_size=None) means none either, unless the plate's
+ * index site (a site named as the plate) is given a minibatch by a handler: a model replayed
+ * against a guide that subsamples takes the guide's indices, and their number, as in Pyro;
+ * condition can fix them too (int32 [n], extent 1). dim 0 picks the rightmost free batch dim,
+ * else a negative dim. Returns the plate's indices (int32, extent 1, [subsample size]); NULL
+ * on error. */
 tre_tensor *tre_plate(tre_ctx *ctx, const char *name, int64_t size, int64_t subsample_size);
 tre_tensor *tre_plate_dim(tre_ctx *ctx, const char *name, int64_t size, int64_t subsample_size,
                           int dim);

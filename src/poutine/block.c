@@ -91,7 +91,7 @@ static bool parse_types(tre_ctx *ctx, const char *arg, const char *const *types,
         if (k == KIND_COUNT) {
             tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
                          "block: %s[%d] is site type \"%s\", not one of \"sample\", \"param\", "
-                         "\"subsample\", \"observe\"",
+                         "\"subsample\", \"observe\", \"deterministic\"",
                          arg, i, types[i]);
             return false;
         }

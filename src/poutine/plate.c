@@ -103,7 +103,10 @@ tre_tensor *tre_plate_dim(tre_ctx *ctx, const char *name, int64_t size, int64_t 
                      name, (long long)size, (long long)subsample_size);
         return NULL;
     }
-    if (subsample_size == 0) subsample_size = size;
+    /* unspecified: the whole plate, unless its index site comes back with a minibatch (a model
+     * replayed against a guide that subsamples, as Pyro's plate(subsample_size=None)) */
+    const bool sized_by_indices = subsample_size == 0;
+    if (sized_by_indices) subsample_size = size;
     for (int i = 0; i < ctx->depth; ++i)
         if (is_plate(ctx->stack[i]) &&
             strcmp(((plate_state *)ctx->stack[i]->state)->frame.name, name) == 0) {
@@ -111,6 +114,7 @@ tre_tensor *tre_plate_dim(tre_ctx *ctx, const char *name, int64_t size, int64_t 
             return NULL;
         }
     const plate_memo *memo = tre_strmap_get(&ctx->plate_memo, name);
+    if (memo && sized_by_indices) subsample_size = memo->subsample_size;
     if (memo) {
         if (memo->size != size || memo->subsample_size != subsample_size || (dim != 0 && dim != memo->dim)) {
             tre_ctx_fail(ctx, TRE_ERR_PLATE,
@@ -152,12 +156,17 @@ tre_tensor *tre_plate_dim(tre_ctx *ctx, const char *name, int64_t size, int64_t 
         msg->scale = 1.0;
         if (tre_apply_stack(ctx, msg) != TRE_OK) return NULL;
         idx = msg->value;
+        if (sized_by_indices && idx && idx->ndim == 1 && idx->shape[0] >= 1 && idx->shape[0] <= size)
+            subsample_size = idx->shape[0];
     }
     if (!idx || idx->dtype != TRE_I32 || idx->ndim != 1 || idx->shape[0] != subsample_size ||
         idx->particles != 1) {
         tre_ctx_fail(ctx, TRE_ERR_PLATE,
-                     "plate(\"%s\"): its index site must be int32 of shape [%lld] (extent 1)", name,
-                     (long long)subsample_size);
+                     sized_by_indices ? "plate(\"%s\"): its index site must be int32 of shape [n], "
+                                        "1 <= n <= %lld (extent 1)"
+                                      : "plate(\"%s\"): its index site must be int32 of shape [%lld] "
+                                        "(extent 1)",
+                     name, (long long)subsample_size);
         return NULL;
     }
     plate_state *st = m->state;

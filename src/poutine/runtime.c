@@ -86,6 +86,9 @@ static void default_action(tre_ctx *ctx, tre_msg *msg) {
 tre_status tre_apply_stack(tre_ctx *ctx, tre_msg *msg) {
     if (!ctx) return TRE_ERR_INVALID_ARG;
     if (!tre_ok(ctx)) return ctx->status;
+    if (!msg || !msg->name || !*msg->name)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_apply_stack: %s",
+                            msg ? "the message has no site name" : "message is NULL");
     int first = ctx->depth; /* outermost handler visited */
     for (int i = ctx->depth - 1; i >= 0; --i) {
         tre_messenger *m = ctx->stack[i];
@@ -176,8 +179,9 @@ tre_tensor *tre_deterministic(tre_ctx *ctx, const char *name, tre_tensor *value)
 static tre_status factor(tre_ctx *ctx, const char *name, const tre_tensor *log_factor, int has_rsample) {
     if (!ctx) return TRE_ERR_INVALID_ARG;
     if (!tre_ok(ctx)) return ctx->status;
+    if (!name || !*name) return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_factor: site name is empty");
     if (!log_factor)
-        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_factor(\"%s\"): log_factor is NULL", name ? name : "");
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_factor(\"%s\"): log_factor is NULL", name);
     tre_infer inf = {0};
     tre_infer_set(&inf, "is_auxiliary", "true"); /* an empty set has room */
     tre_dist *unit = tre_unit(ctx, log_factor);

@@ -389,6 +389,75 @@ static void test_guide_indices_replayed_into_model(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+static tre_tensor *mb_guide_of_8(tre_ctx *c, const void *args) {
+    mb_args a = *(const mb_args *)args;
+    a.k = 8;
+    return mb_guide(c, &a);
+}
+
+/* The usual Pyro pattern: the guide subsamples, the model's plate leaves subsample_size
+ * unspecified (0); the model takes the guide's minibatch, its size and its scale (Pyro's
+ * plate(subsample_size=None) replayed). Without replay the model's plate is the whole data. */
+static void test_unsized_model_plate_takes_the_guides_minibatch(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(12);
+    TT_OK(ctx, tre_ctx_set_particles(ctx, P));
+    enum { SIZE = 100, K = 8 };
+    mb_args g = {.size = SIZE, .k = K}, m = {.size = SIZE, .k = 0}, whole = {.size = SIZE, .k = 0};
+    tre_messenger *gt = tre_trace_handler(ctx);
+    TT_OK(ctx, tre_run(ctx, mb_guide, &g, &gt, 1, NULL));
+    tre_trace *guide = tre_trace_handler_trace(gt);
+    tre_messenger *mh[2] = {tre_trace_handler(ctx), tre_replay_handler(ctx, guide, NULL)};
+    TT_OK(ctx, tre_run(ctx, mb_model, &m, mh, 2, NULL));
+    int32_t gi[K], mi[K];
+    assert_int_equal(m.idx->shape[0], K);
+    indices_to_host(ctx, g.idx, gi, K);
+    indices_to_host(ctx, m.idx, mi, K);
+    assert_memory_equal(gi, mi, sizeof gi);
+    const tre_msg *local = &tre_trace_get(tre_trace_handler_trace(mh[0]), "local")->msg;
+    assert_int_equal(local->frames[0].subsample_size, K);
+    assert_true(local->scale == (double)SIZE / K);
+    TT_OK(ctx, tre_run(ctx, mb_model, &whole, NULL, 0, NULL));
+    assert_int_equal(whole.idx->shape[0], SIZE);
+    /* and through tre_elbo: the model's local site is scaled as the guide's */
+    tre_elbo_result r;
+    TT_OK(ctx, tre_elbo(ctx, mb_model, mb_guide_of_8, &(mb_args){.size = SIZE, .k = 0}, &(tre_elbo_opts){.num_particles = P}, &r));
+    assert_true(tre_trace_get(r.model_trace, "local")->msg.scale == (double)SIZE / K);
+    tre_ctx_destroy(ctx);
+}
+
+/* condition fixes a plate's minibatch (Pyro conditions the plate's index site, a sample site):
+ * the given int32 indices, in order, and the scale of their number; a float value is an error
+ * naming the site. */
+static void test_condition_fixes_the_minibatch(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(13);
+    TT_OK(ctx, tre_ctx_set_particles(ctx, P));
+    const int32_t want[2] = {7, 3};
+    tre_tensor *idx = NULL;
+    TT_OK(ctx, tre_tensor_create(ctx, &idx, TRE_I32, 1, 1, (int64_t[]){2}, want));
+    tre_dict *data = tre_dict_new(ctx);
+    TT_OK(ctx, tre_dict_set(ctx, data, "data", idx));
+    for (int64_t k = 0; k <= 2; k += 2) { /* subsample_size unspecified, and 2 */
+        mb_args a = {.size = 10, .k = k};
+        tre_messenger *h[2] = {tre_trace_handler(ctx), tre_condition_handler(ctx, data)};
+        TT_OK(ctx, tre_run(ctx, mb_model, &a, h, 2, NULL));
+        int32_t got[2];
+        indices_to_host(ctx, a.idx, got, 2);
+        assert_memory_equal(got, want, sizeof got);
+        const tre_trace *t = tre_trace_handler_trace(h[0]);
+        assert_true(tre_trace_get(t, "data")->msg.is_observed);
+        assert_true(tre_trace_get(t, "local")->msg.scale == 5.0);
+    }
+    tre_dict *bad = tre_dict_new(ctx);
+    TT_OK(ctx, tre_dict_set(ctx, bad, "data", tre_scalar(ctx, 1.f)));
+    tre_messenger *cb = tre_condition_handler(ctx, bad);
+    TT_FAILS_WITH(ctx, tre_run(ctx, mb_model, &(mb_args){.size = 10, .k = 2}, &cb, 1, NULL),
+                  TRE_ERR_INVALID_ARG, "subsample site \"data\" must be int32");
+    tre_tensor_destroy(ctx, idx);
+    tre_ctx_destroy(ctx);
+}
+
 /* A guide under block(expose_types = {"sample"}) (the usual way to keep only its latents):
  * the index site is a sample site, as in Pyro, so the outer trace still records the minibatch
  * and the model replays it. */
@@ -506,6 +575,8 @@ int main(void) {
         cmocka_unit_test(test_nested_scales_multiply),
         cmocka_unit_test(test_subsample_indices),
         cmocka_unit_test(test_guide_indices_replayed_into_model),
+        cmocka_unit_test(test_unsized_model_plate_takes_the_guides_minibatch),
+        cmocka_unit_test(test_condition_fixes_the_minibatch),
         cmocka_unit_test(test_blocked_guide_keeps_its_minibatch),
         cmocka_unit_test(test_nested_run_keeps_the_plates),
         cmocka_unit_test(test_reentered_plate_reuses_index_site),

@@ -458,8 +458,24 @@ static void test_step_reset_pops_leftover_handlers(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* A NULL or nameless message is an error, not a crash; the context goes on. */
+static void test_bad_message_is_an_error(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    TT_FAILS_WITH(ctx, tre_apply_stack(ctx, NULL), TRE_ERR_INVALID_ARG, "message is NULL");
+    tre_ctx_clear_error(ctx);
+    tre_msg msg = {.type = TRE_SITE_SAMPLE, .scale = 1.0};
+    TT_FAILS_WITH(ctx, tre_apply_stack(ctx, &msg), TRE_ERR_INVALID_ARG, "no site name");
+    tre_ctx_clear_error(ctx);
+    TT_FAILS_WITH(ctx, tre_factor(ctx, NULL, tre_scalar(ctx, 0.f)), TRE_ERR_INVALID_ARG, "tre_factor: site name is empty");
+    tre_ctx_clear_error(ctx);
+    assert_non_null(tre_scalar(ctx, 1.f));
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_message_is_an_error),
         cmocka_unit_test(test_process_innermost_first_postprocess_outermost_first),
         cmocka_unit_test(test_stop_hides_message_from_outer_handlers),
         cmocka_unit_test(test_push_twice_and_pop_not_on_top),
