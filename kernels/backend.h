@@ -296,6 +296,14 @@ typedef struct tre_backend {
                            const tre_karg *q_loc, const tre_karg *q_scale_tril,
                            float *grad_p_loc, float *grad_p_scale_tril, float *grad_q_loc,
                            float *grad_q_scale_tril);
+    /* Dirichlet(concentration) rows (kernels/math/dirichlet.h): row r of out is a draw from the
+     * standard gamma draws r*k + j of op `stream`, combined in log space; rsample_backward
+     * regenerates them to form grad_conc (rows x k, contiguous) from g (rows x k). */
+    int (*dirichlet_sample)(void *impl, const tre_kshape *rows, int64_t k, float *out,
+                            const tre_karg *conc, uint64_t seed, uint64_t stream);
+    int (*dirichlet_rsample_backward)(void *impl, const tre_kshape *rows, int64_t k, const float *g,
+                                      const tre_karg *conc, uint64_t seed, uint64_t stream,
+                                      float *grad_conc);
     /* *count = number of elements of the broadcast shape failing `check` */
     int (*validate)(void *impl, tre_kcheck check, const tre_kshape *shape, const tre_karg *x,
                     const tre_karg *a, const tre_karg *b, float ca, int64_t *count);

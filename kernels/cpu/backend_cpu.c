@@ -121,6 +121,8 @@ tre_backend *tre_backend_cpu_create(void) {
         .mvn_log_prob_backward = tre_mvn_log_prob_backward_cpu,
         .mvn_sample = tre_mvn_sample_cpu,
         .mvn_rsample_backward = tre_mvn_rsample_backward_cpu,
+        .dirichlet_sample = tre_dirichlet_sample_cpu,
+        .dirichlet_rsample_backward = tre_dirichlet_rsample_backward_cpu,
         .mvn_kl = tre_mvn_kl_cpu,
         .mvn_kl_backward = tre_mvn_kl_backward_cpu,
         .validate = tre_validate_cpu,

@@ -104,6 +104,11 @@ int tre_mvn_sample_cpu(void *impl, const tre_kshape *rows, int64_t d, float *out
                        uint64_t stream);
 int tre_mvn_rsample_backward_cpu(void *impl, int64_t rows, int64_t d, const float *g,
                                  uint64_t seed, uint64_t stream, float *grad_scale_tril);
+int tre_dirichlet_sample_cpu(void *impl, const tre_kshape *rows, int64_t k, float *out,
+                             const tre_karg *conc, uint64_t seed, uint64_t stream);
+int tre_dirichlet_rsample_backward_cpu(void *impl, const tre_kshape *rows, int64_t k, const float *g,
+                                       const tre_karg *conc, uint64_t seed, uint64_t stream,
+                                       float *grad_conc);
 int tre_mvn_kl_cpu(void *impl, const tre_kshape *rows, int64_t d, float *out, const tre_karg *p_loc,
                    const tre_karg *p_scale_tril, const tre_karg *q_loc,
                    const tre_karg *q_scale_tril);

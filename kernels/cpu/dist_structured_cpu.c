@@ -16,6 +16,7 @@
 #include "cpu_iter.h"
 #include "dist_families_cpu.h"
 #include "categorical_block.h"
+#include "../math/dirichlet.h"
 #include "../math/mvn.h"
 
 #define ROW_CHUNK 256
@@ -479,6 +480,40 @@ int tre_mvn_rsample_backward_cpu(void *impl, int64_t rows, int64_t d, const floa
     for (int64_t r = 0; r < rows; ++r)
         tre_mvn_rsample_grad_row(d, g + r * d, seed, stream, (uint64_t)(r * d),
                                  grad_scale_tril + r * d * d);
+    return 0;
+}
+
+int tre_dirichlet_sample_cpu(void *impl, const tre_kshape *rows, int64_t k, float *out,
+                             const tre_karg *conc, uint64_t seed, uint64_t stream) {
+    (void)impl;
+    if (k < 1) return 1;
+    const int64_t total = rows_total(rows);
+#pragma omp parallel for schedule(static) PAR_IF(total, k * 64)
+    for (int64_t c = 0; c < CHUNKS(total); ++c) {
+        row_iter it;
+        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
+        row_iter_seek(&it, rows, 1, &conc, r0);
+        for (int64_t r = r0; r < r1; ++r, row_iter_next(&it))
+            tre_dirichlet_sample_row(k, conc->data + it.off[0], seed, stream, (uint64_t)(r * k), out + r * k);
+    }
+    return 0;
+}
+
+int tre_dirichlet_rsample_backward_cpu(void *impl, const tre_kshape *rows, int64_t k, const float *g,
+                                       const tre_karg *conc, uint64_t seed, uint64_t stream,
+                                       float *grad_conc) {
+    (void)impl;
+    if (k < 1) return 1;
+    const int64_t total = rows_total(rows);
+#pragma omp parallel for schedule(static) PAR_IF(total, k * 128)
+    for (int64_t c = 0; c < CHUNKS(total); ++c) {
+        row_iter it;
+        int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
+        row_iter_seek(&it, rows, 1, &conc, r0);
+        for (int64_t r = r0; r < r1; ++r, row_iter_next(&it))
+            tre_dirichlet_rsample_grad_row(k, conc->data + it.off[0], g + r * k, seed, stream,
+                                           (uint64_t)(r * k), grad_conc + r * k);
+    }
     return 0;
 }
 

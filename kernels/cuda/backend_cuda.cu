@@ -500,6 +500,8 @@ extern "C" tre_backend *tre_backend_cuda_create(void) {
     b->mvn_log_prob_backward = on_device<tre_mvn_log_prob_backward_cuda>::call;
     b->mvn_sample = on_device<tre_mvn_sample_cuda>::call;
     b->mvn_rsample_backward = on_device<tre_mvn_rsample_backward_cuda>::call;
+    b->dirichlet_sample = on_device<tre_dirichlet_sample_cuda>::call;
+    b->dirichlet_rsample_backward = on_device<tre_dirichlet_rsample_backward_cuda>::call;
     b->mvn_kl = on_device<tre_mvn_kl_cuda>::call;
     b->mvn_kl_backward = on_device<tre_mvn_kl_backward_cuda>::call;
     b->validate = on_device<tre_validate_cuda>::call;

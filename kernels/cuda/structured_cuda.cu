@@ -8,6 +8,7 @@
  * of the op's Philox normals, as on the CPU. */
 #include "cuda_common.cuh"
 #include "../math/categorical.h"
+#include "../math/dirichlet.h"
 #include "../math/mvn.h"
 
 #define WORK_CAP ((int64_t)64 << 20) /* bytes of row scratch per launch */
@@ -199,6 +200,38 @@ int tre_mvn_rsample_backward_cuda(void *impl, int64_t rows, int64_t d, const flo
         const uint64_t stream = tre_cuda_stream(dl, stream0);
         tre_mvn_rsample_grad_row(d, g + r * d, seed, stream, (uint64_t)(r * d),
                                  grad_scale_tril + r * d * d);
+    });
+}
+
+int tre_dirichlet_sample_cuda(void *impl, const tre_kshape *rows, int64_t k, float *out,
+                              const tre_karg *conc, uint64_t seed, uint64_t stream0) {
+    if (k < 1) return 1;
+    tre_cuda_layout<1> L;
+    const int64_t total = rows_layout(&L, rows, &conc);
+    const float *a = conc->data;
+    const uint64_t *dl = ((tre_cuda_impl *)impl)->d_rng_delta;
+    return tre_cuda_each((tre_cuda_impl *)impl, total, [=] TRE_CUDA_FN(int64_t r) {
+        const uint64_t stream = tre_cuda_stream(dl, stream0);
+        int64_t off[1];
+        L.offsets(r, off);
+        tre_dirichlet_sample_row(k, a + off[0], seed, stream, (uint64_t)(r * k), out + r * k);
+    });
+}
+
+int tre_dirichlet_rsample_backward_cuda(void *impl, const tre_kshape *rows, int64_t k, const float *g,
+                                        const tre_karg *conc, uint64_t seed, uint64_t stream0,
+                                        float *grad_conc) {
+    if (k < 1) return 1;
+    tre_cuda_layout<1> L;
+    const int64_t total = rows_layout(&L, rows, &conc);
+    const float *a = conc->data;
+    const uint64_t *dl = ((tre_cuda_impl *)impl)->d_rng_delta;
+    return tre_cuda_each((tre_cuda_impl *)impl, total, [=] TRE_CUDA_FN(int64_t r) {
+        const uint64_t stream = tre_cuda_stream(dl, stream0);
+        int64_t off[1];
+        L.offsets(r, off);
+        tre_dirichlet_rsample_grad_row(k, a + off[0], g + r * k, seed, stream, (uint64_t)(r * k),
+                                       grad_conc + r * k);
     });
 }
 

@@ -179,6 +179,21 @@ static inline TRE_HD double tre_gamma_p(double a, double x) {
  *   otherwise:  1 - P = e^-s s^a h(a, s) / Gamma(a), so  ds/da = s (h (log s - digamma(a)) + dh/da);
  *   a >= 1e4:   s = a t^3 with t = 1 - 1/(9a) + z / (3 sqrt(a)) and z standard normal
  *               (Wilson-Hilferty), differentiated at fixed z. */
+/* The series branch's sum_n c_n (log s - digamma(a+n+1)) (below): ds/da = -s times it. */
+static inline TRE_HD double tre_std_gamma_grad_series(double a, double s, double ls) {
+    double c = 1.0 / a, psi = tre_digamma(a + 1.0);
+    double sum = c * (ls - psi);
+    for (int n = 1; n < TRE_GAMMA_SERIES_MAX; ++n) {
+        psi += 1.0 / (a + n);       /* digamma(a + n + 1) */
+        c *= s / (a + n);
+        const double term = c * (ls - psi);
+        sum += term;
+        /* c falls geometrically (ratio s / (a + n) < 1): the tail is below c / (1 - ratio) */
+        if (c <= 1e-17 / a) break;
+    }
+    return sum;
+}
+
 static inline TRE_HD double tre_std_gamma_grad(double a, double s) {
     if (!(a > 0.0) || !(s > 0.0)) return s == 0.0 && a > 0.0 ? 0.0 : NAN;
     if (isinf(s)) return s;
@@ -189,22 +204,21 @@ static inline TRE_HD double tre_std_gamma_grad(double a, double s) {
         return t * t * (t + 3.0 * a * dt);
     }
     const double ls = log(s);
-    if (s < a + 1.0) {
-        double c = 1.0 / a, psi = tre_digamma(a + 1.0);
-        double sum = c * (ls - psi);
-        for (int n = 1; n < TRE_GAMMA_SERIES_MAX; ++n) {
-            psi += 1.0 / (a + n);       /* digamma(a + n + 1) */
-            c *= s / (a + n);
-            const double term = c * (ls - psi);
-            sum += term;
-            /* c falls geometrically (ratio s / (a + n) < 1): the tail is below c / (1 - ratio) */
-            if (c <= 1e-17 / a) break;
-        }
-        return -s * sum;
-    }
+    if (s < a + 1.0) return -s * tre_std_gamma_grad_series(a, s, ls);
     double h, dh;
     tre_gamma_cf(a, s, &h, &dh);
     return s * (h * (ls - tre_digamma(a)) + dh);
+}
+
+/* d log s / d a for a standard gamma draw s = exp(ls), given in log space: the series branch
+ * needs only ls where s is small, so it holds where s underflows double (there the first term,
+ * -(ls - digamma(a + 1)) / a, is all that is left). For a in Wilson-Hilferty's range the
+ * series serves s < a / 2 only (far in the tail, where it converges fast and W-H fails). */
+static inline TRE_HD double tre_std_gamma_dlog_da(double a, double ls) {
+    const double s = exp(ls);
+    if (s < a + 1.0 && (a < TRE_GAMMA_GRAD_WH_MIN || s < 0.5 * a))
+        return -tre_std_gamma_grad_series(a, s, ls);
+    return tre_std_gamma_grad(a, s) / s;
 }
 
 /* Pathwise derivatives of a Gamma(a, b) draw x = s / b (s = x b the standard gamma draw). */

@@ -1,8 +1,10 @@
 /* Dirichlet(concentration [..., K]): reparameterized; event shape [K], batch shape
- * concentration.shape[:-1], support the simplex. A structured family composed on the host from
- * tensor ops and the elementwise Gamma kernels, so it needs no backend entry of its own:
- *   - draws: independent Gamma(concentration, 1) draws, each row divided by its sum (their
- *     pathwise gradients come from the Gamma draw's implicit gradient through the division);
+ * concentration.shape[:-1], support the simplex. A structured family:
+ *   - draws: a row kernel (kernels/math/dirichlet.h) divides independent Gamma(concentration, 1)
+ *     draws by their sum in log space, so that rows whose draws all underflow (total
+ *     concentration below about 0.05) keep their law; pathwise gradients by the Gamma draws'
+ *     implicit gradients through the normalization, the draws regenerated in the backward;
+ *   - log-density and KL: composed on the host from tensor ops and the elementwise Gamma kernel:
  *   - log-density: sum_k [(a_k - 1) log x_k - lgamma(a_k)] + lgamma(sum_k a_k), written as
  *     sum_k GammaLP(x_k; a_k, 1) + sum_k x_k + lgamma(sum_k a_k), so that the Gamma kernel's
  *     xlogy convention gives PyTorch's values on the faces of the simplex (x_k = 0 with a_k = 1
@@ -11,11 +13,10 @@
  * absolute error is about 2^-24 (sum_k |lgamma(a_k)| + lgamma(sum_k a_k)); relative to the
  * result that is only large for concentrations in the thousands. */
 #include "dist_rows.h"
+#include "../tensor/autograd.h"
 
-static int64_t num_components(const tre_dist *d) {
-    const tre_tensor *c = d->params[0];
-    return c->shape[c->ndim - 1];
-}
+static int64_t num_components_of(const tre_tensor *t) { return t->shape[t->ndim - 1]; }
+static int64_t num_components(const tre_dist *d) { return num_components_of(d->params[0]); }
 
 static tre_status dir_shapes(tre_ctx *ctx, tre_dist *d) {
     const tre_tensor *c = d->params[0];
@@ -57,15 +58,56 @@ static tre_tensor *dir_log_prob(tre_ctx *ctx, const tre_dist *d, const tre_tenso
     return lp;
 }
 
+/* The Philox counters of a draw, kept so that the backward pass regenerates it. */
+typedef struct dir_draw {
+    uint64_t seed, stream;
+} dir_draw;
+
+static const int conc_row_nd[1] = {1};
+
+static void dir_rsample_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *g) {
+    const tre_tensor *conc = n->in[0], *x = n->out;
+    const dir_draw *draw = n->extra;
+    tre_dist_rows grid;
+    tre_dist_rows_of(x, 1, &grid);
+    tre_kshape ks;
+    tre_karg ka[1];
+    tre_dist_row_layout(&grid, 1, &conc, conc_row_nd, &ks, ka);
+    tre_tensor *gc = tre_tensor_new(ctx, TRE_F32, x->particles, x->ndim, x->shape);
+    if (!gc) return;
+    if (tre_backend_check(ctx, ctx->be->dirichlet_rsample_backward(ctx->be->impl, &ks, num_components_of(x),
+                                                                   g->data, &ka[0], draw->seed,
+                                                                   draw->stream, gc->data),
+                          "Dirichlet rsample backward") == TRE_OK)
+        tre_grad_accumulate(ctx, conc, gc);
+}
+
 static tre_tensor *dir_sample(tre_ctx *ctx, const tre_dist *d, int64_t particles) {
+    tre_dist_rows grid;
+    tre_dist_rows_join(d, NULL, &grid);
+    grid.particles = particles;
+    const int64_t K = num_components(d);
     int64_t shape[TRE_MAX_DIMS];
-    int nd = d->batch_ndim + d->event_ndim;
-    for (int i = 0; i < d->batch_ndim; ++i) shape[i] = d->batch_shape[i];
-    for (int i = 0; i < d->event_ndim; ++i) shape[d->batch_ndim + i] = d->event_shape[i];
-    tre_dist *g = tre_dist_expand(ctx, tre_gamma(ctx, d->params[0], tre_scalar(ctx, 1.f)), nd, shape);
-    tre_tensor *x = g ? tre_dist_sample(ctx, g, particles) : NULL;
-    /* every Gamma draw is at least FLT_MIN, so no row sum is 0 */
-    return x ? tre_div(ctx, x, with_unit_dim(ctx, tre_sum_trailing(ctx, x, 1))) : NULL;
+    for (int i = 0; i < grid.ndim; ++i) shape[i] = grid.shape[i];
+    shape[grid.ndim] = K;
+    tre_tensor *out = tre_tensor_new(ctx, TRE_F32, particles, grid.ndim + 1, shape);
+    if (!out) return NULL;
+    const tre_tensor *conc = d->params[0];
+    tre_kshape ks;
+    tre_karg ka[1];
+    tre_dist_row_layout(&grid, 1, &conc, conc_row_nd, &ks, ka);
+    const uint64_t stream = tre_rng_next_stream(ctx);
+    if (tre_backend_check(ctx, ctx->be->dirichlet_sample(ctx->be->impl, &ks, K, out->data, &ka[0], ctx->seed, stream),
+                          "Dirichlet sample") != TRE_OK)
+        return NULL;
+    if (tre_grad_wanted(ctx, 1, &conc)) {
+        dir_draw *draw = tre_step_alloc(ctx, sizeof *draw);
+        if (!draw) return NULL;
+        *draw = (dir_draw){ctx->seed, stream};
+        tre_grad_node *n = tre_grad_record(ctx, out, "Dirichlet rsample", dir_rsample_backward, 1, &conc);
+        if (n) n->extra = draw;
+    }
+    return tre_ok(ctx) ? out : NULL;
 }
 
 /* The simplex, with PyTorch's tolerance 1e-6 on the row sums widened by one float32 ulp of 1

@@ -3,7 +3,8 @@
  * KL(q || p) in closed form, and a StudentT guide against a Normal(0, 1) model, where it is
  * E[z^2]/2 minus an entropy in closed form. They exercise the implicit gradients of the draws
  * (kernels/math/gamma.h, beta.h, student_t.h in the CPU rsample backward), the Dirichlet draw
- * (Gamma draws normalized by host ops) and the log-density gradients. Repeated evaluations give
+ * (Gamma draws normalized in its row kernel, kernels/math/dirichlet.h) and the log-density
+ * gradients. Repeated evaluations give
  * independent estimates whose mean must lie within 4 standard errors of the closed form. */
 #include <math.h>
 #include <stdio.h>

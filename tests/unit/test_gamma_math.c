@@ -124,6 +124,27 @@ static void test_std_gamma_implicit_grad(void **state) {
 
 static double beta_lp_v(const double *v) { return tre_beta_log_prob(v[0], v[1], v[2]); }
 
+/* d log s / d a from log s (the Dirichlet draw's derivative): the implicit gradient over s
+ * where s is a double, and where s underflows, the series' first term, which it approaches:
+ * at s = 1e-300 the two agree to rounding. */
+static void test_std_gamma_dlog_da(void **state) {
+    (void)state;
+    const double as[5] = {0.01, 0.3, 2.5, 40.0, 2e4};
+    for (int i = 0; i < 5; ++i) {
+        const double a = as[i];
+        for (double s = a < 1e4 ? 1e-200 : 0.5 * a; s < 10.0 * a + 50.0; s *= a < 1e4 ? 7.3 : 1.01) {
+            const double want = tre_std_gamma_grad(a, s) / s, got = tre_std_gamma_dlog_da(a, log(s));
+            TT_NEAR(got, want, 1e-12 * (1.0 + fabs(want)));
+        }
+        const double ls = log(1e-300), first = -(ls - tre_digamma(a + 1.0)) / a;
+        TT_NEAR(tre_std_gamma_dlog_da(a, ls), first, 1e-12 * fabs(first));
+        for (double l = -800.0; l > -1e6; l *= 3.0) { /* s = 0 in double */
+            const double f = -(l - tre_digamma(a + 1.0)) / a;
+            TT_NEAR(tre_std_gamma_dlog_da(a, l), f, 1e-12 * fabs(f));
+        }
+    }
+}
+
 static void test_beta_log_prob_derivatives(void **state) {
     (void)state;
     const double pts[][3] = {{0.3, 0.5, 0.5}, {0.5, 2.0, 3.0}, {0.01, 0.2, 7.0}, {0.97, 30.0, 1.5},
@@ -275,6 +296,7 @@ int main(void) {
         cmocka_unit_test(test_gamma_log_prob_derivatives),
         cmocka_unit_test(test_digamma_is_lgamma_derivative),
         cmocka_unit_test(test_std_gamma_implicit_grad),
+        cmocka_unit_test(test_std_gamma_dlog_da),
         cmocka_unit_test(test_beta_log_prob_derivatives),
         cmocka_unit_test(test_beta_implicit_grad),
         cmocka_unit_test(test_student_t_log_prob_derivatives),
