@@ -1,5 +1,6 @@
 /* Categorical(logits): not reparameterized; batch shape logits.shape[:-1], event shape [];
  * values are category indices 0..K-1 held in floats. Row math in kernels/math/categorical.h. */
+#include <float.h>
 #include "dist_rows.h"
 #include "../tensor/autograd.h"
 
@@ -94,6 +95,37 @@ static tre_tensor *cat_sample(tre_ctx *ctx, const tre_dist *d, int64_t particles
     return tre_ok(ctx) ? out : NULL;
 }
 
+/* Each row of logits must have a finite normalizer, as PyTorch's check of the normalized logits:
+ * no NaN or +inf, and not only -inf. Usually every logit is finite, which one comparison pass
+ * shows; else a row's log-probability of category 0 is NaN exactly when the row is invalid
+ * (rows with some -inf are fine). */
+static tre_status cat_validate(tre_ctx *ctx, const tre_dist *d) {
+    const tre_tensor *logits = d->params[0];
+    const int64_t non_finite = tre_count_invalid(ctx, TRE_CHECK_BETWEEN, logits, tre_scalar(ctx, -FLT_MAX),
+                                                 tre_scalar(ctx, FLT_MAX), 0.f);
+    if (non_finite <= 0) return non_finite < 0 ? ctx->status : TRE_OK;
+    tre_dist_rows grid;
+    tre_dist_rows_join(d, NULL, &grid);
+    tre_tensor *lp = tre_tensor_new(ctx, TRE_F32, grid.particles, grid.ndim, grid.shape);
+    if (!lp) return ctx->status;
+    const tre_tensor *args[2] = {logits, tre_scalar(ctx, 0.f)};
+    if (!args[1]) return ctx->status;
+    tre_kshape ks;
+    tre_karg ka[2];
+    tre_dist_row_layout(&grid, 2, args, row_nd, &ks, ka);
+    if (tre_backend_check(ctx, ctx->be->categorical_log_prob(ctx->be->impl, &ks, num_categories(d), lp->data,
+                                                             &ka[0], &ka[1]),
+                          "Categorical validation") != TRE_OK)
+        return ctx->status;
+    const int64_t bad = tre_count_invalid(ctx, TRE_CHECK_NOT_NAN, lp, NULL, NULL, 0.f);
+    if (bad < 0) return ctx->status;
+    if (bad == 0) return TRE_OK;
+    return tre_ctx_fail(ctx, TRE_ERR_DIST,
+                        "Categorical parameter logits must be real rows with a finite normalizer: no NaN "
+                        "or +inf, and not only -inf (%lld of %lld rows are not)",
+                        (long long)bad, (long long)(lp->particles * lp->numel));
+}
+
 static tre_status cat_validate_value(tre_ctx *ctx, const tre_dist *d, const tre_tensor *value) {
     const int64_t k = num_categories(d);
     int64_t bad = tre_count_invalid(ctx, TRE_CHECK_CATEGORY, value, NULL, NULL, (float)k);
@@ -108,9 +140,9 @@ const tre_dist_family tre_categorical_family = {
     .name = "Categorical",
     .nparams = 1,
     .param_names = {"logits"},
-    .param_checks = {TRE_CHECK(TRE_CHECK_NOT_NAN, "a real number (not NaN)")},
     .has_rsample = false,
     .base_event_ndim = 0,
+    .validate = cat_validate,
     .shapes = cat_shapes,
     .log_prob = cat_log_prob,
     .sample = cat_sample,

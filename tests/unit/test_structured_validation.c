@@ -71,6 +71,14 @@ static void test_bad_parameters_name_site_dist_param(void **state) {
     a.logits = nan_logits;
     expect_error(ctx, run_traced(ctx, cat_model, &a), TRE_ERR_DIST,
                  (const char *[]){"choice", "Categorical", "logits", NULL});
+    /* as PyTorch, whose normalized logits are NaN there: +inf, or a row of only -inf */
+    const float inf_logits[3] = {INFINITY, 0.f, 1.f}, none[3] = {-INFINITY, -INFINITY, -INFINITY};
+    a.logits = inf_logits;
+    expect_error(ctx, run_traced(ctx, cat_model, &a), TRE_ERR_DIST,
+                 (const char *[]){"choice", "Categorical", "logits", "finite normalizer", NULL});
+    a.logits = none;
+    expect_error(ctx, run_traced(ctx, cat_model, &a), TRE_ERR_DIST,
+                 (const char *[]){"choice", "Categorical", "logits", "1 of 1 rows", NULL});
 
     a = good();
     const float upper[4] = {1.f, 0.5f, 0.3f, 2.f};
