@@ -11,7 +11,10 @@ extern "C" {
 typedef enum tre_elbo_kind {
     TRE_TRACE_ELBO = 0,         /* Pyro's Trace_ELBO */
     TRE_TRACE_MEANFIELD_ELBO,   /* TraceMeanField_ELBO: analytic KL where a closed form exists */
-    TRE_RENYI_ELBO              /* RenyiELBO(alpha); alpha = 0 is IWAE, alpha = 1 an error */
+    TRE_RENYI_ELBO              /* RenyiELBO(alpha); alpha = 0 is IWAE, alpha = 1 an error. As
+                                 * Pyro's, the bound is taken per element of the plates that
+                                 * every sample site is in (a bound per datum when all sites are
+                                 * local to a data plate), summed; else over whole particles */
 } tre_elbo_kind;
 
 typedef struct tre_elbo_opts {

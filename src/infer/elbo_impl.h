@@ -46,6 +46,14 @@ tre_tensor *tre_log_r_to_plates(tre_ctx *ctx, tre_trace *model, tre_trace *guide
                                 const tre_msg *target, const tre_tensor *elbo_detached,
                                 tre_log_r_cache *cache);
 
+/* Whether message m carries plate frame f (same name and dim). */
+bool tre_msg_has_frame(const tre_msg *m, const tre_frame *f);
+/* One site's scaled and masked log-density summed to the plates it shares with `target`: its
+ * per-particle total when they share none, else its log_prob with every other dim summed
+ * (kept as size 1), so that terms of different sites broadcast against each other. */
+tre_tensor *tre_term_to_plates(tre_ctx *ctx, tre_trace *tr, const tre_trace_node *node,
+                               const tre_msg *target);
+
 /* Whether the estimators differentiate a guide sample site by its score function (Pyro's
  * ScoreParts with score_function = log_prob): a latent site without rsample. An observed guide
  * site's value is data, so it is pathwise whatever its family, unless its distribution was set

@@ -12,7 +12,7 @@
 #include <string.h>
 #include "elbo_impl.h"
 
-static bool has_frame(const tre_msg *m, const tre_frame *f) {
+bool tre_msg_has_frame(const tre_msg *m, const tre_frame *f) {
     for (int i = 0; i < m->n_frames; ++i)
         if (m->frames[i].dim == f->dim && strcmp(m->frames[i].name, f->name) == 0) return true;
     return false;
@@ -20,13 +20,11 @@ static bool has_frame(const tre_msg *m, const tre_frame *f) {
 
 static bool shares_a_frame(const tre_msg *term, const tre_msg *target) {
     for (int i = 0; i < term->n_frames; ++i)
-        if (has_frame(target, &term->frames[i])) return true;
+        if (tre_msg_has_frame(target, &term->frames[i])) return true;
     return false;
 }
 
-/* One site's term summed to the target's plates: its per-particle total when they share none,
- * else its log_prob with every other dim summed (kept as size 1). */
-static tre_tensor *term_to_plates(tre_ctx *ctx, tre_trace *tr, const tre_trace_node *node,
+tre_tensor *tre_term_to_plates(tre_ctx *ctx, tre_trace *tr, const tre_trace_node *node,
                                   const tre_msg *target) {
     if (!shares_a_frame(&node->msg, target)) return node->log_prob_sum;
     tre_tensor *lp = tre_trace_site_log_prob(ctx, tr, node->msg.name);
@@ -37,7 +35,7 @@ static tre_tensor *term_to_plates(tre_ctx *ctx, tre_trace *tr, const tre_trace_n
         const int dim = i - lp->ndim;
         for (int k = 0; k < node->msg.n_frames; ++k) {
             const tre_frame *f = &node->msg.frames[k];
-            if (f->dim == dim && has_frame(target, f)) keep[i] = lp->shape[i];
+            if (f->dim == dim && tre_msg_has_frame(target, f)) keep[i] = lp->shape[i];
         }
     }
     return tre_reduce_to(ctx, lp, lp->particles, lp->ndim, keep);
@@ -46,7 +44,7 @@ static tre_tensor *term_to_plates(tre_ctx *ctx, tre_trace *tr, const tre_trace_n
 static bool same_plates(const tre_msg *a, const tre_msg *b) {
     if (a->n_frames != b->n_frames) return false;
     for (int i = 0; i < a->n_frames; ++i)
-        if (!has_frame(b, &a->frames[i])) return false;
+        if (!tre_msg_has_frame(b, &a->frames[i])) return false;
     return true;
 }
 
@@ -65,7 +63,7 @@ tre_tensor *tre_log_r_to_plates(tre_ctx *ctx, tre_trace *model, tre_trace *guide
         for (int64_t i = 0; i < tre_trace_size(traces[t]) && tre_ok(ctx); ++i) {
             const tre_trace_node *node = tre_trace_at(traces[t], i);
             if (node->msg.type != TRE_SITE_SAMPLE) continue;
-            tre_tensor *term = term_to_plates(ctx, traces[t], node, target);
+            tre_tensor *term = tre_term_to_plates(ctx, traces[t], node, target);
             if (!term) break;
             tre_tensor **w = &sums[term->ndim > 0];
             *w = !*w ? (t ? tre_neg(ctx, term) : term) : t ? tre_sub(ctx, *w, term) : tre_add(ctx, *w, term);
