@@ -7,8 +7,8 @@
  *
  * Two choices differ from Pyro's sum_to, both toward the unbiased side: a batch dim that is not
  * one of the shared plates is summed (Pyro keeps it and broadcasts), and a guide site absent
- * from the model (auxiliary) adds its -log q term as it does to elbo_s (Pyro's log_r leaves
- * it out). */
+ * from the model (auxiliary), or observed there, adds its -log q term as it does to elbo_s
+ * (Pyro's log_r takes guide terms only for the model's latent sites). */
 #include <string.h>
 #include "elbo_impl.h"
 
