@@ -57,6 +57,7 @@ typedef enum tre_unop {
     TRE_OP_LGAMMA, TRE_OP_DIGAMMA, TRE_OP_LOG1P, TRE_OP_EXPM1, TRE_OP_ABS,
     TRE_OP_SIGN,         /* -1, 0, 1 (NaN stays NaN) */
     TRE_OP_TRIGAMMA,     /* d digamma / dx */
+    TRE_OP_ERF,          /* the error function, 2 / sqrt(pi) int_0^x exp(-t^2) dt */
     TRE_OP_TETRAGAMMA    /* d trigamma / dx (the last op: backends range-check against it) */
 } tre_unop;
 

@@ -54,14 +54,16 @@ tre_dist *tre_binomial_probs(tre_ctx *ctx, const tre_tensor *total_count, const 
  * the pair has no closed form here. tre_kl_exists says whether it has. Pairs of one family:
  * Normal, LogNormal, HalfNormal, Laplace, Cauchy, Uniform, Exponential, Gamma, Beta, Dirichlet,
  * MultivariateNormal, Categorical, Poisson, Binomial; Bernoulli with probs or logits on either
- * side; Gamma || Exponential and Exponential || Gamma; Normal.to_event(k + 1) ||
+ * side; Gamma || Exponential and Exponential || Gamma; Laplace || Normal, Normal || Laplace,
+ * Gamma || Normal, Uniform || Normal and Beta || Uniform; Normal.to_event(k + 1) ||
  * MultivariateNormal.to_event(k) (Pyro's Independent || MultivariateNormal: p's last dim as an
  * MVN with a diagonal scale_tril). Both sides need the same event shape and, but for that last
  * pair, the same number of to_event dims (tre_kl_exists checks this too: a TRE_ERR_SHAPE
  * error here). As in PyTorch, a p with mass where q has none gives +inf (Uniform || Uniform
- * outside q's bounds, Binomial || Binomial with p's total_count above q's), and Binomial ||
- * Binomial with q's total_count above p's has no closed form: TRE_ERR_UNSUPPORTED (it reads
- * the counts back: one synchronization on a GPU). */
+ * outside q's bounds, Beta || Uniform unless [0, 1] lies inside q's [low, high], Binomial ||
+ * Binomial with p's total_count above q's), and Binomial || Binomial with q's total_count
+ * above p's has no closed form: TRE_ERR_UNSUPPORTED (it reads the counts back: one
+ * synchronization on a GPU). */
 tre_tensor *tre_kl_divergence(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 bool tre_kl_exists(const tre_dist *p, const tre_dist *q);
 

@@ -48,6 +48,7 @@ static inline TRE_HD float tre_unary_apply(int op, float x) {
     case TRE_OP_ABS: return fabsf(x);
     case TRE_OP_SIGN: return x > 0.f ? 1.f : x < 0.f ? -1.f : x;
     case TRE_OP_TRIGAMMA: return (float)tre_trigamma(x);
+    case TRE_OP_ERF: return erff(x);
     case TRE_OP_TETRAGAMMA: return (float)tre_tetragamma(x);
     default: return NAN;
     }

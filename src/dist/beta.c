@@ -38,3 +38,20 @@ tre_tensor *tre_kl_beta_beta(tre_ctx *ctx, const tre_dist *p, const tre_dist *q)
     tre_tensor *ts = tre_mul(ctx, tre_sub(ctx, s2, s1), digamma_of(ctx, s1));
     return tre_add(ctx, tre_sub(ctx, lb2, lb1), tre_add(ctx, tre_add(ctx, ta, tb), ts));
 }
+
+/* KL(Beta(a, b) || Uniform(l, h)) = -H(p) - E_p[log q] = log(h - l) - H(p) where [0, 1] lies
+ * inside [l, h], with H(p) = log B(a, b) - (a - 1) digamma(a) - (b - 1) digamma(b)
+ * + (a + b - 2) digamma(a + b); else +inf (p puts mass where q has none), as Uniform || Uniform */
+tre_tensor *tre_kl_beta_uniform(tre_ctx *ctx, const tre_dist *p, const tre_dist *q) {
+    const tre_tensor *a = p->params[0], *b = p->params[1], *l = q->params[0], *h = q->params[1];
+    tre_tensor *one = tre_scalar(ctx, 1.f), *s = tre_add(ctx, a, b);
+    tre_tensor *lb = tre_sub(ctx, tre_add(ctx, lgamma_of(ctx, a), lgamma_of(ctx, b)), lgamma_of(ctx, s));
+    tre_tensor *ta = tre_mul(ctx, tre_sub(ctx, a, one), digamma_of(ctx, a));
+    tre_tensor *tb = tre_mul(ctx, tre_sub(ctx, b, one), digamma_of(ctx, b));
+    tre_tensor *ts = tre_mul(ctx, tre_sub(ctx, s, tre_scalar(ctx, 2.f)), digamma_of(ctx, s));
+    tre_tensor *entropy = tre_add(ctx, tre_sub(ctx, lb, tre_add(ctx, ta, tb)), ts);
+    tre_tensor *kl = tre_sub(ctx, tre_log(ctx, tre_sub(ctx, h, l)), entropy);
+    /* l > 0 or h < 1 */
+    tre_tensor *outside = tre_add(ctx, tre_kl_positive(ctx, l), tre_kl_positive(ctx, tre_sub(ctx, one, h)));
+    return tre_kl_inf_where(ctx, kl, outside);
+}

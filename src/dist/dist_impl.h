@@ -155,4 +155,13 @@ tre_tensor *tre_kl_dirichlet_dirichlet(tre_ctx *ctx, const tre_dist *p, const tr
 tre_tensor *tre_kl_half_normal_half_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 tre_tensor *tre_kl_exponential_exponential(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 tre_tensor *tre_kl_poisson_poisson(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+/* Pairs of two families, beside p's family (PyTorch's cross-family closed forms):
+ * Laplace || Normal (laplace.c), Normal || Laplace (normal.c), Gamma || Normal (gamma.c),
+ * Beta || Uniform (beta.c; +inf unless [0, 1] lies inside q's bounds), Uniform || Normal
+ * (uniform.c) */
+tre_tensor *tre_kl_laplace_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_normal_laplace(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_gamma_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_beta_uniform(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
+tre_tensor *tre_kl_uniform_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q);
 #endif

@@ -1,5 +1,6 @@
 /* Gamma(concentration, rate): reparameterized (implicit gradient of the standard gamma draw);
  * support x >= 0. Log-density, sampler and derivatives in kernels/math/gamma.h. */
+#include <math.h>
 #include "dist_impl.h"
 
 const tre_dist_family tre_gamma_family = {
@@ -40,4 +41,23 @@ tre_tensor *tre_kl_gamma_exponential(tre_ctx *ctx, const tre_dist *p, const tre_
 }
 tre_tensor *tre_kl_exponential_gamma(tre_ctx *ctx, const tre_dist *p, const tre_dist *q) {
     return kl_gamma(ctx, tre_scalar(ctx, 1.f), p->params[0], q->params[0], q->params[1]);
+}
+
+/* KL(Gamma(a, r) || Normal(m, s)) = -H(p) - E_p[log q], with
+ * H(p) = a - log r + lgamma(a) + (1 - a) digamma(a) and E_p[log q] = -log(s) - log(2 pi) / 2
+ * - E_p[(x - m)^2] / (2 s^2), where E_p[(x - m)^2] = Var + bias^2 = a / r^2 + (a / r - m)^2:
+ *   = log(r s) + log(2 pi) / 2 - a - lgamma(a) + (a - 1) digamma(a)
+ *     + (a / r^2 + (a / r - m)^2) / (2 s^2) */
+tre_tensor *tre_kl_gamma_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q) {
+    const tre_tensor *a = p->params[0], *r = p->params[1], *m = q->params[0], *s = q->params[1];
+    tre_tensor *mean = tre_div(ctx, a, r);
+    tre_tensor *sq = tre_add(ctx, tre_div(ctx, mean, r), tre_square(ctx, tre_sub(ctx, mean, m)));
+    tre_tensor *quad = tre_div(ctx, sq, tre_mul(ctx, tre_scalar(ctx, 2.f), tre_square(ctx, s)));
+    tre_tensor *neg_entropy =
+        tre_sub(ctx, tre_mul(ctx, tre_sub(ctx, a, tre_scalar(ctx, 1.f)),
+                             tre_unary_op(ctx, TRE_OP_DIGAMMA, "digamma", a)),
+                tre_add(ctx, a, tre_unary_op(ctx, TRE_OP_LGAMMA, "lgamma", a)));
+    const double c = 0.5 * log(2.0 * 3.14159265358979323846);
+    tre_tensor *logs = tre_add(ctx, tre_log(ctx, tre_mul(ctx, r, s)), tre_scalar(ctx, (float)c));
+    return tre_add(ctx, tre_add(ctx, logs, neg_entropy), quad);
 }

@@ -33,6 +33,11 @@ static const kl_entry kl_table[] = {
     {&tre_cauchy_family, &tre_cauchy_family, tre_kl_cauchy_cauchy, 0},
     {&tre_uniform_family, &tre_uniform_family, tre_kl_uniform_uniform, 0},
     {&tre_binomial_probs_family, &tre_binomial_probs_family, tre_kl_binomial_binomial, 0},
+    {&tre_laplace_family, &tre_normal_family, tre_kl_laplace_normal, 0},
+    {&tre_normal_family, &tre_laplace_family, tre_kl_normal_laplace, 0},
+    {&tre_gamma_family, &tre_normal_family, tre_kl_gamma_normal, 0},
+    {&tre_beta_family, &tre_uniform_family, tre_kl_beta_uniform, 0},
+    {&tre_uniform_family, &tre_normal_family, tre_kl_uniform_normal, 0},
 };
 
 /* sign(d) + |sign(d)|: 2 where d > 0, exactly 0 where d <= 0 */

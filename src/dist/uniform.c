@@ -1,5 +1,6 @@
 /* Uniform(low, high): support [low, high], low < high checked elementwise against the other
  * parameter; reparameterized (low + (high - low) u). Log-density in kernels/math/uniform.h. */
+#include <math.h>
 #include "dist_impl.h"
 
 const tre_dist_family tre_uniform_family = {
@@ -26,4 +27,19 @@ tre_tensor *tre_kl_uniform_uniform(tre_ctx *ctx, const tre_dist *p, const tre_di
     tre_tensor *outside = tre_add(ctx, tre_kl_positive(ctx, tre_sub(ctx, l2, l1)),
                                   tre_kl_positive(ctx, tre_sub(ctx, h1, h2)));
     return tre_kl_inf_where(ctx, kl, outside);
+}
+
+/* KL(Uniform(l, h) || Normal(m, s)) = -H(p) - E_p[log q], with H(p) = log(h - l) and
+ * E_p[log q] = -log(s) - log(2 pi) / 2 - E_p[(x - m)^2] / (2 s^2), where
+ * E_p[(x - m)^2] = Var + bias^2 = (h - l)^2 / 12 + ((l + h) / 2 - m)^2:
+ *   = log(s / (h - l)) + log(2 pi) / 2 + ((h - l)^2 / 12 + ((l + h) / 2 - m)^2) / (2 s^2) */
+tre_tensor *tre_kl_uniform_normal(tre_ctx *ctx, const tre_dist *p, const tre_dist *q) {
+    const tre_tensor *l = p->params[0], *h = p->params[1], *m = q->params[0], *s = q->params[1];
+    tre_tensor *ratio = tre_div(ctx, tre_sub(ctx, h, l), s);
+    tre_tensor *mid = tre_mul(ctx, tre_scalar(ctx, 0.5f), tre_add(ctx, l, h));
+    tre_tensor *diff = tre_div(ctx, tre_sub(ctx, mid, m), s);
+    tre_tensor *quad = tre_add(ctx, tre_mul(ctx, tre_scalar(ctx, 1.f / 24.f), tre_square(ctx, ratio)),
+                               tre_mul(ctx, tre_scalar(ctx, 0.5f), tre_square(ctx, diff)));
+    const double c = 0.5 * log(2.0 * 3.14159265358979323846);
+    return tre_add(ctx, tre_sub(ctx, quad, tre_log(ctx, ratio)), tre_scalar(ctx, (float)c));
 }

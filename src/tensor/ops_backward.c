@@ -66,6 +66,10 @@ void tre_unary_backward(tre_ctx *ctx, const tre_grad_node *n, const tre_tensor *
     case TRE_OP_SIGN: d = tre_mul(ctx, g, tre_scalar(ctx, 0.f)); break;
     case TRE_OP_DIGAMMA: d = tre_mul(ctx, g, tre_unary_op(ctx, TRE_OP_TRIGAMMA, "trigamma", a)); break;
     case TRE_OP_TRIGAMMA: d = tre_mul(ctx, g, tre_unary_op(ctx, TRE_OP_TETRAGAMMA, "tetragamma", a)); break;
+    case TRE_OP_ERF: /* 2 / sqrt(pi) exp(-a^2) */
+        d = tre_mul(ctx, g, tre_mul(ctx, tre_scalar(ctx, 1.12837916709551257f),
+                                    tre_exp(ctx, tre_neg(ctx, tre_square(ctx, a)))));
+        break;
     case TRE_OP_TETRAGAMMA:
         tre_ctx_fail(ctx, TRE_ERR_UNSUPPORTED, "backward: tetragamma has no gradient (a third derivative of digamma)");
         return;
