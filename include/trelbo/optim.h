@@ -38,14 +38,16 @@ tre_status tre_adam_step(tre_ctx *ctx, tre_adam *opt);
 /* lr * lrd^(steps done): the rate the latest step used for a param updated in every step. */
 double tre_adam_lr(const tre_adam *opt);
 /* Save the optimiser's state (per param: moments, step count, decayed rate) to a file, or
- * replace it with a saved one, as Pyro's PyroOptim.save / load. The hyperparameters are the
- * optimiser's own (tre_adam_opts), not the file's. A saved state belongs to a param of the
- * store by name and must match its unconstrained shape: load the param store first. Errors
- * name the path and the param (TRE_ERR_IO for a file that cannot be read or is damaged,
- * TRE_ERR_PARAM for a param missing or of another shape, or the backend's error when the state
- * cannot be put on it) and leave the state as it was: it is replaced only when complete. Not
- * inside a model or guide; loading ends the current step. Same file handling as
- * tre_param_store_save. */
+ * merge a saved one into it, as Pyro's PyroOptim.save / load: each saved state replaces the
+ * state of the store's param of its name, and the states of params the file does not hold are
+ * kept as they are (a param that joined after the save goes on with its own moments, step count
+ * and rate). tre_adam_lr becomes the file's. The hyperparameters are the optimiser's own
+ * (tre_adam_opts), not the file's. A saved state belongs to a param of the store by name and
+ * must match its unconstrained shape: load the param store first. Errors name the path and the
+ * param (TRE_ERR_IO for a file that cannot be read or is damaged, TRE_ERR_PARAM for a param
+ * missing or of another shape, or the backend's error when the state cannot be put on it) and
+ * leave the state as it was: it changes only once every saved state is complete. Not inside a
+ * model or guide; loading ends the current step. Same file handling as tre_param_store_save. */
 tre_status tre_adam_save(tre_ctx *ctx, const tre_adam *opt, const char *path);
 tre_status tre_adam_load(tre_ctx *ctx, tre_adam *opt, const char *path);
 

@@ -49,7 +49,9 @@ typedef struct tre_param_entry {
 
 /* The param primitive (goes through the handler stack as a "param" message). On first use it
  * stores T^-1(init); later calls ignore init and return T(u), a step-scoped constrained value
- * whose `param` field names its entry. init NULL for a missing param is an error. */
+ * whose `param` field names its entry. init NULL for a missing param is an error, and so is a
+ * constraint with bounds that are not finite (greater_than's lower; an interval's, which needs
+ * lower < upper) or an init of a shape it does not take (the transforms' rules, below). */
 tre_tensor *tre_param(tre_ctx *ctx, const char *name, const tre_tensor *init,
                       tre_constraint constraint);
 
@@ -70,8 +72,12 @@ tre_status tre_param_store_clear(tre_ctx *ctx);
  * removing does. The file is written to "<path>.tmp" and renamed over path when complete, so a
  * run stopped during a save keeps its previous file (it is fsync'ed before the rename). A file
  * that cannot be read, is not a param store, or is cut short or damaged (a checksum covers every
- * byte) gives TRE_ERR_IO naming the path, and leaves the store as it was; so does a load whose
- * values cannot all be put on the backend (out of memory, a failed upload). The format is
+ * byte) gives TRE_ERR_IO naming the path, and leaves the store as it was; so does one holding a
+ * param that tre_param would not make (an unknown constraint, bounds that are not finite or an
+ * interval's lower >= upper, an unconstrained value of a shape its constraint does not take:
+ * simplex needs a dim, lower_cholesky a square [..., n, n]) or a name twice, and that error
+ * names the param too; and so does a load whose values cannot all be put on the backend (out of
+ * memory, a failed upload): every record is checked before the store changes. The format is
  * trelbo's own (versioned), in the machine's byte order. */
 tre_status tre_param_store_save(tre_ctx *ctx, const char *path);
 tre_status tre_param_store_load(tre_ctx *ctx, const char *path);

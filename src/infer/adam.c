@@ -278,8 +278,8 @@ static saved_state *parse_states(tre_ctx *ctx, tre_bin_reader *r, const char *pa
     return ss;
 }
 
-/* The saved states, made in full before the optimiser's are replaced: a failure (out of
- * memory, an upload) leaves the optimiser as it was. */
+/* The saved states, made in full before the optimiser's change: a failure (out of memory, an
+ * upload) leaves the optimiser as it was. */
 static adam_state *load_states(tre_ctx *ctx, const tre_adam *opt, const saved_state *ss, uint64_t count) {
     adam_state *fresh = calloc((size_t)(count ? count : 1), sizeof *fresh);
     if (!fresh) {
@@ -308,6 +308,35 @@ static adam_state *load_states(tre_ctx *ctx, const tre_adam *opt, const saved_st
     return NULL;
 }
 
+/* Merges the loaded states into the optimiser's, as Pyro's PyroOptim.set_state: each replaces
+ * the state of its param (the same entry id), the states of params not in the file stay. The
+ * merged array is made before anything is released: false (out of memory) changes nothing. */
+static bool merge_states(tre_ctx *ctx, tre_adam *opt, adam_state *fresh, uint64_t count) {
+    qsort(fresh, (size_t)count, sizeof *fresh, by_id); /* count >= 1 here */
+    const int64_t cap = opt->count + (int64_t)count;
+    adam_state *merged = malloc((size_t)cap * sizeof *merged);
+    if (!merged) {
+        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "tre_adam_load: out of memory");
+        return false;
+    }
+    /* both sorted by id (the optimiser's kept so, the loaded ids distinct): a sorted merge */
+    int64_t n = 0, i = 0;
+    uint64_t j = 0;
+    while (i < opt->count || j < count) {
+        if (j == count || (i < opt->count && opt->states[i].id < fresh[j].id)) {
+            merged[n++] = opt->states[i++];
+        } else {
+            if (i < opt->count && opt->states[i].id == fresh[j].id) state_release(ctx, &opt->states[i++]);
+            merged[n++] = fresh[j++];
+        }
+    }
+    free(opt->states);
+    opt->states = merged;
+    opt->count = n;
+    opt->cap = cap;
+    return true;
+}
+
 tre_status tre_adam_load(tre_ctx *ctx, tre_adam *opt, const char *path) {
     if (!ctx) return TRE_ERR_INVALID_ARG;
     const char *what = "tre_adam_load";
@@ -320,14 +349,14 @@ tre_status tre_adam_load(tre_ctx *ctx, tre_adam *opt, const char *path) {
     uint64_t count = 0;
     saved_state *ss = parse_states(ctx, &r, path, &lr, &count);
     adam_state *fresh = ss ? load_states(ctx, opt, ss, count) : NULL;
-    if (fresh) { /* the saved state replaces the whole state */
-        for (int64_t i = 0; i < opt->count; ++i) state_release(ctx, &opt->states[i]);
-        free(opt->states);
-        opt->states = fresh;
-        opt->cap = (int64_t)(count ? count : 1);
-        opt->count = (int64_t)count;
-        if (opt->count > 1) qsort(opt->states, (size_t)opt->count, sizeof *opt->states, by_id);
+    if (fresh && count > 0 && !merge_states(ctx, opt, fresh, count)) {
+        for (uint64_t i = 0; i < count; ++i) state_release(ctx, &fresh[i]);
+        free(fresh);
+        fresh = NULL;
+    }
+    if (fresh) {
         opt->lr = lr;
+        free(fresh); /* its states moved into the optimiser's */
     }
     free(ss);
     tre_bin_close(&r);

@@ -2,7 +2,9 @@
  * Elementwise constraints are compositions of tensor ops; the structured ones (simplex,
  * lower_cholesky) act on the last dim or the trailing matrix and have their own backend kernels
  * (kernels/math/transform.h holds their formulas and conventions). */
+#include "constraint.h"
 #include <math.h>
+#include <stdio.h>
 #include "../tensor/autograd.h"
 
 static tre_tensor *affine(tre_ctx *ctx, const tre_tensor *x, float shift, float mul) {
@@ -10,60 +12,65 @@ static tre_tensor *affine(tre_ctx *ctx, const tre_tensor *x, float shift, float 
     return shift == 0.f ? y : tre_add(ctx, y, tre_scalar(ctx, shift));
 }
 
-/* Which way a structured transform's argument is read: the unconstrained side (T and its
- * log-Jacobian take u) or the constrained side (T^-1 takes y). */
-typedef enum { SIDE_U, SIDE_Y } side;
-
-/* Shape rules of the structured constraints, with errors naming the function and argument. */
-static bool check_structured(tre_ctx *ctx, const char *what, tre_constraint c, const tre_tensor *x,
-                             side s) {
-    const char *arg = s == SIDE_U ? "u" : "y";
+bool tre_constraint_fits(tre_constraint c, bool unconstrained, int ndim, const int64_t *shape,
+                         const char *arg, tre_status *status, char *why, size_t n) {
+    *status = TRE_ERR_INVALID_ARG;
+    if ((int)c.kind < 0 || c.kind > TRE_LOWER_CHOLESKY) {
+        snprintf(why, n, "unknown constraint %d", (int)c.kind);
+        return false;
+    }
+    if (c.kind == TRE_GREATER_THAN && !isfinite(c.lower)) {
+        snprintf(why, n, "greater_than needs a finite lower bound, got %g", (double)c.lower);
+        return false;
+    }
+    /* written so that NaN fails; the width is what T scales by, in float */
+    if (c.kind == TRE_INTERVAL &&
+        !(isfinite(c.lower) && isfinite(c.upper) && c.upper > c.lower && isfinite(c.upper - c.lower))) {
+        snprintf(why, n, "interval needs finite bounds with lower < upper (and a finite width), got (%g, %g)",
+                 (double)c.lower, (double)c.upper);
+        return false;
+    }
+    *status = TRE_ERR_SHAPE;
     char sh[96];
-    if (x->dtype != TRE_F32) {
-        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: argument %s must be float32", what, arg);
-        return false;
-    }
-    tre_shape_str(sh, sizeof sh, x->ndim, x->shape);
+    tre_shape_str(sh, sizeof sh, ndim, shape);
     if (c.kind == TRE_SIMPLEX) {
-        if (x->ndim < 1) {
-            tre_ctx_fail(ctx, TRE_ERR_SHAPE,
-                         "%s: simplex acts on the last dim, so argument %s needs at least 1 dim, "
-                         "got shape %s", what, arg, sh);
+        if (ndim < 1) {
+            snprintf(why, n, "simplex acts on the last dim, so %s needs at least 1 dim, got shape %s", arg, sh);
             return false;
         }
-        if (s == SIDE_Y && x->shape[x->ndim - 1] < 2) {
-            tre_ctx_fail(ctx, TRE_ERR_SHAPE,
-                         "%s: simplex needs argument %s with K >= 2 entries in its last dim, got "
-                         "shape %s", what, arg, sh);
+        if (!unconstrained && shape[ndim - 1] < 2) {
+            snprintf(why, n, "simplex needs %s with K >= 2 entries in its last dim, got shape %s", arg, sh);
             return false;
         }
-    } else if (x->ndim < 2 || x->shape[x->ndim - 1] != x->shape[x->ndim - 2]) {
-        tre_ctx_fail(ctx, TRE_ERR_SHAPE,
-                     "%s: lower_cholesky needs argument %s to end in a square matrix [..., n, n], "
-                     "got shape %s", what, arg, sh);
+    } else if (c.kind == TRE_LOWER_CHOLESKY && (ndim < 2 || shape[ndim - 1] != shape[ndim - 2])) {
+        snprintf(why, n, "lower_cholesky needs %s to end in a square matrix [..., n, n], got shape %s", arg, sh);
         return false;
     }
+    *status = TRE_OK;
     return true;
 }
 
+/* Which way a transform's argument is read: the unconstrained side (T and its log-Jacobian
+ * take u) or the constrained side (T^-1 takes y). Errors name the function and argument. */
+typedef enum { SIDE_U, SIDE_Y } side;
+
 static bool check(tre_ctx *ctx, const char *what, tre_constraint c, const tre_tensor *x, side s) {
     if (!ctx || !tre_ok(ctx)) return false;
+    const char *arg = s == SIDE_U ? "argument u" : "argument y";
     if (!x) {
-        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: argument %s is NULL", what,
-                     s == SIDE_U ? "u" : "y");
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: %s is NULL", what, arg);
         return false;
     }
-    if (c.kind == TRE_INTERVAL && !(c.upper > c.lower)) {
-        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: interval needs lower < upper (%g, %g)", what,
-                     (double)c.lower, (double)c.upper);
+    tre_status status;
+    char why[256];
+    if (!tre_constraint_fits(c, s == SIDE_U, x->ndim, x->shape, arg, &status, why, sizeof why)) {
+        tre_ctx_fail(ctx, status, "%s: %s", what, why);
         return false;
     }
-    if ((int)c.kind < 0 || c.kind > TRE_LOWER_CHOLESKY) {
-        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: unknown constraint %d", what, (int)c.kind);
+    if ((c.kind == TRE_SIMPLEX || c.kind == TRE_LOWER_CHOLESKY) && x->dtype != TRE_F32) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: %s must be float32", what, arg);
         return false;
     }
-    if (c.kind == TRE_SIMPLEX || c.kind == TRE_LOWER_CHOLESKY)
-        return check_structured(ctx, what, c, x, s);
     return true;
 }
 

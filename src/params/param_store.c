@@ -2,6 +2,7 @@
  * and constrained reads that remember their entry. */
 #include <stdlib.h>
 #include <string.h>
+#include "constraint.h"
 #include "../core/binfile.h"
 #include "../poutine/poutine_impl.h"
 
@@ -229,7 +230,38 @@ tre_status tre_param_store_save(tre_ctx *ctx, const char *path) {
     return tre_bin_commit(ctx, &w, what);
 }
 
-/* Every record parsed and checked before the store changes: a damaged file changes nothing. */
+/* Record order by name, for finding a name saved twice */
+static int by_name(const void *a, const void *b) {
+    const tre_bin_tensor *x = *(const tre_bin_tensor *const *)a, *y = *(const tre_bin_tensor *const *)b;
+    if (x->name_len != y->name_len) return x->name_len < y->name_len ? -1 : 1;
+    return memcmp(x->name, y->name, x->name_len);
+}
+
+/* A name from the file, for a message (at most 200 bytes of it) */
+#define NAME_ARG(t) (int)((t)->name_len < 200 ? (t)->name_len : 200), (t)->name
+
+/* No name twice: a load would otherwise make the first a param and replace it by the second */
+static bool names_distinct(tre_ctx *ctx, const saved_param *ps, uint64_t count, const char *path) {
+    const char *what = "tre_param_store_load";
+    if (count < 2) return true;
+    const tre_bin_tensor **by = malloc((size_t)count * sizeof *by);
+    if (!by) {
+        tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "%s: out of memory", what);
+        return false;
+    }
+    for (uint64_t i = 0; i < count; ++i) by[i] = &ps[i].value;
+    qsort(by, (size_t)count, sizeof *by, by_name);
+    for (uint64_t i = 1; i < count && tre_ok(ctx); ++i)
+        if (by_name(&by[i - 1], &by[i]) == 0)
+            tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" holds two params named \"%.*s\"", what, path,
+                         NAME_ARG(by[i]));
+    free(by);
+    return tre_ok(ctx);
+}
+
+/* Every record parsed and checked before the store changes: a damaged file, or one holding a
+ * param that tre_param would not make (the rules of tre_constraint_fits, on the unconstrained
+ * value), or a name twice, changes nothing. */
 static saved_param *parse_params(tre_ctx *ctx, tre_bin_reader *r, const char *path, uint64_t *count) {
     const char *what = "tre_param_store_load";
     /* a record: the constraint (12 bytes), then a tensor record (13 bytes or more) */
@@ -242,16 +274,30 @@ static saved_param *parse_params(tre_ctx *ctx, tre_bin_reader *r, const char *pa
                           tre_bin_get(r, &p->constraint.lower, sizeof p->constraint.lower) &&
                           tre_bin_get(r, &p->constraint.upper, sizeof p->constraint.upper) &&
                           tre_bin_get_tensor(r, &p->value);
-        if (!read || kind < TRE_REAL || kind > TRE_LOWER_CHOLESKY) {
+        if (!read) {
             tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" is cut short or damaged (param %llu of %llu)",
                          what, path, (unsigned long long)i + 1, (unsigned long long)*count);
             free(ps);
             return NULL;
         }
         p->constraint.kind = (tre_constraint_kind)kind;
+        tre_status status;
+        char why[256];
+        if (!tre_constraint_fits(p->constraint, true, p->value.ndim, p->value.shape, "its unconstrained value",
+                                 &status, why, sizeof why)) {
+            tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" holds param \"%.*s\" (param %llu of %llu), which is "
+                         "not a valid param: %s", what, path, NAME_ARG(&p->value), (unsigned long long)i + 1,
+                         (unsigned long long)*count, why);
+            free(ps);
+            return NULL;
+        }
     }
     if (r->at != r->len) {
         tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" has %zu bytes past its last param", what, path, r->len - r->at);
+        free(ps);
+        return NULL;
+    }
+    if (!names_distinct(ctx, ps, *count, path)) {
         free(ps);
         return NULL;
     }

@@ -1,17 +1,21 @@
 /* Checkpoints of a training run: the param store and the optimiser saved to files and loaded,
  * with the random stream's position. A run resumed in a fresh context continues the
- * uninterrupted one bit for bit (losses and params); a load merges into the store as Pyro's
- * does; a file that is missing, of the other kind, of another version, cut short at any byte or
- * with bytes past its end is an error naming the path that changes nothing; an optimiser state
- * whose param is missing or of another shape is an error naming the param; and none of them
- * may run inside a model. A flipped bit anywhere is found by the file's checksum. */
+ * uninterrupted one bit for bit (losses and params); a load merges into the store, and into the
+ * optimiser's state, as Pyro's does (what the file does not hold is kept); a file that is
+ * missing, of the other kind, of another version, cut short at any byte or with bytes past its
+ * end is an error naming the path that changes nothing; an optimiser state whose param is
+ * missing or of another shape is an error naming the param, and so is a store record that
+ * tre_param would not make (or a name saved twice); and none of them may run inside a model.
+ * A flipped bit anywhere is found by the file's checksum. */
 #define _POSIX_C_SOURCE 200809L /* access */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "test_support.h"
 #include "tt_training.h"
-#include "src/core/ctx_impl.h" /* the backend table, patched to fail */
+#include "src/core/binfile.h"  /* the format version, for crafted files */
+#include "src/core/ctx_impl.h" /* the backend table, patched to fail; the checksum */
 
 
 static const char *path_of(const char *name) {
@@ -292,6 +296,251 @@ static void *failing_alloc(void *impl, size_t bytes) {
     return real_be.alloc(impl, bytes);
 }
 
+/* A run whose param "b" joins late (from step 4), and "a" is used in two steps of three; the
+ * loss is a sum of a term in a and one in b, so each param's updates depend on its own value
+ * and optimiser state only. ClippedAdam with decay: a param's rate and step count matter. */
+static tre_tensor *quad(tre_ctx *c, tre_tensor *p, float k) {
+    return tre_sum(c, tre_sub(c, tre_mul(c, tre_scalar(c, k), p), tre_mul(c, tre_scalar(c, 0.15f), tre_square(c, p))));
+}
+static tre_tensor *late_model(tre_ctx *c, const void *args) {
+    const int t = *(const int *)args;
+    tre_tensor *lf = tre_scalar(c, 0.f);
+    if (t % 3 != 1) lf = tre_add(c, lf, quad(c, tre_param(c, "a", tre_full(c, 1, (int64_t[]){3}, 0.5f), TRE_C_REAL), sinf((float)t)));
+    if (t >= 4) lf = tre_add(c, lf, quad(c, tre_param(c, "b", tre_full(c, 1, (int64_t[]){2}, 2.f), TRE_C_POSITIVE), cosf((float)t)));
+    tre_factor(c, "f", lf);
+    return NULL;
+}
+static tre_tensor *late_guide(tre_ctx *c, const void *args) {
+    (void)c, (void)args;
+    return NULL;
+}
+static const tre_adam_opts late_opts = {.lr = 0.05, .clip_norm = 0.7, .lrd = 0.97, .weight_decay = 0.01};
+static run late_new(void) {
+    run r = {tt_ctx(1), NULL, NULL};
+    TT_OK(r.ctx, tre_adam_create(r.ctx, &late_opts, &r.opt));
+    return r;
+}
+static void late_steps(run *r, int from, int to) {
+    for (int t = from; t < to; ++t) {
+        double loss;
+        TT_OK(r->ctx, tre_svi_step(r->ctx, late_model, late_guide, &t, &(tre_elbo_opts){.num_particles = 1}, r->opt, &loss));
+    }
+}
+/* a param's unconstrained values (at most 3) */
+static void value_of(run *r, const char *name, float out[3]) {
+    const tre_param_entry *e = tre_param_store_get(r->ctx, name);
+    assert_non_null(e);
+    assert_true(e->unconstrained->numel <= 3);
+    TT_OK(r->ctx, tre_tensor_to_host(r->ctx, e->unconstrained, out, e->unconstrained->numel));
+}
+
+/* Pyro's PyroOptim.load merges: a saved state replaces its param's, the states of params not
+ * in the file are kept (b's moments, step count and decayed rate go on as if never loaded) */
+static void test_optimiser_load_keeps_the_other_states(void **state) {
+    (void)state;
+    float a_x[3], b_x[3], a_want[3], b_want[3], a_fresh[3];
+    run straight = late_new();
+    late_steps(&straight, 0, 15);
+    value_of(&straight, "b", b_want);
+
+    run x = late_new();
+    late_steps(&x, 0, 4); /* only a so far */
+    TT_OK(x.ctx, tre_param_store_save(x.ctx, path_of("late-store")));
+    TT_OK(x.ctx, tre_adam_save(x.ctx, x.opt, path_of("late-adam")));
+    late_steps(&x, 4, 10); /* b joins */
+    /* a load that fails keeps both states */
+    char before[128];
+    snprintf(before, sizeof before, "%s", path_of("late-before"));
+    TT_OK(x.ctx, tre_adam_save(x.ctx, x.opt, before));
+    long len;
+    unsigned char *bytes = slurp(path_of("late-adam"), &len);
+    spill(path_of("late-adam-cut"), bytes, len - 1);
+    free(bytes);
+    TT_FAILS_WITH(x.ctx, tre_adam_load(x.ctx, x.opt, path_of("late-adam-cut")), TRE_ERR_IO, "late-adam-cut");
+    tre_ctx_clear_error(x.ctx);
+    expect_state(&x, before);
+    /* the files hold a, not b: a's value and state are the file's, b's stay */
+    TT_OK(x.ctx, tre_param_store_load(x.ctx, path_of("late-store")));
+    /* (a load that fails at any allocation or upload on the backend keeps b's state, and a's
+     * is still none: the store's load made a a new param) */
+    snprintf(before, sizeof before, "%s", path_of("late-before-merge"));
+    TT_OK(x.ctx, tre_adam_save(x.ctx, x.opt, before));
+    real_be = *x.ctx->be;
+    x.ctx->be->upload = failing_upload;
+    x.ctx->be->alloc = failing_alloc;
+    int failures = 0;
+    for (int alloc = 0; alloc < 2; ++alloc)
+        for (long n = 1;; ++n) {
+            long *countdown = alloc ? &alloc_countdown : &upload_countdown;
+            *countdown = n;
+            const tre_status s = tre_adam_load(x.ctx, x.opt, path_of("late-adam"));
+            const bool failed = *countdown == 0;
+            *countdown = 0;
+            if (!failed) { /* past its last call: loaded (the rate too); the store's load makes a new again */
+                TT_OK(x.ctx, s);
+                TT_OK(x.ctx, tre_param_store_load(x.ctx, path_of("late-store")));
+                TT_OK(x.ctx, tre_adam_save(x.ctx, x.opt, before));
+                break;
+            }
+            if (s == TRE_OK) fail_msg("%s #%ld: tre_adam_load failed but said OK", alloc ? "alloc" : "upload", n);
+            tre_ctx_clear_error(x.ctx);
+            expect_state(&x, before);
+            ++failures;
+        }
+    *x.ctx->be = real_be;
+    assert_true(failures >= 4); /* a's two moments: allocated and uploaded */
+    TT_OK(x.ctx, tre_adam_load(x.ctx, x.opt, path_of("late-adam")));
+    late_steps(&x, 10, 15);
+    value_of(&x, "a", a_x);
+    value_of(&x, "b", b_x);
+    for (int i = 0; i < 2; ++i)
+        if (b_x[i] != b_want[i]) fail_msg("b[%d] = %.9g after the load, %.9g straight: its state was not kept", i, b_x[i], b_want[i]);
+
+    /* a's state is the file's: as in a fresh run that loads both files */
+    run w = late_new();
+    TT_OK(w.ctx, tre_param_store_load(w.ctx, path_of("late-store")));
+    TT_OK(w.ctx, tre_adam_load(w.ctx, w.opt, path_of("late-adam")));
+    late_steps(&w, 10, 15);
+    value_of(&w, "a", a_want);
+    for (int i = 0; i < 3; ++i)
+        if (a_x[i] != a_want[i]) fail_msg("a[%d] = %.9g, %.9g from the files: its state is not the file's", i, a_x[i], a_want[i]);
+    /* (and the state mattered: without it a goes elsewhere) */
+    run v = late_new();
+    TT_OK(v.ctx, tre_param_store_load(v.ctx, path_of("late-store")));
+    late_steps(&v, 10, 15);
+    value_of(&v, "a", a_fresh);
+    assert_true(a_fresh[0] != a_want[0]);
+
+    /* the state the optimiser holds for a param of the file is replaced, with the store not
+     * loaded: x's a (its own value, the file's state) goes on as in a fresh run that loads x's
+     * store and the file; b's state, not in the file, is kept again */
+    TT_OK(x.ctx, tre_param_store_save(x.ctx, path_of("late-store-15")));
+    TT_OK(x.ctx, tre_adam_load(x.ctx, x.opt, path_of("late-adam")));
+    late_steps(&x, 15, 20);
+    run y = late_new();
+    TT_OK(y.ctx, tre_param_store_load(y.ctx, path_of("late-store-15")));
+    TT_OK(y.ctx, tre_adam_load(y.ctx, y.opt, path_of("late-adam")));
+    late_steps(&y, 15, 20);
+    late_steps(&straight, 15, 20);
+    value_of(&x, "a", a_x);
+    value_of(&y, "a", a_want);
+    value_of(&x, "b", b_x);
+    value_of(&straight, "b", b_want);
+    for (int i = 0; i < 3; ++i)
+        if (a_x[i] != a_want[i]) fail_msg("a[%d] = %.9g, %.9g from the files: its state was not replaced", i, a_x[i], a_want[i]);
+    for (int i = 0; i < 2; ++i)
+        if (b_x[i] != b_want[i]) fail_msg("b[%d] = %.9g after the second load, %.9g straight", i, b_x[i], b_want[i]);
+    run_free(&y), run_free(&v), run_free(&w), run_free(&x), run_free(&straight);
+}
+
+/* A param-store file of these records with a correct checksum: the format of binfile.h */
+typedef struct rec {
+    int32_t kind;
+    float lower, upper;
+    const char *name;
+    int ndim;
+    int64_t shape[3];
+} rec;
+static void craft_store(const char *path, const rec *rs, int n) {
+    unsigned char b[4096];
+    size_t at = 0;
+#define PUT(p, k) (assert_true(at + (k) <= sizeof b), memcpy(b + at, (p), (k)), at += (k))
+    const uint32_t head[2] = {TRE_BIN_VERSION, 0x01020304u}; /* the version, the byte-order mark */
+    const uint64_t count = (uint64_t)n;
+    PUT("TREPARAM", 8);
+    PUT(head, sizeof head);
+    PUT(&count, sizeof count);
+    for (int i = 0; i < n; ++i) {
+        const rec *r = &rs[i];
+        const uint32_t len = (uint32_t)strlen(r->name), nd = (uint32_t)r->ndim;
+        PUT(&r->kind, 4);
+        PUT(&r->lower, 4);
+        PUT(&r->upper, 4);
+        PUT(&len, 4);
+        PUT(r->name, len);
+        PUT(&nd, 4);
+        PUT(r->shape, (size_t)r->ndim * 8);
+        int64_t numel = 1;
+        for (int d = 0; d < r->ndim; ++d) numel *= r->shape[d];
+        for (int64_t j = 0; j < numel; ++j) {
+            const float v = 0.25f * (float)j - 0.5f;
+            PUT(&v, 4);
+        }
+    }
+    const uint64_t hash = tre_fnv1a(TRE_FNV_OFFSET, b, at);
+    PUT(&hash, sizeof hash);
+#undef PUT
+    spill(path, b, (long)at);
+}
+
+static tre_status made(tre_ctx *ctx, const tre_tensor *t) { return t ? TRE_OK : tre_ctx_status(ctx); }
+
+/* A file with a correct checksum whose records tre_param would not make (a constraint it
+ * refuses, a value of a shape its constraint does not take) or with a name twice: an error
+ * naming the path and the param, the store byte for byte as it was */
+static void test_invalid_records_change_nothing(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    assert_non_null(tre_param(ctx, "k", tre_from_host(ctx, 1, 1, (int64_t[]){2}, (float[]){0.5f, -1.f}), TRE_C_REAL));
+    char before[128];
+    snprintf(before, sizeof before, "%s", path_of("valid-before"));
+    TT_OK(ctx, tre_param_store_save(ctx, before));
+    /* valid records first (a new param, and one replacing k), then the bad one */
+    const rec z = {TRE_REAL, 0, 0, "z", 1, {2}}, k = {TRE_POSITIVE, 0, 0, "k", 0, {0}};
+    const struct {
+        rec bad;
+        const char *needle;
+    } cases[] = {
+        {{TRE_SIMPLEX, 0, 0, "w", 0, {0}}, "simplex acts on the last dim"},
+        {{TRE_LOWER_CHOLESKY, 0, 0, "L", 2, {2, 3}}, "square matrix"},
+        {{TRE_LOWER_CHOLESKY, 0, 0, "L", 1, {4}}, "square matrix"},
+        {{TRE_INTERVAL, 5.f, 1.f, "i", 1, {2}}, "lower < upper"},
+        {{TRE_INTERVAL, 1.f, 1.f, "i", 1, {2}}, "lower < upper"},
+        {{TRE_INTERVAL, NAN, 1.f, "i", 1, {2}}, "lower < upper"},
+        {{TRE_INTERVAL, 0.f, NAN, "i", 1, {2}}, "lower < upper"},
+        {{TRE_INTERVAL, -INFINITY, 1.f, "i", 1, {2}}, "finite bounds"},
+        {{TRE_GREATER_THAN, NAN, 0, "g", 0, {0}}, "finite lower bound"},
+        {{TRE_GREATER_THAN, INFINITY, 0, "g", 0, {0}}, "finite lower bound"},
+        {{TRE_LOWER_CHOLESKY + 1, 0, 0, "u", 0, {0}}, "unknown constraint"},
+        {{-1, 0, 0, "u", 0, {0}}, "unknown constraint"},
+        {{TRE_UNIT_INTERVAL, 0, 0, "z", 0, {0}}, "two params named \"z\""},
+    };
+    const int n = (int)(sizeof cases / sizeof cases[0]);
+    for (int i = 0; i < n; ++i) {
+        char path[128];
+        snprintf(path, sizeof path, "%s-%d", path_of("invalid"), i);
+        craft_store(path, (rec[]){z, k, cases[i].bad}, 3);
+        const tre_status s = tre_param_store_load(ctx, path);
+        const char *err = tre_ctx_error(ctx);
+        char quoted[16];
+        snprintf(quoted, sizeof quoted, "\"%s\"", cases[i].bad.name);
+        if (s != TRE_ERR_IO || !strstr(err, path) || !strstr(err, quoted) || !strstr(err, cases[i].needle))
+            fail_msg("case %d: %s (%s), expected TRE_ERR_IO naming %s and %s, saying \"%s\"", i, tre_status_name(s),
+                     err, path, quoted, cases[i].needle);
+        tre_ctx_clear_error(ctx);
+        TT_OK(ctx, tre_param_store_save(ctx, path_of("valid-now")));
+        if (!same_file(path_of("valid-now"), before)) fail_msg("case %d: the store changed", i);
+    }
+    /* the same records, valid: they load (the crafted format is right) */
+    craft_store(path_of("valid-crafted"),
+                (rec[]){z, k, {TRE_SIMPLEX, 0, 0, "w", 1, {2}}, {TRE_LOWER_CHOLESKY, 0, 0, "L", 2, {2, 2}},
+                        {TRE_INTERVAL, -1.f, 2.f, "i", 1, {2}}, {TRE_GREATER_THAN, -1.5f, 0, "g", 0, {0}}},
+                6);
+    TT_OK(ctx, tre_param_store_load(ctx, path_of("valid-crafted")));
+    assert_int_equal(tre_param_store_size(ctx), 6);
+    for (int i = 0; i < 6; ++i) assert_non_null(tre_param_constrained(ctx, tre_param_store_at(ctx, i)));
+    assert_int_equal(tre_param_store_get(ctx, "k")->constraint.kind, TRE_POSITIVE);
+    /* the same rules when a param is made: tre_param refuses these constraints too */
+    TT_FAILS_WITH(ctx, made(ctx, tre_param(ctx, "g2", tre_scalar(ctx, 1.f), TRE_C_GREATER_THAN(NAN))),
+                  TRE_ERR_INVALID_ARG, "finite lower bound");
+    tre_ctx_clear_error(ctx);
+    TT_FAILS_WITH(ctx, made(ctx, tre_param(ctx, "i2", tre_scalar(ctx, 1.f), TRE_C_INTERVAL(NAN, 2.f))),
+                  TRE_ERR_INVALID_ARG, "lower < upper");
+    tre_ctx_clear_error(ctx);
+    assert_int_equal(tre_param_store_size(ctx), 6);
+    tre_ctx_destroy(ctx);
+}
+
 static void test_failed_loads_change_nothing(void **state) {
     (void)state;
     run r = run_new();
@@ -384,7 +633,9 @@ int main(void) {
         cmocka_unit_test(test_load_merges_into_the_store),
         cmocka_unit_test(test_bad_files_change_nothing),
         cmocka_unit_test(test_optimiser_state_must_match_the_store),
+        cmocka_unit_test(test_optimiser_load_keeps_the_other_states),
         cmocka_unit_test(test_failed_loads_change_nothing),
+        cmocka_unit_test(test_invalid_records_change_nothing),
         cmocka_unit_test(test_not_inside_a_program),
     };
     return cmocka_run_group_tests(tests, tt_make_dir, tt_remove_dir);
