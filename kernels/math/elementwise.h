@@ -1,6 +1,7 @@
 /* Scalar elementwise functions shared by both backends: careful softplus, sigmoid, logit. */
 #ifndef TRELBO_KERNELS_MATH_ELEMENTWISE_H
 #define TRELBO_KERNELS_MATH_ELEMENTWISE_H
+#include <float.h>
 #include <math.h>
 #include "hd.h"
 #include "vmath.h"
@@ -17,7 +18,15 @@ static inline TRE_HD float tre_sigmoid(float x) {
     float e = tre_vexpf(x >= 0.f ? -x : x); /* exp(-|x|) never overflows */
     return x >= 0.f ? 1.f / (1.f + e) : e / (1.f + e);
 }
-static inline TRE_HD float tre_logit(float p) { return logf(p) - log1pf(-p); }
+/* The inverse of sigmoid as PyTorch's SigmoidTransform inverts it: p clamped to
+ * [FLT_MIN, 1 - FLT_EPSILON] first, so a value on the bound of a unit_interval or interval
+ * param (an init of 0 or 1) has a finite unconstrained value (-87.3 or 15.9) that the
+ * optimiser can move, not an infinite one that stays stuck (NaN passes through). */
+static inline TRE_HD float tre_logit(float p) {
+    if (p < FLT_MIN) p = FLT_MIN;
+    else if (p > 1.f - FLT_EPSILON) p = 1.f - FLT_EPSILON;
+    return logf(p) - log1pf(-p);
+}
 /* log(sigmoid(x)) = -softplus(-x) */
 static inline TRE_HD float tre_log_sigmoid(float x) { return -tre_softplus(-x); }
 

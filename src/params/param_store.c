@@ -325,6 +325,7 @@ static tre_status load_param(tre_ctx *ctx, const saved_param *p, tre_tensor *t) 
         e->constraint = p->constraint;
         t->requires_grad = true;
         ((tre_param_entry_impl *)e)->id = ++ctx->params.next_id;
+        ((tre_param_entry_impl *)e)->had_grad = false; /* a new tensor: its .grad is None in Pyro */
         ctx->params.generation++;
     }
     free(name);

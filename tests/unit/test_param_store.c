@@ -2,6 +2,7 @@
  * use, T(u) linked to its entry afterwards, missing params, remove / clear, and for the
  * elementwise constraints T(T^-1(y)) = y and log|dT/du| against finite differences in double.
  * (simplex and lower_cholesky are tested with their implementation.) */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -359,6 +360,41 @@ static void test_transform_to_values(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* An init on the bound of a unit_interval or interval param, as PyTorch's SigmoidTransform
+ * inverts it (clamped to [FLT_MIN, 1 - FLT_EPSILON]): a finite unconstrained value, so that
+ * Adam can move the param off the bound (an infinite one stays there, whatever the gradient). */
+static tre_tensor *bound_model(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *p = tre_param(c, "p", tre_scalar(c, 0.f), TRE_C_UNIT_INTERVAL);
+    tre_tensor *q = tre_param(c, "q", tre_scalar(c, 5.f), TRE_C_INTERVAL(2.f, 5.f));
+    /* loss -log p - log(5 - q): finite on the clamped bounds, with gradients of about 1 that
+     * push p up and q down (at p = 0 exactly the loss would be infinite) */
+    tre_factor(c, "f", tre_add(c, tre_log(c, p), tre_log(c, tre_sub(c, tre_scalar(c, 5.f), q))));
+    return NULL;
+}
+static tre_tensor *no_guide(tre_ctx *c, const void *args) {
+    (void)c, (void)args;
+    return NULL;
+}
+
+static void test_init_on_the_bound_is_finite(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(9);
+    tre_adam *opt = NULL;
+    TT_OK(ctx, tre_adam_create(ctx, &(tre_adam_opts){.lr = 1.0}, &opt));
+    double loss;
+    TT_OK(ctx, tre_svi_step(ctx, bound_model, no_guide, NULL, &(tre_elbo_opts){.num_particles = 1}, opt, &loss));
+    float up, uq;
+    /* the stored values before the step were logit(FLT_MIN) = -87.34 and logit(1 - 2^-23) = 15.94 */
+    TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, "p")->unconstrained, &up, 1));
+    TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, "q")->unconstrained, &uq, 1));
+    TT_NEAR(up, log(FLT_MIN) + 1.0, 1e-3);
+    TT_NEAR(uq, log1p(-FLT_EPSILON) - log(FLT_EPSILON) - 1.0, 1e-3);
+    assert_true(isfinite(loss));
+    tre_adam_destroy(ctx, opt);
+    tre_ctx_destroy(ctx);
+}
+
 /* log|det dT/du|, summed per particle, against central differences of T in double. */
 static void test_log_abs_det_jacobian_finite_differences(void **state) {
     (void)state;
@@ -407,6 +443,7 @@ static void test_transform_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_on_the_bound_is_finite),
         cmocka_unit_test(test_first_use_stores_unconstrained),
         cmocka_unit_test(test_real_param_value_is_not_the_stored_tensor),
         cmocka_unit_test(test_missing_param_without_init),
