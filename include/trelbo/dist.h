@@ -58,7 +58,7 @@ tre_dist *tre_binomial_probs(tre_ctx *ctx, const tre_tensor *total_count, const 
  * Gamma || Normal, Uniform || Normal and Beta || Uniform; Normal.to_event(k + 1) ||
  * MultivariateNormal.to_event(k) (Pyro's Independent || MultivariateNormal: p's last dim as an
  * MVN with a diagonal scale_tril). Both sides need the same event shape and, but for that last
- * pair, the same number of to_event dims (tre_kl_exists checks this too: a TRE_ERR_SHAPE
+ * pair, the same number of to_event dims (tre_kl_exists checks both: a TRE_ERR_SHAPE
  * error here). As in PyTorch, a p with mass where q has none gives +inf (Uniform || Uniform
  * outside q's bounds, Beta || Uniform unless [0, 1] lies inside q's [low, high], Binomial ||
  * Binomial with p's total_count above q's), and Binomial || Binomial with q's total_count

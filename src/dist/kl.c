@@ -76,7 +76,8 @@ static const kl_entry *kl_lookup(const tre_dist *p, const tre_dist *q, bool *fam
 
 bool tre_kl_exists(const tre_dist *p, const tre_dist *q) {
     bool families;
-    return p && q && kl_lookup(p, q, &families);
+    return p && q && kl_lookup(p, q, &families) &&
+           tre_shape_equal(p->event_ndim, p->event_shape, q->event_ndim, q->event_shape);
 }
 
 tre_tensor *tre_kl_divergence(tre_ctx *ctx, const tre_dist *p, const tre_dist *q) {

@@ -159,6 +159,13 @@ static void test_mvn_kl(void **state) {
                                           tre_from_host(ctx, 1, 3, (int64_t[]){2, 3, 3}, Lq));
     assert_true(tre_kl_exists(p, q));
     assert_false(tre_kl_exists(p, tre_categorical_logits(ctx, tre_from_host(ctx, 1, 1, (int64_t[]){3}, mq))));
+    /* another event shape: no KL (and tre_kl_divergence says TRE_ERR_SHAPE) */
+    tre_dist *q2 = tre_multivariate_normal(ctx, tre_from_host(ctx, 1, 1, (int64_t[]){2}, mq),
+                                           tre_from_host(ctx, 1, 2, (int64_t[]){2, 2}, (const float[]){1.f, 0.f, 0.f, 1.f}));
+    assert_false(tre_kl_exists(p, q2));
+    assert_null(tre_kl_divergence(ctx, p, q2));
+    assert_int_equal(tre_ctx_status(ctx), TRE_ERR_SHAPE);
+    tre_ctx_clear_error(ctx);
     tre_tensor *kl = tre_kl_divergence(ctx, p, q);
     assert_non_null(kl);
     assert_int_equal(kl->ndim, 1);
