@@ -77,7 +77,8 @@ tre_status tre_ctx_set_rng_position(tre_ctx *ctx, uint64_t position);
 /* Start a new step: pops every handler still on the stack (calling its exit hook), releases
  * every step-scoped object (tensors made by ops, traces, handlers made by the constructors,
  * dicts) and clears the error state. After the first step the step
- * arena does not allocate again while the step's footprint does not grow. tre_elbo calls it. */
+ * arena does not allocate again while the step's footprint does not grow. tre_elbo calls it.
+ * Inside a model or guide (or a step capture) it refuses: the error is set, nothing is reset. */
 void tre_ctx_step_reset(tre_ctx *ctx);
 
 /* Bytes held by the step arenas (host structures, backend data) and how many times they had to

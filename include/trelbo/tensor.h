@@ -17,6 +17,9 @@ extern "C" {
 #endif
 
 #define TRE_MAX_DIMS 8
+/* Most elements (particles times the shape's product) one tensor may have: 2^60, so that its
+ * byte count and every index into it fit in int64 (larger shapes are TRE_ERR_INVALID_ARG). */
+#define TRE_MAX_ELEMENTS ((int64_t)1 << 60)
 
 typedef enum tre_dtype { TRE_F32 = 0, TRE_I32 = 1 } tre_dtype;
 
@@ -53,6 +56,8 @@ typedef struct tre_tensor {
  * tensor of zeros (NULL host) is checked by validation as usual until its first write. */
 tre_status tre_tensor_create(tre_ctx *ctx, tre_tensor **out, tre_dtype dtype, int64_t particles,
                              int ndim, const int64_t *shape, const void *host);
+/* Frees a tensor of tre_tensor_create (NULL and step-scoped tensors: nothing); one of another
+ * context is refused with an error, and stays. */
 void tre_tensor_destroy(tre_ctx *ctx, tre_tensor *t);
 
 /* Replace all particles * numel elements (count, 4 bytes each) of a tensor from
@@ -110,7 +115,8 @@ tre_tensor *tre_stop_grad(tre_ctx *ctx, const tre_tensor *a);
 
 /* Shape helpers. */
 bool tre_shape_equal(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b);
-/* Right-aligned broadcast; false when they clash. out holds TRE_MAX_DIMS. */
+/* Right-aligned broadcast; false when they clash (or an argument is invalid). out holds
+ * TRE_MAX_DIMS. */
 bool tre_shape_broadcast(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b,
                          int *ndim_out, int64_t *out);
 

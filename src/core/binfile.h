@@ -19,8 +19,8 @@ typedef struct tre_bin_writer {
     tre_status status;     /* the first failure's own status (TRE_OK: none, or a write) */
 } tre_bin_writer;
 
-/* The writer's calls report their own outcome even while an earlier error is pending in ctx
- * (ctx.h): the status returned is theirs, the message the context's first. */
+/* The writer's calls report their own outcome (status; the public saves set a pending error
+ * aside while they run, so the message is theirs too: tre_error_set_aside). */
 
 /* Opens "<path>.tmp" and writes the header; else the error (naming `what` and the path). */
 tre_status tre_bin_create(tre_ctx *ctx, tre_bin_writer *w, const char *what, const char *path,

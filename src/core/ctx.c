@@ -1,6 +1,7 @@
 /* Context lifetime, backend choice, step arenas and the random stream. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "ctx_impl.h"
 
 static void *host_alloc(void *user, size_t bytes) { (void)user; return malloc(bytes); }
@@ -49,6 +50,11 @@ tre_status tre_ctx_create(tre_ctx **out, const tre_ctx_opts *opts) {
         free(ctx);
         return s;
     }
+    /* the address and the clock: a context at a destroyed one's address gets another nonce */
+    struct timespec now = {0};
+    timespec_get(&now, TIME_UTC);
+    const void *self = ctx;
+    ctx->nonce = tre_fnv1a(tre_fnv1a(TRE_FNV_OFFSET, &self, sizeof self), &now, sizeof now);
     ctx->warn = o.warn;
     ctx->warn_user = o.warn_user;
     ctx->validate = !o.no_validation;
@@ -82,8 +88,8 @@ const char *tre_ctx_backend_name(const tre_ctx *ctx) { return ctx ? ctx->be->nam
 
 tre_status tre_ctx_set_particles(tre_ctx *ctx, int64_t particles) {
     if (!ctx) return TRE_ERR_INVALID_ARG;
-    if (particles < 1)
-        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "particles must be >= 1, got %lld",
+    if (particles < 1 || particles > TRE_MAX_ELEMENTS)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "particles must be in 1..2^60, got %lld",
                             (long long)particles);
     ctx->particles = particles;
     return TRE_OK;
@@ -92,6 +98,11 @@ int64_t tre_ctx_particles(const tre_ctx *ctx) { return ctx ? ctx->particles : 0;
 
 void tre_ctx_step_reset(tre_ctx *ctx) {
     if (!ctx) return;
+    if (ctx->running > 0 || ctx->capturing) { /* the step's traces, tape and values are in use */
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
+                     "tre_ctx_step_reset: called inside a model or guide, or a step capture");
+        return;
+    }
     ctx->be->sync(ctx->be->impl);
     /* Handlers still pushed (a plate never ended) may live in the arena reset below: pop them,
      * with their exit hooks (plate dims, seed streams), while their state is still valid. */

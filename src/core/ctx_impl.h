@@ -41,6 +41,8 @@ struct tre_ctx {
     bool error_needs_site;  /* the error came from a distribution constructor: the next
                                tre_sample names its site */
 
+    uint64_t nonce;         /* drawn at creation: tre_ctx_ref tells a context from a later one
+                               at the same address */
     uint64_t seed;          /* Philox key of the current stream */
     uint64_t rng_stream;    /* random ops drawn so far under that key */
     int64_t particles;
@@ -111,6 +113,29 @@ static inline uint64_t tre_fnv1a(uint64_t h, const void *p, size_t n) {
     for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
     return h;
 }
+/* The calls that report their own outcome while an earlier error is pending (ctx.h) run with
+ * that error set aside, as if there were none; afterwards it is put back unless the call
+ * failed, whose own error then replaces it. put_back returns the call's status. */
+typedef struct tre_error_aside {
+    tre_status status;
+    bool needs_site;
+    char error[TRE_ERR_LEN];
+} tre_error_aside;
+void tre_error_set_aside(tre_ctx *ctx, tre_error_aside *a);
+tre_status tre_error_put_back(tre_ctx *ctx, const tre_error_aside *a, tre_status own);
+
+/* A context as named by an object that may outlive it (an optimiser, a step graph): its address
+ * and its nonce, so that a new context created at a destroyed one's address is not taken for
+ * it (the object would free or update memory of the dead context's backend). */
+typedef struct tre_ctx_ref {
+    const tre_ctx *ctx;
+    uint64_t nonce;
+} tre_ctx_ref;
+static inline tre_ctx_ref tre_ctx_ref_of(const tre_ctx *ctx) { return (tre_ctx_ref){ctx, ctx->nonce}; }
+static inline bool tre_ctx_ref_is(tre_ctx_ref r, const tre_ctx *ctx) {
+    return ctx && r.ctx == ctx && ctx->nonce == r.nonce;
+}
+
 /* Mix n bytes into the step signature (a no-op unless a step graph asked for it). */
 void tre_step_sig_mix(tre_ctx *ctx, const void *p, size_t n);
 /* Validation is not part of a step's program (a graph capture skips it): checks pause the

@@ -34,6 +34,22 @@ void tre_ctx_clear_error(tre_ctx *ctx) {
     ctx->error_needs_site = false;
 }
 
+void tre_error_set_aside(tre_ctx *ctx, tre_error_aside *a) {
+    a->status = ctx->status;
+    if (a->status == TRE_OK) return;
+    a->needs_site = ctx->error_needs_site;
+    memcpy(a->error, ctx->error, sizeof a->error);
+    tre_ctx_clear_error(ctx);
+}
+
+tre_status tre_error_put_back(tre_ctx *ctx, const tre_error_aside *a, tre_status own) {
+    if (own != TRE_OK || a->status == TRE_OK) return own;
+    ctx->status = a->status;
+    ctx->error_needs_site = a->needs_site;
+    memcpy(ctx->error, a->error, sizeof ctx->error);
+    return own;
+}
+
 tre_status tre_ctx_fail(tre_ctx *ctx, tre_status s, const char *fmt, ...) {
     if (!ctx) return s;
     if (ctx->status != TRE_OK) return ctx->status; /* the first error wins */

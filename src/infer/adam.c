@@ -17,7 +17,7 @@ typedef struct adam_state {
 } adam_state;
 
 struct tre_adam {
-    tre_ctx *ctx;     /* the context whose store it updates */
+    tre_ctx_ref owner; /* the context whose store it updates */
     tre_adam_opts o;
     double lr;        /* o.lr * lrd^(steps done): the rate of a param updated in every step */
     adam_state *states;
@@ -46,7 +46,7 @@ tre_status tre_adam_create(tre_ctx *ctx, const tre_adam_opts *opts, tre_adam **o
                             "clip_norm >= 0, finite lrd > 0, finite weight_decay >= 0");
     tre_adam *a = calloc(1, sizeof *a);
     if (!a) return tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "tre_adam_create: out of memory");
-    a->ctx = ctx;
+    a->owner = tre_ctx_ref_of(ctx);
     a->o = o;
     a->lr = o.lr;
     *out = a;
@@ -63,7 +63,7 @@ static void state_release(tre_ctx *ctx, adam_state *s) {
 
 void tre_adam_destroy(tre_ctx *ctx, tre_adam *opt) {
     if (!opt) return;
-    if (ctx != opt->ctx) ctx = NULL; /* another context cannot free its moments: host memory only */
+    if (!tre_ctx_ref_is(opt->owner, ctx)) ctx = NULL; /* another context cannot free its moments: host memory only */
     for (int64_t i = 0; i < opt->count; ++i) state_release(ctx, &opt->states[i]);
     free(opt->states);
     free(opt);
@@ -144,7 +144,7 @@ static bool to_update(const tre_param_entry *e) { return e->grad && e->in_step; 
 tre_status tre_adam_step(tre_ctx *ctx, tre_adam *opt) {
     if (!ctx) return TRE_ERR_INVALID_ARG;
     if (!opt) return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_adam_step: optimiser is NULL");
-    if (opt->ctx != ctx)
+    if (!tre_ctx_ref_is(opt->owner, ctx))
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
                             "tre_adam_step: the optimiser was created for another context");
     if (!tre_ok(ctx)) return ctx->status;
@@ -189,15 +189,14 @@ static const char adam_magic[8] = {'T', 'R', 'E', 'A', 'D', 'A', 'M', 'S'};
 
 static tre_status check_own(tre_ctx *ctx, const tre_adam *opt, const char *what) {
     if (!opt) return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: optimiser is NULL", what);
-    if (opt->ctx != ctx)
+    if (!tre_ctx_ref_is(opt->owner, ctx))
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: the optimiser was created for another context", what);
     if (tre_ctx_in_program(ctx))
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: called inside a model or guide, or a step capture", what);
     return TRE_OK;
 }
 
-tre_status tre_adam_save(tre_ctx *ctx, const tre_adam *opt, const char *path) {
-    if (!ctx) return TRE_ERR_INVALID_ARG;
+static tre_status adam_save(tre_ctx *ctx, const tre_adam *opt, const char *path) {
     const char *what = "tre_adam_save";
     const tre_status own = check_own(ctx, opt, what);
     if (own != TRE_OK) return own;
@@ -218,6 +217,13 @@ tre_status tre_adam_save(tre_ctx *ctx, const tre_adam *opt, const char *path) {
         tre_bin_put_tensor(ctx, &w, st->name, st->v);
     }
     return tre_bin_commit(ctx, &w, what);
+}
+
+tre_status tre_adam_save(tre_ctx *ctx, const tre_adam *opt, const char *path) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    tre_error_aside a; /* its own outcome, whatever error is pending (ctx.h) */
+    tre_error_set_aside(ctx, &a);
+    return tre_error_put_back(ctx, &a, adam_save(ctx, opt, path));
 }
 
 typedef struct saved_state {

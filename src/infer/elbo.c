@@ -139,8 +139,8 @@ static tre_status elbo_eval(tre_ctx *ctx, tre_program model, tre_program guide, 
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_elbo: %s is NULL",
                             !model ? "model" : !guide ? "guide" : !opts ? "opts" : "out");
     memset(out, 0, sizeof *out);
-    if (opts->num_particles < 1)
-        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_elbo: num_particles must be >= 1, got %lld",
+    if (opts->num_particles < 1 || opts->num_particles > TRE_MAX_ELEMENTS)
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_elbo: num_particles must be in 1..2^60, got %lld",
                             (long long)opts->num_particles);
     if ((unsigned)opts->kind >= sizeof estimators / sizeof *estimators)
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_elbo: unknown estimator %d", (int)opts->kind);

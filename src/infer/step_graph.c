@@ -23,7 +23,7 @@ typedef struct step_key {
 } step_key;
 
 struct tre_step_graph {
-    tre_ctx *ctx;           /* the context it was created for: its graph lives on that backend */
+    tre_ctx_ref owner;      /* the context it was created for: its graph lives on that backend */
     void *graph;            /* the backend's graph; NULL while warming up */
     step_key key;           /* of the kept graph */
     uint64_t param_gen;     /* param store generation it points into */
@@ -58,7 +58,7 @@ tre_status tre_step_graph_create(tre_ctx *ctx, tre_step_graph **out) {
     if (!out) return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_step_graph_create: out is NULL");
     *out = calloc(1, sizeof **out);
     if (!*out) return tre_ctx_fail(ctx, TRE_ERR_OUT_OF_MEMORY, "tre_step_graph_create: out of memory");
-    (*out)->ctx = ctx;
+    (*out)->owner = tre_ctx_ref_of(ctx);
     if (!has_graphs(ctx->be)) (*out)->stats.eager_reason = "the backend has no launch graphs";
     return TRE_OK;
 }
@@ -71,7 +71,7 @@ static void drop_graph(tre_ctx *ctx, tre_step_graph *g) {
 
 void tre_step_graph_destroy(tre_ctx *ctx, tre_step_graph *g) {
     if (!g) return;
-    if (ctx && ctx == g->ctx) drop_graph(ctx, g); /* another context's backend cannot free it */
+    if (tre_ctx_ref_is(g->owner, ctx)) drop_graph(ctx, g); /* another context's backend cannot free it */
     free(g->host);
     free(g);
 }
@@ -295,7 +295,7 @@ tre_status tre_svi_step_graphed(tre_ctx *ctx, tre_step_graph *g, tre_program mod
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_svi_step_graphed: %s is NULL",
                             !g ? "graph" : !opts ? "opts" : "optimiser");
     if (loss) *loss = NAN; /* a failed step leaves no stale loss behind */
-    if (g->ctx != ctx)
+    if (!tre_ctx_ref_is(g->owner, ctx))
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
                             "tre_svi_step_graphed: the step graph was created for another context");
     tre_elbo_opts o = *opts;

@@ -210,8 +210,7 @@ typedef struct saved_param {
     tre_bin_tensor value;
 } saved_param;
 
-tre_status tre_param_store_save(tre_ctx *ctx, const char *path) {
-    if (!ctx) return TRE_ERR_INVALID_ARG;
+static tre_status store_save(tre_ctx *ctx, const char *path) {
     const char *what = "tre_param_store_save";
     if (tre_ctx_in_program(ctx))
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: called inside a model or guide, or a step capture", what);
@@ -228,6 +227,13 @@ tre_status tre_param_store_save(tre_ctx *ctx, const char *path) {
         tre_bin_put_tensor(ctx, &w, e->name, e->unconstrained);
     }
     return tre_bin_commit(ctx, &w, what);
+}
+
+tre_status tre_param_store_save(tre_ctx *ctx, const char *path) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    tre_error_aside a; /* its own outcome, whatever error is pending (ctx.h) */
+    tre_error_set_aside(ctx, &a);
+    return tre_error_put_back(ctx, &a, store_save(ctx, path));
 }
 
 /* Record order by name, for finding a name saved twice */

@@ -1,5 +1,7 @@
 /* The messenger stack: push/pop, apply_stack (SPEC.md section 2), the sample primitive,
  * tre_run, and the small infer and dict helpers messages use. */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include "poutine_impl.h"
@@ -83,12 +85,30 @@ static void default_action(tre_ctx *ctx, tre_msg *msg) {
     msg->done = true;
 }
 
+/* A message built by a caller: its fields in range before any handler trusts them. */
+static bool message_valid(tre_ctx *ctx, const tre_msg *msg) {
+    const char *bad = NULL;
+    if (msg->type < TRE_SITE_SAMPLE || msg->type > TRE_SITE_DETERMINISTIC) bad = "an unknown site type";
+    else if (msg->n_frames < 0 || msg->n_frames > TRE_MAX_PLATES) bad = "n_frames outside 0..TRE_MAX_PLATES";
+    else if (msg->infer.n < 0 || msg->infer.n > TRE_MAX_INFER) bad = "infer.n outside 0..TRE_MAX_INFER";
+    else if (!(msg->scale > 0.0 && isfinite(msg->scale))) bad = "a scale that is not positive and finite";
+    else if (msg->type == TRE_SITE_SAMPLE && !msg->fn && !msg->value) bad = "neither a distribution nor a value";
+    else if (msg->type == TRE_SITE_DETERMINISTIC && !msg->value) bad = "no value";
+    else if (msg->type == TRE_SITE_SUBSAMPLE &&
+             (msg->size < 1 || msg->size > INT32_MAX || msg->subsample_size < 1 || msg->subsample_size > msg->size))
+        bad = "plate sizes outside 1 <= subsample_size <= size < 2^31";
+    if (!bad) return true;
+    tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_apply_stack: site \"%s\" has %s", msg->name, bad);
+    return false;
+}
+
 tre_status tre_apply_stack(tre_ctx *ctx, tre_msg *msg) {
     if (!ctx) return TRE_ERR_INVALID_ARG;
     if (!tre_ok(ctx)) return ctx->status;
     if (!msg || !msg->name || !*msg->name)
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_apply_stack: %s",
                             msg ? "the message has no site name" : "message is NULL");
+    if (!message_valid(ctx, msg)) return ctx->status;
     int first = ctx->depth; /* outermost handler visited */
     for (int i = ctx->depth - 1; i >= 0; --i) {
         tre_messenger *m = ctx->stack[i];
@@ -109,6 +129,28 @@ tre_status tre_apply_stack(tre_ctx *ctx, tre_msg *msg) {
         }
     }
     return TRE_OK;
+}
+
+/* The caller's infer set, checked and copied (its strings may not outlive the program, and a
+ * trace keeps them for the whole step). */
+static bool copy_infer(tre_ctx *ctx, const char *name, const tre_infer *from, tre_infer *to) {
+    if (from->n < 0 || from->n > TRE_MAX_INFER) {
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_sample(\"%s\"): infer holds %d entries, not 0..%d",
+                     name, from->n, TRE_MAX_INFER);
+        return false;
+    }
+    to->n = from->n;
+    for (int i = 0; i < from->n; ++i) {
+        if (!from->keys[i] || !from->values[i]) {
+            tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_sample(\"%s\"): infer entry %d has a NULL %s", name,
+                         i, from->keys[i] ? "value" : "key");
+            return false;
+        }
+        if (!(to->keys[i] = tre_step_strdup(ctx, from->keys[i])) ||
+            !(to->values[i] = tre_step_strdup(ctx, from->values[i])))
+            return false;
+    }
+    return true;
 }
 
 /* A new message of a site named `name` (scale 1); NULL after an error (an empty name is
@@ -145,7 +187,7 @@ tre_tensor *tre_sample_ex(tre_ctx *ctx, const char *name, const tre_dist *fn,
         msg->value = (tre_tensor *)opts->obs;
         msg->is_observed = true;
     }
-    if (opts && opts->infer) msg->infer = *opts->infer;
+    if (opts && opts->infer && !copy_infer(ctx, name, opts->infer, &msg->infer)) return NULL;
     if (ctx->validate) {
         const bool sig = tre_step_sig_pause(ctx);
         const tre_status vs = tre_dist_validate_params(ctx, fn);

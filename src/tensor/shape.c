@@ -12,6 +12,8 @@ bool tre_shape_equal(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b)
 
 bool tre_shape_broadcast(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b,
                          int *ndim_out, int64_t *out) {
+    if (ndim_a < 0 || ndim_b < 0 || (ndim_a > 0 && !a) || (ndim_b > 0 && !b) || !ndim_out || !out)
+        return false;
     int n = ndim_a > ndim_b ? ndim_a : ndim_b;
     if (n > TRE_MAX_DIMS) return false;
     int64_t tmp[TRE_MAX_DIMS];

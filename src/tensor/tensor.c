@@ -6,6 +6,7 @@
 struct tre_ptensor {
     tre_tensor t;   /* first member: a tre_tensor* of a persistent tensor is its tre_ptensor* */
     tre_ptensor *prev, *next;
+    const tre_ctx *owner; /* whose list it is on, and whose backend holds its data */
 };
 
 static bool check_shape(tre_ctx *ctx, const char *what, int64_t particles, int ndim,
@@ -19,6 +20,18 @@ static bool check_shape(tre_ctx *ctx, const char *what, int64_t particles, int n
         if (shape[i] < 0)
             return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: negative size in dim %d", what, i),
                    false;
+    /* particles times the sizes, checked before each product can overflow (a size 0 makes
+     * the tensor empty, whatever the others) */
+    int64_t n = particles <= TRE_MAX_ELEMENTS ? particles : TRE_MAX_ELEMENTS + 1;
+    for (int i = 0; i < ndim; ++i)
+        n = shape[i] == 0 ? 0 : n > TRE_MAX_ELEMENTS / shape[i] ? TRE_MAX_ELEMENTS + 1 : n * shape[i];
+    if (n > TRE_MAX_ELEMENTS) {
+        char s[96];
+        return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
+                            "%s: %lld particles of shape %s are more than 2^60 elements", what,
+                            (long long)particles, tre_shape_str(s, sizeof s, ndim, shape)),
+               false;
+    }
     return true;
 }
 
@@ -79,6 +92,7 @@ static tre_ptensor *ptensor_new(tre_ctx *ctx, const char *what, tre_dtype dtype,
         tre_backend_alloc_failed(ctx, what, bytes);
         return NULL;
     }
+    p->owner = ctx;
     p->next = ctx->persistent;
     if (p->next) p->next->prev = p;
     ctx->persistent = p;
@@ -99,9 +113,8 @@ static bool host_no_nan(tre_dtype dtype, const void *host, int64_t n) {
     return !nan;
 }
 
-tre_status tre_tensor_create(tre_ctx *ctx, tre_tensor **out, tre_dtype dtype, int64_t particles,
-                             int ndim, const int64_t *shape, const void *host) {
-    if (!ctx || !out) return TRE_ERR_INVALID_ARG;
+static tre_status tensor_create(tre_ctx *ctx, tre_tensor **out, tre_dtype dtype, int64_t particles,
+                                int ndim, const int64_t *shape, const void *host) {
     *out = NULL;
     if (dtype != TRE_F32 && dtype != TRE_I32)
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_tensor_create: unknown dtype");
@@ -136,6 +149,10 @@ tre_tensor *tre_tensor_persist_copy(tre_ctx *ctx, const tre_tensor *t) {
 void tre_tensor_destroy(tre_ctx *ctx, tre_tensor *t) {
     if (!ctx || !t || !t->persistent) return;
     tre_ptensor *p = (tre_ptensor *)t;
+    if (p->owner != ctx) { /* another context's list and backend: freeing it here corrupts both */
+        tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_tensor_destroy: the tensor belongs to another context");
+        return;
+    }
     if (p->prev) p->prev->next = p->next;
     else ctx->persistent = p->next;
     if (p->next) p->next->prev = p->prev;
@@ -147,8 +164,7 @@ void tre_persistent_release_all(tre_ctx *ctx) {
     while (ctx->persistent) tre_tensor_destroy(ctx, &ctx->persistent->t);
 }
 
-tre_status tre_tensor_to_host(tre_ctx *ctx, const tre_tensor *t, void *host, int64_t capacity) {
-    if (!ctx) return TRE_ERR_INVALID_ARG;
+static tre_status tensor_to_host(tre_ctx *ctx, const tre_tensor *t, void *host, int64_t capacity) {
     if (!t || !host)
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_tensor_to_host: %s is NULL",
                             t ? "host" : "tensor");
@@ -159,11 +175,10 @@ tre_status tre_tensor_to_host(tre_ctx *ctx, const tre_tensor *t, void *host, int
                             (long long)capacity, (long long)n);
     int rc = ctx->be->sync(ctx->be->impl);
     if (!rc) rc = ctx->be->download(ctx->be->impl, host, t->data, (size_t)n * 4);
-    return rc ? tre_backend_check(ctx, rc, "download") : TRE_OK; /* its own status (ctx.h) */
+    return rc ? tre_backend_check(ctx, rc, "download") : TRE_OK;
 }
 
-tre_status tre_tensor_write(tre_ctx *ctx, tre_tensor *t, const void *host, int64_t count) {
-    if (!ctx) return TRE_ERR_INVALID_ARG;
+static tre_status tensor_write(tre_ctx *ctx, tre_tensor *t, const void *host, int64_t count) {
     if (!t || !host)
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_tensor_write: %s is NULL",
                             t ? "host" : "tensor");
@@ -180,7 +195,30 @@ tre_status tre_tensor_write(tre_ctx *ctx, tre_tensor *t, const void *host, int64
     const int rc = ctx->be->upload(ctx->be->impl, t->data, host, (size_t)n * 4);
     if (rc) return tre_backend_check(ctx, rc, "upload");
     t->known_no_nan = host_no_nan(t->dtype, host, n);
-    return TRE_OK; /* its own status, whatever error is pending (ctx.h) */
+    return TRE_OK;
+}
+
+/* The public calls report their own outcome whatever error is pending (ctx.h). */
+tre_status tre_tensor_create(tre_ctx *ctx, tre_tensor **out, tre_dtype dtype, int64_t particles,
+                             int ndim, const int64_t *shape, const void *host) {
+    if (!ctx || !out) return TRE_ERR_INVALID_ARG;
+    tre_error_aside a;
+    tre_error_set_aside(ctx, &a);
+    return tre_error_put_back(ctx, &a, tensor_create(ctx, out, dtype, particles, ndim, shape, host));
+}
+
+tre_status tre_tensor_to_host(tre_ctx *ctx, const tre_tensor *t, void *host, int64_t capacity) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    tre_error_aside a;
+    tre_error_set_aside(ctx, &a);
+    return tre_error_put_back(ctx, &a, tensor_to_host(ctx, t, host, capacity));
+}
+
+tre_status tre_tensor_write(tre_ctx *ctx, tre_tensor *t, const void *host, int64_t count) {
+    if (!ctx) return TRE_ERR_INVALID_ARG;
+    tre_error_aside a;
+    tre_error_set_aside(ctx, &a);
+    return tre_error_put_back(ctx, &a, tensor_write(ctx, t, host, count));
 }
 
 tre_tensor *tre_full(tre_ctx *ctx, int ndim, const int64_t *shape, float v) {
