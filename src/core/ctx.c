@@ -76,6 +76,7 @@ void tre_ctx_destroy(tre_ctx *ctx) {
     tre_arena_release(&ctx->data);
     ctx->be->destroy(ctx->be->impl);
     free(ctx->be);
+    free(ctx->warned);
     free(ctx);
 }
 

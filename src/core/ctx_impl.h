@@ -64,8 +64,8 @@ struct tre_ctx {
 
     tre_param_store params;
     uint64_t step_serial;      /* steps begun (tre_ctx_step_reset calls) */
-    uint64_t warned[32];       /* hashes of warnings given: each is given once (Python's default) */
-    int n_warned;
+    uint64_t *warned;          /* hashes of warnings given: each is given once (Python's default) */
+    int n_warned, cap_warned;
     tre_ptensor *persistent;   /* list of live persistent tensors */
 
     /* Step graphs (src/infer/step_graph.c): while step_sig_on, the front-end mixes what a step

@@ -1,6 +1,7 @@
 /* Status names, the sticky error state and warnings. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "ctx_impl.h"
 
@@ -70,11 +71,19 @@ void tre_warn(tre_ctx *ctx, const char *fmt, ...) {
     va_end(ap);
     /* each distinct warning once per context, as Python's default warnings filter does: a
      * training loop would otherwise repeat it every step */
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const char *c = buf; *c; ++c) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    const uint64_t h = tre_fnv1a(TRE_FNV_OFFSET, buf, strlen(buf));
     for (int i = 0; i < ctx->n_warned; ++i)
         if (ctx->warned[i] == h) return;
-    if (ctx->n_warned < (int)(sizeof ctx->warned / sizeof ctx->warned[0])) ctx->warned[ctx->n_warned++] = h;
+    /* kept up to 2^16 distinct warnings (beyond, a warning is given again each time) */
+    if (ctx->n_warned == ctx->cap_warned && ctx->cap_warned < (1 << 16)) {
+        const int cap = ctx->cap_warned ? 2 * ctx->cap_warned : 32;
+        uint64_t *w = realloc(ctx->warned, (size_t)cap * sizeof *w);
+        if (w) {
+            ctx->warned = w;
+            ctx->cap_warned = cap;
+        }
+    }
+    if (ctx->n_warned < ctx->cap_warned) ctx->warned[ctx->n_warned++] = h;
     if (ctx->warn)
         ctx->warn(ctx->warn_user, buf);
     else

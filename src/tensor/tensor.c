@@ -222,7 +222,7 @@ tre_status tre_tensor_write(tre_ctx *ctx, tre_tensor *t, const void *host, int64
 }
 
 tre_tensor *tre_full(tre_ctx *ctx, int ndim, const int64_t *shape, float v) {
-    if (!ctx || !tre_ok(ctx)) return NULL;
+    if (!ctx || !tre_ok(ctx) || !check_shape(ctx, "tre_full", 1, ndim, shape)) return NULL;
     tre_tensor *t = tre_tensor_new(ctx, TRE_F32, 1, ndim, shape);
     if (!t) return NULL;
     tre_step_sig_mix(ctx, &v, sizeof v); /* a host constant: a graph would freeze it */
@@ -240,6 +240,7 @@ tre_tensor *tre_from_host(tre_ctx *ctx, int64_t particles, int ndim, const int64
         tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "tre_from_host: host is NULL");
         return NULL;
     }
+    if (!check_shape(ctx, "tre_from_host", particles, ndim, shape)) return NULL;
     tre_tensor *t = tre_tensor_new(ctx, TRE_F32, particles, ndim, shape);
     if (!t) return NULL;
     tre_step_sig_mix(ctx, host, (size_t)(particles * t->numel) * sizeof *host);

@@ -7,6 +7,7 @@
  * earlier error is pending report their own message too. */
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include "test_support.h"
 
 static tre_tensor *model(tre_ctx *c, const void *args) {
@@ -46,6 +47,10 @@ static void test_sizes_beyond_2_to_the_60(void **state) {
     tre_ctx_clear_error(ctx);
     assert_null(tre_full(ctx, 1, (int64_t[]){big}, 1.f));
     assert_int_equal(tre_ctx_status(ctx), TRE_ERR_INVALID_ARG);
+    assert_non_null(strstr(tre_ctx_error(ctx), "tre_full: ")); /* the error names the call */
+    tre_ctx_clear_error(ctx);
+    assert_null(tre_from_host(ctx, 1, 1, (int64_t[]){-2}, (const float[]){0.f}));
+    assert_non_null(strstr(tre_ctx_error(ctx), "tre_from_host: negative size"));
     tre_ctx_clear_error(ctx);
     /* a zero-size dim makes any other size fine */
     TT_OK(ctx, tre_tensor_create(ctx, &t, TRE_F32, 1, 2, (int64_t[]){big, 0}, NULL));
@@ -207,6 +212,33 @@ static void test_hand_built_messages_checked(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* a model latent named by args that the guide lacks: a warning naming it, distinct per name */
+static tre_tensor *named_model(tre_ctx *c, const void *args) {
+    char name[32];
+    snprintf(name, sizeof name, "latent_%d", *(const int *)args);
+    return tre_sample(c, name, tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), NULL);
+}
+static tre_tensor *empty_guide(tre_ctx *c, const void *args) {
+    (void)c, (void)args;
+    return NULL;
+}
+
+/* Each distinct warning once, however many distinct ones a long run gives (there were 32
+ * slots; the 33rd and later warnings then repeated every step). */
+static void test_many_distinct_warnings_each_once(void **state) {
+    (void)state;
+    int warnings = 0;
+    tre_ctx *ctx = NULL;
+    TT_OK(ctx, tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = TRE_BACKEND_CPU, .warn = tt_count_warnings,
+                                                     .warn_user = &warnings}));
+    tre_elbo_result r;
+    for (int round = 0; round < 3; ++round)
+        for (int k = 0; k < 100; ++k)
+            TT_OK(ctx, tre_elbo(ctx, named_model, empty_guide, &k, &(tre_elbo_opts){.num_particles = 2}, &r));
+    assert_int_equal(warnings, 100);
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes_beyond_2_to_the_60),
@@ -215,6 +247,7 @@ int main(void) {
         cmocka_unit_test(test_pending_error_own_message),
         cmocka_unit_test(test_infer_checked_and_copied),
         cmocka_unit_test(test_hand_built_messages_checked),
+        cmocka_unit_test(test_many_distinct_warnings_each_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
