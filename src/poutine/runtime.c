@@ -92,7 +92,7 @@ static bool message_valid(tre_ctx *ctx, const tre_msg *msg) {
     else if (msg->n_frames < 0 || msg->n_frames > TRE_MAX_PLATES) bad = "n_frames outside 0..TRE_MAX_PLATES";
     else if (msg->infer.n < 0 || msg->infer.n > TRE_MAX_INFER) bad = "infer.n outside 0..TRE_MAX_INFER";
     else if (!(msg->scale > 0.0 && isfinite(msg->scale))) bad = "a scale that is not positive and finite";
-    else if (msg->type == TRE_SITE_SAMPLE && !msg->fn && !msg->value) bad = "neither a distribution nor a value";
+    else if (msg->type == TRE_SITE_SAMPLE && !msg->fn) bad = "no distribution";
     else if (msg->type == TRE_SITE_DETERMINISTIC && !msg->value) bad = "no value";
     else if (msg->type == TRE_SITE_SUBSAMPLE &&
              (msg->size < 1 || msg->size > INT32_MAX || msg->subsample_size < 1 || msg->subsample_size > msg->size))

@@ -34,9 +34,14 @@ int64_t tre_particles_join(int64_t a, int64_t b) {
     return -1;
 }
 
+/* 0 when any size is 0; else the product, saturated at INT64_MAX rather than overflowing (a
+ * shape that large is refused where a tensor of it would be made: check_shape). */
 int64_t tre_shape_numel(int ndim, const int64_t *shape) {
+    for (int i = 0; i < ndim; ++i)
+        if (shape[i] == 0) return 0;
     int64_t n = 1;
-    for (int i = 0; i < ndim; ++i) n *= shape[i];
+    for (int i = 0; i < ndim; ++i)
+        n = shape[i] > 0 && n > INT64_MAX / shape[i] ? INT64_MAX : n * shape[i];
     return n;
 }
 

@@ -52,8 +52,11 @@ static void test_sizes_beyond_2_to_the_60(void **state) {
     assert_null(tre_from_host(ctx, 1, 1, (int64_t[]){-2}, (const float[]){0.f}));
     assert_non_null(strstr(tre_ctx_error(ctx), "tre_from_host: negative size"));
     tre_ctx_clear_error(ctx);
-    /* a zero-size dim makes any other size fine */
+    /* a zero-size dim makes any other size fine, also sizes whose product would overflow */
     TT_OK(ctx, tre_tensor_create(ctx, &t, TRE_F32, 1, 2, (int64_t[]){big, 0}, NULL));
+    tre_tensor_destroy(ctx, t);
+    TT_OK(ctx, tre_tensor_create(ctx, &t, TRE_F32, 1, 3, (int64_t[]){big, big, 0}, NULL));
+    assert_int_equal(t->numel, 0);
     tre_tensor_destroy(ctx, t);
     TT_FAILS_WITH(ctx, tre_ctx_set_particles(ctx, big), TRE_ERR_INVALID_ARG, "1..2^60");
     tre_ctx_clear_error(ctx);
@@ -187,8 +190,8 @@ static void test_hand_built_messages_checked(void **state) {
     tre_messenger *tr = tre_trace_handler(ctx);
     TT_OK(ctx, tre_push(ctx, tr));
     const tre_msg good = {.type = TRE_SITE_SAMPLE, .name = "s", .fn = tre_normal(ctx, tre_scalar(ctx, 0.f), tre_scalar(ctx, 1.f)), .scale = 1.0};
-    struct { tre_msg m; const char *why; } cases[6];
-    for (int i = 0; i < 6; ++i) cases[i].m = good;
+    struct { tre_msg m; const char *why; } cases[7];
+    for (int i = 0; i < 7; ++i) cases[i].m = good;
     cases[0].m.n_frames = -1, cases[0].why = "n_frames";
     cases[1].m.n_frames = 20, cases[1].why = "n_frames";
     cases[2].m.type = (tre_site_type)99, cases[2].why = "unknown site type";
@@ -197,7 +200,9 @@ static void test_hand_built_messages_checked(void **state) {
     cases[4].why = "plate sizes";
     cases[5].m = (tre_msg){.type = TRE_SITE_SUBSAMPLE, .name = "p", .size = 3, .subsample_size = 5, .scale = 1.0};
     cases[5].why = "plate sizes";
-    for (int i = 0; i < 6; ++i) {
+    cases[6].m.fn = NULL, cases[6].m.value = tre_scalar(ctx, 1.f), cases[6].m.is_observed = true;
+    cases[6].why = "no distribution"; /* the ELBO's checks read every sample site's fn */
+    for (int i = 0; i < 7; ++i) {
         TT_FAILS_WITH(ctx, tre_apply_stack(ctx, &cases[i].m), TRE_ERR_INVALID_ARG, cases[i].why);
         tre_ctx_clear_error(ctx);
     }
