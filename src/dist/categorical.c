@@ -104,19 +104,11 @@ static tre_status cat_validate(tre_ctx *ctx, const tre_dist *d) {
     const int64_t non_finite = tre_count_invalid(ctx, TRE_CHECK_BETWEEN, logits, tre_scalar(ctx, -FLT_MAX),
                                                  tre_scalar(ctx, FLT_MAX), 0.f);
     if (non_finite <= 0) return non_finite < 0 ? ctx->status : TRE_OK;
-    tre_dist_rows grid;
-    tre_dist_rows_join(d, NULL, &grid);
-    tre_tensor *lp = tre_tensor_new(ctx, TRE_F32, grid.particles, grid.ndim, grid.shape);
+    const bool was = ctx->grad_recording; /* a check, not part of the step's gradient */
+    ctx->grad_recording = false;
+    tre_tensor *lp = cat_log_prob(ctx, d, tre_scalar(ctx, 0.f));
+    ctx->grad_recording = was;
     if (!lp) return ctx->status;
-    const tre_tensor *args[2] = {logits, tre_scalar(ctx, 0.f)};
-    if (!args[1]) return ctx->status;
-    tre_kshape ks;
-    tre_karg ka[2];
-    tre_dist_row_layout(&grid, 2, args, row_nd, &ks, ka);
-    if (tre_backend_check(ctx, ctx->be->categorical_log_prob(ctx->be->impl, &ks, num_categories(d), lp->data,
-                                                             &ka[0], &ka[1]),
-                          "Categorical validation") != TRE_OK)
-        return ctx->status;
     const int64_t bad = tre_count_invalid(ctx, TRE_CHECK_NOT_NAN, lp, NULL, NULL, 0.f);
     if (bad < 0) return ctx->status;
     if (bad == 0) return TRE_OK;

@@ -62,22 +62,23 @@ tre_tensor *tre_kl_inf_where(tre_ctx *ctx, const tre_tensor *kl, const tre_tenso
 /* p's to_event dims (those its family does not hold as event dims) */
 static int reinterpreted(const tre_dist *d) { return d->event_ndim - d->family->base_event_ndim; }
 
-/* The entry for p's and q's families where it fits their to_event dims (else NULL); *families_match:
- * whether the two families have an entry at all. */
+/* The entry for p's and q's families where it fits their to_event dims and their event shapes
+ * agree (else NULL); *families_match: whether the two families have an entry at all. */
 static const kl_entry *kl_lookup(const tre_dist *p, const tre_dist *q, bool *families_match) {
     *families_match = false;
     for (size_t i = 0; i < sizeof kl_table / sizeof *kl_table; ++i) {
         if (kl_table[i].p != p->family || kl_table[i].q != q->family) continue;
         *families_match = true;
-        if (reinterpreted(p) - kl_table[i].p_shift == reinterpreted(q)) return &kl_table[i];
+        if (reinterpreted(p) - kl_table[i].p_shift == reinterpreted(q))
+            return tre_shape_equal(p->event_ndim, p->event_shape, q->event_ndim, q->event_shape)
+                       ? &kl_table[i] : NULL;
     }
     return NULL;
 }
 
 bool tre_kl_exists(const tre_dist *p, const tre_dist *q) {
     bool families;
-    return p && q && kl_lookup(p, q, &families) &&
-           tre_shape_equal(p->event_ndim, p->event_shape, q->event_ndim, q->event_shape);
+    return p && q && kl_lookup(p, q, &families);
 }
 
 tre_tensor *tre_kl_divergence(tre_ctx *ctx, const tre_dist *p, const tre_dist *q) {
@@ -93,7 +94,7 @@ tre_tensor *tre_kl_divergence(tre_ctx *ctx, const tre_dist *p, const tre_dist *q
                      p->family->name, q->family->name);
         return NULL;
     }
-    if (!e || !tre_shape_equal(p->event_ndim, p->event_shape, q->event_ndim, q->event_shape)) {
+    if (!e) {
         tre_ctx_fail(ctx, TRE_ERR_SHAPE, "kl_divergence: %s and %s have different event shapes",
                      p->family->name, q->family->name);
         return NULL;

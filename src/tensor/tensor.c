@@ -20,12 +20,10 @@ static bool check_shape(tre_ctx *ctx, const char *what, int64_t particles, int n
         if (shape[i] < 0)
             return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG, "%s: negative size in dim %d", what, i),
                    false;
-    /* particles times the sizes, checked before each product can overflow (a size 0 makes
-     * the tensor empty, whatever the others) */
-    int64_t n = particles <= TRE_MAX_ELEMENTS ? particles : TRE_MAX_ELEMENTS + 1;
-    for (int i = 0; i < ndim; ++i)
-        n = shape[i] == 0 ? 0 : n > TRE_MAX_ELEMENTS / shape[i] ? TRE_MAX_ELEMENTS + 1 : n * shape[i];
-    if (n > TRE_MAX_ELEMENTS) {
+    /* particles times the sizes, without overflowing (tre_shape_numel saturates; a size 0
+     * makes the tensor empty, whatever the others) */
+    const int64_t numel = tre_shape_numel(ndim, shape);
+    if (numel > 0 && (particles > TRE_MAX_ELEMENTS || numel > TRE_MAX_ELEMENTS / particles)) {
         char s[96];
         return tre_ctx_fail(ctx, TRE_ERR_INVALID_ARG,
                             "%s: %lld particles of shape %s are more than 2^60 elements", what,
