@@ -54,11 +54,11 @@ static inline tre_v16 tre_v16_fma(tre_v16 a, tre_v16 b, tre_v16 c) {
 
 /* tre_vexp_reduce: p with e^xc = p 2^n */
 static inline tre_v16 tre_v16_exp_reduce(tre_v16 xc, tre_v16 *n_out) {
-    const tre_v16 t = xc * 1.44269504088896341f + 12582912.0f;
+    const tre_v16 t = tre_v16_fma(xc, tre_v16_splat(1.44269504088896341f), tre_v16_splat(12582912.0f));
     const tre_v16 n = t - 12582912.0f;
-    /* n 0.693359375 is exact (9 and 8 significant bits): one rounding either way */
     tre_v16 r = tre_v16_fma(-n, tre_v16_splat(0.693359375f), xc);
-    r = r - n * -2.12194440e-4f;
+    r = tre_v16_fma(n, tre_v16_splat(2.12194440e-4f), r); /* - n (-2.12e-4), exactly */
+    const tre_v16 r2 = r * r;
     tre_v16 p = tre_v16_splat(1.9875691500e-4f);
     p = tre_v16_fma(p, r, tre_v16_splat(1.3981999507e-3f));
     p = tre_v16_fma(p, r, tre_v16_splat(8.3334519073e-3f));
@@ -66,7 +66,7 @@ static inline tre_v16 tre_v16_exp_reduce(tre_v16 xc, tre_v16 *n_out) {
     p = tre_v16_fma(p, r, tre_v16_splat(1.6666665459e-1f));
     p = tre_v16_fma(p, r, tre_v16_splat(5.0000001201e-1f));
     *n_out = n;
-    return p * r * r + r + 1.0f;
+    return tre_v16_fma(p, r2, r) + 1.0f;
 }
 
 /* tre_vexp_nonposf */
