@@ -1,7 +1,7 @@
 /* Context lifetime, backend choice, step arenas and the random stream. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "ctx_impl.h"
 
 static void *host_alloc(void *user, size_t bytes) { (void)user; return malloc(bytes); }
@@ -50,11 +50,10 @@ tre_status tre_ctx_create(tre_ctx **out, const tre_ctx_opts *opts) {
         free(ctx);
         return s;
     }
-    /* the address and the clock: a context at a destroyed one's address gets another nonce */
-    struct timespec now = {0};
-    timespec_get(&now, TIME_UTC);
-    const void *self = ctx;
-    ctx->nonce = tre_fnv1a(tre_fnv1a(TRE_FNV_OFFSET, &self, sizeof self), &now, sizeof now);
+    /* a process-wide count: a context at a destroyed one's address gets another nonce, however
+     * soon it is created and on whichever thread */
+    static atomic_uint_fast64_t contexts_created = 0;
+    ctx->nonce = (uint64_t)atomic_fetch_add(&contexts_created, 1) + 1;
     ctx->warn = o.warn;
     ctx->warn_user = o.warn_user;
     ctx->validate = !o.no_validation;

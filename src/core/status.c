@@ -51,15 +51,75 @@ tre_status tre_error_put_back(tre_ctx *ctx, const tre_error_aside *a, tre_status
     return own;
 }
 
+/* Names longer than TRE_NAME_SHOWN characters show in messages as their first and last
+ * characters around "...": a site name of thousands of characters would otherwise fill the
+ * message before its reason. */
+enum { TRE_NAME_SHOWN = 120, TRE_NAME_HEAD = 80, TRE_NAME_TAIL = 37 };
+
+/* Write name (len characters) quoted and shortened to out, which may overlap the name at or
+ * before it; returns the characters written (at most TRE_NAME_SHOWN + 2, no terminator). */
+static size_t write_shown_name(char *out, const char *name, size_t len) {
+    char *w = out;
+    *w++ = '"';
+    if (len <= TRE_NAME_SHOWN) {
+        memmove(w, name, len);
+        w += len;
+    } else {
+        memmove(w, name, TRE_NAME_HEAD);
+        w += TRE_NAME_HEAD;
+        memcpy(w, "...", 3);
+        w += 3;
+        memmove(w, name + len - TRE_NAME_TAIL, TRE_NAME_TAIL);
+        w += TRE_NAME_TAIL;
+    }
+    *w++ = '"';
+    return (size_t)(w - out);
+}
+
+/* Shorten, in place, every double-quoted run of s longer than TRE_NAME_SHOWN characters. */
+static void elide_long_quotes(char *s) {
+    char *w = s;
+    for (const char *r = s; *r;) {
+        const char *close = *r == '"' ? strchr(r + 1, '"') : NULL;
+        if (close) {
+            w += write_shown_name(w, r + 1, (size_t)(close - r - 1));
+            r = close + 1;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+}
+
+/* Whether msg holds name between double quotes. */
+static bool names_quoted(const char *msg, const char *name) {
+    const size_t len = strlen(name);
+    if (len == 0) return strstr(msg, "\"\"") != NULL;
+    for (const char *at = strstr(msg, name); at; at = strstr(at + 1, name))
+        if (at > msg && at[-1] == '"' && at[len] == '"') return true;
+    return false;
+}
+
 tre_status tre_ctx_fail(tre_ctx *ctx, tre_status s, const char *fmt, ...) {
     if (!ctx) return s;
     if (ctx->status != TRE_OK) return ctx->status; /* the first error wins */
     if (s == TRE_OK) s = TRE_ERR_INVALID_ARG;
     ctx->status = s;
-    va_list ap;
+    va_list ap, again;
     va_start(ap, fmt);
-    vsnprintf(ctx->error, sizeof ctx->error, fmt, ap);
+    va_copy(again, ap);
+    const int n = vsnprintf(ctx->error, sizeof ctx->error, fmt, ap);
     va_end(ap);
+    /* a message longer than the buffer (a site name of thousands of characters) is formatted
+     * whole and its long quoted names shortened, so that the reason after them survives */
+    char *whole = n >= (int)sizeof ctx->error ? malloc((size_t)n + 1) : NULL;
+    if (whole) {
+        vsnprintf(whole, (size_t)n + 1, fmt, again);
+        elide_long_quotes(whole);
+        snprintf(ctx->error, sizeof ctx->error, "%s", whole);
+        free(whole);
+    }
+    va_end(again);
     return s;
 }
 
@@ -119,11 +179,11 @@ tre_status tre_backend_alloc_failed(tre_ctx *ctx, const char *what, size_t bytes
 
 void tre_ctx_name_site(tre_ctx *ctx, const char *site) {
     if (tre_ok(ctx) || !site) return;
-    char quoted[256];
-    snprintf(quoted, sizeof quoted, "\"%s\"", site);
-    if (strstr(ctx->error, quoted)) return;
-    char prefix[300];
-    int n = snprintf(prefix, sizeof prefix, "site %s: ", quoted);
+    char shown[TRE_NAME_SHOWN + 3];
+    shown[write_shown_name(shown, site, strlen(site))] = '\0';
+    if (names_quoted(ctx->error, site) || strstr(ctx->error, shown)) return;
+    char prefix[sizeof shown + 8];
+    const int n = snprintf(prefix, sizeof prefix, "site %s: ", shown);
     if (n <= 0 || (size_t)n >= sizeof prefix) return;
     size_t len = strlen(ctx->error), room = sizeof ctx->error - 1 - (size_t)n;
     if (len > room) len = room;

@@ -244,6 +244,48 @@ static void test_many_distinct_warnings_each_once(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* A site name of thousands of characters shows shortened in messages, so that the reason after
+ * it is kept; a constructor's error is still prefixed with the (shortened) site. */
+static char long_name[3001];
+static tre_tensor *model_long_name_twice(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *z = model(c, NULL);
+    tre_sample(c, long_name, tre_normal(c, z, tre_scalar(c, 1.f)), tre_scalar(c, 0.5f));
+    tre_deterministic(c, long_name, z);
+    return z;
+}
+static tre_tensor *model_long_name_no_scale(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *z = model(c, NULL);
+    tre_sample(c, long_name, tre_normal(c, z, NULL), tre_scalar(c, 0.5f));
+    return z;
+}
+static void expect_shortened_name(tre_ctx *ctx) {
+    const char *e = tre_ctx_error(ctx);
+    assert_true(strlen(e) < 400);
+    assert_non_null(strstr(e, "\"nnnnnnnnnn"));
+    assert_non_null(strstr(e, "n...n"));
+    assert_non_null(strstr(e, "n_end\""));
+}
+static void test_long_site_names_keep_the_reason(void **state) {
+    (void)state;
+    memset(long_name, 'n', sizeof long_name - 5);
+    strcpy(long_name + sizeof long_name - 5, "_end");
+    tre_ctx *ctx = tt_ctx(1);
+    tre_elbo_result r;
+    const tre_elbo_opts o = {.num_particles = 4};
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, model_long_name_twice, guide, NULL, &o, &r), TRE_ERR_DUPLICATE_SITE,
+                  "is already in the trace as a sample site, not a deterministic site");
+    expect_shortened_name(ctx);
+    tre_ctx_clear_error(ctx);
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, model_long_name_no_scale, guide, NULL, &o, &r), TRE_ERR_INVALID_ARG,
+                  ": Normal: parameter scale is NULL");
+    expect_shortened_name(ctx);
+    assert_true(strncmp(tre_ctx_error(ctx), "site \"", 6) == 0);
+    expect_usable(ctx);
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes_beyond_2_to_the_60),
@@ -253,6 +295,7 @@ int main(void) {
         cmocka_unit_test(test_infer_checked_and_copied),
         cmocka_unit_test(test_hand_built_messages_checked),
         cmocka_unit_test(test_many_distinct_warnings_each_once),
+        cmocka_unit_test(test_long_site_names_keep_the_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
