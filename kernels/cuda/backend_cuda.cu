@@ -446,6 +446,9 @@ extern "C" tre_backend *tre_backend_cuda_create(void) {
     tre_cuda_impl *im = impl_create();
     if (!im) {
         free(b);
+        /* forget the set-up's failure (AUTO goes on with the CPU): left recorded for this
+         * thread, it would be given as the cause of a later context's first failure */
+        (void)cuda_take_failure_cause(NULL);
         return NULL;
     }
 #if defined(TRE_CUDA_EMULATE)

@@ -1,7 +1,8 @@
 /* CUDA matrix products through cuBLAS (full fp32, no TF32). cuBLAS is column-major: a
  * row-major C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, so the call swaps the
- * operands and keeps the transpose flags. A batch is one strided-batched call (stride 0 shares
- * an operand across the batch); a shared C is accumulated one product after another, in order. */
+ * operands and keeps the transpose flags. A batch is strided-batched calls of at most 65535
+ * products (stride 0 shares an operand across the batch); a shared C is accumulated one
+ * product after another, in order. */
 #include "cuda_common.cuh"
 
 #if !defined(TRE_CUDA_EMULATE)
@@ -55,9 +56,17 @@ int tre_gemm_cuda(void *impl, int transA, int transB, int64_t M, int64_t N, int6
         }
         return 0;
     }
-    return blas_status(cublasSgemmStridedBatched(im->blas, opB, opA, (int)N, (int)M, (int)K,
-                                                 &alpha, B, (int)ldb, strideB, A, (int)lda,
-                                                 strideA, &beta, C, (int)ldc, strideC,
-                                                 (int)batch));
+    /* at most 65535 products a call: batched kernels that put the batch on a grid's y or z
+     * dim cannot launch more, and P = 65536 particles is a batch of 65536 */
+    const int64_t most = 65535;
+    for (int64_t b0 = 0; b0 < batch; b0 += most) {
+        const int64_t n = batch - b0 < most ? batch - b0 : most;
+        int rc = blas_status(cublasSgemmStridedBatched(
+            im->blas, opB, opA, (int)N, (int)M, (int)K, &alpha, B + b0 * strideB, (int)ldb,
+            strideB, A + b0 * strideA, (int)lda, strideA, &beta, C + b0 * strideC, (int)ldc,
+            strideC, (int)n));
+        if (rc) return rc;
+    }
+    return 0;
 #endif
 }

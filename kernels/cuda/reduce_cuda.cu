@@ -44,11 +44,13 @@ int tre_dot_rows_cuda(void *impl, const tre_kshape *shape, float *out, const tre
     if (shape->ndim < 1) return 1;
     dot_src s;
     const int64_t *st[2] = {a->stride, b->stride};
-    const int64_t total = tre_cuda_layout_init(&s.L, shape, st);
+    tre_cuda_layout_init(&s.L, shape, st);
     s.a = a->data;
     s.b = b->data;
     s.cols = shape->dim[shape->ndim - 1];
-    const int64_t rows = s.cols ? total / s.cols : total;
+    /* the rows from the leading dims: with no columns each row is still written, as 0 */
+    int64_t rows = 1;
+    for (int d = 0; d < shape->ndim - 1; ++d) rows *= shape->dim[d];
     return tre_cuda_seg_sum((tre_cuda_impl *)impl, rows, s.cols, s, out, 1.0);
 }
 
@@ -236,22 +238,20 @@ int tre_scatter_add_scaled_cuda(void *impl, int64_t outer, int64_t n, int64_t in
                             out);
 }
 
-/* gvalues[p * vstride + index[p, i]] += g[p, i]. Per-particle rows: one thread per row, in i
- * order. A shared row (vstride 0): the entries are sorted by index, stably, so each value's
- * thread adds its terms in (p, i) order, as the CPU's serial loop does. */
-int tre_take_backward_cuda(void *impl, int64_t P, int64_t n, const float *g, const float *index,
-                           int64_t istride, float *gvalues, int64_t vstride, int64_t K) {
-    tre_cuda_impl *im = (tre_cuda_impl *)impl;
-    if (P <= 0 || n <= 0) return 0;
-    if (vstride != 0)
-        return tre_cuda_each(im, P, [=] TRE_CUDA_FN(int64_t p) {
-            float *gv = gvalues + p * vstride;
-            const float *ix = index + p * istride, *gp = g + p * n;
-            for (int64_t i = 0; i < n; ++i)
-                if (tre_index_in_range(ix[i], K)) gv[(int64_t)ix[i]] += gp[i];
-        });
+/* The shared row's adjoint sorts at most this many (p, i) entries at a time: whole particles,
+ * chunk after chunk in p order, so that the terms still add in (p, i) order and the sort's int32
+ * values and its scratch (16 bytes an entry and the sort's temp) stay bounded at any P. The
+ * emulated build takes small chunks, so that the parity test goes through more than one. */
+#if defined(TRE_CUDA_EMULATE)
+#define TAKE_SORT_CAP ((int64_t)1 << 14)
+#else
+#define TAKE_SORT_CAP ((int64_t)1 << 27)
+#endif
+
+/* gvalues[index[p, i]] += g[p, i] for the P particles from g and index on, sorted by index */
+static int take_backward_shared(tre_cuda_impl *im, int64_t P, int64_t n, const float *g,
+                                const float *index, int64_t istride, float *gvalues, int64_t K) {
     const int64_t m = P * n;
-    if (K >= INT32_MAX) return 1; /* the sort's keys are int32, K itself among them */
     const int bits = key_bits(K + 1);
     sort_bufs b;
     int rc = sort_bufs_get(im, m, bits, &b);
@@ -274,4 +274,30 @@ int tre_take_backward_cuda(void *impl, int64_t P, int64_t n, const float *g, con
         for (int64_t e = s; e < m && ks[e] == r; ++e) acc += g[vs[e]];
         gvalues[r] = acc;
     });
+}
+
+/* gvalues[p * vstride + index[p, i]] += g[p, i]. Per-particle rows: one thread per row, in i
+ * order. A shared row (vstride 0): the entries are sorted by index, stably, so each value's
+ * thread adds its terms in (p, i) order, as the CPU's serial loop does. */
+int tre_take_backward_cuda(void *impl, int64_t P, int64_t n, const float *g, const float *index,
+                           int64_t istride, float *gvalues, int64_t vstride, int64_t K) {
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    if (P <= 0 || n <= 0) return 0;
+    if (vstride != 0)
+        return tre_cuda_each(im, P, [=] TRE_CUDA_FN(int64_t p) {
+            float *gv = gvalues + p * vstride;
+            const float *ix = index + p * istride, *gp = g + p * n;
+            for (int64_t i = 0; i < n; ++i)
+                if (tre_index_in_range(ix[i], K)) gv[(int64_t)ix[i]] += gp[i];
+        });
+    if (K >= INT32_MAX) return 1; /* the sort's keys are int32, K itself among them */
+    int64_t chunk = TAKE_SORT_CAP / n;
+    chunk = chunk < 1 ? 1 : chunk > P ? P : chunk;
+    for (int64_t p0 = 0; p0 < P; p0 += chunk) {
+        const int64_t pc = P - p0 < chunk ? P - p0 : chunk;
+        const int rc = take_backward_shared(im, pc, n, g + p0 * n, index + p0 * istride, istride,
+                                            gvalues, K);
+        if (rc) return rc;
+    }
+    return 0;
 }

@@ -248,10 +248,10 @@ static void test_sums(void **state) {
         assert_int_equal(gpu->sum_rows(gpu->impl, rows, cols, in.d, out.d), 0);
         tw_check("sum_rows", out, RTOL, 1e-6);
     }
-    /* dot_rows: rows of 5 (a shared [N, D] times per-particle rows), of 300, and with the
-     * second argument broadcast along the summed dim */
-    const int64_t dcase[3][3] = {{3, 70, 5}, {2, 9, 300}, {4, 33, 6}};
-    for (int c = 0; c < 3; ++c) {
+    /* dot_rows: rows of 5 (a shared [N, D] times per-particle rows), of 300, with the second
+     * argument broadcast along the summed dim, and of none (each row's sum is 0) */
+    const int64_t dcase[4][3] = {{3, 70, 5}, {2, 9, 300}, {4, 33, 6}, {2, 3, 0}};
+    for (int c = 0; c < 4; ++c) {
         const int64_t P = dcase[c][0], N = dcase[c][1], D = dcase[c][2];
         const int64_t dim[3] = {P, N, D}, sa[3] = {0, D, 1};
         const int64_t sb[3] = {N * D, D, 1}, sb_bcast[3] = {N, 1, 0};
