@@ -410,6 +410,12 @@ static void test_gemm(void **state) {
     assert_int_equal(gpu->gemm(gpu->impl, 0, 1, 2000, 256, 50, 1.f, X.d, 50, 0, W.d, 50, 0, 0.f, Y.d,
                                256, 0, 1), 0);
     tw_check("gemm X w^T", Y, RTOL, 1e-4);
+    /* a batch past 65535 (P = 65536 particles and more): the device splits it into calls */
+    const int64_t nb = 65537;
+    twin Ab = tw_rand(nb * 2 * 3, -1, 1), Bb = tw_rand(3 * 4, -1, 1), Cb = tw_fill(nb * 2 * 4, 0.f);
+    assert_int_equal(cpu->gemm(cpu->impl, 0, 0, 2, 4, 3, 1.f, Ab.h, 3, 6, Bb.h, 4, 0, 0.f, Cb.h, 4, 8, nb), 0);
+    assert_int_equal(gpu->gemm(gpu->impl, 0, 0, 2, 4, 3, 1.f, Ab.d, 3, 6, Bb.d, 4, 0, 0.f, Cb.d, 4, 8, nb), 0);
+    tw_check("gemm batch of 65537", Cb, RTOL, 1e-5);
 }
 
 /* the logistic-regression likelihood (bernoulli_glm_sum): fused on the CPU, composed of gemm and
