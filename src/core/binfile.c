@@ -10,6 +10,16 @@
 
 #define BYTE_ORDER_MARK 0x01020304u
 
+/* The system's text for err, in the caller's buffer (strerror's is shared between threads). */
+typedef struct error_text {
+    char text[128];
+} error_text;
+static const char *error_text_of(int err, error_text *t) {
+    if (strerror_r(err, t->text, sizeof t->text) != 0)
+        snprintf(t->text, sizeof t->text, "error %d", err);
+    return t->text;
+}
+
 static char *dup_str(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     char *d = malloc(a + b + 1);
@@ -30,7 +40,7 @@ tre_status tre_bin_create(tre_ctx *ctx, tre_bin_writer *w, const char *what, con
     w->f = fopen(w->tmp_path, "wb");
     if (!w->f) {
         const tre_status s = tre_ctx_fail(ctx, TRE_ERR_IO, "%s: cannot write \"%s\": %s", what,
-                                          w->tmp_path, strerror(errno));
+                                          w->tmp_path, error_text_of(errno, &(error_text){0}));
         free(w->path), free(w->tmp_path);
         return s;
     }
@@ -84,11 +94,11 @@ tre_status tre_bin_commit(tre_ctx *ctx, tre_bin_writer *w, const char *what) {
     tre_status s = w->status;
     if (ok && rename(w->tmp_path, w->path) != 0) {
         s = tre_ctx_fail(ctx, TRE_ERR_IO, "%s: cannot rename \"%s\" to \"%s\": %s", what, w->tmp_path,
-                         w->path, strerror(errno));
+                         w->path, error_text_of(errno, &(error_text){0}));
         ok = false;
     } else if (!ok && s == TRE_OK) {
         s = tre_ctx_fail(ctx, TRE_ERR_IO, "%s: cannot write \"%s\"%s%s", what, w->tmp_path,
-                         err ? ": " : "", err ? strerror(err) : "");
+                         err ? ": " : "", err ? error_text_of(err, &(error_text){0}) : "");
     }
     if (!ok) remove(w->tmp_path);
     free(w->path), free(w->tmp_path);
@@ -104,7 +114,8 @@ bool tre_bin_open(tre_ctx *ctx, tre_bin_reader *r, const char *what, const char 
     }
     FILE *f = fopen(path, "rb");
     if (!f) {
-        tre_ctx_fail(ctx, TRE_ERR_IO, "%s: cannot read \"%s\": %s", what, path, strerror(errno));
+        tre_ctx_fail(ctx, TRE_ERR_IO, "%s: cannot read \"%s\": %s", what, path,
+                     error_text_of(errno, &(error_text){0}));
         return false;
     }
     struct stat st;
