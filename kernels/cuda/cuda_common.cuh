@@ -110,6 +110,12 @@ int tre_cuda_launch_status(tre_cuda_impl *im);
 int tre_cuda_read_result(tre_cuda_impl *im, double *host, const double *d_src);
 
 static inline int64_t tre_cuda_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+/* Rows a chunk takes when each row costs `per_row` (bytes, entries) and a chunk at most `cap`:
+ * at least 1, at most `total` (all of them when a row costs nothing). */
+static inline int64_t tre_cuda_chunk_rows(int64_t total, int64_t per_row, int64_t cap) {
+    const int64_t c = per_row > 0 ? cap / per_row : total;
+    return c < 1 ? 1 : c > total ? total : c;
+}
 /* Scratch carving: the byte offset after `off` aligned to 256. */
 static inline size_t tre_cuda_align(size_t off) { return (off + 255) & ~(size_t)255; }
 

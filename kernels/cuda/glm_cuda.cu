@@ -53,9 +53,7 @@ int tre_bernoulli_glm_sum_cuda(void *impl, int64_t P, int64_t n, int64_t d, cons
     tre_cuda_impl *im = (tre_cuda_impl *)impl;
     if (P < 0 || n < 0 || d < 0) return 1;
     if (P == 0) return 0;
-    const int64_t row_bytes = n * (int64_t)sizeof(float);
-    int64_t chunk = row_bytes > 0 ? GLM_LOGITS_CAP / row_bytes : P;
-    chunk = chunk < 1 ? 1 : chunk > P ? P : chunk;
+    const int64_t chunk = tre_cuda_chunk_rows(P, n * (int64_t)sizeof(float), GLM_LOGITS_CAP);
     /* the logits at the front of the scratch, the segmented sum's part after them: asked for
      * at once, so that the sum cannot move the scratch under the logits */
     const size_t lbytes = tre_cuda_align((size_t)(chunk * n) * sizeof(float));
@@ -66,8 +64,8 @@ int tre_bernoulli_glm_sum_cuda(void *impl, int64_t P, int64_t n, int64_t d, cons
     if (!l) return TRE_KERR_OOM;
     for (int64_t p0 = 0; p0 < P; p0 += chunk) {
         const int64_t pc = P - p0 < chunk ? P - p0 : chunk;
-        int rc = glm_chunk(im, pc, n, d, x, w + p0 * d, y, scale, out + p0, grad ? grad + p0 * d : NULL,
-                           l, lbytes);
+        int rc = glm_chunk(im, pc, n, d, x, w + p0 * d, y, scale, out + p0,
+                           grad ? grad + p0 * d : NULL, l, lbytes);
         if (rc) return rc;
     }
     return 0;

@@ -291,8 +291,7 @@ int tre_take_backward_cuda(void *impl, int64_t P, int64_t n, const float *g, con
                 if (tre_index_in_range(ix[i], K)) gv[(int64_t)ix[i]] += gp[i];
         });
     if (K >= INT32_MAX) return 1; /* the sort's keys are int32, K itself among them */
-    int64_t chunk = TAKE_SORT_CAP / n;
-    chunk = chunk < 1 ? 1 : chunk > P ? P : chunk;
+    const int64_t chunk = tre_cuda_chunk_rows(P, n, TAKE_SORT_CAP);
     for (int64_t p0 = 0; p0 < P; p0 += chunk) {
         const int64_t pc = P - p0 < chunk ? P - p0 : chunk;
         const int rc = take_backward_shared(im, pc, n, g + p0 * n, index + p0 * istride, istride,

@@ -24,9 +24,7 @@ static int64_t rows_layout(tre_cuda_layout<NA> *L, const tre_kshape *rows,
 /* Row scratch (MVN, the shared-logits Categorical gradient) for `total` rows of `W` doubles
  * each: the rows of one launch (*chunk) at most. */
 static double *row_work(tre_cuda_impl *im, int64_t total, int64_t W, int64_t *chunk) {
-    int64_t c = WORK_CAP / (W * (int64_t)sizeof(double));
-    if (c < 1) c = 1;
-    if (c > total) c = total;
+    const int64_t c = tre_cuda_chunk_rows(total, W * (int64_t)sizeof(double), WORK_CAP);
     *chunk = c;
     return (double *)tre_cuda_scratch(im, (size_t)(c * W) * sizeof(double));
 }
