@@ -233,12 +233,15 @@ typedef struct saved_state {
     const tre_param_entry *e;
 } saved_state;
 
+/* A saved rate: lr * lrd^t, which a long run with lrd < 1 may take down to 0. */
+static bool valid_rate(double lr) { return lr >= 0 && isfinite(lr); }
+
 /* Every state parsed and matched to its param (by name, of the same shape) before the
  * optimiser changes. */
 static saved_state *parse_states(tre_ctx *ctx, tre_bin_reader *r, const char *path, double *lr,
                                  uint64_t *count) {
     const char *what = "tre_adam_load";
-    if (!tre_bin_get(r, lr, sizeof *lr) || !(*lr > 0)) {
+    if (!tre_bin_get(r, lr, sizeof *lr) || !valid_rate(*lr)) {
         tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" is cut short or damaged (its header)", what, path);
         return NULL;
     }
@@ -249,7 +252,7 @@ static saved_state *parse_states(tre_ctx *ctx, tre_bin_reader *r, const char *pa
         saved_state *s = &ss[i];
         const bool read = tre_bin_get(r, &s->step, sizeof s->step) && tre_bin_get(r, &s->lr, sizeof s->lr) &&
                           tre_bin_get_tensor(r, &s->m) && tre_bin_get_tensor(r, &s->v);
-        if (!read || s->step < 0 || !(s->lr > 0) || s->m.name_len != s->v.name_len ||
+        if (!read || s->step < 0 || !valid_rate(s->lr) || s->m.name_len != s->v.name_len ||
             memcmp(s->m.name, s->v.name, s->m.name_len) != 0 ||
             !tre_shape_equal(s->m.ndim, s->m.shape, s->v.ndim, s->v.shape)) {
             tre_ctx_fail(ctx, TRE_ERR_IO, "%s: \"%s\" is cut short or damaged (state %llu of %llu)",

@@ -627,6 +627,35 @@ static void test_not_inside_a_program(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* ClippedAdam's rate lr * lrd^t may underflow to 0 in a long run (here in two steps): the
+ * optimiser saved then is as valid as any, loads, and keeps its params where they are. */
+static void test_fully_decayed_rate_saves_and_loads(void **state) {
+    (void)state;
+    const tre_adam_opts fast_decay = {.lr = 0.05, .lrd = 1e-200};
+    double loss[2];
+    run a = run_new();
+    tre_adam_destroy(a.ctx, a.opt);
+    TT_OK(a.ctx, tre_adam_create(a.ctx, &fast_decay, &a.opt));
+    steps(&a, 2, loss);
+    assert_true(tre_adam_lr(a.opt) == 0.0);
+    TT_OK(a.ctx, tre_param_store_save(a.ctx, path_of("store")));
+    TT_OK(a.ctx, tre_adam_save(a.ctx, a.opt, path_of("adam")));
+    float before[16], after[16];
+    const int n = params_of(a.ctx, before, 16);
+
+    run b = run_new();
+    tre_adam_destroy(b.ctx, b.opt);
+    TT_OK(b.ctx, tre_adam_create(b.ctx, &fast_decay, &b.opt));
+    TT_OK(b.ctx, tre_param_store_load(b.ctx, path_of("store")));
+    TT_OK(b.ctx, tre_adam_load(b.ctx, b.opt, path_of("adam")));
+    assert_true(tre_adam_lr(b.opt) == 0.0);
+    steps(&b, 2, loss); /* a rate of 0 moves nothing */
+    assert_int_equal(params_of(b.ctx, after, 16), n);
+    for (int i = 0; i < n; ++i) assert_true(after[i] == before[i]);
+    run_free(&a);
+    run_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_continues_the_run_bit_for_bit),
@@ -637,6 +666,7 @@ int main(void) {
         cmocka_unit_test(test_failed_loads_change_nothing),
         cmocka_unit_test(test_invalid_records_change_nothing),
         cmocka_unit_test(test_not_inside_a_program),
+        cmocka_unit_test(test_fully_decayed_rate_saves_and_loads),
     };
     return cmocka_run_group_tests(tests, tt_make_dir, tt_remove_dir);
 }
