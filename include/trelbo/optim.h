@@ -51,8 +51,10 @@ double tre_adam_lr(const tre_adam *opt);
 tre_status tre_adam_save(tre_ctx *ctx, const tre_adam *opt, const char *path);
 tre_status tre_adam_load(tre_ctx *ctx, tre_adam *opt, const char *path);
 
-/* One SVI step: tre_elbo with gradients, then tre_adam_step. *loss receives the loss (NaN when
- * the step fails). */
+/* One SVI step: tre_elbo with gradients, then tre_adam_step. *loss receives the loss, or NaN
+ * when the step fails. A step whose evaluation fails, or whose update cannot make a new param's
+ * moments (out of memory), changes no param. If the backend fails inside the update itself
+ * (a device fault), params updated before the failing one keep their update. */
 tre_status tre_svi_step(tre_ctx *ctx, tre_program model, tre_program guide, const void *args,
                         const tre_elbo_opts *opts, tre_adam *opt, double *loss);
 

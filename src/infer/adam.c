@@ -6,6 +6,7 @@
 #include <string.h>
 #include "../core/binfile.h"
 #include "../core/ctx_impl.h"
+#include "elbo_impl.h"
 #include "../tensor/tensor_impl.h"
 
 typedef struct adam_state {
@@ -382,6 +383,11 @@ tre_status tre_svi_step(tre_ctx *ctx, tre_program model, tre_program guide, cons
     tre_elbo_result r;
     if (loss) *loss = NAN; /* a failed step leaves no stale loss behind */
     if (tre_elbo(ctx, model, guide, args, &o, &r) != TRE_OK) return ctx->status;
-    if (loss) *loss = r.loss;
-    return tre_adam_step(ctx, opt);
+    return tre_svi_apply(ctx, opt, r.loss, loss);
+}
+
+tre_status tre_svi_apply(tre_ctx *ctx, tre_adam *opt, double value, double *loss) {
+    const tre_status s = tre_adam_step(ctx, opt);
+    if (loss) *loss = s == TRE_OK ? value : NAN;
+    return s;
 }

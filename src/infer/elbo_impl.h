@@ -30,6 +30,10 @@ tre_status tre_elbo_deferred(tre_ctx *ctx, tre_program model, tre_program guide,
                              const tre_elbo_opts *opts, tre_elbo_result *out,
                              const float **elbo_s);
 
+/* The end of an SVI step whose evaluation succeeded with loss `value` (adam.c): the Adam
+ * update, then *loss (when not NULL) receives `value`, or NaN when the update failed. */
+tre_status tre_svi_apply(tre_ctx *ctx, tre_adam *opt, double value, double *loss);
+
 /* The weights already summed to one set of plates, within one surrogate (log_r.c). */
 #define TRE_LOG_R_CACHE 8
 typedef struct tre_log_r_cache {

@@ -149,8 +149,7 @@ static tre_status eager_step(tre_ctx *ctx, tre_step_graph *g, const step_key *ke
     if (s == TRE_OK && sign) note_signature(ctx, g, key, &r, rng0, pgen0);
     else g->have_sig = false;
     if (s != TRE_OK) return s;
-    if (loss) *loss = r.loss;
-    return tre_adam_step(ctx, opt);
+    return tre_svi_apply(ctx, opt, r.loss, loss);
 }
 
 /* 1 when any of the n floats at d_src (device) is NaN or Inf, 0 when none, -1 on error. */
@@ -185,8 +184,8 @@ static tre_status finish_launched(tre_ctx *ctx, tre_step_graph *g, const step_ke
         ctx->rng_stream = rng_start;
         return eager_step(ctx, g, key, model, guide, args, o, opt, loss, false);
     }
-    if (loss) *loss = -mean; /* as tre_elbo's Welford mean: the same double, bit for bit */
-    return tre_adam_step(ctx, opt);
+    /* -mean as tre_elbo's Welford mean gives it: the same double, bit for bit */
+    return tre_svi_apply(ctx, opt, -mean, loss);
 }
 
 static bool graph_valid(const tre_ctx *ctx, const tre_step_graph *g, const step_key *key) {

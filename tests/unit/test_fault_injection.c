@@ -4,7 +4,8 @@
  * constrained and a simplex param, a plate, and a checkpoint saved and loaded) reaches. Each
  * run must report the failure as an error (out of memory, or the backend's failure), never
  * crash or leak (the sanitized build runs this too), and then train on: once the backend works
- * again, the next steps succeed with finite losses, and the optimiser's state is whole.
+ * again, the next steps succeed with finite losses, and the optimiser's state is whole. A step
+ * that fails gives a NaN loss, as tre_svi_step says.
  * On the CPU backend with eager steps; on the CUDA backend, where there is one (the emulated
  * build has one), through tre_svi_step_graphed, so that failures also land in graph captures
  * and replays. */
@@ -91,6 +92,16 @@ static tre_status step(tre_ctx *ctx, tre_step_graph *graph, const tre_tensor *y,
                  : tre_svi_step(ctx, tt_training_model, tt_training_guide, y, &o, opt, loss);
 }
 
+/* A step under the patched backend: one that fails gives a NaN loss (tre_svi_step) */
+static tre_status failing_step(tre_ctx *ctx, tre_step_graph *graph, const tre_tensor *y, tre_adam *opt,
+                               int kind, long n) {
+    double loss = 0.0;
+    const tre_status s = step(ctx, graph, y, opt, &loss);
+    if (s != TRE_OK && !isnan(loss))
+        fail_msg("%s #%ld: the failed step's loss is %g, not NaN", kind_names[kind], n, loss);
+    return s;
+}
+
 /* Five steps, a checkpoint saved and loaded, one more step, all under the patched backend
  * (with the kind's countdown-th call failing when countdown > 0); then, with the backend
  * working again, three steps that must succeed. Returns whether the failure was reached. */
@@ -108,12 +119,12 @@ static bool run(int kind, long n, long *total) {
     snprintf(adam, sizeof adam, "%s/adam", tt_dir);
     tre_status s = tre_adam_create(ctx, &(tre_adam_opts){.lr = 0.05}, &opt);
     if (s == TRE_OK && !(y = tt_training_data(ctx))) s = tre_ctx_status(ctx);
-    for (int i = 0; i < 5 && s == TRE_OK; ++i) s = step(ctx, graph, y, opt, NULL);
+    for (int i = 0; i < 5 && s == TRE_OK; ++i) s = failing_step(ctx, graph, y, opt, kind, n);
     if (s == TRE_OK) s = tre_param_store_save(ctx, store);
     if (s == TRE_OK) s = tre_adam_save(ctx, opt, adam);
     if (s == TRE_OK) s = tre_param_store_load(ctx, store);
     if (s == TRE_OK) s = tre_adam_load(ctx, opt, adam);
-    if (s == TRE_OK) s = step(ctx, graph, y, opt, NULL);
+    if (s == TRE_OK) s = failing_step(ctx, graph, y, opt, kind, n);
     /* a failure inside a capture is the host's to absorb: it gives up the capture and runs the
      * step eagerly (step_graph.c) */
     if (failed != (s != TRE_OK) && !(in_capture && s == TRE_OK))
