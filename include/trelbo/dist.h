@@ -42,8 +42,9 @@ tre_dist *tre_bernoulli_logits(tre_ctx *ctx, const tre_tensor *logits);
  * bernoulli_logit_glm): x [N, D] (usually data), w [D] (usually per particle); batch shape [N].
  * The same distribution, with the same values and gradients up to rounding, as
  * tre_bernoulli_logits(ctx, tre_matmul(ctx, x, w)); but the log-density of an unmasked site of
- * data x and y is summed in one fused pass that never forms the [P, N] logits, which on the CPU
- * takes about the time of the two matrix products alone. */
+ * data x and y [N], with P >= 8 particles, is summed in one fused pass: on the CPU it never
+ * forms the [P, N] logits and takes about the time of the two matrix products alone; on CUDA
+ * it forms them in bounded chunks. Other sites take the unfused path. */
 tre_dist *tre_bernoulli_logits_glm(tre_ctx *ctx, const tre_tensor *x, const tre_tensor *w);
 /* Categorical over the last dim of logits (unnormalized); values are indices (as floats). */
 tre_dist *tre_categorical_logits(tre_ctx *ctx, const tre_tensor *logits);

@@ -1,6 +1,6 @@
-/* Ready-made handlers (SPEC.md section 4). Each constructor returns a step-scoped messenger to
- * push (tre_push / tre_pop) or to pass to tre_run; NULL on bad arguments, with the context in
- * the error state and a message naming the argument. */
+/* Ready-made handlers (docs/SPEC.md section 4). Each constructor returns a step-scoped
+ * messenger to push (tre_push / tre_pop) or to pass to tre_run; NULL on bad arguments, with
+ * the context in the error state and a message naming the argument. */
 #ifndef TRELBO_HANDLERS_H
 #define TRELBO_HANDLERS_H
 

@@ -1,4 +1,4 @@
-/* ELBO estimators (SPEC.md section 6). */
+/* ELBO estimators (docs/SPEC.md section 6). */
 #ifndef TRELBO_INFER_H
 #define TRELBO_INFER_H
 
@@ -22,7 +22,7 @@ typedef struct tre_elbo_opts {
     int64_t num_particles;   /* P >= 1 */
     double alpha;            /* RenyiELBO only */
     /* Also compute d loss / d u for every param of the store (tre_param_entry.grad) by the
-     * surrogate of SPEC.md section 6: pathwise through reparameterized sites, score function
+     * surrogate of docs/SPEC.md section 6: pathwise through reparameterized sites, score function
      * for the others, times the particle's detached log p - log q Rao-Blackwellized over
      * plates as Pyro's Trace_ELBO does (a site in plate "data" is weighted by the global terms
      * and its own slice's; a site in no plate by the whole elbo_s). RenyiELBO weights by its

@@ -1,7 +1,7 @@
 /* Messages, the messenger (effect handler) stack, and the sample primitive.
- * SPEC.md section 2: apply_stack walks handlers innermost first calling process (stopping after
- * one that sets stop), runs the default action if the message is not done, then calls
- * postprocess on the visited handlers outermost first. */
+ * docs/SPEC.md section 2: apply_stack walks handlers innermost first calling process
+ * (stopping after one that sets stop), runs the default action if the message is not done,
+ * then calls postprocess on the visited handlers outermost first. */
 #ifndef TRELBO_MESSENGER_H
 #define TRELBO_MESSENGER_H
 

@@ -73,8 +73,11 @@ tre_status tre_svi_step(tre_ctx *ctx, tre_program model, tre_program guide, cons
  * constant computed from args, a tre_scale_handler factor) stays as captured; a program whose
  * host values change between steps must use tre_svi_step. Steps are run eagerly for good (no
  * error) when the backend has no graphs (CPU), for RenyiELBO (it reads elbo_s on the host
- * mid-step), with a subsampled plate or a seed handler inside the step, or when the step reads
- * from the device mid-step (tre_tensor_to_host in the model). The index checks of
+ * mid-step), with a subsampled plate or a seed handler inside the step, when the step needs
+ * the host mid-step (tre_tensor_to_host in the model, a sync or a growth of backend scratch
+ * during the capture), when the backend cannot capture the step, or after 3 captures whose
+ * program differed from the step before (the program changes from step to step);
+ * tre_step_graph_stats_get gives the reason. The index checks of
  * tre_index_select and tre_vecdot_index_select run in the eager steps; in a replay an index
  * out of range gives NaN (never a read outside the tensor), so that step is rerun eagerly and
  * its error names the index. A kept graph is

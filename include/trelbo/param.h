@@ -48,7 +48,8 @@ typedef struct tre_param_entry {
 } tre_param_entry;
 
 /* The param primitive (goes through the handler stack as a "param" message). On first use it
- * stores T^-1(init); later calls ignore init and return T(u), a step-scoped constrained value
+ * stores T^-1(init); later calls ignore init and constraint (as Pyro's param store does: the
+ * stored constraint stays) and return T(u), a step-scoped constrained value
  * whose `param` field names its entry. init NULL for a missing param is an error, and so is a
  * constraint with bounds that are not finite (greater_than's lower; an interval's, which needs
  * lower < upper) or an init of a shape it does not take (the transforms' rules, below). */

@@ -13,7 +13,8 @@ typedef enum tre_status {
     TRE_ERR_DUPLICATE_SITE,/* two sample sites with one name, or a name used by two site types */
     TRE_ERR_REPLAY,        /* replay found a trace node it cannot use */
     TRE_ERR_STACK,         /* push of a handler already on the stack, pop of one not on top */
-    TRE_ERR_PARAM,         /* param store: missing param without init, constraint clash */
+    TRE_ERR_PARAM,         /* param store: missing param without init, bad init (dtype,
+                              per-particle); an optimiser state without its param */
     TRE_ERR_DIST,          /* a distribution parameter or value outside its constraint */
     TRE_ERR_PLATE,         /* plate dim clash, duplicate plate, size mismatch */
     TRE_ERR_MODEL,         /* model/guide mismatch (e.g. a non-auxiliary guide-only site) */

@@ -28,7 +28,7 @@ tre_tensor *tre_trace_site_log_prob(tre_ctx *ctx, tre_trace *tr, const char *nam
  * particle, shape [] with the particle extent of the values. */
 tre_tensor *tre_trace_log_prob_sum(tre_ctx *ctx, tre_trace *tr);
 
-/* Score parts of a sample site (SPEC.md section 3): reparameterized sites give
+/* Score parts of a sample site (docs/SPEC.md section 3): reparameterized sites give
  * (log_prob, 0, log_prob), others (log_prob, log_prob, 0). The score-function term carries no
  * scale or mask. Any out pointer may be NULL; 0 terms come back as NULL. */
 tre_status tre_trace_score_parts(tre_ctx *ctx, tre_trace *tr, const char *name,
