@@ -1,4 +1,5 @@
-/* Adam and ClippedAdam updates against the formulas, two steps, from gradients computed by a
+/* Adam and ClippedAdam updates against the formulas (three steps: plain, clipped from above and
+ * below, with weight decay, with lrd alone and a large eps), from gradients computed by a
  * deterministic evaluation (MeanField with no observations: the ELBO is exactly -KL); and the
  * optimiser's state over a run, as Pyro's SVI keeps it: only the params a step used move, a
  * re-created param starts afresh, state of removed params is freed, a failed step leaves no
@@ -7,30 +8,39 @@
 #include <stdio.h>
 #include "test_support.h"
 
+/* The prior's mean and the guide's initial loc, for run (NULL: 0 and 2) */
+typedef struct adam_case {
+    double prior_mean, loc0;
+} adam_case;
+static const adam_case default_case = {0.0, 2.0};
+
 static tre_tensor *model(tre_ctx *c, const void *args) {
-    (void)args;
-    return tre_sample(c, "z", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), NULL);
+    const adam_case *k = args ? args : &default_case;
+    return tre_sample(c, "z", tre_normal(c, tre_scalar(c, (float)k->prior_mean), tre_scalar(c, 1.f)), NULL);
 }
 static tre_tensor *guide(tre_ctx *c, const void *args) {
-    (void)args;
-    tre_tensor *loc = tre_param(c, "loc", tre_scalar(c, 2.f), TRE_C_REAL);
+    const adam_case *k = args ? args : &default_case;
+    tre_tensor *loc = tre_param(c, "loc", tre_scalar(c, (float)k->loc0), TRE_C_REAL);
     return tre_sample(c, "z", tre_normal(c, loc, tre_scalar(c, 1.f)), NULL);
 }
 
-/* loss = KL(N(loc, 1) || N(0, 1)) = loc^2 / 2: gradient loc */
-static void run(const tre_adam_opts *o, double clip) {
+/* loss = KL(N(loc, 1) || N(m0, 1)) = (loc - m0)^2 / 2: gradient loc - m0; three steps against
+ * the formulas in double, with the options' eps, weight decay, clipping and decay */
+static void run(const tre_adam_opts *o, adam_case k) {
     tre_ctx *ctx = tt_ctx(1);
     tre_adam *opt = NULL;
     TT_OK(ctx, tre_adam_create(ctx, o, &opt));
-    double u = 2.0, m = 0, v = 0, lr = o->lr;
-    const double b1 = o->beta1 ? o->beta1 : 0.9, b2 = o->beta2 ? o->beta2 : 0.999, eps = 1e-8;
-    for (int t = 1; t <= 2; ++t) {
+    double u = k.loc0, m = 0, v = 0, lr = o->lr;
+    const double b1 = o->beta1 ? o->beta1 : 0.9, b2 = o->beta2 ? o->beta2 : 0.999;
+    const double eps = o->eps ? o->eps : 1e-8, clip = o->clip_norm;
+    for (int t = 1; t <= 3; ++t) {
         tre_elbo_result r;
-        TT_OK(ctx, tre_elbo(ctx, model, guide, NULL,
+        TT_OK(ctx, tre_elbo(ctx, model, guide, &k,
                             &(tre_elbo_opts){.kind = TRE_TRACE_MEANFIELD_ELBO, .num_particles = 1, .grad = true}, &r));
         TT_OK(ctx, tre_adam_step(ctx, opt));
-        double g = u;
+        double g = u - k.prior_mean;
         if (clip > 0) g = fmax(-clip, fmin(clip, g));
+        g += o->weight_decay * u; /* torch's decay: after the clip, into both moments */
         m = b1 * m + (1 - b1) * g;
         v = b2 * v + (1 - b2) * g * g;
         double bc1 = 1 - pow(b1, t), bc2 = 1 - pow(b2, t);
@@ -43,18 +53,32 @@ static void run(const tre_adam_opts *o, double clip) {
         TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, "loc")->unconstrained, &got, 1));
         TT_NEAR(got, u, 1e-6 * (1 + fabs(u)));
     }
-    if (o->lrd) TT_NEAR(tre_adam_lr(opt), o->lr * o->lrd * o->lrd, 1e-12);
+    if (o->lrd) TT_NEAR(tre_adam_lr(opt), o->lr * pow(o->lrd, 3), 1e-12);
     tre_adam_destroy(ctx, opt);
     tre_ctx_destroy(ctx);
 }
 
 static void test_adam(void **state) {
     (void)state;
-    run(&(tre_adam_opts){.lr = 0.1}, 0);
+    run(&(tre_adam_opts){.lr = 0.1}, default_case);
 }
 static void test_clipped_adam(void **state) {
     (void)state;
-    run(&(tre_adam_opts){.lr = 0.1, .clip_norm = 0.5, .lrd = 0.9}, 0.5);
+    run(&(tre_adam_opts){.lr = 0.1, .clip_norm = 0.5, .lrd = 0.9}, default_case);
+    /* a negative gradient, clipped from below */
+    run(&(tre_adam_opts){.lr = 0.1, .clip_norm = 0.5, .lrd = 0.9}, (adam_case){0.0, -2.0});
+}
+/* weight decay: g = (u - 3) + 1.0 u is +1 at u = 2, so loc moves down, against the prior's pull
+ * (a first step moves by lr whatever g's size: only later steps see the decay's weight) */
+static void test_weight_decay(void **state) {
+    (void)state;
+    run(&(tre_adam_opts){.lr = 0.1, .weight_decay = 1.0}, (adam_case){3.0, 2.0});
+}
+/* lrd alone makes it ClippedAdam, eps outside the bias correction: with a large eps the two
+ * placements differ by ~1e-3, not by float rounding */
+static void test_decay_alone_is_clipped_adam(void **state) {
+    (void)state;
+    run(&(tre_adam_opts){.lr = 0.1, .lrd = 0.9, .eps = 0.1}, default_case);
 }
 static void test_bad_options(void **state) {
     (void)state;
@@ -273,6 +297,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_adam),
         cmocka_unit_test(test_clipped_adam),
+        cmocka_unit_test(test_weight_decay),
+        cmocka_unit_test(test_decay_alone_is_clipped_adam),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_only_the_params_a_step_used_move),
         cmocka_unit_test(test_read_param_moves_only_after_its_first_gradient),
