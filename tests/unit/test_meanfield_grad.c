@@ -2,7 +2,8 @@
  * (trigamma), Laplace's (through |m1 - m2|), Cauchy's and Uniform's (through its support
  * test): with no observations the estimate is exactly -KL(q || p), so its gradient is
  * deterministic and is checked against central finite differences; and trigamma itself against
- * the derivative of digamma. */
+ * the derivative of digamma. Also the estimate's terms: each KL times its guide site's scale and
+ * mask, and an auxiliary guide site's -log q. */
 #include <math.h>
 #include "test_support.h"
 #include "kernels/math/special.h"
@@ -215,11 +216,88 @@ static void test_model_latent_missing_from_guide_is_refused(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* ---- the estimate's terms -------------------------------------------------------------- */
+
+static const float kl_m[2] = {0.7f, -0.4f}, kl_s[2] = {0.5f, 1.6f};
+static tre_tensor *plate_model(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_plate(c, "d", 2, 0);
+    tre_tensor *z = tre_sample(c, "z", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), NULL);
+    tre_plate_end(c);
+    return z;
+}
+/* the guide under scale 3 and, when args is not NULL, the mask args ([2] floats) */
+static tre_tensor *scaled_guide(tre_ctx *c, const void *args) {
+    const int64_t two[1] = {2};
+    tre_messenger *sc = tre_scale_handler(c, 3.0);
+    tre_push(c, sc);
+    tre_messenger *mk = args ? tre_mask_handler(c, tre_from_host(c, 1, 1, two, args)) : NULL;
+    if (mk) tre_push(c, mk);
+    tre_plate(c, "d", 2, 0);
+    tre_tensor *z = tre_sample(c, "z", tre_normal(c, tre_from_host(c, 1, 1, two, kl_m),
+                                                  tre_from_host(c, 1, 1, two, kl_s)), NULL);
+    tre_plate_end(c);
+    if (mk) tre_pop(c, mk);
+    tre_pop(c, sc);
+    return z;
+}
+static double kl_to_std_normal(double m, double s) { return -log(s) + 0.5 * (s * s + m * m) - 0.5; }
+
+static void test_kl_takes_the_guide_sites_scale_and_mask(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(2);
+    tre_elbo_result r;
+    const tre_elbo_opts o = {.kind = TRE_TRACE_MEANFIELD_ELBO, .num_particles = 1};
+    const double kl0 = kl_to_std_normal(kl_m[0], kl_s[0]), kl1 = kl_to_std_normal(kl_m[1], kl_s[1]);
+    TT_OK(ctx, tre_elbo(ctx, plate_model, scaled_guide, NULL, &o, &r));
+    TT_NEAR(r.mean, -3.0 * (kl0 + kl1), 1e-5 * 3.0 * (kl0 + kl1));
+    const float mask[2] = {1.f, 0.f};
+    TT_OK(ctx, tre_elbo(ctx, plate_model, scaled_guide, mask, &o, &r));
+    TT_NEAR(r.mean, -3.0 * kl0, 1e-5 * 3.0 * kl0);
+    tre_ctx_destroy(ctx);
+}
+
+static double normal_log_density(double x, double m, double s) {
+    const double z = (x - m) / s;
+    return -0.5 * z * z - log(s) - 0.5 * log(2 * 3.14159265358979323846);
+}
+static tre_tensor *observed_model(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_sample(c, "y", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), tre_scalar(c, 0.3f));
+    return NULL;
+}
+static tre_tensor *auxiliary_guide(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_infer inf = {0};
+    tre_infer_set(&inf, "is_auxiliary", "true");
+    return tre_sample_ex(c, "a", tre_normal(c, tre_scalar(c, 0.5f), tre_scalar(c, 2.f)),
+                         &(tre_sample_opts){.infer = &inf});
+}
+
+/* an auxiliary guide site has no model site to take a KL against: it enters as -log q(a_s) */
+static void test_auxiliary_guide_site_enters_as_minus_log_q(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(3);
+    enum { P = 16 };
+    tre_elbo_result r;
+    TT_OK(ctx, tre_elbo(ctx, observed_model, auxiliary_guide, NULL,
+                        &(tre_elbo_opts){.kind = TRE_TRACE_MEANFIELD_ELBO, .num_particles = P}, &r));
+    float a[P];
+    TT_OK(ctx, tre_tensor_to_host(ctx, tre_trace_get(r.guide_trace, "a")->msg.value, a, P));
+    for (int s = 0; s < P; ++s) {
+        const double want = normal_log_density(0.3, 0, 1) - normal_log_density(a[s], 0.5, 2);
+        TT_NEAR(r.particles[s], want, 1e-5 * (1 + fabs(want)));
+    }
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kl_gradients_match_finite_differences),
         cmocka_unit_test(test_non_reparameterized_guide_sites_are_refused),
         cmocka_unit_test(test_model_latent_missing_from_guide_is_refused),
+        cmocka_unit_test(test_kl_takes_the_guide_sites_scale_and_mask),
+        cmocka_unit_test(test_auxiliary_guide_site_enters_as_minus_log_q),
         cmocka_unit_test(test_trigamma_is_digammas_derivative),
         cmocka_unit_test(test_tetragamma_is_trigammas_derivative),
     };

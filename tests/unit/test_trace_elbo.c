@@ -8,7 +8,8 @@ typedef struct counts {
     int model_calls, guide_calls;
     tre_tensor *x;
     int fail_in_model;   /* 1: bad site inside the model */
-    int guide_extra;     /* 1: guide-only site, 2: same but auxiliary */
+    int guide_extra;     /* 1: guide-only site, 2: same but auxiliary, 3 and 4: is_auxiliary
+                          * "false" and "0", which are not auxiliary */
 } counts;
 
 static tre_tensor *model(tre_ctx *c, const void *args) {
@@ -30,7 +31,8 @@ static tre_tensor *guide(tre_ctx *c, const void *args) {
     tre_tensor *mu = tre_sample(c, "mu", tre_normal(c, loc, scale), NULL);
     if (k->guide_extra) {
         tre_infer inf = {0};
-        if (k->guide_extra == 2) tre_infer_set(&inf, "is_auxiliary", "true");
+        const char *aux[5] = {NULL, NULL, "true", "false", "0"};
+        if (aux[k->guide_extra]) tre_infer_set(&inf, "is_auxiliary", aux[k->guide_extra]);
         tre_sample_opts o = {.infer = &inf};
         tre_sample_ex(c, "extra", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), &o);
     }
@@ -103,8 +105,31 @@ static void test_guide_only_site_must_be_auxiliary(void **state) {
     tre_elbo_result r;
     TT_FAILS_WITH(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = 4}, &r),
                   TRE_ERR_MODEL, "\"extra\"");
+    for (k.guide_extra = 3; k.guide_extra <= 4; ++k.guide_extra)
+        TT_FAILS_WITH(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = 4}, &r),
+                      TRE_ERR_MODEL, "\"extra\"");
     k.guide_extra = 2;
     TT_OK(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = 4}, &r));
+    tre_ctx_destroy(ctx);
+}
+
+/* The standard error of the mean over particles: the sample standard deviation (divisor
+ * P - 1) over sqrt(P), from the particles' own elbo_s */
+static void test_stderr_is_the_sample_sd_over_sqrt_p(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(9);
+    counts k = {.x = tt_data(ctx, 5, xs)};
+    enum { P = 4 };
+    tre_elbo_result r;
+    TT_OK(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = P}, &r));
+    double mean = 0, ss = 0;
+    for (int s = 0; s < P; ++s) mean += r.particles[s] / P;
+    for (int s = 0; s < P; ++s) ss += (r.particles[s] - mean) * (r.particles[s] - mean);
+    const double want = sqrt(ss / (P - 1) / P);
+    assert_true(want > 0);
+    TT_NEAR(r.stderr_, want, 1e-9 * want);
+    TT_OK(ctx, tre_elbo(ctx, model, guide, &k, &(tre_elbo_opts){.num_particles = 1}, &r));
+    assert_true(r.stderr_ == 0.0);
     tre_ctx_destroy(ctx);
 }
 
@@ -250,6 +275,7 @@ int main(void) {
         cmocka_unit_test(test_same_seed_bit_identical_different_seed_differs),
         cmocka_unit_test(test_steps_draw_fresh_noise),
         cmocka_unit_test(test_guide_only_site_must_be_auxiliary),
+        cmocka_unit_test(test_stderr_is_the_sample_sd_over_sqrt_p),
         cmocka_unit_test(test_model_and_guide_must_agree_on_a_latent),
         cmocka_unit_test(test_observed_guide_site_is_in_the_gradient),
         cmocka_unit_test(test_model_site_missing_from_guide_warns_and_samples_prior),
