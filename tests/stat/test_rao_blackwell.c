@@ -7,7 +7,8 @@
  *        + sum_f log p(x2_fn | z_n)                                   (plates "feature" x "data")
  * and d loss / d theta_n = -mean_s w_sn (z_sn - sigmoid(theta_n)). The whole particle's elbo_s,
  * the weight before this change, differs from it by the other slice's terms, so this fails
- * without the Rao-Blackwellization. A site in no plate keeps the whole elbo_s. And the
+ * without the Rao-Blackwellization. A site in no plate keeps the whole elbo_s, scaled or not
+ * (its score is not). Sites in two plates of one shape keep their own weights. And the
  * estimator stays unbiased: over repeated evaluations a plate of Bernoulli sites' gradients
  * match their closed forms within 4 standard errors. */
 #include <math.h>
@@ -21,7 +22,10 @@ static const float ys[NY] = {0.2f, -0.6f, 1.5f};
 static const float theta0[ND] = {0.4f, -0.8f};
 static const double prior_p = 0.3, mu_loc0 = 0.25;
 
-typedef struct obs { tre_tensor *x, *x2, *y; } obs;
+typedef struct obs {
+    tre_tensor *x, *x2, *y;
+    double z0_scale; /* global_model and global_guide: a scale handler around z0 (0: none) */
+} obs;
 
 static tre_tensor *model(tre_ctx *c, const void *args) {
     const obs *o = args;
@@ -56,7 +60,7 @@ static double sigmoid(double t) { return 1 / (1 + exp(-t)); }
 static void test_weights_are_per_slice(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(7);
-    obs o = {tt_data(ctx, ND, xs), NULL, tt_data(ctx, NY, ys)};
+    obs o = {tt_data(ctx, ND, xs), NULL, tt_data(ctx, NY, ys), 0};
     TT_OK(ctx, tre_tensor_create(ctx, &o.x2, TRE_F32, 1, 2, (const int64_t[]){NF, ND}, x2s));
     enum { P = 64 };
     tre_elbo_result r;
@@ -98,34 +102,111 @@ static void test_weights_are_per_slice(void **state) {
 
 /* A score-function site in no plate is weighted by the whole elbo_s: here the model's z0 in no
  * plate, and x in plate "data" depending on it. */
+/* z0's site, under a scale handler when o->z0_scale is set */
+static tre_tensor *scaled_z0(tre_ctx *c, const obs *o, tre_dist *d) {
+    tre_messenger *sc = o->z0_scale ? tre_scale_handler(c, o->z0_scale) : NULL;
+    if (sc) tre_push(c, sc);
+    tre_tensor *z = tre_sample(c, "z0", d, NULL);
+    if (sc) tre_pop(c, sc);
+    return z;
+}
 static tre_tensor *global_model(tre_ctx *c, const void *args) {
     const obs *o = args;
-    tre_tensor *z = tre_sample(c, "z0", tre_bernoulli_probs(c, tre_scalar(c, (float)prior_p)), NULL);
+    tre_tensor *z = scaled_z0(c, o, tre_bernoulli_probs(c, tre_scalar(c, (float)prior_p)));
     tre_plate(c, "data", ND, 0);
     tre_sample(c, "x", tre_normal(c, z, tre_scalar(c, 1.f)), o->x);
     tre_plate_end(c);
     return z;
 }
 static tre_tensor *global_guide(tre_ctx *c, const void *args) {
-    (void)args;
     tre_tensor *t = tre_param(c, "t", tre_scalar(c, theta0[0]), TRE_C_REAL);
-    return tre_sample(c, "z0", tre_bernoulli_logits(c, t), NULL);
+    return scaled_z0(c, args, tre_bernoulli_logits(c, t));
 }
 
+/* Also under a scale handler around z0 in both programs: its scale is in elbo_s (the weight)
+ * but not on the score, which stays log q(z0) unscaled (SPEC.md section 3, as Pyro's
+ * ScoreParts) */
 static void test_site_in_no_plate_takes_the_whole_elbo(void **state) {
     (void)state;
-    tre_ctx *ctx = tt_ctx(8);
-    obs o = {tt_data(ctx, ND, xs), NULL, NULL};
+    const double scales[2] = {0.0, 2.5};
+    for (int k = 0; k < 2; ++k) {
+        tre_ctx *ctx = tt_ctx(8);
+        obs o = {tt_data(ctx, ND, xs), NULL, NULL, scales[k]};
+        enum { P = 64 };
+        tre_elbo_result r;
+        TT_OK(ctx, tre_elbo(ctx, global_model, global_guide, &o, &(tre_elbo_opts){.num_particles = P, .grad = true}, &r));
+        float z[P], g;
+        TT_OK(ctx, tre_tensor_to_host(ctx, tre_trace_get(r.guide_trace, "z0")->msg.value, z, P));
+        TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, "t")->grad, &g, 1));
+        double want = 0;
+        for (int s = 0; s < P; ++s) want -= r.particles[s] * (z[s] - sigmoid(theta0[0])) / P;
+        TT_NEAR(g, want, 1e-4 * (1 + fabs(want)));
+        tre_tensor_destroy(ctx, o.x);
+        tre_ctx_destroy(ctx);
+    }
+}
+
+/* Two score-function sites in two different plates of the same size at the same dim: each
+ * keeps its own slice's terms and takes the other plate's as totals (the weights of one are not
+ * reused for the other, though their shapes match):
+ *   w_sn = sum_m [log p(za_m) - log q(za_m) + log p(xa_m | za_m)]
+ *          + log p(zb_n) - log q(zb_n) + log p(xb_n | zb_n)          for zb_n */
+static const float xa[ND] = {0.5f, -1.2f}, xb[ND] = {1.4f, 0.1f};
+static const float tha[ND] = {0.4f, -0.8f}, thb[ND] = {-0.3f, 1.1f};
+static const double pa = 0.3, pb = 0.6;
+static tre_tensor *two_plates_model(tre_ctx *c, const void *args) {
+    const obs *o = args;
+    const int64_t nd[1] = {ND};
+    tre_plate(c, "a", ND, 0);
+    tre_tensor *za = tre_sample(c, "za", tre_bernoulli_probs(c, tre_full(c, 1, nd, (float)pa)), NULL);
+    tre_sample(c, "xa", tre_normal(c, za, tre_scalar(c, 1.f)), o->x);
+    tre_plate_end(c);
+    tre_plate(c, "b", ND, 0);
+    tre_tensor *zb = tre_sample(c, "zb", tre_bernoulli_probs(c, tre_full(c, 1, nd, (float)pb)), NULL);
+    tre_sample(c, "xb", tre_normal(c, zb, tre_scalar(c, 1.f)), o->y);
+    tre_plate_end(c);
+    return NULL;
+}
+static tre_tensor *two_plates_guide(tre_ctx *c, const void *args) {
+    (void)args;
+    const int64_t nd[1] = {ND};
+    tre_tensor *ta = tre_param(c, "ta", tre_from_host(c, 1, 1, nd, tha), TRE_C_REAL);
+    tre_tensor *tb = tre_param(c, "tb", tre_from_host(c, 1, 1, nd, thb), TRE_C_REAL);
+    tre_plate(c, "a", ND, 0);
+    tre_sample(c, "za", tre_bernoulli_logits(c, ta), NULL);
+    tre_plate_end(c);
+    tre_plate(c, "b", ND, 0);
+    tre_sample(c, "zb", tre_bernoulli_logits(c, tb), NULL);
+    tre_plate_end(c);
+    return NULL;
+}
+/* log p(z) - log q(z) + log p(x | z) of one Bernoulli datum */
+static double datum_terms(double z, double p, double theta, double x) {
+    return (z ? log(p) : log1p(-p)) - log(sigmoid(z ? theta : -theta)) + normal_lp(x, z);
+}
+
+static void test_plates_of_equal_shape_keep_their_own_weights(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(7);
+    obs o = {tt_data(ctx, ND, xa), NULL, tt_data(ctx, ND, xb), 0};
     enum { P = 64 };
     tre_elbo_result r;
-    TT_OK(ctx, tre_elbo(ctx, global_model, global_guide, &o, &(tre_elbo_opts){.num_particles = P, .grad = true}, &r));
-    float z[P], g;
-    TT_OK(ctx, tre_tensor_to_host(ctx, tre_trace_get(r.guide_trace, "z0")->msg.value, z, P));
-    TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, "t")->grad, &g, 1));
-    double want = 0;
-    for (int s = 0; s < P; ++s) want -= r.particles[s] * (z[s] - sigmoid(theta0[0])) / P;
-    TT_NEAR(g, want, 1e-4 * (1 + fabs(want)));
-    tre_tensor_destroy(ctx, o.x);
+    TT_OK(ctx, tre_elbo(ctx, two_plates_model, two_plates_guide, &o, &(tre_elbo_opts){.num_particles = P, .grad = true}, &r));
+    float za[P * ND], zb[P * ND], g[ND];
+    TT_OK(ctx, tre_tensor_to_host(ctx, tre_trace_get(r.guide_trace, "za")->msg.value, za, P * ND));
+    TT_OK(ctx, tre_tensor_to_host(ctx, tre_trace_get(r.guide_trace, "zb")->msg.value, zb, P * ND));
+    TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, "tb")->grad, g, ND));
+    for (int n = 0; n < ND; ++n) {
+        double want = 0;
+        for (int s = 0; s < P; ++s) {
+            const double z = zb[s * ND + n];
+            double w = datum_terms(z, pb, thb[n], xb[n]);
+            for (int m = 0; m < ND; ++m) w += datum_terms(za[s * ND + m], pa, tha[m], xa[m]);
+            want -= w * (z - sigmoid(thb[n])) / P;
+        }
+        TT_NEAR(g[n], want, 1e-4 * (1 + fabs(want)));
+    }
+    tre_tensor_destroy(ctx, o.x), tre_tensor_destroy(ctx, o.y);
     tre_ctx_destroy(ctx);
 }
 
@@ -155,7 +236,7 @@ static tre_tensor *plate_guide(tre_ctx *c, const void *args) {
 static void test_unbiased(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(9);
-    obs o = {tt_data(ctx, NU, xu), NULL, NULL};
+    obs o = {tt_data(ctx, NU, xu), NULL, NULL, 0};
     enum { REPS = 200, P = 256 };
     double sum[NU] = {0}, sum2[NU] = {0};
     for (int k = 0; k < REPS; ++k) {
@@ -181,6 +262,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_weights_are_per_slice),
         cmocka_unit_test(test_site_in_no_plate_takes_the_whole_elbo),
+        cmocka_unit_test(test_plates_of_equal_shape_keep_their_own_weights),
         cmocka_unit_test(test_unbiased),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
 /* substitute: param sites named in data take that value without reading or creating the store
- * entry; sample sites are untouched; unmatched names warn under validation; errors name the
+ * entry, and are done for the handlers outside it; sample sites are untouched; unmatched names warn under validation; errors name the
  * argument or the site (SPEC.md section 4). */
 #include <math.h>
 #include <string.h>
@@ -41,6 +41,27 @@ static void test_param_takes_value_and_store_is_not_created(void **state) {
     TT_OK(ctx, tre_run(ctx, loc_model, NULL, NULL, 0, &z));
     assert_non_null(tre_param_store_get(ctx, "loc"));
     TT_NEAR(tt_at(ctx, z, 0), 1.0, 0.01);
+    tre_ctx_destroy(ctx);
+}
+
+/* A user handler outside substitute sees the substituted param message done, with its value */
+static bool outer_saw_done;
+static tre_status note_param_done(tre_ctx *ctx, tre_messenger *self, tre_msg *msg) {
+    (void)ctx, (void)self;
+    if (msg->type == TRE_SITE_PARAM) outer_saw_done = msg->done && msg->value;
+    return TRE_OK;
+}
+static void test_outer_handlers_see_the_param_done(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    tre_messenger outer = {.kind = "user", .process = note_param_done};
+    tre_messenger *h[2] = {&outer, substitute_of(ctx, "loc", tre_scalar(ctx, -4.f))};
+    outer_saw_done = false;
+    TT_OK(ctx, tre_run(ctx, loc_model, NULL, h, 2, NULL));
+    assert_true(outer_saw_done);
+    /* and without substitute, the param is not done before the default action */
+    TT_OK(ctx, tre_run(ctx, loc_model, NULL, h, 1, NULL));
+    assert_false(outer_saw_done);
     tre_ctx_destroy(ctx);
 }
 
@@ -136,6 +157,7 @@ static void test_errors_name_argument_or_site(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_param_takes_value_and_store_is_not_created),
+        cmocka_unit_test(test_outer_handlers_see_the_param_done),
         cmocka_unit_test(test_existing_store_entry_is_left_alone),
         cmocka_unit_test(test_sample_sites_are_not_substituted),
         cmocka_unit_test(test_unmatched_names_warn_under_validation),
