@@ -44,11 +44,6 @@ static inline TRE_HD tre_u32x4 tre_philox_block(uint64_t seed, uint64_t stream, 
     return tre_philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
 }
 
-/* Uniform in the open interval (0, 1): never 0 (log-safe) and never 1. */
-static inline TRE_HD float tre_u32_to_open01(uint32_t x) {
-    return ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f);
-}
-
 /* The Box-Muller pair of two random words: radius from a (a uniform in (0, 1), never 0),
  * angle from the top 24 bits of b; *c = r cos, *s = r sin. Float arithmetic over the
  * vectorizable functions of vmath.h, so a CPU loop over pairs vectorizes and both backends
@@ -103,7 +98,8 @@ static inline TRE_HD tre_u32x4 tre_philox_elem(uint64_t seed, uint64_t stream, u
     c.v[3] = (uint32_t)stream;
     return tre_philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32) ^ (uint32_t)(stream >> 32));
 }
-/* A word of such a block as a double uniform in (0, 1). */
+/* A word of such a block as a double uniform in the open interval (0, 1): never 0 (log-safe)
+ * and never 1. */
 static inline TRE_HD double tre_u32_to_open01_d(uint32_t x) {
     return ((double)x + 0.5) * (1.0 / 4294967296.0);
 }

@@ -252,6 +252,14 @@ static void test_elbo_matches_matmul_form(void **state) {
     compare_runs(xgrad, true, 5);
 }
 
+/* gradients w.r.t. x with enough particles for the fused pass (P >= 8): the formed-logits path
+ * must still be taken, so that x's gradient is the matmul form's */
+static void test_x_gradient_at_many_particles(void **state) {
+    (void)state;
+    lr_args xgrad = {.n = 150, .d = 9, .scale = 1.0, .x_param = true};
+    compare_runs(xgrad, true, 37);
+}
+
 /* the scale reaches the fused sum: a scale of 0.25 gives a quarter of the likelihood term */
 static void test_scale_reaches_the_fused_sum(void **state) {
     (void)state;
@@ -378,6 +386,7 @@ int main(void) {
         cmocka_unit_test(test_kernel_gradient_is_derivative),
         cmocka_unit_test(test_kernel_sum_of_tiny_terms_and_nan),
         cmocka_unit_test(test_elbo_matches_matmul_form),
+        cmocka_unit_test(test_x_gradient_at_many_particles),
         cmocka_unit_test(test_scale_reaches_the_fused_sum),
         cmocka_unit_test(test_log_prob_and_sample_match),
         cmocka_unit_test(test_bad_arguments_name_site_and_parameter),

@@ -13,6 +13,7 @@
 #include "kernels/backend.h"
 #include "kernels/math/bernoulli.h"
 #include "src/tensor/autograd.h"
+#include "src/dist/dist_impl.h"
 
 static double unif(uint64_t *s) {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
@@ -93,6 +94,7 @@ typedef struct irt_args {
     bool add;         /* logits a + b instead of a - b */
     bool second_site; /* the logits also feed a second (observed Normal) site */
     double scale;     /* a scale handler around the likelihood (1: none) */
+    bool mul;         /* logits a * b (not an outer sum: never fused) */
 } irt_args;
 
 static tre_tensor *irt_model(tre_ctx *c, const void *p) {
@@ -105,7 +107,7 @@ static tre_tensor *irt_model(tre_ctx *c, const void *p) {
     tre_plate_end(c);
     tre_plate_dim(c, "rows", M_ROWS, 0, -2);
     tre_plate_dim(c, "cols", N_COLS, 0, -1);
-    tre_tensor *l = a->add ? tre_add(c, ab, df) : tre_sub(c, ab, df);
+    tre_tensor *l = a->mul ? tre_mul(c, ab, df) : a->add ? tre_add(c, ab, df) : tre_sub(c, ab, df);
     tre_messenger *mask = a->unfused ? tre_mask_handler(c, a->ones) : NULL;
     tre_messenger *scale = a->scale != 1.0 ? tre_scale_handler(c, a->scale) : NULL;
     if (mask) tre_push(c, mask);
@@ -189,10 +191,61 @@ static void test_elbo_and_gradients_match_unfused(void **state) {
     compare((irt_args){.scale = 1.0, .second_site = true}, 5);
 }
 
+/* logits a_i * b_j have the outer shape but are not a_i +- b_j: the unfused path, whose value
+ * and gradients are those of the masked (unfused) run */
+static void test_products_are_not_fused(void **state) {
+    (void)state;
+    const irt_args a = {.scale = 1.0, .mul = true};
+    irt_args u = a;
+    u.unfused = true;
+    const irt_run f = run(a, 5, true), m = run(u, 5, true);
+    assert_int_equal(f.fused, 0);
+    for (int64_t p = 0; p < 5; ++p) TT_NEAR(f.elbo[p], m.elbo[p], 2e-5 * (1 + fabs(m.elbo[p])));
+    const int len[4] = {M_ROWS, M_ROWS, N_COLS, N_COLS};
+    for (int k = 0; k < 4; ++k)
+        for (int i = 0; i < len[k]; ++i) TT_NEAR(f.g[k][i], m.g[k][i], 1e-4 * (1 + fabs(m.g[k][i])));
+}
+
+/* One operand shared by every particle (a param, extent 1) and the other per particle: the
+ * fused sum (taken: its tape node is recorded) equals the unfused one, either way round. */
+static void test_operand_shared_by_the_particles(void **state) {
+    (void)state;
+    enum { P = 5, M = 7, N = 21 };
+    uint64_t s = 9;
+    float av[P * M], bv[P * N], yv[M * N];
+    for (int i = 0; i < P * M; ++i) av[i] = (float)(4 * unif(&s) - 2);
+    for (int i = 0; i < P * N; ++i) bv[i] = (float)(4 * unif(&s) - 2);
+    for (int i = 0; i < M * N; ++i) yv[i] = unif(&s) < 0.5 ? 1.f : 0.f;
+    for (int shared_a = 0; shared_a < 2; ++shared_a) {
+        tre_ctx *ctx = tt_ctx(2);
+        tre_tensor *a, *b, *y;
+        TT_OK(ctx, tre_tensor_create(ctx, &a, TRE_F32, shared_a ? 1 : P, 2, (int64_t[]){M, 1}, av));
+        TT_OK(ctx, tre_tensor_create(ctx, &b, TRE_F32, shared_a ? P : 1, 1, (int64_t[]){N}, bv));
+        TT_OK(ctx, tre_tensor_create(ctx, &y, TRE_F32, 1, 2, (int64_t[]){M, N}, yv));
+        a->requires_grad = b->requires_grad = true;
+        tre_grad_begin(ctx);
+        const tre_dist *d = tre_bernoulli_logits(ctx, tre_sub(ctx, a, b));
+        tre_tensor *f = tre_dist_log_prob_sum(ctx, d, y, NULL, 1.0);
+        tre_tensor *u = tre_dist_log_prob_sum_unfused(ctx, d, y, NULL, 1.0);
+        tre_grad_end(ctx);
+        assert_non_null(f);
+        assert_non_null(u);
+        int fused = 0;
+        for (int64_t i = 0; i < ctx->tape_len; ++i) fused += !strcmp(ctx->tape[i]->name, "bernoulli_outer_log_prob_sum");
+        assert_int_equal(fused, 1);
+        const float *fv = tt_host(ctx, f, 0), *uv = tt_host(ctx, u, 1);
+        for (int p = 0; p < P; ++p) TT_NEAR(fv[p], uv[p], 2e-5 * (1 + fabs(uv[p])));
+        tre_tensor_destroy(ctx, a), tre_tensor_destroy(ctx, b), tre_tensor_destroy(ctx, y);
+        tre_ctx_destroy(ctx);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernel_matches_reference),
         cmocka_unit_test(test_elbo_and_gradients_match_unfused),
+        cmocka_unit_test(test_products_are_not_fused),
+        cmocka_unit_test(test_operand_shared_by_the_particles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include "test_support.h"
 #include "kernels/cpu/categorical_block.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/math/philox.h"
 
 #define NROWS TRE_CAT_BLOCK
 
@@ -145,11 +146,66 @@ static void test_shared_logits_gradient_matches_the_row_function(void **state) {
     }
 }
 
+/* The CPU's shared-logits draws (rows [P, M], logits' particle stride 0: a guide's per-datum
+ * logits sampled for every particle) give the row function's draw for every particle, and NaN
+ * for a logits row without a normalizer (NaN, +inf, only -inf), as the row function does. */
+static void test_shared_logits_draws_match_the_row_function(void **state) {
+    (void)state;
+    enum { P = 3, M = 5, K = 3 };
+    const float l[M * K] = {0.f, 1.f, 2.f,  0.f, NAN, 1.f,  INFINITY, 0.f, 1.f,
+                            -INFINITY, -INFINITY, -INFINITY,  -1.f, -INFINITY, 0.5f};
+    const tre_kshape rows = {.ndim = 2, .dim = {P, M}};
+    const tre_karg logits = {.data = l, .stride = {0, K}};
+    float out[P * M];
+    assert_int_equal(tre_categorical_sample_cpu(NULL, &rows, K, out, &logits, 11, 5), 0);
+    for (int64_t p = 0; p < P; ++p)
+        for (int64_t m = 0; m < M; ++m) {
+            const float want = tre_categorical_sample_row(K, l + m * K, tre_philox_uniform(11, 5, (uint64_t)(p * M + m)));
+            const float got = out[p * M + m];
+            if (!(isnan(want) && isnan(got)) && want != got)
+                fail_msg("particle %lld row %lld: shared draw %g, row function %g", (long long)p, (long long)m, got, want);
+        }
+    for (int64_t p = 0; p < P; ++p) {
+        assert_true(isnan(out[p * M + 1]) && isnan(out[p * M + 2]) && isnan(out[p * M + 3]));
+        assert_true(out[p * M + 4] == 0.f || out[p * M + 4] == 2.f); /* never the zero-weight category */
+    }
+}
+
+/* The CPU's shared-logits log-densities (rows [P, M], logits' particle stride 0), rows long
+ * enough that a chunk holds fewer than 256 of them (k > LSM_TABLE / 256 = 8) and M spanning
+ * several chunks with a partial last one: every value is the row function's. */
+static void test_shared_logits_log_prob_matches_the_row_function(void **state) {
+    (void)state;
+    enum { P = 3, M = 50 };
+    const int64_t ks[] = {9, 100, 1000};
+    for (size_t a = 0; a < sizeof ks / sizeof *ks; ++a) {
+        const int64_t k = ks[a];
+        float *l = malloc((size_t)(M * k) * sizeof *l), v[P * M], out[P * M];
+        for (int64_t i = 0; i < M * k; ++i) l[i] = (float)(6.0 * unif01() - 3.0);
+        for (int64_t i = 0; i < P * M; ++i) v[i] = (float)(int64_t)(unif01() * (double)k);
+        v[2 * M + 7] = (float)k; /* outside the support: NaN */
+        const tre_kshape rows = {.ndim = 2, .dim = {P, M}};
+        const tre_karg logits = {.data = l, .stride = {0, k}}, value = {.data = v, .stride = {M, 1}};
+        assert_int_equal(tre_categorical_log_prob_cpu(NULL, &rows, k, out, &logits, &value), 0);
+        for (int64_t p = 0; p < P; ++p)
+            for (int64_t m = 0; m < M; ++m) {
+                const float want = tre_categorical_log_prob_row(k, l + m * k, v[p * M + m]), got = out[p * M + m];
+                if (!(isnan(want) && isnan(got)) && want != got)
+                    fail_msg("k %lld particle %lld row %lld: shared %.9g, row function %.9g", (long long)k,
+                             (long long)p, (long long)m, got, want);
+            }
+        assert_true(isnan(out[2 * M + 7]));
+        free(l);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocks_match_the_row_functions),
         cmocka_unit_test(test_special_rows),
         cmocka_unit_test(test_shared_logits_gradient_matches_the_row_function),
+        cmocka_unit_test(test_shared_logits_draws_match_the_row_function),
+        cmocka_unit_test(test_shared_logits_log_prob_matches_the_row_function),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

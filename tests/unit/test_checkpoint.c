@@ -541,6 +541,35 @@ static void test_invalid_records_change_nothing(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* More files with a correct checksum that must not load: exactly two records with one name,
+ * a record with an empty name, and bytes after the last record; each an IO error that leaves
+ * the store empty */
+static void test_more_malformed_stores_are_refused(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    craft_store(path_of("dup-two"), (rec[]){{TRE_REAL, 0, 0, "z", 1, {2}}, {TRE_REAL, 0, 0, "z", 0, {0}}}, 2);
+    TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("dup-two")), TRE_ERR_IO, "two params named \"z\"");
+    tre_ctx_clear_error(ctx);
+    craft_store(path_of("empty-name"), (rec[]){{TRE_REAL, 0, 0, "", 1, {2}}}, 1);
+    TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("empty-name")), TRE_ERR_IO, "cut short or damaged");
+    tre_ctx_clear_error(ctx);
+    /* a valid one-record file, then 4 zero bytes before a recomputed checksum */
+    craft_store(path_of("tail"), (rec[]){{TRE_REAL, 0, 0, "t", 1, {2}}}, 1);
+    long len;
+    unsigned char *b = slurp(path_of("tail"), &len);
+    size_t at = (size_t)len - 8;
+    memset(b + at, 0, 4);
+    at += 4;
+    const uint64_t hash = tre_fnv1a(TRE_FNV_OFFSET, b, at);
+    memcpy(b + at, &hash, sizeof hash);
+    spill(path_of("tail"), b, (long)(at + sizeof hash));
+    free(b);
+    TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("tail")), TRE_ERR_IO, "bytes past its last param");
+    tre_ctx_clear_error(ctx);
+    assert_int_equal(tre_param_store_size(ctx), 0);
+    tre_ctx_destroy(ctx);
+}
+
 static void test_failed_loads_change_nothing(void **state) {
     (void)state;
     run r = run_new();
@@ -709,6 +738,7 @@ int main(void) {
         cmocka_unit_test(test_optimiser_load_keeps_the_other_states),
         cmocka_unit_test(test_failed_loads_change_nothing),
         cmocka_unit_test(test_invalid_records_change_nothing),
+        cmocka_unit_test(test_more_malformed_stores_are_refused),
         cmocka_unit_test(test_not_inside_a_program),
         cmocka_unit_test(test_fully_decayed_rate_saves_and_loads),
         cmocka_unit_test(test_loaded_param_has_no_gradient_history),

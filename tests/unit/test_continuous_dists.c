@@ -260,6 +260,29 @@ static void test_names_rsample_and_shapes(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* expand only grows: a batch shape [3] does not expand to [1] or to [] (they broadcast with it,
+ * but to [3]), while [3] -> [2, 3] does */
+static void test_expand_cannot_shrink_the_batch_shape(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    int64_t s3 = 3, s1 = 1;
+    for (int nd = 0; nd < 2; ++nd) {
+        tre_ctx_step_reset(ctx);
+        tre_tensor *v3 = tre_from_host(ctx, 1, 1, &s3, (const float[]){0.5f, 1.f, 2.f});
+        assert_null(tre_dist_expand(ctx, tre_normal(ctx, v3, tre_scalar(ctx, 1.f)), nd, nd ? &s1 : NULL));
+        TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_SHAPE, nd ? "cannot expand to [1]" : "cannot expand to []");
+        tre_ctx_clear_error(ctx);
+    }
+    tre_ctx_step_reset(ctx);
+    tre_tensor *v3 = tre_from_host(ctx, 1, 1, &s3, (const float[]){0.5f, 1.f, 2.f});
+    const tre_dist *e = tre_dist_expand(ctx, tre_normal(ctx, v3, tre_scalar(ctx, 1.f)), 2, (const int64_t[]){2, 3});
+    assert_non_null(e);
+    int64_t b[8];
+    assert_int_equal(tre_dist_batch_shape(e, b), 2);
+    assert_true(b[0] == 2 && b[1] == 3);
+    tre_ctx_destroy(ctx);
+}
+
 static void test_delta_point_mass(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(1);
@@ -494,6 +517,7 @@ int main(void) {
         cmocka_unit_test(test_values_outside_the_support_name_the_site),
         cmocka_unit_test(test_outside_support_without_validation),
         cmocka_unit_test(test_names_rsample_and_shapes),
+        cmocka_unit_test(test_expand_cannot_shrink_the_batch_shape),
         cmocka_unit_test(test_delta_point_mass),
         cmocka_unit_test(test_kl_registry),
         cmocka_unit_test(test_kl_cauchy_and_uniform),

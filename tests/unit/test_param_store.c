@@ -6,7 +6,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include "test_support.h"
+#include "src/core/strmap.h"
 
 /* ---- the store ---- */
 
@@ -250,6 +252,46 @@ static void test_remove_many(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+static void *sm_alloc(void *user, size_t n) { (void)user; return malloc(n); }
+static void sm_free(void *user, void *p) { (void)user; free(p); }
+
+/* The name map directly, kept at 12 keys in 16 slots (its fullest), so that clusters often
+ * wrap past the last slot: after every removal, in random orders, each key still in the map is
+ * found with its value and each removed key is not. */
+static void test_name_map_removals_in_wrapping_clusters(void **state) {
+    (void)state;
+    enum { N = 12, TRIALS = 3000 };
+    char keys[N][16];
+    uint64_t s = 0x2545F4914F6CDD1Dull;
+    for (int trial = 0; trial < TRIALS; ++trial) {
+        tre_strmap m;
+        tre_strmap_init(&m, sm_alloc, sm_free, NULL);
+        for (int i = 0; i < N; ++i) {
+            snprintf(keys[i], sizeof keys[i], "p%d_%d", trial, i);
+            assert_true(tre_strmap_put(&m, keys[i], keys[i]));
+        }
+        assert_int_equal(m.cap, 16);
+        int order[N];
+        bool gone[N] = {false};
+        for (int i = 0; i < N; ++i) order[i] = i;
+        for (int i = N - 1; i > 0; --i) { /* a random removal order */
+            s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+            const int j = (int)(s % (uint64_t)(i + 1)), t = order[i];
+            order[i] = order[j], order[j] = t;
+        }
+        for (int r = 0; r < N; ++r) {
+            assert_true(tre_strmap_remove(&m, keys[order[r]]));
+            gone[order[r]] = true;
+            for (int i = 0; i < N; ++i) {
+                void *v = tre_strmap_get(&m, keys[i]);
+                if (gone[i] ? v != NULL : v != keys[i])
+                    fail_msg("trial %d, after removing %s: lookup of %s gives %p", trial, keys[order[r]], keys[i], v);
+            }
+        }
+        tre_strmap_release(&m);
+    }
+}
+
 /* The store survives steps (its tensors are persistent). */
 static void test_store_survives_steps(void **state) {
     (void)state;
@@ -452,6 +494,7 @@ int main(void) {
         cmocka_unit_test(test_remove_inside_a_program_is_refused),
         cmocka_unit_test(test_remove_and_clear),
         cmocka_unit_test(test_remove_many),
+        cmocka_unit_test(test_name_map_removals_in_wrapping_clusters),
         cmocka_unit_test(test_store_survives_steps),
         cmocka_unit_test(test_transform_round_trip),
         cmocka_unit_test(test_transform_to_values),

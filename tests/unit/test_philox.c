@@ -57,6 +57,36 @@ static void test_block_layout(void **state) {
     assert_true(memcmp(e.v, r.v, sizeof r.v) != 0);
 }
 
+/* tre_philox_elem(seed, stream, elem, draw) is Philox on counter (draw, elem lo, elem hi,
+ * stream lo) and key (seed lo, seed hi ^ stream hi): the third vector reached through that
+ * layout, and the stream's high word is not lost (streams 2^32 apart differ). */
+static void test_elem_layout(void **state) {
+    (void)state;
+    const kat *k = &kats[2];
+    const uint64_t elem = ((uint64_t)k->ctr[2] << 32) | k->ctr[1];
+    const uint64_t hi = 0x5a5a5a5au, stream = (hi << 32) | k->ctr[3];
+    const uint64_t seed = ((uint64_t)(k->key[1] ^ (uint32_t)hi) << 32) | k->key[0];
+    const tre_u32x4 r = tre_philox_elem(seed, stream, elem, k->ctr[0]);
+    for (int j = 0; j < 4; ++j) assert_int_equal(r.v[j], k->expect[j]);
+    const tre_u32x4 a = tre_philox_elem(7, 3, 11, 0), b = tre_philox_elem(7, 3 + (1ull << 32), 11, 0);
+    assert_true(memcmp(a.v, b.v, sizeof a.v) != 0);
+}
+
+/* The top of the radius word: u1 = 1 - t with t = (~a + 0.5) / 2^32 below float's resolution at
+ * 1, where log u1 = -t to double accuracy: the radius is sqrt(2 t), not 0. */
+static void test_box_muller_radius_near_one(void **state) {
+    (void)state;
+    const uint32_t as[] = {0xffffffffu, 0xfffffff0u, 0xffffff80u};
+    for (size_t i = 0; i < sizeof as / sizeof *as; ++i) {
+        const double t = ((double)~as[i] + 0.5) / 4294967296.0, r = sqrt(2.0 * t);
+        float c, s;
+        tre_box_muller(as[i], 0x12345678u, &c, &s);
+        const double got = sqrt((double)c * c + (double)s * s);
+        if (!(fabs(got - r) <= 1e-5 * r))
+            fail_msg("a = %08x: radius %.9g, expected %.9g", (unsigned)as[i], got, r);
+    }
+}
+
 /* 10^6 standard normals: mean 0 and variance 1 within 5 standard errors, and no non-finite
  * draw (u1 never 0). */
 static void test_normal_moments(void **state) {
@@ -162,6 +192,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_answer_vectors),
         cmocka_unit_test(test_block_layout),
+        cmocka_unit_test(test_elem_layout),
+        cmocka_unit_test(test_box_muller_radius_near_one),
         cmocka_unit_test(test_normal_moments),
         cmocka_unit_test(test_normal_box_muller_pair),
         cmocka_unit_test(test_sincos_2pi),

@@ -149,6 +149,21 @@ static void test_categorical_kl_grad(void **state) {
     assert_true(isinf(tre_categorical_kl_row(2, b, a)));
 }
 
+/* A category to which p gives probability 0 (logit -inf) contributes nothing to KL(p || q) whatever its
+ * logit, so its derivative is 0, not NaN, and the other derivatives are still the finite
+ * differences (the -inf logit is left alone by fd's perturbation of the others). */
+static void test_categorical_kl_grad_zero_probability(void **state) {
+    (void)state;
+    cat_st c = {.k = 3, .g = 1.7f, .l = {0.5f, -INFINITY, -0.25f}, .lq = {0.f, 1.f, -1.f}};
+    float gp[3], gq[3];
+    tre_categorical_kl_grad_row(c.k, c.l, c.lq, c.g, gp, gq);
+    assert_true(gp[1] == 0.f);
+    for (int j = 0; j < 3; ++j) assert_true(isfinite(gp[j]) && isfinite(gq[j]));
+    near("categorical d KL / d p logits", 0, gp[0], fd(cat_kl, &c, &c.l[0]), TOL_ROW);
+    near("categorical d KL / d p logits", 2, gp[2], fd(cat_kl, &c, &c.l[2]), TOL_ROW);
+    for (int j = 0; j < 3; ++j) near("categorical d KL / d q logits", j, gq[j], fd(cat_kl, &c, &c.lq[j]), TOL_ROW);
+}
+
 /* ---- MultivariateNormal ----------------------------------------------------------------- */
 
 typedef struct mvn_st {
@@ -419,6 +434,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_categorical_log_prob_grad),
         cmocka_unit_test(test_categorical_kl_grad),
+        cmocka_unit_test(test_categorical_kl_grad_zero_probability),
         cmocka_unit_test(test_mvn_log_prob_grad),
         cmocka_unit_test(test_mvn_kl_grad),
         cmocka_unit_test(test_mvn_rsample_grad),

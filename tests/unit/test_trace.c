@@ -95,6 +95,23 @@ static tre_status mut_postprocess(tre_ctx *ctx, tre_messenger *self, tre_msg *ms
     return TRE_OK;
 }
 
+/* The trace's log_prob_sum is cached, but a site recorded after it was taken is in the next
+ * one: N(1 | 0, 1), then N(1 | 0, 1) + N(2 | 0, 1). */
+static void test_log_prob_sum_sees_later_sites(void **state) {
+    (void)state;
+    const double half_log_2pi = 0.91893853320467274;
+    tre_ctx *ctx = tt_ctx(2);
+    tre_messenger *tr = tre_trace_handler(ctx);
+    TT_OK(ctx, tre_push(ctx, tr));
+    tre_trace *t = tre_trace_handler_trace(tr);
+    assert_non_null(tre_sample(ctx, "a", normal(ctx, 0.f, 1.f), tre_scalar(ctx, 1.f)));
+    TT_NEAR(tt_at(ctx, tre_trace_log_prob_sum(ctx, t), 0), -0.5 - half_log_2pi, 1e-5);
+    assert_non_null(tre_sample(ctx, "b", normal(ctx, 0.f, 1.f), tre_scalar(ctx, 2.f)));
+    TT_NEAR(tt_at(ctx, tre_trace_log_prob_sum(ctx, t), 0), -2.5 - 2 * half_log_2pi, 1e-5);
+    TT_OK(ctx, tre_pop(ctx, tr));
+    tre_ctx_destroy(ctx);
+}
+
 static void test_nodes_are_copies(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(2);
@@ -388,6 +405,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records_in_execution_order),
         cmocka_unit_test(test_nodes_are_copies),
+        cmocka_unit_test(test_log_prob_sum_sees_later_sites),
         cmocka_unit_test(test_duplicate_names),
         cmocka_unit_test(test_repeated_param_replaces_node),
         cmocka_unit_test(test_log_prob_sum_by_hand),
