@@ -144,6 +144,17 @@ static void test_list_precedence_follows_pyro(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+static void test_expose_after_hide_turns_hide_all_back_on(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(10);
+    const char *a[] = {"a"}, *b[] = {"b"};
+    /* Pyro's order: hide switches hide-all off, the expose list given after it switches it back
+     * on, so only the exposed name is visible */
+    assert_string_equal(
+        visible(ctx, &(tre_block_opts){.hide = a, .n_hide = 1, .expose = b, .n_expose = 1}), "b");
+    tre_ctx_destroy(ctx);
+}
+
 static bool hide_latent(const tre_msg *msg, void *user) {
     ++*(int *)user;
     return msg->type == TRE_SITE_SAMPLE && !msg->is_observed;
@@ -215,6 +226,7 @@ int main(void) {
         cmocka_unit_test(test_hide_list_exposes_the_rest),
         cmocka_unit_test(test_observed_sites_are_type_observe),
         cmocka_unit_test(test_list_precedence_follows_pyro),
+        cmocka_unit_test(test_expose_after_hide_turns_hide_all_back_on),
         cmocka_unit_test(test_predicate_alone_decides),
         cmocka_unit_test(test_constructor_errors),
         cmocka_unit_test(test_lists_are_copied),

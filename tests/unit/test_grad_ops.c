@@ -155,6 +155,12 @@ static tre_tensor *b_take(tre_ctx *c, tre_tensor *const *in) {
     int64_t n = 5;
     return tre_square(c, tre_take(c, in[0], tre_from_host(c, 3, 1, &n, ix)));
 }
+static tre_tensor *b_take_shared_index(tre_ctx *c, tre_tensor *const *in) {
+    /* one index tensor shared by all particles (read with stride 0, forward and backward) */
+    const float ix[5] = {0, 3, 3, 1, 2};
+    int64_t n = 5;
+    return tre_square(c, tre_take(c, in[0], tre_from_host(c, 1, 1, &n, ix)));
+}
 static tre_tensor *b_matmul(tre_ctx *c, tre_tensor *const *in) { return tre_matmul(c, in[0], in[1]); }
 static tre_tensor *b_normal_lp(tre_ctx *c, tre_tensor *const *in) {
     return tre_dist_log_prob(c, tre_normal(c, in[1], in[2]), in[0]);
@@ -225,6 +231,8 @@ static const grad_case cases[] = {
     {"take per-particle values", b_take, 1, {3}, {1}, {{4}}, {-2}, {2}},
     {"matmul shared x per-particle vector", b_matmul, 2, {1, 4}, {2, 1}, {{3, 2}, {2}}, {-1, -1}, {1, 1}},
     {"matmul per-particle vector x shared", b_matmul, 2, {4, 1}, {1, 2}, {{2}, {2, 3}}, {-1, -1}, {1, 1}},
+    {"take per-particle values, shared index", b_take_shared_index, 1, {3}, {1}, {{4}}, {-2}, {2}},
+    {"matmul per-particle matrix x shared vector", b_matmul, 2, {3, 1}, {2, 1}, {{2, 3}, {3}}, {-1, -1}, {1, 1}},
     {"matmul batched", b_matmul, 2, {3, 3}, {2, 2}, {{2, 2}, {2, 3}}, {-1, -1}, {1, 1}},
     {"matmul shared", b_matmul, 2, {1, 1}, {2, 1}, {{2, 3}, {3}}, {-1, -1}, {1, 1}},
     {"normal log_prob", b_normal_lp, 3, {3, 1, 3}, {1, 1, 0}, {{2}, {2}, {0}}, {-2, -1, 0.5f}, {2, 1, 2}},

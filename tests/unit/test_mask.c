@@ -172,6 +172,16 @@ static void test_errors_name_argument_or_site(void **state) {
     TT_FAILS_WITH(ctx, tre_run(ctx, x4_model, NULL, h, 2, NULL), TRE_ERR_SHAPE, "\"x\"");
     assert_int_equal(tre_stack_depth(ctx), 0);
 
+    /* masks whose particle extents differ (2 and 3): the handler itself refuses them, naming
+     * the site the older mask is on */
+    tre_ctx_step_reset(ctx);
+    const float ones[3] = {1.f, 1.f, 1.f};
+    tre_messenger *h3[2] = {tre_mask_handler(ctx, tre_from_host(ctx, 2, 0, NULL, ones)),
+                            tre_mask_handler(ctx, tre_from_host(ctx, 3, 0, NULL, ones))};
+    TT_FAILS_WITH(ctx, tre_run(ctx, x4_model, NULL, h3, 2, NULL), TRE_ERR_SHAPE,
+                  "(extent 3) already on site \"x\"");
+    assert_int_equal(tre_stack_depth(ctx), 0);
+
     /* usable again */
     tre_ctx_step_reset(ctx);
     tre_messenger *h2[2] = {tre_trace_handler(ctx), tre_mask_handler(ctx, vec4(ctx, four))};

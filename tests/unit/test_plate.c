@@ -532,7 +532,8 @@ static tre_tensor *reenter_program(tre_ctx *c, const void *args) {
     tre_tensor *i1 = tre_plate_dim(c, "rows", 10, 4, -2);
     tre_sample(c, "a", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), NULL);
     tre_plate_end(c);
-    tre_tensor *i2 = tre_plate(c, "rows", 10, *bad ? 5 : 4);
+    /* bad: 1 another subsample size, 2 another explicit dim */
+    tre_tensor *i2 = *bad == 2 ? tre_plate_dim(c, "rows", 10, 4, -1) : tre_plate(c, "rows", 10, *bad ? 5 : 4);
     tre_sample(c, "b", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 1.f)), NULL);
     tre_plate_end(c);
     return i1 == i2 ? i1 : NULL;
@@ -558,6 +559,10 @@ static void test_reentered_plate_reuses_index_site(void **state) {
     assert_int_equal(b->msg.value->shape[0], 4);
     /* a different size on re-entry is an error naming the plate */
     bad = 1;
+    tre_ctx_step_reset(ctx);
+    TT_FAILS_WITH(ctx, tre_run(ctx, reenter_program, &bad, NULL, 0, NULL), TRE_ERR_PLATE, "plate(\"rows\") re-entered");
+    /* so is an explicit dim other than the first entry's */
+    bad = 2;
     tre_ctx_step_reset(ctx);
     TT_FAILS_WITH(ctx, tre_run(ctx, reenter_program, &bad, NULL, 0, NULL), TRE_ERR_PLATE, "plate(\"rows\") re-entered");
     tre_ctx_destroy(ctx);

@@ -139,6 +139,18 @@ static void test_shape_errors_name_the_parameter(void **state) {
                                           tre_from_host(ctx, 1, 2, (int64_t[]){2, 2}, good_tril));
     assert_null(tre_dist_log_prob(ctx, m, tre_full(ctx, 1, (int64_t[]){3}, 0.f)));
     assert_int_equal(tre_ctx_status(ctx), TRE_ERR_SHAPE);
+
+    /* an observed Dirichlet value whose last dim is not K is refused by the value check, which
+     * names the event dim (even a [1] on the simplex, which would broadcast against K) */
+    tre_ctx_step_reset(ctx);
+    const float conc[3] = {1.f, 2.f, 3.f}, one[1] = {1.f};
+    tre_messenger *tr = tre_trace_handler(ctx);
+    TT_OK(ctx, tre_push(ctx, tr));
+    tre_sample(ctx, "w", tre_dirichlet(ctx, tre_from_host(ctx, 1, 1, (int64_t[]){3}, conc)),
+               tre_from_host(ctx, 1, 1, (int64_t[]){1}, one));
+    TT_OK(ctx, tre_pop(ctx, tr));
+    assert_null(tre_trace_log_prob_sum(ctx, tre_trace_handler_trace(tr)));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_SHAPE, "must end in the event dim 3");
     tre_ctx_destroy(ctx);
 }
 

@@ -58,6 +58,13 @@ static void test_shape_broadcast(void **state) {
     assert_true(tre_shape_equal(nd, out, 2, c));
     assert_false(tre_shape_equal(2, c, 1, d3));
     assert_false(tre_shape_equal(1, d2, 1, d3));
+    /* more than TRE_MAX_DIMS dims is refused, not broadcast (the result could not be a tensor) */
+    int64_t ones[TRE_MAX_DIMS + 1], big[TRE_MAX_DIMS + 1];
+    for (int i = 0; i <= TRE_MAX_DIMS; ++i) ones[i] = 1;
+    assert_true(tre_shape_broadcast(TRE_MAX_DIMS, ones, 0, NULL, &nd, big));
+    assert_int_equal(nd, TRE_MAX_DIMS);
+    assert_false(tre_shape_broadcast(TRE_MAX_DIMS + 1, ones, 0, NULL, &nd, big));
+    assert_false(tre_shape_broadcast(1, ones, TRE_MAX_DIMS + 1, ones, &nd, big));
 }
 
 static void test_particle_extents(void **state) {
@@ -354,6 +361,45 @@ static void test_index_select(void **state) {
         if (!strstr(tre_ctx_error(ctx), n1) || !strstr(tre_ctx_error(ctx), n2))                    \
             fail_msg("%s: error \"%s\" does not name %s / %s", #call, tre_ctx_error(ctx), n1, n2); \
     } while (0)
+
+/* numpy.matmul of 1-D and 2-D operands over particles: a per-particle matrix times a shared
+ * vector against a naive product, and inner dims that do not match are a shape error. */
+static void test_matmul_shapes(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    enum { PP = 3, N = 2, K = 3 };
+    float *ha, *hb;
+    tre_tensor *a = make(ctx, PP, 2, (const int64_t[]){N, K}, 1, &ha);
+    tre_tensor *b = make(ctx, 1, 1, (const int64_t[]){K}, 2, &hb);
+    tre_tensor *c = tre_matmul(ctx, a, b);
+    assert_non_null(c);
+    assert_int_equal(c->particles, PP);
+    assert_int_equal(c->ndim, 1);
+    assert_int_equal(c->shape[0], N);
+    const float *hc = tt_host(ctx, c, 0);
+    for (int p = 0; p < PP; ++p)
+        for (int i = 0; i < N; ++i) {
+            double want = 0;
+            for (int k = 0; k < K; ++k) want += (double)ha[(p * N + i) * K + k] * hb[k];
+            TT_NEAR(hc[p * N + i], want, 1e-5 * (1 + fabs(want)));
+        }
+    free(ha);
+    free(hb);
+    /* [2, 3] x [2] and [2, 3] x [2, 4]: the inner dims differ */
+    float *h1, *h2;
+    tre_tensor *v2 = make(ctx, 1, 1, (const int64_t[]){2}, 3, &h1);
+    free(h1);
+    assert_null(tre_matmul(ctx, a, v2));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_SHAPE, "do not multiply");
+    tre_ctx_step_reset(ctx);
+    a = make(ctx, PP, 2, (const int64_t[]){N, K}, 1, &ha);
+    tre_tensor *m24 = make(ctx, 1, 2, (const int64_t[]){2, 4}, 4, &h2);
+    free(ha);
+    free(h2);
+    assert_null(tre_matmul(ctx, a, m24));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_SHAPE, "do not multiply");
+    tre_ctx_destroy(ctx);
+}
 
 static void test_null_arguments(void **state) {
     (void)state;
@@ -742,6 +788,7 @@ int main(void) {
         cmocka_unit_test(test_unary_ops),
         cmocka_unit_test(test_sum_per_particle),
         cmocka_unit_test(test_index_select),
+        cmocka_unit_test(test_matmul_shapes),
         cmocka_unit_test(test_null_arguments),
         cmocka_unit_test(test_persistent_survives_step_reset),
         cmocka_unit_test(test_tensor_write),
