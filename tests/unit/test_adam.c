@@ -2,8 +2,9 @@
  * below, with weight decay, with lrd alone and a large eps), from gradients computed by a
  * deterministic evaluation (MeanField with no observations: the ELBO is exactly -KL); and the
  * optimiser's state over a run, as Pyro's SVI keeps it: only the params a step used move, a
- * re-created param starts afresh, state of removed params is freed, a failed step leaves no
- * stale loss, and a warning repeated every step is given once. */
+ * re-created param starts afresh (and so does a param loaded from a file), state of removed
+ * params is freed, a failed step leaves no stale loss, and a warning repeated every step is
+ * given once. */
 #include <math.h>
 #include <stdio.h>
 #include "test_support.h"
@@ -181,6 +182,34 @@ static void test_read_param_moves_only_after_its_first_gradient(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* A loaded param is a new tensor, whose .grad is None in Pyro: a step that reads it without a
+ * gradient skips it (as one never differentiated), and its next gradient is a first Adam step
+ * (the optimiser's state for it starts afresh: the entry's id changed), which moves it by lr. */
+static void test_loaded_param_has_no_gradient_history(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(3);
+    tre_adam *opt = NULL;
+    TT_OK(ctx, tre_adam_create(ctx, &(tre_adam_opts){.lr = 0.1}, &opt));
+    const tre_elbo_opts o = {.num_particles = 1};
+    char path[96];
+    snprintf(path, sizeof path, "%s/store", tt_dir);
+    double loss;
+    int t = 3; /* a gradient for "a" */
+    TT_OK(ctx, tre_svi_step(ctx, reads_a_model, empty_guide, &t, &o, opt, &loss));
+    TT_OK(ctx, tre_param_store_save(ctx, path));
+    TT_OK(ctx, tre_param_store_load(ctx, path));
+    const float a0 = value_of(ctx, "a");
+    t = 0; /* "a" read, no gradient */
+    TT_OK(ctx, tre_svi_step(ctx, reads_a_model, empty_guide, &t, &o, opt, &loss));
+    assert_false(tre_param_store_get(ctx, "a")->in_step);
+    assert_true(value_of(ctx, "a") == a0);
+    t = 3;
+    TT_OK(ctx, tre_svi_step(ctx, reads_a_model, empty_guide, &t, &o, opt, &loss));
+    TT_NEAR(value_of(ctx, "a"), a0 + 0.1, 1e-6);
+    tre_adam_destroy(ctx, opt);
+    tre_ctx_destroy(ctx);
+}
+
 static void test_recreated_param_starts_afresh_and_removed_state_is_freed(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(3);
@@ -302,10 +331,11 @@ int main(void) {
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_only_the_params_a_step_used_move),
         cmocka_unit_test(test_read_param_moves_only_after_its_first_gradient),
+        cmocka_unit_test(test_loaded_param_has_no_gradient_history),
         cmocka_unit_test(test_states_follow_entries_in_any_order),
         cmocka_unit_test(test_recreated_param_starts_afresh_and_removed_state_is_freed),
         cmocka_unit_test(test_failed_step_leaves_no_stale_loss),
         cmocka_unit_test(test_repeated_warning_is_given_once),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, tt_make_dir, tt_remove_dir);
 }

@@ -656,50 +656,6 @@ static void test_not_inside_a_program(void **state) {
     tre_ctx_destroy(ctx);
 }
 
-/* loss = -(b + a) when *args is 1, -b otherwise: both params are read either way */
-static tre_tensor *reads_both_model(tre_ctx *c, const void *args) {
-    tre_tensor *a = tre_param(c, "a", tre_scalar(c, 0.5f), TRE_C_REAL);
-    tre_tensor *lf = tre_param(c, "b", tre_scalar(c, 0.f), TRE_C_REAL);
-    if (*(const int *)args) lf = tre_add(c, lf, a);
-    tre_factor(c, "f", lf);
-    return NULL;
-}
-static tre_tensor *no_sites_guide(tre_ctx *c, const void *args) {
-    (void)c, (void)args;
-    return NULL;
-}
-static float unconstrained_of(tre_ctx *ctx, const char *name) {
-    float v;
-    TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, name)->unconstrained, &v, 1));
-    return v;
-}
-
-/* A loaded param is a new tensor, whose .grad is None in Pyro: a step that reads it without a
- * gradient skips it (as one never differentiated), and its next gradient is a first Adam step
- * (the optimiser's state for it starts afresh: the entry's id changed), which moves it by lr. */
-static void test_loaded_param_has_no_gradient_history(void **state) {
-    (void)state;
-    tre_ctx *ctx = tt_ctx(3);
-    tre_adam *opt = NULL;
-    TT_OK(ctx, tre_adam_create(ctx, &(tre_adam_opts){.lr = 0.1}, &opt));
-    const tre_elbo_opts o = {.num_particles = 1};
-    double loss;
-    int with_a = 1;
-    TT_OK(ctx, tre_svi_step(ctx, reads_both_model, no_sites_guide, &with_a, &o, opt, &loss));
-    TT_OK(ctx, tre_param_store_save(ctx, path_of("store")));
-    TT_OK(ctx, tre_param_store_load(ctx, path_of("store")));
-    const float a0 = unconstrained_of(ctx, "a");
-    with_a = 0;
-    TT_OK(ctx, tre_svi_step(ctx, reads_both_model, no_sites_guide, &with_a, &o, opt, &loss));
-    assert_false(tre_param_store_get(ctx, "a")->in_step);
-    assert_true(unconstrained_of(ctx, "a") == a0);
-    with_a = 1;
-    TT_OK(ctx, tre_svi_step(ctx, reads_both_model, no_sites_guide, &with_a, &o, opt, &loss));
-    TT_NEAR(unconstrained_of(ctx, "a"), a0 + 0.1, 1e-6);
-    tre_adam_destroy(ctx, opt);
-    tre_ctx_destroy(ctx);
-}
-
 /* ClippedAdam's rate lr * lrd^t may underflow to 0 in a long run (here in two steps): the
  * optimiser saved then is as valid as any, loads, and keeps its params where they are. */
 static void test_fully_decayed_rate_saves_and_loads(void **state) {
@@ -741,7 +697,6 @@ int main(void) {
         cmocka_unit_test(test_more_malformed_stores_are_refused),
         cmocka_unit_test(test_not_inside_a_program),
         cmocka_unit_test(test_fully_decayed_rate_saves_and_loads),
-        cmocka_unit_test(test_loaded_param_has_no_gradient_history),
     };
     return cmocka_run_group_tests(tests, tt_make_dir, tt_remove_dir);
 }
