@@ -210,7 +210,8 @@ typedef struct tre_backend {
                        float beta1, float beta2, float eps, float wd, float clip, float step_size,
                        float bc2_sqrt);
     /* Batched row-major GEMM: for b < batch, C_b = alpha * op(A_b) op(B_b) + beta * C_b, with
-     * op = transpose when trans* != 0, A_b = A + b * strideA (stride 0: shared), likewise B, C. */
+     * op = transpose when trans* != 0, A_b = A + b * strideA (stride 0: shared), likewise B, C.
+     * As BLAS defines it: beta = 0 does not read C, and K = 0 or alpha = 0 does not read A, B. */
     int (*gemm)(void *impl, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                 const float *A, int64_t lda, int64_t strideA, const float *B, int64_t ldb,
                 int64_t strideB, float beta, float *C, int64_t ldc, int64_t strideC, int64_t batch);
@@ -316,7 +317,8 @@ typedef struct tre_backend {
      * recorded (*graph, NULL when nothing could be kept), which graph_launch runs in order
      * with the arguments of the capture. Random ops read a device word, the rng delta, that is
      * added to their `stream` when they run (0 unless set_rng_delta says otherwise), so a
-     * replayed graph can draw the numbers of a later step. */
+     * replayed graph can draw the numbers of a later step. A graph destroyed during another's
+     * capture is freed when that capture ends. */
     int (*graph_begin)(void *impl);
     int (*graph_end)(void *impl, void **graph);
     int (*graph_launch)(void *impl, void *graph);

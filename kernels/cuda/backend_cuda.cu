@@ -32,12 +32,24 @@
 /* The last failure's error, for the host's message (the runtime's errors are per host thread
  * too). Taken by cuda_take_failure_cause. */
 static thread_local cudaError_t last_failure = cudaSuccess;
+static thread_local cublasStatus_t last_blas_failure = CUBLAS_STATUS_SUCCESS;
 
 int tre_cuda_status(cudaError_t e) {
     if (e == cudaSuccess) return 0;
     last_failure = e;
+    last_blas_failure = CUBLAS_STATUS_SUCCESS;
     (void)cudaGetLastError(); /* clears it unless it is sticky (then every later call fails) */
     return e == cudaErrorMemoryAllocation ? TRE_KERR_OOM : 1;
+}
+
+int tre_cuda_blas_status(cublasStatus_t s) {
+    if (s == CUBLAS_STATUS_SUCCESS) return 0;
+    last_failure = cudaSuccess;
+    last_blas_failure = s;
+    /* a failed launch inside cuBLAS leaves its error behind: clear it (unless sticky), or the
+     * next op's launch check would report it as its own */
+    (void)cudaGetLastError();
+    return s == CUBLAS_STATUS_ALLOC_FAILED ? TRE_KERR_OOM : 1;
 }
 
 /* The errors after which the CUDA runtime documents that the process is left in an
@@ -61,9 +73,15 @@ static const char *cuda_take_failure_cause(void *impl) {
     return NULL;
 #else
     const cudaError_t e = last_failure;
+    const cublasStatus_t b = last_blas_failure;
     last_failure = cudaSuccess;
-    if (e == cudaSuccess || e == cudaErrorMemoryAllocation) return NULL;
+    last_blas_failure = CUBLAS_STATUS_SUCCESS;
     static thread_local char text[320];
+    if (b != CUBLAS_STATUS_SUCCESS && b != CUBLAS_STATUS_ALLOC_FAILED) {
+        snprintf(text, sizeof text, "cuBLAS: %s", cublasGetStatusString(b));
+        return text;
+    }
+    if (e == cudaSuccess || e == cudaErrorMemoryAllocation) return NULL;
     snprintf(text, sizeof text, "%s (%s)%s", cudaGetErrorString(e), cudaGetErrorName(e),
              sticky(e) ? "; this error is sticky: every later CUDA call in this process fails, "
                          "so the process must restart"
@@ -257,7 +275,7 @@ static int cuda_copy(void *impl, void *dst, const void *src, size_t bytes) {
         return tre_cuda_status(cudaMemcpyAsync(d, s, bytes, cudaMemcpyDeviceToDevice, im->stream));
     /* memmove semantics (cudaMemcpy leaves overlapping copies undefined): through scratch */
     void *tmp = tre_cuda_scratch(im, bytes);
-    if (!tmp) return TRE_KERR_OOM;
+    if (!tmp) return tre_cuda_scratch_error(im);
     int rc = tre_cuda_status(cudaMemcpyAsync(tmp, s, bytes, cudaMemcpyDeviceToDevice, im->stream));
     if (!rc) rc = tre_cuda_status(cudaMemcpyAsync(d, tmp, bytes, cudaMemcpyDeviceToDevice, im->stream));
     return rc;

@@ -60,7 +60,7 @@ int tre_bernoulli_outer_sum_cuda(void *impl, int64_t P, int64_t M, int64_t N, co
         need = need > r ? need : r;
         need = need > c ? need : c;
     }
-    if (need && !tre_cuda_scratch(im, need)) return TRE_KERR_OOM;
+    if (need && !tre_cuda_scratch(im, need)) return tre_cuda_scratch_error(im);
     int rc = 0;
     if (M * N == 0)
         rc = tre_cuda_each(im, P, [=] TRE_CUDA_FN(int64_t p) { out[p] = 0.f; });

@@ -100,9 +100,15 @@ template <class R> inline int tre_cuda_emu_run(tre_cuda_impl *im, const R &run) 
 /* Device scratch of at least `bytes` for the op being queued (NULL: out of memory). Growing it
  * waits for the stream, since queued ops may still read the old buffer. */
 void *tre_cuda_scratch(tre_cuda_impl *im, size_t bytes);
+/* The error for a NULL from tre_cuda_scratch: a capture refused to move it, else no memory. */
+static inline int tre_cuda_scratch_error(const tre_cuda_impl *im) {
+    return tre_cuda_capturing(im) ? TRE_KERR_CAPTURE : TRE_KERR_OOM;
+}
 #if !defined(TRE_CUDA_EMULATE)
 /* 0 for cudaSuccess, else TRE_KERR_OOM or 1 (the error is cleared when possible). */
 int tre_cuda_status(cudaError_t e);
+/* The same for a cuBLAS status: the failure is kept for the host's message. */
+int tre_cuda_blas_status(cublasStatus_t s);
 #endif
 /* 0 after a successful launch, else TRE_KERR_OOM or 1 (the error is cleared when possible). */
 int tre_cuda_launch_status(tre_cuda_impl *im);
@@ -326,7 +332,7 @@ inline int tre_cuda_seg_sum(tre_cuda_impl *im, int64_t rows, int64_t cols, const
     if (p.groups > 1) {
         unsigned char *base = (unsigned char *)tre_cuda_scratch(
             im, scratch_offset + (size_t)(rows * p.groups) * sizeof(double));
-        if (!base) return TRE_KERR_OOM;
+        if (!base) return tre_cuda_scratch_error(im);
         partial = (double *)(base + scratch_offset);
     }
     int64_t blocks = rows * p.groups;

@@ -5,12 +5,24 @@
  * product after another, in order. */
 #include "cuda_common.cuh"
 
-#if !defined(TRE_CUDA_EMULATE)
-static int blas_status(cublasStatus_t s) {
-    if (s == CUBLAS_STATUS_SUCCESS) return 0;
-    return s == CUBLAS_STATUS_ALLOC_FAILED ? TRE_KERR_OOM : 1;
+/* C = beta C, for each product (a shared C, strideC 0, is scaled once a product, as it would
+ * be accumulated): what a gemm with nothing to add (K = 0, or alpha = 0) leaves, as BLAS
+ * defines it (beta = 0: C is not read, so NaN there goes). Written here in both builds rather
+ * than left to cuBLAS, which does not document k = 0 (some versions return without writing C)
+ * and would read A and B with alpha = 0. */
+static int scale_c(tre_cuda_impl *im, int64_t M, int64_t N, float beta, float *C, int64_t ldc,
+                   int64_t strideC, int64_t batch) {
+    const int64_t mats = strideC ? batch : 1, times = strideC ? 1 : batch, mn = M * N;
+    return tre_cuda_each(im, mats * mn, [=] TRE_CUDA_FN(int64_t e) {
+        float *c = C + (e / mn) * strideC + (e % mn) / N * ldc + e % N;
+        float v = 0.f;
+        if (beta != 0.f) {
+            v = *c;
+            for (int64_t t = 0; t < times; ++t) v *= beta;
+        }
+        *c = v;
+    });
 }
-#endif
 
 int tre_gemm_cuda(void *impl, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, int64_t strideA, const float *B, int64_t ldb,
@@ -22,12 +34,7 @@ int tre_gemm_cuda(void *impl, int transA, int transB, int64_t M, int64_t N, int6
         ldb > big || ldc > big || batch > big)
         return 1;
     if (M == 0 || N == 0 || batch == 0) return 0;
-    /* K = 0 (a product over an empty dim: C = beta C): nothing is read from A and B, but cuBLAS
-     * still wants each leading dim >= 1, and a row-major [M, 0] operand has 0 */
-    if (K == 0) {
-        lda = lda < 1 ? 1 : lda;
-        ldb = ldb < 1 ? 1 : ldb;
-    }
+    if (K == 0 || alpha == 0.f) return scale_c(im, M, N, beta, C, ldc, strideC, batch);
 #if defined(TRE_CUDA_EMULATE)
     return tre_cuda_emu_run(im, [=]() {
         for (int64_t b = 0; b < batch; ++b) {
@@ -49,7 +56,7 @@ int tre_gemm_cuda(void *impl, int transA, int transB, int64_t M, int64_t N, int6
     const cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
     if (batch == 1 || strideC == 0) {
         for (int64_t b = 0; b < batch; ++b) {
-            int rc = blas_status(cublasSgemm(im->blas, opB, opA, (int)N, (int)M, (int)K, &alpha,
+            int rc = tre_cuda_blas_status(cublasSgemm(im->blas, opB, opA, (int)N, (int)M, (int)K, &alpha,
                                              B + b * strideB, (int)ldb, A + b * strideA, (int)lda,
                                              &beta, C + b * strideC, (int)ldc));
             if (rc) return rc;
@@ -61,7 +68,7 @@ int tre_gemm_cuda(void *impl, int transA, int transB, int64_t M, int64_t N, int6
     const int64_t most = 65535;
     for (int64_t b0 = 0; b0 < batch; b0 += most) {
         const int64_t n = batch - b0 < most ? batch - b0 : most;
-        int rc = blas_status(cublasSgemmStridedBatched(
+        int rc = tre_cuda_blas_status(cublasSgemmStridedBatched(
             im->blas, opB, opA, (int)N, (int)M, (int)K, &alpha, B + b0 * strideB, (int)ldb,
             strideB, A + b0 * strideA, (int)lda, strideA, &beta, C + b0 * strideC, (int)ldc,
             strideC, (int)n));

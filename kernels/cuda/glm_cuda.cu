@@ -61,7 +61,7 @@ int tre_bernoulli_glm_sum_cuda(void *impl, int64_t P, int64_t n, int64_t d, cons
     if (P % chunk && tre_cuda_seg_scratch_bytes(P % chunk, n) > sum_bytes)
         sum_bytes = tre_cuda_seg_scratch_bytes(P % chunk, n);
     float *l = (float *)tre_cuda_scratch(im, lbytes + sum_bytes + 1);
-    if (!l) return TRE_KERR_OOM;
+    if (!l) return tre_cuda_scratch_error(im);
     for (int64_t p0 = 0; p0 < P; p0 += chunk) {
         const int64_t pc = P - p0 < chunk ? P - p0 : chunk;
         int rc = glm_chunk(im, pc, n, d, x, w + p0 * d, y, scale, out + p0,

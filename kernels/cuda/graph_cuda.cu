@@ -24,6 +24,7 @@
 struct tre_cuda_graph {
     uint64_t scratch_gen; /* the scratch buffer its nodes point into */
     std::vector<void *> deferred_frees; /* device buffers freed during the capture */
+    std::vector<tre_cuda_graph *> deferred_graphs; /* graphs destroyed during the capture */
 #if defined(TRE_CUDA_EMULATE)
     std::vector<std::function<void()>> nodes;
 #else
@@ -33,8 +34,10 @@ struct tre_cuda_graph {
 #endif
 };
 
+/* Frees g and what it holds; never during a capture (see tre_cuda_graph_destroy). */
 static void graph_free(tre_cuda_impl *im, tre_cuda_graph *g) {
     if (!g) return;
+    for (tre_cuda_graph *d : g->deferred_graphs) graph_free(im, d);
 #if !defined(TRE_CUDA_EMULATE)
     /* a launch still queued may read the pinned uploads */
     if (im->stream && !im->cap) (void)cudaStreamSynchronize(im->stream);
@@ -145,6 +148,8 @@ int tre_cuda_graph_end(void *impl, void **out) {
         return broken ? TRE_KERR_CAPTURE : rc;
     }
 #endif
+    for (tre_cuda_graph *d : g->deferred_graphs) graph_free(im, d); /* the capture is over */
+    g->deferred_graphs.clear();
     *out = g;
     return broken ? TRE_KERR_CAPTURE : 0;
 }
@@ -162,8 +167,22 @@ int tre_cuda_graph_launch(void *impl, void *graph) {
 #endif
 }
 
+/* A graph destroyed while another is being captured is freed when that capture ends: freeing
+ * its pinned uploads and deferred buffers now would synchronise the device, which a capture
+ * forbids (it would break the capture), and a launch of it may still be running. */
 void tre_cuda_graph_destroy(void *impl, void *graph) {
-    graph_free((tre_cuda_impl *)impl, (tre_cuda_graph *)graph);
+    tre_cuda_impl *im = (tre_cuda_impl *)impl;
+    tre_cuda_graph *g = (tre_cuda_graph *)graph;
+    if (!g) return;
+    if (im->cap && g != im->cap) {
+        try {
+            im->cap->deferred_graphs.push_back(g);
+        } catch (...) {
+            /* no room to remember it: leaking it is safe, freeing it inside the capture is not */
+        }
+        return;
+    }
+    graph_free(im, g);
 }
 
 int tre_cuda_set_rng_delta(void *impl, uint64_t delta) {

@@ -180,7 +180,7 @@ static int sort_bufs_get(tre_cuda_impl *im, int64_t n, int bits, sort_bufs *b) {
     b->temp_bytes = tre_cuda_sort_temp_bytes(n, bits);
     if (!b->temp_bytes) return 1;
     unsigned char *base = (unsigned char *)tre_cuda_scratch(im, 4 * arr + b->temp_bytes);
-    if (!base) return TRE_KERR_OOM;
+    if (!base) return tre_cuda_scratch_error(im);
     b->keys_in = (int32_t *)base;
     b->keys_out = (int32_t *)(base + arr);
     b->vals_in = (int32_t *)(base + 2 * arr);

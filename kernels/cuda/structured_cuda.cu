@@ -36,7 +36,7 @@ static int each_row_with_work(tre_cuda_impl *im, int64_t total, int64_t W, F f) 
     if (total <= 0) return 0;
     int64_t chunk;
     double *work = row_work(im, total, W, &chunk);
-    if (!work) return TRE_KERR_OOM;
+    if (!work) return tre_cuda_scratch_error(im);
     for (int64_t r0 = 0; r0 < total; r0 += chunk) {
         const int64_t len = total - r0 < chunk ? total - r0 : chunk;
         int rc = tre_cuda_each(im, len, [=] TRE_CUDA_FN(int64_t i) { f(r0 + i, work + i * W); });

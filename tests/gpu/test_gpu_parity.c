@@ -552,6 +552,23 @@ static void test_gemm(void **state) {
     assert_int_equal(cpu->gemm(cpu->impl, 0, 0, 2, 4, 3, 1.f, Ab.h, 3, 6, Bb.h, 4, 0, 0.f, Cb.h, 4, 8, nb), 0);
     assert_int_equal(gpu->gemm(gpu->impl, 0, 0, 2, 4, 3, 1.f, Ab.d, 3, 6, Bb.d, 4, 0, 0.f, Cb.d, 4, 8, nb), 0);
     tw_check("gemm batch of 65537", Cb, RTOL, 1e-5);
+
+    /* nothing to add (K = 0, a product over an empty dim; or alpha = 0, with NaN in A and B
+     * that must not be read): C = beta C, once a product for a shared C; beta = 0 does not
+     * read C either (a NaN there goes) */
+    twin An = tw_fill(3 * M * K, NAN), Bn = tw_fill(3 * K * N, NAN);
+    for (int c = 0; c < 6; ++c) {
+        const int64_t k = c < 3 ? 0 : K, sC = c % 3 == 2 ? 0 : M * N, prods = c % 3 ? 3 : 1;
+        const float alpha = c < 3 ? 1.f : 0.f, beta = c % 3 == 0 ? 0.f : 0.5f;
+        twin Cz = tw_rand(3 * M * N, -1, 1);
+        Cz.h[1] = beta == 0.f ? NAN : Cz.h[1];
+        assert_int_equal(gpu->upload(gpu->impl, Cz.d, Cz.h, (size_t)Cz.n * sizeof(float)), 0);
+        assert_int_equal(cpu->gemm(cpu->impl, 0, 0, M, N, k, alpha, An.h, k, M * k, Bn.h, N, k * N, beta, Cz.h,
+                                   N, sC, prods), 0);
+        assert_int_equal(gpu->gemm(gpu->impl, 0, 0, M, N, k, alpha, An.d, k, M * k, Bn.d, N, k * N, beta, Cz.d, N,
+                                   sC, prods), 0);
+        tw_check(c < 3 ? "gemm with K = 0" : "gemm with alpha = 0", Cz, 0, 0);
+    }
 }
 
 /* the logistic-regression likelihood (bernoulli_glm_sum): fused on the CPU, composed of gemm and
@@ -1461,8 +1478,10 @@ static void test_free_during_capture(void **state) {
 /* The graph entries' contracts, on a backend of its own (its scratch at the size it starts
  * with): one capture at a time; no launch and no rng delta change inside a capture (the delta
  * would be frozen into the graph: the call refuses and the capture breaks); a captured upload
- * writes, at every launch, the bytes the host had at capture time; and a graph whose scratch
- * has moved since its capture (grown by a larger op, or given back by trim) is not run. */
+ * writes, at every launch, the bytes the host had at capture time; the scratch does not grow
+ * inside a capture (the op that needs it refuses, TRE_KERR_CAPTURE); and a graph whose scratch
+ * has moved since its capture (grown by a larger op, or given back by trim) is not run; and a
+ * graph may be destroyed during another's capture. */
 static void test_graph_contracts(void **state) {
     (void)state;
     tre_backend *b = tre_backend_cuda_create();
@@ -1510,7 +1529,14 @@ static void test_graph_contracts(void **state) {
     b->graph_destroy(im, g2);
     g2 = NULL;
 
-    /* a scatter of BIGK entries needs more scratch than the backend started with */
+    /* a scatter of BIGK entries needs more scratch than the backend started with: not inside
+     * a capture (the scratch would move under the graph's nodes), but outside it */
+    assert_int_equal(b->graph_begin(im), 0);
+    assert_int_equal(b->scatter_add(im, 1, 4, 2, d_big, BIGK, g, acc), TRE_KERR_CAPTURE);
+    assert_int_equal(b->graph_end(im, &g2), TRE_KERR_CAPTURE);
+    b->graph_destroy(im, g2);
+    g2 = NULL;
+    assert_int_equal(b->graph_launch(im, g1), 0); /* the refused growth moved nothing */
     assert_int_equal(b->scatter_add(im, 1, 4, 2, d_big, BIGK, g, acc), 0);
     assert_int_equal(b->graph_launch(im, g1), TRE_KERR_STALE);
     assert_int_equal(b->graph_begin(im), 0);
@@ -1520,7 +1546,17 @@ static void test_graph_contracts(void **state) {
     assert_int_equal(b->trim(im), 0); /* the grown scratch given back */
     assert_int_equal(b->graph_launch(im, g2), TRE_KERR_STALE);
 
+    /* a graph destroyed inside another's capture is freed when that capture ends (its pinned
+     * upload freed inside it would synchronise the device and break the capture; the leak
+     * check of the sanitized build sees it freed at all) */
+    void *g3 = NULL;
+    assert_int_equal(b->graph_begin(im), 0);
+    assert_int_equal(b->fill(im, acc, 0.f, 8), 0);
     b->graph_destroy(im, g1);
+    assert_int_equal(b->graph_end(im, &g3), 0);
+    assert_int_equal(b->graph_launch(im, g3), 0);
+
+    b->graph_destroy(im, g3);
     b->graph_destroy(im, g2);
     b->free(im, x);
     b->free(im, g);
