@@ -27,6 +27,7 @@ cd "$(dirname "$0")/.." || exit 1
 build=${TRELBO_GPU_BUILD:-build-gpu}
 archs=${TRELBO_CUDA_ARCHS:-native}
 logs=$build/gpu-check
+rm -rf "$logs" # this run's logs only: the summary shows every log it finds
 mkdir -p "$logs"
 
 rows=()
