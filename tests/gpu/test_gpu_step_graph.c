@@ -25,6 +25,7 @@ typedef struct sdata {
     tre_tensor *group; /* int32 [N]: each row's group */
     int64_t subsample; /* of the "data" plate (0: none) */
     bool readback;     /* the model reads a value back mid-step */
+    double obs_scale;  /* a scale handler around "obs" (0: none) */
 } sdata;
 
 /* Reparameterized Normal and Gamma sites (the Gamma draws by rejection), a score-function
@@ -44,7 +45,10 @@ static tre_tensor *model(tre_ctx *c, const void *args) {
     tre_tensor *idx = tre_plate(c, "data", N, d->subsample);
     tre_tensor *x = d->subsample ? tre_index_select(c, d->x, 0, idx) : d->x;
     tre_tensor *loc = tre_add(c, mu, tre_mul(c, b, tre_scalar(c, 0.5f)));
+    tre_messenger *sc = d->obs_scale > 0 ? tre_scale_handler(c, d->obs_scale) : NULL;
+    if (sc) tre_push(c, sc);
     tre_sample(c, "obs", tre_normal(c, loc, tre_div(c, tre_scalar(c, 1.f), tau)), x);
+    if (sc) tre_pop(c, sc);
     tre_plate_end(c);
     tre_tensor *w = tre_sample(c, "w", tre_dist_to_event(c, tre_dist_expand(c, tre_normal(c, tre_scalar(c, 0.f),
                                                                                       tre_scalar(c, 1.f)), 1, &dd), 1), NULL);
@@ -381,6 +385,30 @@ static void test_fallbacks(void **state) {
     fallback(8, &renyi, 0, false, "RenyiELBO");
 }
 
+/* A program that changes every step (here a site's scale, a launch argument the step's
+ * signature holds): each capture is discarded, and after three of them the steps run eagerly
+ * for good. Step 0 creates the params (no signature yet), step 1 signs, steps 2 to 4 are
+ * captured and discarded, steps 5 and 6 are eager. */
+static void test_changing_program_goes_eager(void **state) {
+    (void)state;
+    pair p;
+    pair_open(&p, 9);
+    const tre_elbo_opts o = {.kind = TRE_TRACE_ELBO, .num_particles = 16};
+    for (int step = 0; step < 7; ++step) {
+        p.de.obs_scale = p.dg.obs_scale = 1.0 + 0.25 * step;
+        assert_int_equal(pair_step(&p, &o, step), TRE_OK);
+    }
+    pair_same_params(&p);
+    const tre_step_graph_stats s = stats_of(&p);
+    assert_int_equal(s.steps, 7);
+    assert_int_equal(s.captures, 0);
+    assert_int_equal(s.replays, 0);
+    assert_int_equal(s.eager_steps, 4);
+    assert_non_null(s.eager_reason);
+    if (!strstr(s.eager_reason, "changes from step to step")) fail_msg("reason \"%s\"", s.eager_reason);
+    pair_close(&p);
+}
+
 int main(void) {
     if (tre_cuda_device_count() <= 0) {
         printf("no CUDA device: the step graph tests are not run\n");
@@ -393,6 +421,7 @@ int main(void) {
         cmocka_unit_test(test_non_finite_replay),
         cmocka_unit_test(test_index_out_of_range_in_replay),
         cmocka_unit_test(test_fallbacks),
+        cmocka_unit_test(test_changing_program_goes_eager),
     };
     return cmocka_run_group_tests(tests, tt_make_dir, tt_remove_dir);
 }

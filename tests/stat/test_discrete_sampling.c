@@ -197,6 +197,38 @@ static void test_binomial_sampling(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* Below n min(p, 1 - p) = 10 the sampler must invert: BTRS's hat does not cover the mass
+ * function there (Hormann asks n p >= 10). At Binomial(10, 1/2), n p = 5, BTRS would draw k = 2
+ * and k = 8 0.35% too rarely each, invisible to 10^6 draws: this case takes 6 * 10^7 (in chunks
+ * of 10^7 particles). Two chi-squares, each must not reject at 1e-7: over the 11 values, and,
+ * the mass function being symmetric, over the 6 classes |k - 5| (a value and its mirror image
+ * pooled), which sees a deficit shared by mirror values with fewer degrees of freedom. */
+static void test_binomial_inversion_below_the_switch(void **state) {
+    (void)state;
+    enum { CHUNK = 10000000, CHUNKS = 6 };
+    const double a[2] = {10.0, 0.5};
+    double obs[11] = {0}, expct[11], fobs[6] = {0}, fexp[6] = {0};
+    tre_ctx *ctx = tt_ctx(108);
+    for (int c = 0; c < CHUNKS; ++c) {
+        tre_ctx_step_reset(ctx);
+        tre_tensor *x = tre_dist_sample(ctx, tre_binomial_probs(ctx, tre_scalar(ctx, 10.f), tre_scalar(ctx, 0.5f)), CHUNK);
+        if (!x) fail_msg("sample: %s", tre_ctx_error(ctx));
+        const float *h = tt_host(ctx, x, 0);
+        for (int64_t i = 0; i < CHUNK; ++i) {
+            if (!(h[i] >= 0.f && h[i] <= 10.f && floorf(h[i]) == h[i])) fail_msg("draw %g", h[i]);
+            obs[(int)h[i]] += 1.0;
+        }
+    }
+    for (int k = 0; k <= 10; ++k) {
+        expct[k] = (double)CHUNK * CHUNKS * exp(binomial_log_pmf(k, a));
+        fobs[abs(k - 5)] += obs[k];
+        fexp[abs(k - 5)] += expct[k];
+    }
+    if (tt_chi2_reject(obs, expct, 11, 1e-7)) fail_msg("Binomial(10, 0.5): chi-square rejects at 1e-7");
+    if (tt_chi2_reject(fobs, fexp, 6, 1e-7)) fail_msg("Binomial(10, 0.5), |k - 5|: chi-square rejects at 1e-7");
+    tre_ctx_destroy(ctx);
+}
+
 /* ---- streams ------------------------------------------------------------------------------- */
 
 /* Element i's draw depends only on (seed, op, i) and its own parameters: changing another
@@ -264,6 +296,7 @@ int main(void) {
         cmocka_unit_test(test_bernoulli_logits_sampling),
         cmocka_unit_test(test_poisson_sampling),
         cmocka_unit_test(test_binomial_sampling),
+        cmocka_unit_test(test_binomial_inversion_below_the_switch),
         cmocka_unit_test(test_per_element_streams),
         cmocka_unit_test(test_neighbours_uncorrelated),
     };

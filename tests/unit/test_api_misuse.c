@@ -265,7 +265,10 @@ static void expect_shortened_name(tre_ctx *ctx) {
     assert_true(strlen(e) < 400);
     assert_non_null(strstr(e, "\"nnnnnnnnnn"));
     assert_non_null(strstr(e, "n...n"));
-    assert_non_null(strstr(e, "n_end\""));
+    const char *end = strstr(e, "n_end\"");
+    assert_non_null(end);
+    /* the site once: a message that already shows the shortened name gets no "site" prefix */
+    if (strstr(end + 1, "n_end\"")) fail_msg("error \"%s\" shows the site twice", e);
 }
 static void test_long_site_names_keep_the_reason(void **state) {
     (void)state;
@@ -283,6 +286,32 @@ static void test_long_site_names_keep_the_reason(void **state) {
     expect_shortened_name(ctx);
     assert_true(strncmp(tre_ctx_error(ctx), "site \"", 6) == 0);
     expect_usable(ctx);
+    /* a name of exactly 120 characters shows whole; one more and it is shortened */
+    for (int len = 120; len <= 121; ++len) {
+        memset(long_name, 'n', (size_t)len - 4);
+        strcpy(long_name + len - 4, "_end");
+        assert_int_equal(strlen(long_name), len);
+        TT_FAILS_WITH(ctx, tre_elbo(ctx, model_long_name_no_scale, guide, NULL, &o, &r), TRE_ERR_INVALID_ARG,
+                      ": Normal: parameter scale is NULL");
+        const bool whole = strstr(tre_ctx_error(ctx), long_name) != NULL;
+        if (whole != (len == 120)) fail_msg("name of %d characters: error \"%s\"", len, tre_ctx_error(ctx));
+        tre_ctx_clear_error(ctx);
+    }
+    tre_ctx_destroy(ctx);
+}
+
+/* tre_ctx_fail always leaves an error: a user handler that passes TRE_OK gets
+ * TRE_ERR_INVALID_ARG, with its message, rather than an error state that reads as success */
+static void test_fail_with_ok_status_is_still_an_error(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    assert_int_equal(tre_ctx_fail(ctx, TRE_OK, "user check %d failed", 7), TRE_ERR_INVALID_ARG);
+    assert_int_equal(tre_ctx_status(ctx), TRE_ERR_INVALID_ARG);
+    assert_string_equal(tre_ctx_error(ctx), "user check 7 failed");
+    /* the first error wins */
+    assert_int_equal(tre_ctx_fail(ctx, TRE_ERR_MODEL, "second"), TRE_ERR_INVALID_ARG);
+    assert_string_equal(tre_ctx_error(ctx), "user check 7 failed");
+    expect_usable(ctx);
     tre_ctx_destroy(ctx);
 }
 
@@ -296,6 +325,7 @@ int main(void) {
         cmocka_unit_test(test_hand_built_messages_checked),
         cmocka_unit_test(test_many_distinct_warnings_each_once),
         cmocka_unit_test(test_long_site_names_keep_the_reason),
+        cmocka_unit_test(test_fail_with_ok_status_is_still_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include "test_support.h"
 #include "kernels/backend.h"
 #include "kernels/math/bernoulli.h"
+#include "src/dist/dist_impl.h" /* tre_dist_log_prob_sum: the site's sum, fused or not */
 
 static double unif(uint64_t *s) {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
@@ -323,6 +324,35 @@ static void test_log_prob_and_sample_match(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* The fused pass computes one shape: y [N] against the batch [N] of the data rows. A value [1]
+ * that broadcasts over the rows, and the GLM expanded to a batch [2, N] (the rows twice), are
+ * summed like Bernoulli(logits = x w) (here with P = 9 particles, where the plain case fuses). */
+static void test_fused_sum_only_for_its_own_shape(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(6);
+    const int64_t P = 9, n = 70, d = 3, xshape[2] = {n, d}, b2n[2] = {2, n}, one = 1;
+    glm_case c = make_case(P, n, d, 23);
+    tre_tensor *x = tre_from_host(ctx, 1, 2, xshape, c.x), *w = tre_from_host(ctx, P, 1, &d, c.w),
+               *y = tre_from_host(ctx, 1, 1, &n, c.y), *y1 = tre_from_host(ctx, 1, 1, &one, (const float[]){1.f});
+    tre_dist *g = tre_bernoulli_logits_glm(ctx, x, w);
+    double lp_y[9], lp_ones[9], scratch[27];
+    float ones[70];
+    for (int64_t i = 0; i < n; ++i) ones[i] = 1.f;
+    reference(P, n, d, c.x, c.wd, c.y, 1.0, lp_y, scratch);
+    reference(P, n, d, c.x, c.wd, ones, 1.0, lp_ones, scratch);
+    tre_tensor *s_y = tre_dist_log_prob_sum(ctx, g, y, NULL, 1.0), *s_1 = tre_dist_log_prob_sum(ctx, g, y1, NULL, 1.0);
+    tre_tensor *s_e = tre_dist_log_prob_sum(ctx, tre_dist_expand(ctx, g, 2, b2n), y, NULL, 1.0);
+    assert_true(s_y && s_1 && s_e && s_y->particles == P && s_1->particles == P && s_e->particles == P);
+    for (int64_t p = 0; p < P; ++p) {
+        TT_NEAR(tt_at(ctx, s_y, p), lp_y[p], 1e-5 * (1 + fabs(lp_y[p])));
+        TT_NEAR(tt_at(ctx, s_1, p), lp_ones[p], 1e-5 * (1 + fabs(lp_ones[p])));
+        TT_NEAR(tt_at(ctx, s_e, p), 2 * lp_y[p], 2e-5 * (1 + fabs(lp_y[p])));
+    }
+    TT_OK(ctx, tre_ctx_status(ctx));
+    free_case(&c);
+    tre_ctx_destroy(ctx);
+}
+
 /* ---- bad arguments ------------------------------------------------------------------------- */
 
 typedef struct bad_args {
@@ -389,6 +419,7 @@ int main(void) {
         cmocka_unit_test(test_x_gradient_at_many_particles),
         cmocka_unit_test(test_scale_reaches_the_fused_sum),
         cmocka_unit_test(test_log_prob_and_sample_match),
+        cmocka_unit_test(test_fused_sum_only_for_its_own_shape),
         cmocka_unit_test(test_bad_arguments_name_site_and_parameter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

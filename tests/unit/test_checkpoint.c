@@ -204,6 +204,17 @@ static void test_bad_files_change_nothing(void **state) {
     TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("version")), TRE_ERR_IO, "format version");
     tre_ctx_clear_error(ctx);
     b[8] ^= 0x7f;
+    /* the header as a machine of the other byte order writes it: the version and the byte-order
+     * mark byte-swapped (refused for the order, before the version or the checksum) */
+    unsigned char swapped[8];
+    for (int i = 0; i < 8; ++i) swapped[i] = b[8 + (i / 4) * 4 + 3 - i % 4];
+    memcpy(b + 8, swapped, 8);
+    spill(path_of("order"), b, len);
+    TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("order")), TRE_ERR_IO, "other byte order");
+    tre_ctx_clear_error(ctx);
+    expect_store_unchanged(ctx);
+    for (int i = 0; i < 8; ++i) swapped[i] = b[8 + (i / 4) * 4 + 3 - i % 4];
+    memcpy(b + 8, swapped, 8);
     b[2] = 'x'; /* the magic */
     spill(path_of("magic"), b, len);
     TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("magic")), TRE_ERR_IO, "is not a trelbo TREPARAM file");
@@ -499,6 +510,7 @@ static void test_invalid_records_change_nothing(void **state) {
         {{TRE_INTERVAL, NAN, 1.f, "i", 1, {2}}, "lower < upper"},
         {{TRE_INTERVAL, 0.f, NAN, "i", 1, {2}}, "lower < upper"},
         {{TRE_INTERVAL, -INFINITY, 1.f, "i", 1, {2}}, "finite bounds"},
+        {{TRE_INTERVAL, -3e38f, 3e38f, "i", 1, {2}}, "finite width"}, /* upper - lower overflows float */
         {{TRE_GREATER_THAN, NAN, 0, "g", 0, {0}}, "finite lower bound"},
         {{TRE_GREATER_THAN, INFINITY, 0, "g", 0, {0}}, "finite lower bound"},
         {{TRE_LOWER_CHOLESKY + 1, 0, 0, "u", 0, {0}}, "unknown constraint"},
@@ -537,6 +549,9 @@ static void test_invalid_records_change_nothing(void **state) {
     TT_FAILS_WITH(ctx, made(ctx, tre_param(ctx, "i2", tre_scalar(ctx, 1.f), TRE_C_INTERVAL(NAN, 2.f))),
                   TRE_ERR_INVALID_ARG, "lower < upper");
     tre_ctx_clear_error(ctx);
+    TT_FAILS_WITH(ctx, made(ctx, tre_param(ctx, "i3", tre_scalar(ctx, 1.f), TRE_C_INTERVAL(-3e38f, 3e38f))),
+                  TRE_ERR_INVALID_ARG, "finite width");
+    tre_ctx_clear_error(ctx);
     assert_int_equal(tre_param_store_size(ctx), 6);
     tre_ctx_destroy(ctx);
 }
@@ -553,6 +568,10 @@ static void test_more_malformed_stores_are_refused(void **state) {
     craft_store(path_of("empty-name"), (rec[]){{TRE_REAL, 0, 0, "", 1, {2}}}, 1);
     TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("empty-name")), TRE_ERR_IO, "cut short or damaged");
     tre_ctx_clear_error(ctx);
+    /* a negative size, also behind a 0 (no values to read: the element count stays 0) */
+    craft_store(path_of("negative-size"), (rec[]){{TRE_REAL, 0, 0, "n", 2, {0, -2}}}, 1);
+    TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("negative-size")), TRE_ERR_IO, "cut short or damaged");
+    tre_ctx_clear_error(ctx);
     /* a valid one-record file, then 4 zero bytes before a recomputed checksum */
     craft_store(path_of("tail"), (rec[]){{TRE_REAL, 0, 0, "t", 1, {2}}}, 1);
     long len;
@@ -565,6 +584,19 @@ static void test_more_malformed_stores_are_refused(void **state) {
     spill(path_of("tail"), b, (long)(at + sizeof hash));
     free(b);
     TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("tail")), TRE_ERR_IO, "bytes past its last param");
+    tre_ctx_clear_error(ctx);
+    /* a count of records that the rest of the file cannot hold (a damaged header) is refused
+     * before anything is allocated for them */
+    craft_store(path_of("count"), (rec[]){{TRE_REAL, 0, 0, "c", 1, {2}}}, 1);
+    b = slurp(path_of("count"), &len);
+    const uint64_t many = 2; /* two records need 50 bytes or more; 37 are left */
+    memcpy(b + 16, &many, sizeof many);
+    at = (size_t)len - 8;
+    const uint64_t rehash = tre_fnv1a(TRE_FNV_OFFSET, b, at);
+    memcpy(b + at, &rehash, sizeof rehash);
+    spill(path_of("count"), b, len);
+    free(b);
+    TT_FAILS_WITH(ctx, tre_param_store_load(ctx, path_of("count")), TRE_ERR_IO, "cut short or damaged (its header)");
     tre_ctx_clear_error(ctx);
     assert_int_equal(tre_param_store_size(ctx), 0);
     tre_ctx_destroy(ctx);

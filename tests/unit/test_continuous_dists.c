@@ -232,6 +232,13 @@ static void test_names_rsample_and_shapes(void **state) {
         for (int p = 0; p < 5; ++p)
             if (!isfinite(h[p])) fail_msg("%s: log-density of its own draw is %g", cases[i].name, h[p]);
     }
+    /* a draw needs at least one particle */
+    assert_null(tre_dist_sample(ctx, cases[0].d, 0));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_SHAPE, "sample: LogNormal");
+    tre_ctx_clear_error(ctx);
+    assert_null(tre_dist_sample(ctx, cases[0].d, -2));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_SHAPE, "sample: LogNormal");
+    tre_ctx_clear_error(ctx);
     /* parameters that do not broadcast: a shape error naming the parameter */
     int64_t s2 = 2;
     tre_tensor *v2 = tre_from_host(ctx, 1, 1, &s2, (const float[]){1, 2});
@@ -354,6 +361,21 @@ static void test_kl_registry(void **state) {
     double sum = 0;
     for (int i = 0; i < 3; ++i) sum += kl_normal(m1[i], s1[i], m2, s2);
     TT_NEAR(tt_at(ctx, ke, 0), sum, 1e-5);
+    /* an expanded distribution's batch shape holds more than its parameters: the KL has that
+     * shape (either side expanded), and to_event sums only the reinterpreted dims */
+    const int64_t b23[2] = {2, 3};
+    tre_tensor *kx[2] = {tre_kl_divergence(ctx, tre_dist_expand(ctx, pn, 2, b23), qn),
+                         tre_kl_divergence(ctx, pn, tre_dist_expand(ctx, qn, 2, b23))};
+    for (int k = 0; k < 2; ++k) {
+        assert_true(kx[k] && kx[k]->ndim == 2 && kx[k]->shape[0] == 2 && kx[k]->shape[1] == 3);
+        const float *h = tt_host(ctx, kx[k], 3);
+        for (int i = 0; i < 6; ++i) TT_NEAR(h[i], kl_normal(m1[i % 3], s1[i % 3], m2, s2), 1e-6 * (1 + h[i]));
+    }
+    tre_tensor *kxe = tre_kl_divergence(ctx, tre_dist_to_event(ctx, tre_dist_expand(ctx, pn, 2, b23), 1),
+                                        tre_dist_to_event(ctx, tre_dist_expand(ctx, qn, 1, &n), 1));
+    assert_true(kxe && kxe->ndim == 1 && kxe->shape[0] == 2);
+    TT_NEAR(tt_host(ctx, kxe, 3)[0], sum, 1e-5);
+    TT_NEAR(tt_host(ctx, kxe, 3)[1], sum, 1e-5);
     /* HalfNormal, Exponential and Poisson pairs (PyTorch's closed forms), against the
      * formulas in double */
     const float a[3] = {0.5f, 1.f, 3.f};

@@ -246,6 +246,16 @@ static void test_outside_support_and_edges(void **state) {
     assert_true(isinf(tre_half_normal_log_prob_d(neg, 1)) && tre_half_normal_dlp_dx_d(neg, 1) == 0 &&
                 tre_half_normal_dlp_dscale_d(neg, 1) == 0);
     assert_true(isfinite(tre_half_normal_log_prob_d(0.0, 1)));
+    /* x = 0 is inside the support of the half-line families: their scale derivatives there are
+     * those of the finite log-density, -1 / scale (float and double) */
+    const double hs = 1e-5 * 1.3;
+    expect_fd("HalfNormal d/dscale at x = 0", tre_half_normal_dlp_dscale_d(0.0, 1.3),
+              tre_half_normal_log_prob_d(0.0, 1.3 + hs), tre_half_normal_log_prob_d(0.0, 1.3 - hs), hs);
+    expect_fd("HalfCauchy d/dscale at x = 0", tre_half_cauchy_dlp_dscale_d(0.0, 1.3),
+              tre_half_cauchy_log_prob_d(0.0, 1.3 + hs), tre_half_cauchy_log_prob_d(0.0, 1.3 - hs), hs);
+    TT_NEAR(tre_half_normal_dlp_dscale(0.f, 2.f), -0.5, 1e-7);
+    TT_NEAR(tre_half_cauchy_dlp_dscale(0.f, 2.f), -0.5, 1e-7);
+    assert_true(tre_half_normal_dlp_dx_d(0.0, 1.3) == 0 && tre_half_cauchy_dlp_dx_d(0.0, 1.3) == 0);
     assert_true(isinf(tre_half_cauchy_log_prob_d(neg, 1)) && tre_half_cauchy_dlp_dx_d(neg, 1) == 0 &&
                 tre_half_cauchy_dlp_dscale_d(neg, 1) == 0);
     assert_true(isinf(tre_exponential_log_prob_d(neg, 2)) && tre_exponential_dlp_dx_d(neg, 2) == 0 &&

@@ -322,6 +322,45 @@ static void test_samplers_deterministic(void **state) {
     assert_true(clamped > 128); /* P(Gamma(1e-3) < FLT_MIN) = 0.92 */
 }
 
+/* The standard gamma draw is Marsaglia and Tsang's with the noise layout gamma.h documents:
+ * round r is Philox block r of the element's sequence, words 0 and 1 a Box-Muller normal z,
+ * word 2 the uniform u of the acceptance test, word 3 of round 0 the boost's U for a < 1. A
+ * reference with the exact acceptance test alone (no squeeze) gives the same draws: a squeeze
+ * may only spare the logarithm, never accept what the exact test rejects. At a = 1, where the
+ * squeeze comes closest to the acceptance region (d = 2/3, the smallest d used), and on both
+ * sides of the boost. */
+static double u01(uint32_t x) { return ((double)x + 0.5) / 4294967296.0; }
+static double mt_reference_log(double a, uint64_t seed, uint64_t stream, uint64_t elem) {
+    const double ab = a < 1.0 ? a + 1.0 : a, d = ab - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
+    double boost = 0.0;
+    for (uint32_t r = 0; r < 64; ++r) {
+        const tre_u32x4 w = tre_philox_elem(seed, stream, elem, r);
+        if (r == 0 && a < 1.0) boost = log(u01(w.v[3])) / a;
+        const double z = sqrt(-2.0 * log(u01(w.v[0]))) * cos(6.283185307179586 * u01(w.v[1]));
+        if (c * z <= -1.0) continue;
+        const double v = (1.0 + c * z) * (1.0 + c * z) * (1.0 + c * z);
+        if (log(u01(w.v[2])) < 0.5 * z * z + d - d * v + d * log(v)) return log(d * v) + boost;
+    }
+    return NAN;
+}
+static void test_std_gamma_draw_is_marsaglia_tsang(void **state) {
+    (void)state;
+    const struct {
+        double a;
+        int64_t n;
+    } cases[] = {{1.0, 1000000}, {0.3, 100000}, {2.5, 100000}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; ++k) {
+        int64_t differ = 0;
+        for (int64_t e = 0; e < cases[k].n; ++e) {
+            const double got = tre_std_gamma_log_sample(cases[k].a, 11, 5, (uint64_t)e, 0u);
+            const double want = mt_reference_log(cases[k].a, 11, 5, (uint64_t)e);
+            if (!(fabs(got - want) <= 1e-12 * (1.0 + fabs(want)))) ++differ;
+        }
+        if (differ) fail_msg("a = %g: %lld of %lld draws differ from the reference", cases[k].a,
+                             (long long)differ, (long long)cases[k].n);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gamma_log_prob_derivatives),
@@ -333,6 +372,7 @@ int main(void) {
         cmocka_unit_test(test_student_t_log_prob_derivatives),
         cmocka_unit_test(test_student_t_implicit_grad),
         cmocka_unit_test(test_samplers_deterministic),
+        cmocka_unit_test(test_std_gamma_draw_is_marsaglia_tsang),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -215,6 +215,35 @@ static void test_values_outside_support(void **state) {
     expect_value_error("dirichlet", d, (const float[6]){0.2f, 0.3f, 0.5f, 0.5f, 0.5f, 0.01f}, true, "simplex");
 }
 
+/* A float32 row normalized by a float32 sum misses 1 by up to about K half-ulps of 1, beyond
+ * PyTorch's 1e-6 for long rows: a row of K = 100 whose float sum 1 + 99 * 5e-8 rounded to 1 (so
+ * normalizing changed nothing) sums to 1 + 4.95e-6, and is on the simplex; 1 + 4e-5 is not. */
+typedef struct long_row {
+    float x[100];
+} long_row;
+static tre_tensor *long_row_model(tre_ctx *c, const void *args) {
+    const long_row *a = args;
+    const int64_t k = 100;
+    return tre_sample(c, "w", tre_dirichlet(c, tre_full(c, 1, &k, 1.f)), tre_from_host(c, 1, 1, &k, a->x));
+}
+static tre_tensor *no_guide(tre_ctx *c, const void *args) {
+    (void)c, (void)args;
+    return NULL;
+}
+static void test_long_rows_within_float_rounding(void **state) {
+    (void)state;
+    long_row a;
+    for (int i = 0; i < 99; ++i) a.x[i] = 5e-8f;
+    a.x[99] = 1.f;
+    tre_ctx *ctx = make_ctx(true);
+    tre_elbo_result r;
+    const tre_elbo_opts o = {.num_particles = 1};
+    TT_OK(ctx, tre_elbo(ctx, long_row_model, no_guide, &a, &o, &r));
+    for (int i = 0; i < 99; ++i) a.x[i] = 4e-7f;
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, long_row_model, no_guide, &a, &o, &r), TRE_ERR_DIST, "simplex");
+    tre_ctx_destroy(ctx);
+}
+
 /* A concentration that is not a vector: a shape error naming the site and the parameter. */
 static tre_tensor *scalar_dirichlet(tre_ctx *c, const void *args) {
     (void)args;
@@ -234,6 +263,7 @@ int main(void) {
         cmocka_unit_test(test_bad_parameters),
         cmocka_unit_test(test_edges_pass),
         cmocka_unit_test(test_values_outside_support),
+        cmocka_unit_test(test_long_rows_within_float_rounding),
         cmocka_unit_test(test_dirichlet_needs_a_vector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

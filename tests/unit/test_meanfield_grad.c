@@ -148,6 +148,22 @@ static void test_trigamma_is_digammas_derivative(void **state) {
     assert_true(isnan(tre_trigamma(-1.0)) && isinf(tre_trigamma(0.0)));
 }
 
+/* trigamma at the integers and half-integers, by its closed forms
+ * psi'(n) = pi^2 / 6 - sum_{k<n} 1 / k^2 and psi'(n + 1/2) = pi^2 / 2 - 4 sum_{k<=n} 1 / (2k - 1)^2,
+ * within its stated relative error 1e-13: below 10 the recurrence, at and above it the series */
+static void test_trigamma_closed_forms(void **state) {
+    (void)state;
+    const double pi2 = 9.8696044010893586188;
+    double s = 0.0, t = 0.0;
+    for (int n = 1; n <= 14; ++n) {
+        const double at_n = pi2 / 6 - s, at_half = pi2 / 2 - 4 * t;
+        TT_NEAR(tre_trigamma(n), at_n, 1e-13 * at_n);
+        TT_NEAR(tre_trigamma(n - 0.5), at_half, 1e-13 * at_half);
+        s += 1.0 / ((double)n * n);
+        t += 1.0 / ((2.0 * n - 1) * (2.0 * n - 1));
+    }
+}
+
 /* ... and tetragamma is trigamma's (trigamma's own gradient, for differentiating twice) */
 static void test_tetragamma_is_trigammas_derivative(void **state) {
     (void)state;
@@ -299,6 +315,7 @@ int main(void) {
         cmocka_unit_test(test_kl_takes_the_guide_sites_scale_and_mask),
         cmocka_unit_test(test_auxiliary_guide_site_enters_as_minus_log_q),
         cmocka_unit_test(test_trigamma_is_digammas_derivative),
+        cmocka_unit_test(test_trigamma_closed_forms),
         cmocka_unit_test(test_tetragamma_is_trigammas_derivative),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -288,6 +288,27 @@ static void test_callback_error_message_names_site(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* ... also when its message quotes another name that begins with the site's: "badge" is not
+ * the site "bad" */
+static tre_status fail_quoting_another_name(tre_ctx *ctx, tre_messenger *self, tre_msg *msg) {
+    (void)self;
+    if (strcmp(msg->name, "bad") != 0) return TRE_OK;
+    return tre_ctx_fail(ctx, TRE_ERR_MODEL, "needs \"badge\" first");
+}
+
+static void test_callback_error_quoting_a_longer_name_names_site(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(6);
+    tre_messenger f = {.kind = "quoting", .process = fail_quoting_another_name};
+    tre_messenger *hs[1] = {&f};
+    prog_args args = {0};
+    TT_FAILS_WITH(ctx, tre_run(ctx, three_sites, &args, hs, 1, NULL), TRE_ERR_MODEL, "needs \"badge\" first");
+    if (!strstr(tre_ctx_error(ctx), "\"bad\""))
+        fail_msg("error \"%s\" does not name the site", tre_ctx_error(ctx));
+    assert_int_equal(tre_stack_depth(ctx), 0);
+    tre_ctx_destroy(ctx);
+}
+
 static tre_status failing_post(tre_ctx *ctx, tre_messenger *self, tre_msg *msg) {
     (void)ctx;
     (void)self;
@@ -482,6 +503,7 @@ int main(void) {
         cmocka_unit_test(test_enter_failure_does_not_push),
         cmocka_unit_test(test_process_error_is_sticky_and_unwound),
         cmocka_unit_test(test_callback_error_message_names_site),
+        cmocka_unit_test(test_callback_error_quoting_a_longer_name_names_site),
         cmocka_unit_test(test_postprocess_error),
         cmocka_unit_test(test_default_action_does_not_draw_when_value_set),
         cmocka_unit_test(test_observed_site_does_not_draw),

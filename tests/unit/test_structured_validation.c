@@ -132,6 +132,19 @@ static void test_shape_errors_name_the_parameter(void **state) {
     assert_null(tre_categorical_logits(ctx, tre_scalar(ctx, 1.f)));
     assert_int_equal(tre_ctx_status(ctx), TRE_ERR_SHAPE);
     assert_non_null(strstr(tre_ctx_error(ctx), "logits"));
+    /* ... of at least one category (an empty row has no normalizer, nothing to draw), as a
+     * Dirichlet needs K >= 1 components and an MVN D >= 1 */
+    tre_ctx_step_reset(ctx);
+    tre_tensor *empty = tre_full(ctx, 2, (int64_t[]){3, 0}, 0.f);
+    assert_non_null(empty);
+    assert_null(tre_categorical_logits(ctx, empty));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_SHAPE, "at least one category");
+    tre_ctx_clear_error(ctx);
+    assert_null(tre_dirichlet(ctx, empty));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_SHAPE, "K >= 1");
+    tre_ctx_clear_error(ctx);
+    assert_null(tre_multivariate_normal(ctx, tre_full(ctx, 1, (int64_t[]){0}, 0.f), tre_full(ctx, 2, (int64_t[]){0, 0}, 0.f)));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_SHAPE, "D >= 1");
 
     /* a value whose event dim does not match D */
     tre_ctx_step_reset(ctx);
