@@ -107,5 +107,48 @@ void tt_family_check_grid(const tt_family *f) {
     tre_ctx_destroy(ctx);
 }
 
+/* Parameters of shape [] (one value for the whole space, as a plate's shared parameters):
+ * the kernels hoist their logs and log-normalizers out of the loop over values. All shared
+ * against the reference grid; then each mix of shared and per-value parameters against the
+ * same parameter values given as [K] tensors throughout (the unhoisted path, which the
+ * elementwise rows check), with validation off since the mixes leave the grid's points. */
+void tt_family_check_shared_params(const tt_family *f) {
+    const tt_family_grid g = tt_family_grid_load(f);
+    tre_ctx *ctx = NULL;
+    TT_OK(ctx, tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = TRE_BACKEND_CPU, .seed = 3, .no_validation = true}));
+    tre_tensor *x = tt_tensor_from_doubles(ctx, 1, 1, &g.K, g.x);
+    double *v = malloc((size_t)g.K * sizeof *v);
+    for (int64_t r = 0; r < g.R; ++r) {
+        tre_tensor *ps[TT_FAMILY_MAX_PARAMS] = {NULL};
+        for (int i = 0; i < f->nparams; ++i) ps[i] = tt_tensor_from_doubles(ctx, 1, 0, NULL, g.params[i] + r);
+        tre_tensor *lp = tre_dist_log_prob(ctx, f->make(ctx, ps), x);
+        tt_expect_shape(lp, 1, 1, &g.K);
+        tt_expect_all("shared parameters", tt_host(ctx, lp, 0), g.lp + r * g.K, g.K, f->rtol, f->atol);
+        for (unsigned mix = 1; mix + 1 < 1u << f->nparams; ++mix) {
+            tre_tensor *pm[TT_FAMILY_MAX_PARAMS] = {NULL}, *pf[TT_FAMILY_MAX_PARAMS] = {NULL};
+            for (int i = 0; i < f->nparams; ++i) {
+                /* parameter i shared (bit i set) at point r, or varying over the values */
+                for (int64_t k = 0; k < g.K; ++k) v[k] = mix >> i & 1u ? g.params[i][r] : g.params[i][(r + k + i) % g.R];
+                pf[i] = tt_tensor_from_doubles(ctx, 1, 1, &g.K, v);
+                pm[i] = mix >> i & 1u ? ps[i] : pf[i];
+            }
+            tre_tensor *got = tre_dist_log_prob(ctx, f->make(ctx, pm), x);
+            tre_tensor *want = tre_dist_log_prob(ctx, f->make(ctx, pf), x);
+            tt_expect_shape(got, 1, 1, &g.K);
+            tt_expect_shape(want, 1, 1, &g.K);
+            const float *hw = tt_host(ctx, want, 1);
+            double ref[64];
+            assert_true(g.K <= 64);
+            for (int64_t k = 0; k < g.K; ++k) ref[k] = hw[k];
+            tt_expect_all("mixed shared parameters", tt_host(ctx, got, 0), ref, g.K, f->rtol, f->atol);
+        }
+        tre_ctx_step_reset(ctx);
+        x = tt_tensor_from_doubles(ctx, 1, 1, &g.K, g.x);
+    }
+    free(v);
+    tre_ctx_destroy(ctx);
+}
+
 void tt_family_test_elementwise(void **state) { tt_family_check_elementwise(*state); }
 void tt_family_test_shapes(void **state) { tt_family_check_grid(*state); }
+void tt_family_test_shared(void **state) { tt_family_check_shared_params(*state); }

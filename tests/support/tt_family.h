@@ -34,10 +34,15 @@ tt_family_grid tt_family_grid_load(const tt_family *f);
  * per-particle sum, plain and with a mask that drops the infinite terms and scale 2. */
 void tt_family_check_grid(const tt_family *f);
 
-/* The two checks as cmocka tests of the family in *state, and the entries that run them on a
- * family variable fam (named "<fam>_elementwise", "<fam>_shapes"). */
+/* The grid with parameters of shape [] (hoisted by the kernels): all shared against the
+ * reference, and every mix of shared and per-value parameters against the unhoisted path. */
+void tt_family_check_shared_params(const tt_family *f);
+
+/* The three checks as cmocka tests of the family in *state, and the entries that run them on a
+ * family variable fam (named "<fam>_elementwise", "<fam>_shapes", "<fam>_shared"). */
 void tt_family_test_elementwise(void **state);
 void tt_family_test_shapes(void **state);
+void tt_family_test_shared(void **state);
 #define TT_FAMILY_TEST(fam, kind) \
     {.name = #fam "_" #kind, .test_func = tt_family_test_##kind, .initial_state = &(fam)}
 

@@ -5,6 +5,7 @@
  * the noise shared between families (one Philox stream: the CUDA backend must draw the same). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "test_support.h"
 #include "kernels/math/special.h"
@@ -171,6 +172,34 @@ static void test_values_outside_the_support_name_the_site(void **state) {
             fail_msg("case %zu (value %g): %s", i, (double)obs_cases[i].value, tre_ctx_error(ctx));
         }
     }
+    tre_ctx_destroy(ctx);
+}
+
+/* A value too large for one pass (the check runs in chunks, in parallel) is checked up to its
+ * last element: one bad element, last, or first, or none, over a length that does not fill its
+ * last chunk. */
+static void test_large_value_checked_to_its_end(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(1);
+    const int64_t n = 3 * 65536 + 5;
+    float *v = malloc((size_t)n * sizeof *v);
+    const int64_t bad_at[3] = {n - 1, 0, -1};
+    for (int c = 0; c < 3; ++c) {
+        tre_ctx_step_reset(ctx);
+        for (int64_t i = 0; i < n; ++i) v[i] = i == bad_at[c] ? -0.5f : 0.25f + (float)(i % 7);
+        obs_args a = {s_half_normal, tre_from_host(ctx, 1, 1, &n, v)};
+        tre_messenger *tr = tre_trace_handler(ctx);
+        TT_OK(ctx, tre_run(ctx, observed_site, &a, &tr, 1, NULL));
+        tre_tensor *lp = tre_trace_log_prob_sum(ctx, tre_trace_handler_trace(tr));
+        if (bad_at[c] >= 0) {
+            assert_null(lp);
+            TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_DIST, "HalfNormal value must be nonnegative");
+            tre_ctx_clear_error(ctx);
+        } else if (!lp) {
+            fail_msg("all values valid: %s", tre_ctx_error(ctx));
+        }
+    }
+    free(v);
     tre_ctx_destroy(ctx);
 }
 
@@ -537,6 +566,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_parameters_name_site_and_parameter),
         cmocka_unit_test(test_values_outside_the_support_name_the_site),
+        cmocka_unit_test(test_large_value_checked_to_its_end),
         cmocka_unit_test(test_outside_support_without_validation),
         cmocka_unit_test(test_names_rsample_and_shapes),
         cmocka_unit_test(test_expand_cannot_shrink_the_batch_shape),

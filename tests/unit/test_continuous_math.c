@@ -378,6 +378,89 @@ static void test_backend_log_prob_gradients(void **state) {
     check_log_prob_backward(&F_UNIFORM, (const double[]){0.0, 1.0}, 1.0, xout, 4);
 }
 
+/* One parameter of shape [] (shared by every value: the kernels hoist log(scale) when that one
+ * is the scale) and the other varying per value, each way round, against the double-precision
+ * log-density; validation off, since a varying bound may leave a value outside the support. */
+static void test_mixed_shared_parameters_log_prob(void **state) {
+    (void)state;
+    tre_ctx *ctx = NULL;
+    TT_OK(ctx, tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = TRE_BACKEND_CPU, .seed = 6, .no_validation = true}));
+    for (size_t c = 0; c < sizeof points / sizeof *points; ++c) {
+        const point *pt = &points[c];
+        if (pt->f->np != 2) continue;
+        const int64_t n = pt->nx;
+        float xv[4], pv[4];
+        for (int k = 0; k < pt->nx; ++k) xv[k] = (float)pt->xs[k];
+        for (int shared = 0; shared < 2; ++shared) {
+            tre_ctx_step_reset(ctx);
+            const int other = 1 - shared;
+            for (int k = 0; k < pt->nx; ++k) pv[k] = (float)(pt->p[other] * (1.0 + 0.1 * k));
+            tre_tensor *ps[2];
+            ps[shared] = tre_scalar(ctx, (float)pt->p[shared]);
+            ps[other] = tre_from_host(ctx, 1, 1, &n, pv);
+            tre_tensor *lp = tre_dist_log_prob(ctx, pt->f->make(ctx, ps), tre_from_host(ctx, 1, 1, &n, xv));
+            if (!lp) fail_msg("%s: %s", pt->f->name, tre_ctx_error(ctx));
+            const float *h = tt_host(ctx, lp, 0);
+            for (int k = 0; k < pt->nx; ++k) {
+                double p[2];
+                p[shared] = (float)pt->p[shared];
+                p[other] = pv[k];
+                const double want = pt->f->lp(xv[k], p);
+                char what[96];
+                snprintf(what, sizeof what, "%s, parameter %d shared: log_prob[%d]", pt->f->name, shared, k);
+                if (isinf(want) ? h[k] != want : !(fabs(h[k] - want) <= 1e-5 * (1.0 + fabs(want))))
+                    fail_msg("%s: %.9g, want %.9g", what, h[k], want);
+            }
+        }
+    }
+    tre_ctx_destroy(ctx);
+}
+
+/* An element whose parameters the density cannot take (a scale of 0: infinite derivatives)
+ * masked out of the fused sum adds exactly 0 to every gradient, not 0 * inf = NaN; validation
+ * off, since it would refuse the scale. Parameters of shape [K], one point per value; the
+ * other elements against the double-precision derivatives. */
+static void check_masked_impossible_point(const family *f, const double *p, const double *p_bad,
+                                          const float *x, int K, int bad) {
+    const double scale = 0.75;
+    tre_ctx *ctx = NULL;
+    TT_OK(ctx, tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = TRE_BACKEND_CPU, .seed = 5, .no_validation = true}));
+    float mask[8], pv[MAXP][8];
+    int64_t kk = K;
+    tre_tensor *xt = persistent(ctx, 1, 1, &kk, x), *pt[MAXP], *mt;
+    for (int k = 0; k < K; ++k) mask[k] = k == bad ? 0.f : 1.f;
+    for (int i = 0; i < f->np; ++i) {
+        for (int k = 0; k < K; ++k) pv[i][k] = (float)(k == bad ? p_bad[i] : p[i] + 0.1 * k);
+        pt[i] = persistent(ctx, 1, 1, &kk, pv[i]);
+    }
+    TT_OK(ctx, tre_tensor_create(ctx, &mt, TRE_F32, 1, 1, &kk, mask));
+    tre_grad_begin(ctx);
+    tre_tensor *loss = tre_dist_log_prob_sum(ctx, f->make(ctx, pt), xt, mt, scale);
+    tre_grad_end(ctx);
+    if (!loss) fail_msg("%s: %s", f->name, tre_ctx_error(ctx));
+    TT_OK(ctx, tre_grad_backward(ctx, loss));
+    char what[96];
+    for (int j = 0; j <= f->np; ++j) {
+        const float *got = tt_host(ctx, j == 0 ? xt->grad : pt[j - 1]->grad, j);
+        for (int k = 0; k < K; ++k) {
+            double pd[MAXP], g[1 + MAXP];
+            for (int i = 0; i < f->np; ++i) pd[i] = pv[i][k];
+            f->dlp(x[k], pd, g);
+            if (k == bad && j > 0) assert_false(isfinite(g[j])); /* the case is the one meant */
+            const double want = k == bad ? 0.0 : scale * g[j];
+            snprintf(what, sizeof what, "%s masked, gradient %d at %d", f->name, j, k);
+            expect_close(what, got[k], want, 1e-5 * fabs(want) + 1e-6);
+        }
+    }
+    tre_ctx_destroy(ctx);
+}
+
+static void test_masked_impossible_point_gradients(void **state) {
+    (void)state;
+    check_masked_impossible_point(&F_LOG_NORMAL, (const double[]){0.1, 0.9}, (const double[]){0.1, 0.0},
+                                  (const float[]){0.5f, 1.5f, 2.2f}, 3, 1);
+}
+
 /* Pathwise gradients of a loss sum(w * x) over draws x of extent P and shape [K] from
  * parameters of shape [K]: the backend's rsample gradients against (a) the double-precision
  * dx/dparams at the returned draws and (b) finite differences of draws made again with the
@@ -500,6 +583,8 @@ int main(void) {
         cmocka_unit_test(test_rsample_derivatives),
         cmocka_unit_test(test_outside_support_and_edges),
         cmocka_unit_test(test_backend_log_prob_gradients),
+        cmocka_unit_test(test_mixed_shared_parameters_log_prob),
+        cmocka_unit_test(test_masked_impossible_point_gradients),
         cmocka_unit_test(test_backend_rsample_gradients),
         cmocka_unit_test(test_backend_delta_gradients),
     };

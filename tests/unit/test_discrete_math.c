@@ -176,6 +176,40 @@ static void test_backend_log_prob_gradients(void **state) {
                        (const float[]){0.1f, 0.25f, 0.3f, 0.f, 1.f}, m, 5);
 }
 
+/* Bernoulli(logits) over 20 elements (a 16-lane vector block, then a scalar tail) with a NaN
+ * logit masked out in each part: its gradient is exactly 0 in both, not 0 * NaN; validation
+ * off, since it would refuse the NaN. The rest against the math header. */
+static void test_masked_nan_logits_gradient_in_vector_block(void **state) {
+    (void)state;
+    enum { K = 20 };
+    const double scale = 1.5;
+    float x[K], l[K], mask[K];
+    for (int j = 0; j < K; ++j) {
+        x[j] = (float)(j % 3 == 0);
+        l[j] = j == 5 || j == 18 ? NAN : -3.f + 0.35f * (float)j;
+        mask[j] = j == 5 || j == 18 ? 0.f : 1.f;
+    }
+    tre_ctx *ctx = NULL;
+    TT_OK(ctx, tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = TRE_BACKEND_CPU, .seed = 2, .no_validation = true}));
+    int64_t k = K;
+    tre_tensor *lt;
+    TT_OK(ctx, tre_tensor_create(ctx, &lt, TRE_F32, 1, 1, &k, l));
+    lt->requires_grad = true;
+    tre_grad_begin(ctx);
+    tre_tensor *s = tre_dist_log_prob_sum(ctx, tre_bernoulli_logits(ctx, lt), tre_from_host(ctx, 1, 1, &k, x),
+                                          tre_from_host(ctx, 1, 1, &k, mask), scale);
+    tre_grad_end(ctx);
+    if (!s) fail_msg("%s", tre_ctx_error(ctx));
+    TT_OK(ctx, tre_grad_backward(ctx, s));
+    const float *g = tt_host(ctx, lt->grad, 0);
+    for (int j = 0; j < K; ++j) {
+        const double want = mask[j] != 0.f ? scale * tre_bernoulli_logits_dlp_dlogits(x[j], l[j]) : 0.0;
+        if (!(fabs(g[j] - want) <= 1e-5 * (1.0 + fabs(want))))
+            fail_msg("gradient at %d is %.9g, expected %.9g", j, g[j], want);
+    }
+    tre_ctx_destroy(ctx);
+}
+
 /* ---- KL gradient through the tensor ops ----------------------------------------------------- */
 
 static double kl_value(tre_ctx *ctx, int pl, int ql, float a, float b) {
@@ -224,6 +258,7 @@ int main(void) {
         cmocka_unit_test(test_poisson_derivatives),
         cmocka_unit_test(test_binomial_derivatives),
         cmocka_unit_test(test_backend_log_prob_gradients),
+        cmocka_unit_test(test_masked_nan_logits_gradient_in_vector_block),
         cmocka_unit_test(test_kl_gradient_against_finite_differences),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

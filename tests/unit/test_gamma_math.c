@@ -11,6 +11,8 @@
 #include "kernels/math/gamma.h"
 #include "kernels/math/special.h"
 #include "kernels/math/student_t.h"
+#include "src/dist/dist_impl.h" /* tre_dist_log_prob_sum */
+#include "src/tensor/autograd.h" /* tre_grad_begin, tre_grad_backward */
 
 /* Central difference of f along argument i of args (step relative to the argument). The
  * truncation error is O(h^2 f''') and the rounding error O(eps f / h): with h = 1e-5 |v| both
@@ -361,6 +363,45 @@ static void test_std_gamma_draw_is_marsaglia_tsang(void **state) {
     }
 }
 
+/* An element of Gamma(concentration, rate) at a rate of 0 (d/dconcentration = log 0 = -inf,
+ * d/drate = a / 0 = inf) masked out of the fused sum adds exactly 0 to every gradient, not
+ * 0 * inf = NaN; validation off, since it would refuse the rate. The other elements against
+ * the double-precision derivatives. */
+static void test_masked_impossible_point_gradients(void **state) {
+    (void)state;
+    enum { K = 3, BAD = 1 };
+    const double scale = 0.75;
+    const float x[K] = {0.5f, 1.5f, 2.2f}, a[K] = {1.3f, 2.0f, 2.5f}, b[K] = {0.7f, 0.f, 1.1f};
+    const float mask[K] = {1.f, 0.f, 1.f};
+    assert_false(isfinite(tre_gamma_dlp_db(x[BAD], a[BAD], b[BAD])));
+    assert_false(isfinite(tre_gamma_dlp_da(x[BAD], a[BAD], b[BAD])));
+    tre_ctx *ctx = NULL;
+    TT_OK(ctx, tre_ctx_create(&ctx, &(tre_ctx_opts){.backend = TRE_BACKEND_CPU, .seed = 4, .no_validation = true}));
+    int64_t k = K;
+    tre_tensor *xt, *at, *bt, *mt;
+    TT_OK(ctx, tre_tensor_create(ctx, &xt, TRE_F32, 1, 1, &k, x));
+    TT_OK(ctx, tre_tensor_create(ctx, &at, TRE_F32, 1, 1, &k, a));
+    TT_OK(ctx, tre_tensor_create(ctx, &bt, TRE_F32, 1, 1, &k, b));
+    TT_OK(ctx, tre_tensor_create(ctx, &mt, TRE_F32, 1, 1, &k, mask));
+    xt->requires_grad = at->requires_grad = bt->requires_grad = true;
+    tre_grad_begin(ctx);
+    tre_tensor *loss = tre_dist_log_prob_sum(ctx, tre_gamma(ctx, at, bt), xt, mt, scale);
+    tre_grad_end(ctx);
+    if (!loss) fail_msg("%s", tre_ctx_error(ctx));
+    TT_OK(ctx, tre_grad_backward(ctx, loss));
+    const float *g[3] = {tt_host(ctx, xt->grad, 0), tt_host(ctx, at->grad, 1), tt_host(ctx, bt->grad, 2)};
+    for (int j = 0; j < K; ++j) {
+        const double d[3] = {tre_gamma_dlp_dx(x[j], a[j], b[j]), tre_gamma_dlp_da(x[j], a[j], b[j]),
+                             tre_gamma_dlp_db(x[j], a[j], b[j])};
+        for (int i = 0; i < 3; ++i) {
+            const double want = j == BAD ? 0.0 : scale * d[i];
+            if (!(fabs(g[i][j] - want) <= 1e-5 * fabs(want) + 1e-6))
+                fail_msg("gradient %d at %d: %.9g, want %.9g", i, j, g[i][j], want);
+        }
+    }
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gamma_log_prob_derivatives),
@@ -372,6 +413,7 @@ int main(void) {
         cmocka_unit_test(test_student_t_log_prob_derivatives),
         cmocka_unit_test(test_student_t_implicit_grad),
         cmocka_unit_test(test_samplers_deterministic),
+        cmocka_unit_test(test_masked_impossible_point_gradients),
         cmocka_unit_test(test_std_gamma_draw_is_marsaglia_tsang),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -429,6 +429,27 @@ static void test_message_fields(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* The infer set: setting a key again replaces its value in place; a full set takes no new key
+ * but still replaces an existing one. */
+static void test_infer_set_replaces(void **state) {
+    (void)state;
+    tre_infer inf = {0};
+    assert_true(tre_infer_set(&inf, "enumerate", "sequential"));
+    assert_true(tre_infer_set(&inf, "is_auxiliary", "false"));
+    assert_true(tre_infer_set(&inf, "enumerate", "parallel"));
+    assert_int_equal(inf.n, 2);
+    assert_string_equal(tre_infer_get(&inf, "enumerate"), "parallel");
+    assert_string_equal(tre_infer_get(&inf, "is_auxiliary"), "false");
+    const char *keys[TRE_MAX_INFER] = {"k0", "k1", "k2", "k3"};
+    for (int i = inf.n; i < TRE_MAX_INFER; ++i) assert_true(tre_infer_set(&inf, keys[i], "v"));
+    assert_int_equal(inf.n, TRE_MAX_INFER);
+    assert_false(tre_infer_set(&inf, "one_more", "v"));
+    assert_null(tre_infer_get(&inf, "one_more"));
+    assert_true(tre_infer_set(&inf, "is_auxiliary", "true"));
+    assert_string_equal(tre_infer_get(&inf, "is_auxiliary"), "true");
+    assert_int_equal(inf.n, TRE_MAX_INFER);
+}
+
 static void test_stack_full(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(9);
@@ -508,6 +529,7 @@ int main(void) {
         cmocka_unit_test(test_default_action_does_not_draw_when_value_set),
         cmocka_unit_test(test_observed_site_does_not_draw),
         cmocka_unit_test(test_message_fields),
+        cmocka_unit_test(test_infer_set_replaces),
         cmocka_unit_test(test_stack_full),
         cmocka_unit_test(test_step_reset_pops_leftover_handlers),
     };

@@ -401,6 +401,39 @@ static void test_scale_and_mask(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* A scale alone (no mask) on a site without rsample: its log_prob carries the scale, its
+ * score-function term does not (Bernoulli(0.3) at 1, 0, 1, 1). */
+static tre_tensor *scaled_bernoulli_model(tre_ctx *c, const void *args) {
+    const tre_tensor *x = args;
+    tre_sample(c, "x", tre_bernoulli_probs(c, tre_scalar(c, 0.3f)), x);
+    return NULL;
+}
+
+static void test_scale_alone_and_score_function(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(9);
+    const float xs[N] = {1.f, 0.f, 1.f, 1.f};
+    ms_state st = {NULL};
+    tre_messenger m = {.kind = "scale", .process = ms_process, .state = &st};
+    tre_messenger *hs[2] = {tre_trace_handler(ctx), &m};
+    TT_OK(ctx, tre_run(ctx, scaled_bernoulli_model, tt_data(ctx, N, xs), hs, 2, NULL));
+    tre_trace *t = tre_trace_handler_trace(hs[0]);
+    tre_tensor *lp = NULL, *sf = NULL, *ent = NULL;
+    TT_OK(ctx, tre_trace_score_parts(ctx, t, "x", &lp, &sf, &ent));
+    assert_null(ent);
+    assert_non_null(sf);
+    const float *hl = tt_host(ctx, lp, 0), *hs_ = tt_host(ctx, sf, 1);
+    double want_sum = 0.0;
+    for (int i = 0; i < N; ++i) {
+        const double raw = log(xs[i] != 0.f ? 0.3 : 0.7);
+        TT_NEAR(hl[i], 0.25 * raw, 1e-6);
+        TT_NEAR(hs_[i], raw, 1e-6);
+        want_sum += 0.25 * raw;
+    }
+    TT_NEAR(tt_at(ctx, tre_trace_log_prob_sum(ctx, t), 0), want_sum, 1e-5);
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records_in_execution_order),
@@ -412,6 +445,7 @@ int main(void) {
         cmocka_unit_test(test_site_log_prob_is_cached),
         cmocka_unit_test(test_score_parts_reparameterized),
         cmocka_unit_test(test_scale_and_mask),
+        cmocka_unit_test(test_scale_alone_and_score_function),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

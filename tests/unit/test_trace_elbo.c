@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 #include "test_support.h"
+#include "src/infer/elbo_impl.h" /* tre_log_r_to_plates */
 
 typedef struct counts {
     int model_calls, guide_calls;
@@ -271,6 +272,68 @@ static void test_training_loop_stops_allocating(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* ---- score weights over nested plates (log_r.c) ---- */
+
+/* z in plate "data" [RD]; w in "feature" x "data" [RF, RD]; both Bernoulli(probs) */
+enum { RD = 2, RF = 3, RP = 3 };
+static tre_tensor *nested_bernoullis(tre_ctx *c, const void *args) {
+    const float *pr = args;
+    tre_plate(c, "data", RD, 0);
+    tre_sample(c, "z", tre_bernoulli_probs(c, tre_full(c, 1, (const int64_t[]){RD}, pr[0])), NULL);
+    tre_plate(c, "feature", RF, 0);
+    tre_sample(c, "w", tre_bernoulli_probs(c, tre_full(c, 2, (const int64_t[]){RF, RD}, pr[1])), NULL);
+    tre_plate_end(c);
+    tre_plate_end(c);
+    return NULL;
+}
+
+static double bern_lp(float v, float p) { return v != 0.f ? log(p) : log1p(-(double)p); }
+
+/* The weight of w's score keeps each (feature, data) slice apart, that of z sums over
+ * "feature"; computed for z first, the weights' cache (one entry per set of plates) must not
+ * hand z's weight to w, whose plates include z's. Against the weights in double from the
+ * drawn values: w_sfn = dz_sn + dw_sfn, z_sn = dz_sn + sum_f dw_sfn, d = log p - log q. */
+static void test_score_weights_of_nested_plates(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(21);
+    TT_OK(ctx, tre_ctx_set_particles(ctx, RP));
+    const float pm[2] = {0.3f, 0.6f}, pg[2] = {0.5f, 0.2f};
+    tre_messenger *tg = tre_trace_handler(ctx), *tm = tre_trace_handler(ctx);
+    TT_OK(ctx, tre_run(ctx, nested_bernoullis, pg, &tg, 1, NULL));
+    TT_OK(ctx, tre_run(ctx, nested_bernoullis, pm, &tm, 1, NULL));
+    tre_trace *model = tre_trace_handler_trace(tm), *guide = tre_trace_handler_trace(tg);
+    tre_tensor *elbo = tre_sub(ctx, tre_trace_log_prob_sum(ctx, model), tre_trace_log_prob_sum(ctx, guide));
+    assert_non_null(elbo);
+    tre_log_r_cache cache = {0};
+    tre_tensor *rz = tre_log_r_to_plates(ctx, model, guide, &tre_trace_get(guide, "z")->msg, elbo, &cache);
+    tre_tensor *rw = tre_log_r_to_plates(ctx, model, guide, &tre_trace_get(guide, "w")->msg, elbo, &cache);
+    if (!rz || !rw) fail_msg("%s", tre_ctx_error(ctx));
+    /* z's weight broadcasts against z's shape [RD]: [RD], or [1, RD] */
+    assert_true(tre_shape_equal(rz->ndim, rz->shape, 1, (const int64_t[]){RD}) ||
+                tre_shape_equal(rz->ndim, rz->shape, 2, (const int64_t[]){1, RD}));
+    assert_true(tre_shape_equal(rw->ndim, rw->shape, 2, (const int64_t[]){RF, RD}));
+    assert_int_equal(rz->particles, RP);
+    assert_int_equal(rw->particles, RP);
+    const float *mz = tt_host(ctx, tre_trace_get(model, "z")->msg.value, 0);
+    const float *mw = tt_host(ctx, tre_trace_get(model, "w")->msg.value, 1);
+    const float *gz = tt_host(ctx, tre_trace_get(guide, "z")->msg.value, 2);
+    const float *gw = tt_host(ctx, tre_trace_get(guide, "w")->msg.value, 3);
+    const float *hz = tt_host(ctx, rz, 4), *hw = tt_host(ctx, rw, 5);
+    for (int s = 0; s < RP; ++s)
+        for (int n = 0; n < RD; ++n) {
+            const double dz = bern_lp(mz[s * RD + n], pm[0]) - bern_lp(gz[s * RD + n], pg[0]);
+            double want_z = dz;
+            for (int f = 0; f < RF; ++f) {
+                const int e = s * RF * RD + f * RD + n;
+                const double dw = bern_lp(mw[e], pm[1]) - bern_lp(gw[e], pg[1]);
+                want_z += dw;
+                TT_NEAR(hw[e], dz + dw, 1e-5);
+            }
+            TT_NEAR(hz[s * RD + n], want_z, 1e-5);
+        }
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_and_guide_run_once_whatever_p),
@@ -283,6 +346,7 @@ int main(void) {
         cmocka_unit_test(test_model_site_missing_from_guide_warns_and_samples_prior),
         cmocka_unit_test(test_error_in_model_leaves_context_usable),
         cmocka_unit_test(test_training_loop_stops_allocating),
+        cmocka_unit_test(test_score_weights_of_nested_plates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
