@@ -107,7 +107,6 @@ lr_target_args=(--model logistic_regression --n 100000 --d 50 --particles "4096,
 peer_python=${TRELBO_PEER_PYTHON:-python3}
 
 bench_lr_peer() { # NumPyro (jit, vmap) with JAX on the same GPU: the GPU target's peer
-  rm -f "$logs/numpyro-lr-target.json"
   "$peer_python" -c 'import jax, numpyro' 2>/dev/null || { echo "$peer_python has no jax or numpyro"; return 77; }
   JAX_PLATFORMS=cuda PYTHONUNBUFFERED=1 "$peer_python" bench/peers/numpyro_bench.py "${lr_target_args[@]}" \
     --json "$logs/numpyro-lr-target.json"
