@@ -1,0 +1,385 @@
+/* The estimators against Pyro itself: eight programs written here as in
+ * tests/reference/gen_pyro_elbo.py (same priors, likelihoods, data, handlers, guides, param
+ * inits and constraints), whose Pyro estimates and loss gradients that script averaged over
+ * many batches (tests/reference/pyro_elbo.txt). The library's mean over its own batches must
+ * agree with Pyro's, for the estimate and for the gradient with respect to every unconstrained
+ * param, within 5 combined standard errors. Each program exercises semantics where a misreading
+ * of Pyro would move an expected value: a subsample's scale, the scale and mask handlers,
+ * factor, score-function terms in a plate, a model latent absent from the guide (drawn from the
+ * prior and differentiated pathwise) and a param of the model, TraceMeanField_ELBO's analytic KL
+ * and its Monte Carlo fallback, RenyiELBO's bound over particles and per datum, and the
+ * implicit reparameterization gradients of Dirichlet, Beta and Gamma guides with every
+ * constraint transform. The minibatches are fixed by conditioning the plates' index sites (in
+ * Pyro: plate(..., subsample=indices)), so that the subsample draw adds no variance. Only
+ * expected values are compared: what changes the variance alone (Rao-Blackwellizing the score
+ * terms) is tested elsewhere (test_rao_blackwell). */
+#include <math.h>
+#include <stdio.h>
+#include "test_support.h"
+
+#define MAX_GRADS 16
+
+typedef struct prog_args {
+    tre_tensor *y;          /* the program's data (persistent) */
+    tre_tensor *idx;        /* fixed minibatch indices of the "data" plate (int32), or NULL */
+    int64_t size;           /* the "data" plate's size */
+} prog_args;
+
+static tre_tensor *f(tre_ctx *c, float v) { return tre_scalar(c, v); }
+static tre_tensor *vec(tre_ctx *c, int64_t n, const float *v) {
+    return tre_from_host(c, 1, 1, (const int64_t[]){n}, v);
+}
+static tre_tensor *positive(tre_ctx *c, const char *name, float init) {
+    return tre_param(c, name, f(c, init), TRE_C_POSITIVE);
+}
+
+/* The "data" plate, with its minibatch fixed by condition when the program has one (as Pyro's
+ * plate(subsample=indices)); the handler stays pushed until data_plate_end. */
+static tre_messenger *fixed_batch;
+static tre_tensor *data_plate(tre_ctx *c, const prog_args *a) {
+    fixed_batch = NULL;
+    if (a->idx) {
+        tre_dict *d = tre_dict_new(c);
+        tre_dict_set(c, d, "data", a->idx);
+        fixed_batch = tre_condition_handler(c, d);
+        tre_push(c, fixed_batch);
+    }
+    return tre_plate(c, "data", a->size, a->idx ? a->idx->shape[0] : 0);
+}
+static void data_plate_end(tre_ctx *c) {
+    tre_plate_end(c);
+    if (fixed_batch) tre_pop(c, fixed_batch);
+}
+
+/* ---- subsample_local ---- */
+static tre_tensor *subsample_local_model(tre_ctx *c, const void *args) {
+    const prog_args *a = args;
+    tre_tensor *mu = tre_sample(c, "mu", tre_normal(c, f(c, 0.f), f(c, 2.f)), NULL);
+    tre_tensor *idx = data_plate(c, a);
+    tre_tensor *z = tre_sample(c, "z", tre_normal(c, mu, f(c, 1.f)), NULL);
+    tre_sample(c, "y", tre_normal(c, z, f(c, 0.5f)), tre_index_select(c, a->y, -1, idx));
+    data_plate_end(c);
+    return NULL;
+}
+static tre_tensor *subsample_local_guide(tre_ctx *c, const void *args) {
+    const prog_args *a = args;
+    tre_tensor *m = tre_param(c, "m", f(c, 0.3f), TRE_C_REAL);
+    tre_sample(c, "mu", tre_normal(c, m, positive(c, "s", 0.8f)), NULL);
+    float a0[8];
+    for (int i = 0; i < 8; ++i) a0[i] = 0.1f * (float)i - 0.3f;
+    tre_tensor *loc = tre_param(c, "a", vec(c, 8, a0), TRE_C_REAL);
+    tre_tensor *sd = positive(c, "t", 0.7f);
+    tre_tensor *idx = data_plate(c, a);
+    tre_sample(c, "z", tre_normal(c, tre_index_select(c, loc, -1, idx), sd), NULL);
+    data_plate_end(c);
+    return NULL;
+}
+
+/* ---- scale_mask_factor ---- */
+static tre_tensor *scale_mask_factor_model(tre_ctx *c, const void *args) {
+    const prog_args *a = args;
+    tre_tensor *mu = tre_sample(c, "mu", tre_normal(c, f(c, 0.f), f(c, 1.f)), NULL);
+    tre_messenger *quarter = tre_scale_handler(c, 0.25);
+    tre_push(c, quarter);
+    tre_tensor *tau = tre_sample(c, "tau", tre_normal(c, mu, f(c, 1.5f)), NULL);
+    tre_pop(c, quarter);
+    tre_plate(c, "obs", 4, 0);
+    tre_messenger *mask = tre_mask_handler(c, vec(c, 4, (const float[]){1.f, 0.f, 1.f, 1.f}));
+    tre_push(c, mask);
+    tre_sample(c, "y", tre_normal(c, tre_add(c, mu, tau), f(c, 1.f)), a->y);
+    tre_pop(c, mask);
+    tre_plate_end(c);
+    tre_factor(c, "pen", tre_mul(c, f(c, -0.3f), tre_square(c, mu)));
+    tre_deterministic(c, "d", tre_add(c, mu, tau));
+    return NULL;
+}
+static tre_tensor *scale_mask_factor_guide(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *m1 = tre_param(c, "m1", f(c, 0.2f), TRE_C_REAL);
+    tre_sample(c, "mu", tre_normal(c, m1, positive(c, "s1", 0.9f)), NULL);
+    tre_tensor *m2 = tre_param(c, "m2", f(c, -0.4f), TRE_C_REAL);
+    tre_tensor *s2 = positive(c, "s2", 1.3f);
+    tre_messenger *half = tre_scale_handler(c, 0.5);
+    tre_push(c, half);
+    tre_sample(c, "tau", tre_normal(c, m2, s2), NULL);
+    tre_pop(c, half);
+    return NULL;
+}
+
+/* ---- score_plate ---- */
+static tre_tensor *score_plate_model(tre_ctx *c, const void *args) {
+    const prog_args *a = args;
+    tre_tensor *mu = tre_sample(c, "mu", tre_normal(c, f(c, 0.f), f(c, 1.f)), NULL);
+    tre_tensor *idx = data_plate(c, a);
+    tre_tensor *on = tre_sample(c, "c", tre_bernoulli_probs(c, f(c, 0.3f)), NULL);
+    tre_tensor *loc = tre_add(c, mu, tre_sub(c, tre_mul(c, f(c, 2.f), on), f(c, 1.f)));
+    tre_sample(c, "y", tre_normal(c, loc, f(c, 1.f)), tre_index_select(c, a->y, -1, idx));
+    data_plate_end(c);
+    return NULL;
+}
+static tre_tensor *score_plate_guide(tre_ctx *c, const void *args) {
+    const prog_args *a = args;
+    tre_tensor *m = tre_param(c, "m", f(c, 0.1f), TRE_C_REAL);
+    tre_sample(c, "mu", tre_normal(c, m, positive(c, "s", 0.6f)), NULL);
+    tre_tensor *p = tre_param(c, "p", vec(c, 6, (const float[]){0.2f, 0.5f, 0.7f, 0.4f, 0.6f, 0.3f}),
+                              TRE_C_UNIT_INTERVAL);
+    tre_tensor *idx = data_plate(c, a);
+    tre_sample(c, "c", tre_bernoulli_probs(c, tre_index_select(c, p, -1, idx)), NULL);
+    data_plate_end(c);
+    return NULL;
+}
+
+/* ---- model_only ---- */
+static tre_tensor *model_only_model(tre_ctx *c, const void *args) {
+    const prog_args *a = args;
+    tre_tensor *w = tre_param(c, "w", f(c, 0.5f), TRE_C_REAL);
+    tre_tensor *u = tre_sample(c, "u", tre_normal(c, w, f(c, 1.5f)), NULL);
+    tre_tensor *z = tre_sample(c, "z", tre_normal(c, f(c, 0.f), f(c, 1.f)), NULL);
+    tre_plate(c, "obs", 3, 0);
+    tre_sample(c, "y", tre_normal(c, tre_add(c, u, z), f(c, 1.f)), a->y);
+    tre_plate_end(c);
+    return NULL;
+}
+static tre_tensor *model_only_guide(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *m = tre_param(c, "m", f(c, 0.4f), TRE_C_REAL);
+    tre_sample(c, "z", tre_normal(c, m, positive(c, "s", 0.7f)), NULL);
+    return NULL;
+}
+
+/* ---- meanfield ---- */
+static tre_tensor *meanfield_model(tre_ctx *c, const void *args) {
+    const prog_args *a = args;
+    tre_tensor *mu = tre_sample(c, "mu", tre_normal(c, f(c, 0.f), f(c, 2.f)), NULL);
+    tre_tensor *sigma = tre_sample(c, "sigma", tre_gamma(c, f(c, 2.f), f(c, 2.f)), NULL);
+    tre_tensor *idx = data_plate(c, a);
+    tre_tensor *z = tre_sample(c, "z", tre_normal(c, mu, f(c, 1.f)), NULL);
+    tre_sample(c, "y", tre_normal(c, z, sigma), tre_index_select(c, a->y, -1, idx));
+    data_plate_end(c);
+    return NULL;
+}
+static tre_tensor *meanfield_guide(tre_ctx *c, const void *args) {
+    const prog_args *a = args;
+    tre_tensor *m = tre_param(c, "m", f(c, 0.5f), TRE_C_REAL);
+    tre_sample(c, "mu", tre_normal(c, m, positive(c, "s", 0.6f)), NULL);
+    tre_tensor *lm = tre_param(c, "lm", f(c, -0.2f), TRE_C_REAL);
+    tre_sample(c, "sigma", tre_log_normal(c, lm, positive(c, "ls", 0.4f)), NULL);
+    tre_tensor *loc = tre_param(c, "a", vec(c, 5, (const float[]){0.6f, 1.2f, 0.1f, 0.9f, 0.5f}), TRE_C_REAL);
+    tre_tensor *sd = positive(c, "t", 0.8f);
+    tre_tensor *idx = data_plate(c, a);
+    tre_sample(c, "z", tre_normal(c, tre_index_select(c, loc, -1, idx), sd), NULL);
+    data_plate_end(c);
+    return NULL;
+}
+
+/* ---- renyi_global ---- */
+static tre_tensor *renyi_global_model(tre_ctx *c, const void *args) {
+    const prog_args *a = args;
+    tre_tensor *mu = tre_sample(c, "mu", tre_normal(c, f(c, 0.f), f(c, 1.f)), NULL);
+    tre_plate(c, "obs", 4, 0);
+    tre_sample(c, "y", tre_normal(c, mu, f(c, 1.f)), a->y);
+    tre_plate_end(c);
+    return NULL;
+}
+static tre_tensor *renyi_global_guide(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *m = tre_param(c, "m", f(c, 0.2f), TRE_C_REAL);
+    tre_sample(c, "mu", tre_normal(c, m, positive(c, "s", 0.9f)), NULL);
+    return NULL;
+}
+
+/* ---- renyi_local ---- */
+static tre_tensor *renyi_local_model(tre_ctx *c, const void *args) {
+    const prog_args *a = args;
+    data_plate(c, a);
+    tre_tensor *z = tre_sample(c, "z", tre_normal(c, f(c, 0.f), f(c, 1.f)), NULL);
+    tre_sample(c, "y", tre_normal(c, z, f(c, 1.f)), a->y);
+    data_plate_end(c);
+    return NULL;
+}
+static tre_tensor *renyi_local_guide(tre_ctx *c, const void *args) {
+    const prog_args *a = args;
+    tre_tensor *loc = tre_param(c, "a", vec(c, 4, (const float[]){1.0f, -0.8f, 0.9f, -0.6f}), TRE_C_REAL);
+    tre_tensor *sd = positive(c, "t", 0.5f);
+    data_plate(c, a);
+    tre_sample(c, "z", tre_normal(c, loc, sd), NULL);
+    data_plate_end(c);
+    return NULL;
+}
+
+/* ---- structured ---- */
+static tre_tensor *structured_model(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *theta = tre_sample(c, "theta", tre_dirichlet(c, vec(c, 3, (const float[]){1.5f, 2.f, 1.f})), NULL);
+    tre_plate(c, "o1", 5, 0);
+    tre_sample(c, "x", tre_categorical_logits(c, tre_log(c, theta)),
+               vec(c, 5, (const float[]){0.f, 1.f, 1.f, 2.f, 1.f}));
+    tre_plate_end(c);
+    tre_tensor *rho = tre_sample(c, "rho", tre_beta(c, f(c, 2.f), f(c, 3.f)), NULL);
+    tre_plate(c, "o2", 4, 0);
+    tre_sample(c, "b", tre_bernoulli_probs(c, rho), vec(c, 4, (const float[]){1.f, 0.f, 0.f, 1.f}));
+    tre_plate_end(c);
+    tre_tensor *lam = tre_sample(c, "lam", tre_gamma(c, f(c, 3.f), f(c, 1.f)), NULL);
+    tre_plate(c, "o3", 3, 0);
+    tre_sample(c, "k", tre_poisson(c, lam), vec(c, 3, (const float[]){2.f, 4.f, 3.f}));
+    tre_plate_end(c);
+    tre_tensor *tril = tre_from_host(c, 1, 2, (const int64_t[]){2, 2}, (const float[]){1.f, 0.f, 0.5f, 1.f});
+    tre_tensor *v = tre_sample(c, "v", tre_multivariate_normal(c, tre_full(c, 1, (const int64_t[]){2}, 0.f), tril), NULL);
+    tre_sample(c, "w", tre_dist_to_event(c, tre_normal(c, v, f(c, 1.f)), 1),
+               vec(c, 2, (const float[]){0.7f, -0.4f}));
+    return NULL;
+}
+static tre_tensor *structured_guide(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *alpha = tre_param(c, "alpha", vec(c, 3, (const float[]){2.f, 2.5f, 1.5f}), TRE_C_POSITIVE);
+    tre_sample(c, "theta", tre_dirichlet(c, alpha), NULL);
+    tre_tensor *c1 = positive(c, "c1", 2.5f), *c0 = positive(c, "c0", 3.5f);
+    tre_sample(c, "rho", tre_beta(c, c1, c0), NULL);
+    tre_tensor *gc = positive(c, "gc", 4.f), *gr = positive(c, "gr", 1.2f);
+    tre_sample(c, "lam", tre_gamma(c, gc, gr), NULL);
+    tre_tensor *vl = tre_param(c, "vl", vec(c, 2, (const float[]){0.2f, -0.1f}), TRE_C_REAL);
+    tre_tensor *vL = tre_param(c, "vL", tre_from_host(c, 1, 2, (const int64_t[]){2, 2}, (const float[]){0.8f, 0.f, 0.3f, 0.6f}),
+                               TRE_C_LOWER_CHOLESKY);
+    tre_sample(c, "v", tre_multivariate_normal(c, vl, vL), NULL);
+    return NULL;
+}
+
+/* ---- the comparison ---- */
+
+typedef struct program {
+    const char *name;
+    tre_program model, guide;
+    tre_elbo_kind kind;
+    double alpha;
+    int64_t particles, batches;   /* RenyiELBO: Pyro's particle count (its bound depends on it) */
+    const char *params[8];        /* in the reference row's order */
+    const float *y;               /* data */
+    int64_t ny;
+    int32_t idx[4];               /* the fixed minibatch of "data", when n_idx > 0 */
+    int64_t n_idx, size;
+} program;
+
+static const float Y8[8] = {0.3f, -1.2f, 2.1f, 0.7f, -0.4f, 1.5f, 0.9f, -2.0f};
+static const float Y6[6] = {1.2f, -0.8f, 0.4f, 2.2f, -1.5f, 0.1f};
+static const float Y5[5] = {0.8f, 1.9f, -0.3f, 1.1f, 0.6f};
+static const float Y4[4] = {0.4f, 1.1f, -0.3f, 0.9f};
+static const float YM[4] = {0.5f, 3.0f, -0.2f, 1.1f};
+static const float YO[3] = {1.3f, 0.2f, 2.0f};
+
+enum { P = 10000, B = 100, RENYI_P = 8, RENYI_B = 20000 };
+
+static const program programs[] = {
+    {"subsample_local", subsample_local_model, subsample_local_guide, TRE_TRACE_ELBO, 0, P, B,
+     {"m", "s", "a", "t"}, Y8, 8, {1, 4, 6}, 3, 8},
+    {"scale_mask_factor", scale_mask_factor_model, scale_mask_factor_guide, TRE_TRACE_ELBO, 0, P, B,
+     {"m1", "s1", "m2", "s2"}, YM, 4, {0}, 0, 0},
+    {"score_plate", score_plate_model, score_plate_guide, TRE_TRACE_ELBO, 0, P, B,
+     {"m", "s", "p"}, Y6, 6, {0, 2, 3, 5}, 4, 6},
+    {"model_only", model_only_model, model_only_guide, TRE_TRACE_ELBO, 0, P, B,
+     {"w", "m", "s"}, YO, 3, {0}, 0, 0},
+    {"meanfield", meanfield_model, meanfield_guide, TRE_TRACE_MEANFIELD_ELBO, 0, P, B,
+     {"m", "s", "lm", "ls", "a", "t"}, Y5, 5, {1, 3}, 2, 5},
+    {"renyi_global", renyi_global_model, renyi_global_guide, TRE_RENYI_ELBO, 0.5, RENYI_P, RENYI_B,
+     {"m", "s"}, Y4, 4, {0}, 0, 0},
+    {"renyi_local", renyi_local_model, renyi_local_guide, TRE_RENYI_ELBO, 0.3, RENYI_P, RENYI_B,
+     {"a", "t"}, Y4, 4, {0}, 0, 4},
+    {"structured", structured_model, structured_guide, TRE_TRACE_ELBO, 0, P, B,
+     {"alpha", "c1", "c0", "gc", "gr", "vl", "vL"}, NULL, 0, {0}, 0, 0},
+};
+
+static const tt_fixture_row *find_row(const tt_fixture_row *rows, int n, const char *name) {
+    for (int i = 0; i < n; ++i)
+        if (!strcmp(rows[i].name, name)) return &rows[i];
+    fail_msg("no reference row \"%s\" in pyro_elbo.txt", name);
+    return NULL;
+}
+
+/* Copies every listed param's gradient into g (flattened, in order); returns their count. */
+static int gather_grads(tre_ctx *ctx, const program *pg, double *g) {
+    int n = 0;
+    for (int i = 0; i < 8 && pg->params[i]; ++i) {
+        const tre_param_entry *e = tre_param_store_get(ctx, pg->params[i]);
+        if (!e || !e->grad) fail_msg("%s: param \"%s\" has no gradient", pg->name, pg->params[i]);
+        int64_t k = e->grad->numel;
+        assert_true(n + k <= MAX_GRADS);
+        float host[MAX_GRADS];
+        TT_OK(ctx, tre_tensor_to_host(ctx, e->grad, host, k));
+        for (int64_t j = 0; j < k; ++j) g[n++] = host[j];
+    }
+    return n;
+}
+
+static bool agrees(const char *what, double got, double got_se, double want, double want_se) {
+    double tol = 5.0 * sqrt(got_se * got_se + want_se * want_se) + 1e-6 * fmax(1.0, fabs(want));
+    bool ok = fabs(got - want) <= tol;
+    print_message("  %-14s trelbo %11.5f +- %.5f   Pyro %11.5f +- %.5f   %s\n", what, got, got_se, want,
+                  want_se, ok ? "ok" : "DIFFERS");
+    return ok;
+}
+
+static void check_program(const program *pg, const tt_fixture_row *ref) {
+    int warnings = 0;
+    tre_ctx *ctx = NULL;
+    tre_ctx_opts o = {.backend = TRE_BACKEND_CPU, .seed = 20261207, .warn = tt_count_warnings,
+                      .warn_user = &warnings};
+    TT_OK(ctx, tre_ctx_create(&ctx, &o));
+    prog_args a = {.size = pg->size};
+    if (pg->ny) a.y = tt_data(ctx, pg->ny, pg->y);
+    if (pg->n_idx)
+        TT_OK(ctx, tre_tensor_create(ctx, &a.idx, TRE_I32, 1, 1, (const int64_t[]){pg->n_idx}, pg->idx));
+
+    /* sums of the batches' values and squares: the estimate (index 0) and the gradients */
+    double sum[1 + MAX_GRADS] = {0}, sq[1 + MAX_GRADS] = {0}, g[MAX_GRADS];
+    int ng = 0;
+    tre_elbo_opts eo = {.kind = pg->kind, .num_particles = pg->particles, .alpha = pg->alpha, .grad = true};
+    for (int64_t b = 0; b < pg->batches; ++b) {
+        tre_elbo_result r;
+        TT_OK(ctx, tre_elbo(ctx, pg->model, pg->guide, &a, &eo, &r));
+        ng = gather_grads(ctx, pg, g);
+        sum[0] += r.mean;
+        sq[0] += r.mean * r.mean;
+        for (int j = 0; j < ng; ++j) {
+            sum[1 + j] += g[j];
+            sq[1 + j] += g[j] * g[j];
+        }
+    }
+    assert_int_equal(ref->nfields, 3);
+    assert_int_equal(ref->len[0], 2);
+    assert_int_equal(ref->len[1], ng);
+    assert_int_equal(ref->len[2], ng);
+    print_message("%s (%s batches of %lld particles)\n", pg->name,
+                  pg->kind == TRE_RENYI_ELBO ? "Renyi" : "Trace", (long long)pg->particles);
+    bool ok = true;
+    const double n = (double)pg->batches;
+    for (int j = 0; j <= ng; ++j) {
+        double mean = sum[j] / n, var = fmax(0.0, (sq[j] - n * mean * mean) / (n - 1));
+        char what[32];
+        if (j == 0) snprintf(what, sizeof what, "elbo");
+        else snprintf(what, sizeof what, "grad[%d]", j - 1);
+        double want = j == 0 ? ref->field[0][0] : ref->field[1][j - 1];
+        double want_se = j == 0 ? ref->field[0][1] : ref->field[2][j - 1];
+        ok &= agrees(what, mean, sqrt(var / n), want, want_se);
+    }
+    /* the model_only program's missing site warns, once; no other program warns */
+    assert_int_equal(warnings, strcmp(pg->name, "model_only") ? 0 : 1);
+    tre_tensor_destroy(ctx, a.y);
+    tre_tensor_destroy(ctx, a.idx);
+    tre_ctx_destroy(ctx);
+    if (!ok) fail_msg("%s: trelbo and Pyro differ (above)", pg->name);
+}
+
+static void test_estimators_agree_with_pyro(void **state) {
+    (void)state;
+    int nrows = 0;
+    tt_fixture_row *rows = tt_fixture_load("pyro_elbo.txt", &nrows);
+    for (size_t i = 0; i < sizeof programs / sizeof programs[0]; ++i)
+        check_program(&programs[i], find_row(rows, nrows, programs[i].name));
+    tt_fixture_free(rows, nrows);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_estimators_agree_with_pyro),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
