@@ -5,16 +5,17 @@ Run (the peers' environment has Pyro): bench/peers/setup.sh, then
   build/peers-venv/bin/python tests/reference/gen_pyro_elbo.py > tests/reference/pyro_elbo.txt
 
 The library's tests check its estimators against closed forms worked out from reading Pyro's
-source. This file checks the reading: eight small programs, written here as a Pyro user writes
+source. This file checks the reading: eleven small programs, written here as a Pyro user writes
 them and in the test as a trelbo user does, each exercising semantics where a misreading would
 change the expected value of the estimate or of its gradient (subsampled plates and their
-scale, the scale and mask handlers, factor, Rao-Blackwellized score-function terms, model latents
+scale, the scale and mask handlers, factor, score-function terms in a plate, model latents
 absent from the guide, params of the model, analytic KL with the Monte Carlo fallback,
-RenyiELBO's bound per datum, the implicit reparameterization gradients of Dirichlet, Beta and
-Gamma and the constraint transforms of every param). Pyro's estimator is run over BATCHES
-independent batches of PARTICLES vectorized particles; a row holds the mean over batches of the
-estimate and of the gradient of the loss (-ELBO) with respect to each unconstrained param, in
-the order PARAMS lists them (flattened row-major), and their standard errors:
+RenyiELBO's bound per datum, every reparameterized family as a guide (the implicit gradients
+of Dirichlet, Beta, Gamma and StudentT's df included) and the constraint transforms of the
+params). Pyro's estimator is run over BATCHES independent batches of PARTICLES vectorized
+particles; a row holds the mean over batches of the estimate and of the gradient of the loss
+(-ELBO) with respect to each unconstrained param, in the order PROGRAMS lists them (flattened
+row-major), and their standard errors:
   <program> elbo_mean,elbo_se grad_mean... grad_se...
 The test computes the same means with the library and requires agreement within 5 combined
 standard errors. RenyiELBO's estimate depends on its particle count, so its batches are small
@@ -60,7 +61,7 @@ def subsample_local_guide():
     m = pyro.param("m", t(0.3))
     s = pyro.param("s", t(0.8), constraint=constraints.positive)
     pyro.sample("mu", dist.Normal(m, s))
-    a = pyro.param("a", t([0.1 * i - 0.3 for i in range(8)]))
+    a = pyro.param("a", t([0.1 * i - 0.3 for i in range(8)]))  # rounded once to float32, as the test's
     sd = pyro.param("t", t(0.7), constraint=constraints.positive)
     with pyro.plate("data", 8, subsample=t_idx([1, 4, 6])) as idx:
         pyro.sample("z", dist.Normal(a[idx], sd))
@@ -197,6 +198,82 @@ def structured_guide():
     pyro.sample("v", dist.MultivariateNormal(vl, scale_tril=vL))
 
 
+# ---- nested: a minibatch of groups (dim -2) around a plate of items (dim -1), Categorical
+# guide sites scored in both plates, data and params picked by the groups' indices ----
+Y45 = [0.5 * ((j * 7) % 11) - 2.0 for j in range(20)]
+CL0 = [0.1 * (j % 7) - 0.3 for j in range(60)]
+
+
+def nested_model():
+    mus = t([-1.0, 0.0, 1.5])
+    with pyro.plate("groups", 4, subsample=t_idx([0, 2, 3]), dim=-2) as gi:
+        gm = pyro.sample("gm", dist.Normal(0.0, 1.0))
+        with pyro.plate("items", 5, dim=-1):
+            c = pyro.sample("c", dist.Categorical(logits=t([0.2, -0.4, 0.1])))
+            pyro.sample("y", dist.Normal(gm + mus[c], 1.0), obs=t(Y45).reshape(4, 5)[gi])
+
+
+def nested_guide():
+    gl = pyro.param("gl", t([[0.3], [-0.2], [0.5], [0.1]]))
+    gs = pyro.param("gs", t(0.7), constraint=constraints.positive)
+    cl = pyro.param("cl", t(CL0).reshape(4, 5, 3))
+    with pyro.plate("groups", 4, subsample=t_idx([0, 2, 3]), dim=-2) as gi:
+        pyro.sample("gm", dist.Normal(gl[gi], gs))
+        with pyro.plate("items", 5, dim=-1):
+            pyro.sample("c", dist.Categorical(logits=cl[gi]))
+
+
+# ---- families: every reparameterized family as a guide, against its prior; run with
+# TraceMeanField_ELBO (analytic KL for the pairs both libraries know, Monte Carlo for the rest:
+# either way the expected values are the same) and with Trace_ELBO (pathwise gradients) ----
+def families_model():
+    g = pyro.sample("g", dist.Gamma(2.0, 1.5))
+    b = pyro.sample("b", dist.Beta(2.0, 2.0))
+    d = pyro.sample("d", dist.Dirichlet(t([1.0, 2.0, 3.0])))
+    h = pyro.sample("h", dist.HalfNormal(1.5))
+    e = pyro.sample("e", dist.Gamma(2.0, 3.0))
+    lap = pyro.sample("l", dist.Normal(0.5, 1.2))
+    v = pyro.sample("v", dist.MultivariateNormal(t([0.2, -0.1]), scale_tril=t([[1.0, 0.0], [0.4, 0.8]])))
+    u = pyro.sample("u", dist.Normal(0.3, 2.0))
+    pyro.sample("r", dist.Uniform(0.0, 1.0))
+    pyro.sample("c", dist.Cauchy(0.0, 1.0))
+    n = pyro.sample("n", dist.LogNormal(0.0, 1.0))
+    st = pyro.sample("st", dist.StudentT(4.0, 0.0, 1.0))
+    hc = pyro.sample("hc", dist.HalfCauchy(1.0))
+    pyro.sample("y", dist.Normal(lap + u + 0.5 * st, 1.0), obs=t(0.7))
+    pyro.sample("k", dist.Poisson(g + e), obs=t(3.0))
+    pyro.sample("q", dist.Bernoulli(probs=b), obs=t(1.0))
+    pyro.sample("x", dist.Categorical(logits=d.log()), obs=t(2.0))
+    pyro.sample("z", dist.Normal(v, 1.0).to_event(1), obs=t([0.1, -0.3]))
+    pyro.sample("s", dist.Normal(0.0, 1.0 + h + hc), obs=t(0.4))
+    pyro.sample("ln", dist.Normal(n.log(), 1.0), obs=t(0.2))
+
+
+def families_guide():
+    pos = constraints.positive
+    pyro.sample("g", dist.Gamma(pyro.param("gc", t(3.0), constraint=pos), pyro.param("gr", t(2.0), constraint=pos)))
+    pyro.sample("b", dist.Beta(pyro.param("bc1", t(1.5), constraint=pos), pyro.param("bc0", t(2.5), constraint=pos)))
+    pyro.sample("d", dist.Dirichlet(pyro.param("da", t([2.0, 2.0, 2.0]), constraint=pos)))
+    pyro.sample("h", dist.HalfNormal(pyro.param("hs", t(0.8), constraint=pos)))
+    pyro.sample("e", dist.Exponential(pyro.param("er", t(2.0), constraint=pos)))
+    pyro.sample("l", dist.Laplace(pyro.param("ll", t(0.1)), pyro.param("lb", t(0.7), constraint=pos)))
+    vm = pyro.param("vm", t([0.3, -0.2]))
+    vs = pyro.param("vs", t([0.6, 0.9]), constraint=pos)
+    pyro.sample("v", dist.Normal(vm, vs).to_event(1))
+    ulo = pyro.param("ulo", t(-0.5))
+    pyro.sample("u", dist.Uniform(ulo, ulo + pyro.param("uw", t(1.5), constraint=pos)))
+    pyro.sample("r", dist.Beta(pyro.param("rc1", t(2.0), constraint=pos), pyro.param("rc0", t(3.0), constraint=pos)))
+    pyro.sample("c", dist.Cauchy(pyro.param("cl", t(0.2)), pyro.param("cs", t(0.5), constraint=pos)))
+    pyro.sample("n", dist.LogNormal(pyro.param("nl", t(0.3)), pyro.param("ns", t(0.6), constraint=pos)))
+    pyro.sample("st", dist.StudentT(pyro.param("sdf", t(5.0), constraint=pos), pyro.param("sl", t(0.1)),
+                                    pyro.param("ss", t(0.9), constraint=pos)))
+    pyro.sample("hc", dist.HalfCauchy(pyro.param("hcs", t(0.7), constraint=pos)))
+
+
+FAMILY_PARAMS = ["gc", "gr", "bc1", "bc0", "da", "hs", "er", "ll", "lb", "vm", "vs", "ulo", "uw", "rc1", "rc0",
+                 "cl", "cs", "nl", "ns", "sdf", "sl", "ss", "hcs"]
+
+
 # name, model, guide, estimator, params (in the order of the row's gradients)
 PROGRAMS = [
     ("subsample_local", subsample_local_model, subsample_local_guide, "trace", ["m", "s", "a", "t"]),
@@ -207,16 +284,19 @@ PROGRAMS = [
     ("renyi_global", renyi_global_model, renyi_global_guide, "renyi0.5", ["m", "s"]),
     ("renyi_local", renyi_local_model, renyi_local_guide, "renyi0.3", ["a", "t"]),
     ("structured", structured_model, structured_guide, "trace", ["alpha", "c1", "c0", "gc", "gr", "vl", "vL"]),
+    ("nested", nested_model, nested_guide, "trace", ["gl", "gs", "cl"]),
+    ("families_meanfield", families_model, families_guide, "meanfield", FAMILY_PARAMS),
+    ("families_trace", families_model, families_guide, "trace", FAMILY_PARAMS),
 ]
 
 
 def estimator(kind):
     if kind == "trace":
-        return Trace_ELBO(num_particles=PARTICLES, vectorize_particles=True, max_plate_nesting=1), BATCHES
+        return Trace_ELBO(num_particles=PARTICLES, vectorize_particles=True, max_plate_nesting=2), BATCHES
     if kind == "meanfield":
-        return TraceMeanField_ELBO(num_particles=PARTICLES, vectorize_particles=True, max_plate_nesting=1), BATCHES
+        return TraceMeanField_ELBO(num_particles=PARTICLES, vectorize_particles=True, max_plate_nesting=2), BATCHES
     alpha = float(kind[len("renyi"):])
-    return (RenyiELBO(alpha=alpha, num_particles=RENYI_PARTICLES, vectorize_particles=True, max_plate_nesting=1),
+    return (RenyiELBO(alpha=alpha, num_particles=RENYI_PARTICLES, vectorize_particles=True, max_plate_nesting=2),
             RENYI_BATCHES)
 
 

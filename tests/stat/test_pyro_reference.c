@@ -1,4 +1,4 @@
-/* The estimators against Pyro itself: eight programs written here as in
+/* The estimators against Pyro itself: ten programs written here as in
  * tests/reference/gen_pyro_elbo.py (same priors, likelihoods, data, handlers, guides, param
  * inits and constraints), whose Pyro estimates and loss gradients that script averaged over
  * many batches (tests/reference/pyro_elbo.txt). The library's mean over its own batches must
@@ -7,8 +7,9 @@
  * of Pyro would move an expected value: a subsample's scale, the scale and mask handlers,
  * factor, score-function terms in a plate, a model latent absent from the guide (drawn from the
  * prior and differentiated pathwise) and a param of the model, TraceMeanField_ELBO's analytic KL
- * and its Monte Carlo fallback, RenyiELBO's bound over particles and per datum, and the
- * implicit reparameterization gradients of Dirichlet, Beta and Gamma guides with every
+ * and its Monte Carlo fallback, RenyiELBO's bound over particles and per datum, and every
+ * reparameterized family as a guide (the implicit gradients of Dirichlet, Beta, Gamma and
+ * StudentT's df included), with every
  * constraint transform. The minibatches are fixed by conditioning the plates' index sites (in
  * Pyro: plate(..., subsample=indices)), so that the subsample draw adds no variance. Only
  * expected values are compared: what changes the variance alone (Rao-Blackwellizing the score
@@ -17,7 +18,8 @@
 #include <stdio.h>
 #include "test_support.h"
 
-#define MAX_GRADS 16
+#define MAX_GRADS 96
+#define MAX_PARAMS 24
 
 typedef struct prog_args {
     tre_tensor *y;          /* the program's data (persistent) */
@@ -66,7 +68,7 @@ static tre_tensor *subsample_local_guide(tre_ctx *c, const void *args) {
     tre_tensor *m = tre_param(c, "m", f(c, 0.3f), TRE_C_REAL);
     tre_sample(c, "mu", tre_normal(c, m, positive(c, "s", 0.8f)), NULL);
     float a0[8];
-    for (int i = 0; i < 8; ++i) a0[i] = 0.1f * (float)i - 0.3f;
+    for (int i = 0; i < 8; ++i) a0[i] = (float)(0.1 * i - 0.3);
     tre_tensor *loc = tre_param(c, "a", vec(c, 8, a0), TRE_C_REAL);
     tre_tensor *sd = positive(c, "t", 0.7f);
     tre_tensor *idx = data_plate(c, a);
@@ -244,19 +246,113 @@ static tre_tensor *structured_guide(tre_ctx *c, const void *args) {
     return NULL;
 }
 
+/* ---- nested ---- */
+static tre_tensor *nested_model(tre_ctx *c, const void *args) {
+    const prog_args *a = args;
+    tre_dict *d = tre_dict_new(c);
+    tre_dict_set(c, d, "groups", a->idx);
+    tre_messenger *batch = tre_condition_handler(c, d);
+    tre_push(c, batch);
+    tre_tensor *gi = tre_plate_dim(c, "groups", 4, a->idx->shape[0], -2);
+    tre_tensor *gm = tre_sample(c, "gm", tre_normal(c, f(c, 0.f), f(c, 1.f)), NULL);
+    tre_plate_dim(c, "items", 5, 0, -1);
+    tre_tensor *k = tre_sample(c, "c", tre_categorical_logits(c, vec(c, 3, (const float[]){0.2f, -0.4f, 0.1f})), NULL);
+    tre_tensor *loc = tre_add(c, gm, tre_take(c, vec(c, 3, (const float[]){-1.f, 0.f, 1.5f}), k));
+    tre_sample(c, "y", tre_normal(c, loc, f(c, 1.f)), tre_index_select(c, a->y, -2, gi));
+    tre_plate_end(c);
+    tre_plate_end(c);
+    tre_pop(c, batch);
+    return NULL;
+}
+static tre_tensor *nested_guide(tre_ctx *c, const void *args) {
+    const prog_args *a = args;
+    tre_tensor *gl = tre_param(c, "gl", tre_from_host(c, 1, 2, (const int64_t[]){4, 1}, (const float[]){0.3f, -0.2f, 0.5f, 0.1f}),
+                               TRE_C_REAL);
+    tre_tensor *gs = positive(c, "gs", 0.7f);
+    float cl0[60];
+    for (int j = 0; j < 60; ++j) cl0[j] = (float)(0.1 * (j % 7) - 0.3);
+    tre_tensor *cl = tre_param(c, "cl", tre_from_host(c, 1, 3, (const int64_t[]){4, 5, 3}, cl0), TRE_C_REAL);
+    tre_dict *d = tre_dict_new(c);
+    tre_dict_set(c, d, "groups", a->idx);
+    tre_messenger *batch = tre_condition_handler(c, d);
+    tre_push(c, batch);
+    tre_tensor *gi = tre_plate_dim(c, "groups", 4, a->idx->shape[0], -2);
+    tre_sample(c, "gm", tre_normal(c, tre_index_select(c, gl, -2, gi), gs), NULL);
+    tre_plate_dim(c, "items", 5, 0, -1);
+    tre_sample(c, "c", tre_categorical_logits(c, tre_index_select(c, cl, -3, gi)), NULL);
+    tre_plate_end(c);
+    tre_plate_end(c);
+    tre_pop(c, batch);
+    return NULL;
+}
+
+/* ---- families (run with TraceMeanField_ELBO and with Trace_ELBO) ---- */
+static tre_tensor *families_model(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *g = tre_sample(c, "g", tre_gamma(c, f(c, 2.f), f(c, 1.5f)), NULL);
+    tre_tensor *b = tre_sample(c, "b", tre_beta(c, f(c, 2.f), f(c, 2.f)), NULL);
+    tre_tensor *d = tre_sample(c, "d", tre_dirichlet(c, vec(c, 3, (const float[]){1.f, 2.f, 3.f})), NULL);
+    tre_tensor *h = tre_sample(c, "h", tre_half_normal(c, f(c, 1.5f)), NULL);
+    tre_tensor *e = tre_sample(c, "e", tre_gamma(c, f(c, 2.f), f(c, 3.f)), NULL);
+    tre_tensor *lap = tre_sample(c, "l", tre_normal(c, f(c, 0.5f), f(c, 1.2f)), NULL);
+    tre_tensor *tril = tre_from_host(c, 1, 2, (const int64_t[]){2, 2}, (const float[]){1.f, 0.f, 0.4f, 0.8f});
+    tre_tensor *v = tre_sample(c, "v", tre_multivariate_normal(c, vec(c, 2, (const float[]){0.2f, -0.1f}), tril), NULL);
+    tre_tensor *u = tre_sample(c, "u", tre_normal(c, f(c, 0.3f), f(c, 2.f)), NULL);
+    tre_sample(c, "r", tre_uniform(c, f(c, 0.f), f(c, 1.f)), NULL);
+    tre_sample(c, "c", tre_cauchy(c, f(c, 0.f), f(c, 1.f)), NULL);
+    tre_tensor *n = tre_sample(c, "n", tre_log_normal(c, f(c, 0.f), f(c, 1.f)), NULL);
+    tre_tensor *st = tre_sample(c, "st", tre_student_t(c, f(c, 4.f), f(c, 0.f), f(c, 1.f)), NULL);
+    tre_tensor *hc = tre_sample(c, "hc", tre_half_cauchy(c, f(c, 1.f)), NULL);
+    tre_tensor *loc = tre_add(c, tre_add(c, lap, u), tre_mul(c, f(c, 0.5f), st));
+    tre_sample(c, "y", tre_normal(c, loc, f(c, 1.f)), f(c, 0.7f));
+    tre_sample(c, "k", tre_poisson(c, tre_add(c, g, e)), f(c, 3.f));
+    tre_sample(c, "q", tre_bernoulli_probs(c, b), f(c, 1.f));
+    tre_sample(c, "x", tre_categorical_logits(c, tre_log(c, d)), f(c, 2.f));
+    tre_sample(c, "z", tre_dist_to_event(c, tre_normal(c, v, f(c, 1.f)), 1), vec(c, 2, (const float[]){0.1f, -0.3f}));
+    tre_sample(c, "s", tre_normal(c, f(c, 0.f), tre_add(c, f(c, 1.f), tre_add(c, h, hc))), f(c, 0.4f));
+    tre_sample(c, "ln", tre_normal(c, tre_log(c, n), f(c, 1.f)), f(c, 0.2f));
+    return NULL;
+}
+static tre_tensor *families_guide(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_sample(c, "g", tre_gamma(c, positive(c, "gc", 3.f), positive(c, "gr", 2.f)), NULL);
+    tre_sample(c, "b", tre_beta(c, positive(c, "bc1", 1.5f), positive(c, "bc0", 2.5f)), NULL);
+    tre_tensor *da = tre_param(c, "da", vec(c, 3, (const float[]){2.f, 2.f, 2.f}), TRE_C_POSITIVE);
+    tre_sample(c, "d", tre_dirichlet(c, da), NULL);
+    tre_sample(c, "h", tre_half_normal(c, positive(c, "hs", 0.8f)), NULL);
+    tre_sample(c, "e", tre_exponential(c, positive(c, "er", 2.f)), NULL);
+    tre_tensor *ll = tre_param(c, "ll", f(c, 0.1f), TRE_C_REAL);
+    tre_sample(c, "l", tre_laplace(c, ll, positive(c, "lb", 0.7f)), NULL);
+    tre_tensor *vm = tre_param(c, "vm", vec(c, 2, (const float[]){0.3f, -0.2f}), TRE_C_REAL);
+    tre_tensor *vs = tre_param(c, "vs", vec(c, 2, (const float[]){0.6f, 0.9f}), TRE_C_POSITIVE);
+    tre_sample(c, "v", tre_dist_to_event(c, tre_normal(c, vm, vs), 1), NULL);
+    tre_tensor *ulo = tre_param(c, "ulo", f(c, -0.5f), TRE_C_REAL);
+    tre_sample(c, "u", tre_uniform(c, ulo, tre_add(c, ulo, positive(c, "uw", 1.5f))), NULL);
+    tre_sample(c, "r", tre_beta(c, positive(c, "rc1", 2.f), positive(c, "rc0", 3.f)), NULL);
+    tre_tensor *cl = tre_param(c, "cl", f(c, 0.2f), TRE_C_REAL);
+    tre_sample(c, "c", tre_cauchy(c, cl, positive(c, "cs", 0.5f)), NULL);
+    tre_tensor *nl = tre_param(c, "nl", f(c, 0.3f), TRE_C_REAL);
+    tre_sample(c, "n", tre_log_normal(c, nl, positive(c, "ns", 0.6f)), NULL);
+    tre_tensor *sdf = positive(c, "sdf", 5.f);
+    tre_tensor *sl = tre_param(c, "sl", f(c, 0.1f), TRE_C_REAL);
+    tre_sample(c, "st", tre_student_t(c, sdf, sl, positive(c, "ss", 0.9f)), NULL);
+    tre_sample(c, "hc", tre_half_cauchy(c, positive(c, "hcs", 0.7f)), NULL);
+    return NULL;
+}
+
 /* ---- the comparison ---- */
 
 typedef struct program {
     const char *name;
     tre_program model, guide;
-    tre_elbo_kind kind;
-    double alpha;
-    int64_t particles, batches;   /* RenyiELBO: Pyro's particle count (its bound depends on it) */
-    const char *params[8];        /* in the reference row's order */
-    const float *y;               /* data */
-    int64_t ny;
-    int32_t idx[4];               /* the fixed minibatch of "data", when n_idx > 0 */
-    int64_t n_idx, size;
+    tre_elbo_kind kind;             /* Trace_ELBO unless said */
+    double alpha;                   /* RenyiELBO */
+    const char *params[MAX_PARAMS]; /* in the reference row's order */
+    const float *y;                 /* data: ny values, a vector or, with y_cols, a matrix */
+    int64_t ny, y_cols;
+    int32_t idx[4];                 /* the fixed minibatch of the program's plate, when n_idx > 0 */
+    int64_t n_idx, size;            /* ... and that plate's size */
+    int64_t batches;                /* fewer than B for the programs of many gamma-type draws */
 } program;
 
 static const float Y8[8] = {0.3f, -1.2f, 2.1f, 0.7f, -0.4f, 1.5f, 0.9f, -2.0f};
@@ -265,26 +361,36 @@ static const float Y5[5] = {0.8f, 1.9f, -0.3f, 1.1f, 0.6f};
 static const float Y4[4] = {0.4f, 1.1f, -0.3f, 0.9f};
 static const float YM[4] = {0.5f, 3.0f, -0.2f, 1.1f};
 static const float YO[3] = {1.3f, 0.2f, 2.0f};
+static float Y45[20]; /* [4, 5], filled by the test as the script makes it */
 
-enum { P = 10000, B = 100, RENYI_P = 8, RENYI_B = 20000 };
+enum { P = 10000, B = 100, B_GAMMAS = 40, RENYI_P = 8, RENYI_B = 20000 };
+#define FAMILY_PARAMS                                                                              \
+    {"gc", "gr", "bc1", "bc0", "da", "hs", "er", "ll", "lb", "vm", "vs", "ulo", "uw", "rc1", "rc0", \
+     "cl", "cs", "nl", "ns", "sdf", "sl", "ss", "hcs"}
 
 static const program programs[] = {
-    {"subsample_local", subsample_local_model, subsample_local_guide, TRE_TRACE_ELBO, 0, P, B,
-     {"m", "s", "a", "t"}, Y8, 8, {1, 4, 6}, 3, 8},
-    {"scale_mask_factor", scale_mask_factor_model, scale_mask_factor_guide, TRE_TRACE_ELBO, 0, P, B,
-     {"m1", "s1", "m2", "s2"}, YM, 4, {0}, 0, 0},
-    {"score_plate", score_plate_model, score_plate_guide, TRE_TRACE_ELBO, 0, P, B,
-     {"m", "s", "p"}, Y6, 6, {0, 2, 3, 5}, 4, 6},
-    {"model_only", model_only_model, model_only_guide, TRE_TRACE_ELBO, 0, P, B,
-     {"w", "m", "s"}, YO, 3, {0}, 0, 0},
-    {"meanfield", meanfield_model, meanfield_guide, TRE_TRACE_MEANFIELD_ELBO, 0, P, B,
-     {"m", "s", "lm", "ls", "a", "t"}, Y5, 5, {1, 3}, 2, 5},
-    {"renyi_global", renyi_global_model, renyi_global_guide, TRE_RENYI_ELBO, 0.5, RENYI_P, RENYI_B,
-     {"m", "s"}, Y4, 4, {0}, 0, 0},
-    {"renyi_local", renyi_local_model, renyi_local_guide, TRE_RENYI_ELBO, 0.3, RENYI_P, RENYI_B,
-     {"a", "t"}, Y4, 4, {0}, 0, 4},
-    {"structured", structured_model, structured_guide, TRE_TRACE_ELBO, 0, P, B,
-     {"alpha", "c1", "c0", "gc", "gr", "vl", "vL"}, NULL, 0, {0}, 0, 0},
+    {.name = "subsample_local", .model = subsample_local_model, .guide = subsample_local_guide,
+     .params = {"m", "s", "a", "t"}, .y = Y8, .ny = 8, .idx = {1, 4, 6}, .n_idx = 3, .size = 8},
+    {.name = "scale_mask_factor", .model = scale_mask_factor_model, .guide = scale_mask_factor_guide,
+     .params = {"m1", "s1", "m2", "s2"}, .y = YM, .ny = 4},
+    {.name = "score_plate", .model = score_plate_model, .guide = score_plate_guide,
+     .params = {"m", "s", "p"}, .y = Y6, .ny = 6, .idx = {0, 2, 3, 5}, .n_idx = 4, .size = 6},
+    {.name = "model_only", .model = model_only_model, .guide = model_only_guide,
+     .params = {"w", "m", "s"}, .y = YO, .ny = 3},
+    {.name = "meanfield", .model = meanfield_model, .guide = meanfield_guide, .kind = TRE_TRACE_MEANFIELD_ELBO,
+     .params = {"m", "s", "lm", "ls", "a", "t"}, .y = Y5, .ny = 5, .idx = {1, 3}, .n_idx = 2, .size = 5},
+    {.name = "renyi_global", .model = renyi_global_model, .guide = renyi_global_guide, .kind = TRE_RENYI_ELBO,
+     .alpha = 0.5, .params = {"m", "s"}, .y = Y4, .ny = 4},
+    {.name = "renyi_local", .model = renyi_local_model, .guide = renyi_local_guide, .kind = TRE_RENYI_ELBO,
+     .alpha = 0.3, .params = {"a", "t"}, .y = Y4, .ny = 4, .size = 4},
+    {.name = "structured", .model = structured_model, .guide = structured_guide,
+     .params = {"alpha", "c1", "c0", "gc", "gr", "vl", "vL"}, .batches = B_GAMMAS},
+    {.name = "nested", .model = nested_model, .guide = nested_guide, .params = {"gl", "gs", "cl"},
+     .y = Y45, .ny = 20, .y_cols = 5, .idx = {0, 2, 3}, .n_idx = 3, .size = 4},
+    {.name = "families_meanfield", .model = families_model, .guide = families_guide,
+     .kind = TRE_TRACE_MEANFIELD_ELBO, .params = FAMILY_PARAMS, .batches = B_GAMMAS},
+    {.name = "families_trace", .model = families_model, .guide = families_guide, .params = FAMILY_PARAMS,
+     .batches = B_GAMMAS},
 };
 
 static const tt_fixture_row *find_row(const tt_fixture_row *rows, int n, const char *name) {
@@ -297,7 +403,7 @@ static const tt_fixture_row *find_row(const tt_fixture_row *rows, int n, const c
 /* Copies every listed param's gradient into g (flattened, in order); returns their count. */
 static int gather_grads(tre_ctx *ctx, const program *pg, double *g) {
     int n = 0;
-    for (int i = 0; i < 8 && pg->params[i]; ++i) {
+    for (int i = 0; i < MAX_PARAMS && pg->params[i]; ++i) {
         const tre_param_entry *e = tre_param_store_get(ctx, pg->params[i]);
         if (!e || !e->grad) fail_msg("%s: param \"%s\" has no gradient", pg->name, pg->params[i]);
         int64_t k = e->grad->numel;
@@ -309,14 +415,6 @@ static int gather_grads(tre_ctx *ctx, const program *pg, double *g) {
     return n;
 }
 
-static bool agrees(const char *what, double got, double got_se, double want, double want_se) {
-    double tol = 5.0 * sqrt(got_se * got_se + want_se * want_se) + 1e-6 * fmax(1.0, fabs(want));
-    bool ok = fabs(got - want) <= tol;
-    print_message("  %-14s trelbo %11.5f +- %.5f   Pyro %11.5f +- %.5f   %s\n", what, got, got_se, want,
-                  want_se, ok ? "ok" : "DIFFERS");
-    return ok;
-}
-
 static void check_program(const program *pg, const tt_fixture_row *ref) {
     int warnings = 0;
     tre_ctx *ctx = NULL;
@@ -324,15 +422,21 @@ static void check_program(const program *pg, const tt_fixture_row *ref) {
                       .warn_user = &warnings};
     TT_OK(ctx, tre_ctx_create(&ctx, &o));
     prog_args a = {.size = pg->size};
-    if (pg->ny) a.y = tt_data(ctx, pg->ny, pg->y);
+    if (pg->ny) {
+        const int64_t shape[2] = {pg->y_cols ? pg->ny / pg->y_cols : pg->ny, pg->y_cols};
+        TT_OK(ctx, tre_tensor_create(ctx, &a.y, TRE_F32, 1, pg->y_cols ? 2 : 1, shape, pg->y));
+    }
     if (pg->n_idx)
         TT_OK(ctx, tre_tensor_create(ctx, &a.idx, TRE_I32, 1, 1, (const int64_t[]){pg->n_idx}, pg->idx));
 
     /* sums of the batches' values and squares: the estimate (index 0) and the gradients */
     double sum[1 + MAX_GRADS] = {0}, sq[1 + MAX_GRADS] = {0}, g[MAX_GRADS];
     int ng = 0;
-    tre_elbo_opts eo = {.kind = pg->kind, .num_particles = pg->particles, .alpha = pg->alpha, .grad = true};
-    for (int64_t b = 0; b < pg->batches; ++b) {
+    /* RenyiELBO's bound depends on the particle count: Pyro's, in many batches */
+    const bool renyi = pg->kind == TRE_RENYI_ELBO;
+    const int64_t particles = renyi ? RENYI_P : P, batches = renyi ? RENYI_B : pg->batches ? pg->batches : B;
+    tre_elbo_opts eo = {.kind = pg->kind, .num_particles = particles, .alpha = pg->alpha, .grad = true};
+    for (int64_t b = 0; b < batches; ++b) {
         tre_elbo_result r;
         TT_OK(ctx, tre_elbo(ctx, pg->model, pg->guide, &a, &eo, &r));
         ng = gather_grads(ctx, pg, g);
@@ -347,19 +451,30 @@ static void check_program(const program *pg, const tt_fixture_row *ref) {
     assert_int_equal(ref->len[0], 2);
     assert_int_equal(ref->len[1], ng);
     assert_int_equal(ref->len[2], ng);
-    print_message("%s (%s batches of %lld particles)\n", pg->name,
-                  pg->kind == TRE_RENYI_ELBO ? "Renyi" : "Trace", (long long)pg->particles);
     bool ok = true;
-    const double n = (double)pg->batches;
+    double worst = 0;
+    char what[32], worst_what[32] = "elbo";
+    const double n = (double)batches;
     for (int j = 0; j <= ng; ++j) {
-        double mean = sum[j] / n, var = fmax(0.0, (sq[j] - n * mean * mean) / (n - 1));
-        char what[32];
-        if (j == 0) snprintf(what, sizeof what, "elbo");
-        else snprintf(what, sizeof what, "grad[%d]", j - 1);
+        double mean = sum[j] / n, se = sqrt(fmax(0.0, (sq[j] - n * mean * mean) / (n - 1)) / n);
         double want = j == 0 ? ref->field[0][0] : ref->field[1][j - 1];
         double want_se = j == 0 ? ref->field[0][1] : ref->field[2][j - 1];
-        ok &= agrees(what, mean, sqrt(var / n), want, want_se);
+        double se_both = sqrt(se * se + want_se * want_se), diff = fabs(mean - want);
+        /* equal expected values: within 5 standard errors (and float rounding, for the terms
+         * without noise, such as the analytic KL's gradients) */
+        bool agree = diff <= 5.0 * se_both + 1e-5 * fmax(1.0, fabs(want));
+        snprintf(what, sizeof what, j == 0 ? "elbo" : "grad[%d]", j - 1);
+        if (!agree)
+            print_message("  %s %s: trelbo %.6f +- %.6f, Pyro %.6f +- %.6f DIFFER\n", pg->name, what, mean, se,
+                          want, want_se);
+        ok &= agree;
+        if (se_both > 0 && diff / se_both > worst) {
+            worst = diff / se_both;
+            snprintf(worst_what, sizeof worst_what, "%s", what);
+        }
     }
+    print_message("%-18s %2d gradients, %lld batches of %lld particles: largest |z| %.2f (%s)\n", pg->name, ng,
+                  (long long)batches, (long long)particles, worst, worst_what);
     /* the model_only program's missing site warns, once; no other program warns */
     assert_int_equal(warnings, strcmp(pg->name, "model_only") ? 0 : 1);
     tre_tensor_destroy(ctx, a.y);
@@ -370,6 +485,7 @@ static void check_program(const program *pg, const tt_fixture_row *ref) {
 
 static void test_estimators_agree_with_pyro(void **state) {
     (void)state;
+    for (int j = 0; j < 20; ++j) Y45[j] = (float)(0.5 * ((j * 7) % 11) - 2.0);
     int nrows = 0;
     tt_fixture_row *rows = tt_fixture_load("pyro_elbo.txt", &nrows);
     for (size_t i = 0; i < sizeof programs / sizeof programs[0]; ++i)
