@@ -15,7 +15,8 @@ typedef enum tre_constraint_kind {
     TRE_GREATER_THAN,     /* lower + exp(u) */
     TRE_UNIT_INTERVAL,    /* sigmoid */
     TRE_INTERVAL,         /* lower + (upper - lower) * sigmoid(u) */
-    TRE_SIMPLEX,          /* stick-breaking over the last dim: K-1 unconstrained -> K */
+    TRE_SIMPLEX,          /* stick-breaking over the last dim: K-1 unconstrained -> K (as
+                           * NumPyro's biject_to; Pyro's param store takes a softmax of K) */
     TRE_LOWER_CHOLESKY    /* strictly-lower part as is, exp on the diagonal */
 } tre_constraint_kind;
 
