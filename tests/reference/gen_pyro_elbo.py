@@ -5,17 +5,17 @@ Run (the peers' environment has Pyro): bench/peers/setup.sh, then
   build/peers-venv/bin/python tests/reference/gen_pyro_elbo.py > tests/reference/pyro_elbo.txt
 
 The library's tests check its estimators against closed forms worked out from reading Pyro's
-source. This file checks the reading: eleven small programs, written here as a Pyro user writes
-them and in the test as a trelbo user does, each exercising semantics where a misreading would
-change the expected value of the estimate or of its gradient (subsampled plates and their
-scale, the scale and mask handlers, factor, score-function terms in a plate, model latents
-absent from the guide, params of the model, analytic KL with the Monte Carlo fallback,
-RenyiELBO's bound per datum, every reparameterized family as a guide (the implicit gradients
-of Dirichlet, Beta, Gamma and StudentT's df included) and the constraint transforms of the
-params). Pyro's estimator is run over BATCHES independent batches of PARTICLES vectorized
-particles; a row holds the mean over batches of the estimate and of the gradient of the loss
-(-ELBO) with respect to each unconstrained param, in the order PROGRAMS lists them (flattened
-row-major), and their standard errors:
+source. This file checks the reading: thirteen small programs, written here as a Pyro user
+writes them and in the test as a trelbo user does, each exercising semantics where a misreading
+would change the expected value of the estimate or of its gradient (subsampled plates and their
+scale, the scale and mask handlers, factor, score-function terms (in plates, of every discrete
+family, in RenyiELBO), model latents absent from the guide, params of the model, analytic KL
+with the Monte Carlo fallback, RenyiELBO's bound per datum, every reparameterized family as a
+guide (the implicit gradients of Dirichlet, Beta, Gamma and StudentT's df included) and the
+constraint transforms of the params). Pyro's estimator is run over BATCHES independent batches
+of PARTICLES vectorized particles; a row holds the mean over batches of the estimate and of the
+gradient of the loss (-ELBO) with respect to each unconstrained param, in the order PROGRAMS
+lists them (flattened row-major), and their standard errors:
   <program> elbo_mean,elbo_se grad_mean... grad_se...
 The test computes the same means with the library and requires agreement within 5 combined
 standard errors. RenyiELBO's estimate depends on its particle count, so its batches are small
@@ -198,6 +198,39 @@ def structured_guide():
     pyro.sample("v", dist.MultivariateNormal(vl, scale_tril=vL))
 
 
+# ---- discrete: Poisson, Binomial and Categorical guides (score function terms of each family) ----
+def discrete_model():
+    n = pyro.sample("n", dist.Poisson(3.0))
+    k = pyro.sample("k", dist.Binomial(10, 0.3))
+    c = pyro.sample("c", dist.Categorical(logits=t([0.1, 0.5, -0.3])))
+    with pyro.plate("obs", 3):
+        loc = 0.3 * n + 0.2 * k + t([-0.5, 0.0, 0.8])[c]
+        pyro.sample("y", dist.Normal(loc, 1.0), obs=t([1.5, 2.2, 0.9]))
+
+
+def discrete_guide():
+    pyro.sample("n", dist.Poisson(pyro.param("rate", t(2.5), constraint=constraints.positive)))
+    pyro.sample("k", dist.Binomial(10, pyro.param("kp", t(0.4), constraint=constraints.unit_interval)))
+    pyro.sample("c", dist.Categorical(logits=pyro.param("cl", t([0.0, 0.2, -0.1]))))
+
+
+# ---- renyi_discrete: RenyiELBO(0.5) with Bernoulli guide sites (its alpha / (1 - alpha) log q term) ----
+def renyi_discrete_model():
+    mu = pyro.sample("mu", dist.Normal(0.0, 1.0))
+    with pyro.plate("data", 4):
+        c = pyro.sample("c", dist.Bernoulli(0.4))
+        pyro.sample("y", dist.Normal(mu + c, 1.0), obs=t(Y4))
+
+
+def renyi_discrete_guide():
+    m = pyro.param("m", t(0.2))
+    s = pyro.param("s", t(0.9), constraint=constraints.positive)
+    pyro.sample("mu", dist.Normal(m, s))
+    p = pyro.param("p", t([0.3, 0.6, 0.2, 0.5]), constraint=constraints.unit_interval)
+    with pyro.plate("data", 4):
+        pyro.sample("c", dist.Bernoulli(p))
+
+
 # ---- nested: a minibatch of groups (dim -2) around a plate of items (dim -1), Categorical
 # guide sites scored in both plates, data and params picked by the groups' indices ----
 Y45 = [0.5 * ((j * 7) % 11) - 2.0 for j in range(20)]
@@ -284,6 +317,8 @@ PROGRAMS = [
     ("renyi_global", renyi_global_model, renyi_global_guide, "renyi0.5", ["m", "s"]),
     ("renyi_local", renyi_local_model, renyi_local_guide, "renyi0.3", ["a", "t"]),
     ("structured", structured_model, structured_guide, "trace", ["alpha", "c1", "c0", "gc", "gr", "vl", "vL"]),
+    ("discrete", discrete_model, discrete_guide, "trace", ["rate", "kp", "cl"]),
+    ("renyi_discrete", renyi_discrete_model, renyi_discrete_guide, "renyi0.5", ["m", "s", "p"]),
     ("nested", nested_model, nested_guide, "trace", ["gl", "gs", "cl"]),
     ("families_meanfield", families_model, families_guide, "meanfield", FAMILY_PARAMS),
     ("families_trace", families_model, families_guide, "trace", FAMILY_PARAMS),
