@@ -490,11 +490,13 @@ int tre_dirichlet_sample_cpu(void *impl, const tre_kshape *rows, int64_t k, floa
     const int64_t total = rows_total(rows);
 #pragma omp parallel for schedule(static) PAR_IF(total, k * 64)
     for (int64_t c = 0; c < CHUNKS(total); ++c) {
+        double stack[STACK_WORK], *lg = work_get(stack, k); /* NULL: the draws are regenerated */
         row_iter it;
         int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
         row_iter_seek(&it, rows, 1, &conc, r0);
         for (int64_t r = r0; r < r1; ++r, row_iter_next(&it))
-            tre_dirichlet_sample_row(k, conc->data + it.off[0], seed, stream, (uint64_t)(r * k), out + r * k);
+            tre_dirichlet_sample_row(k, conc->data + it.off[0], seed, stream, (uint64_t)(r * k), lg, out + r * k);
+        work_put(stack, lg);
     }
     return 0;
 }
@@ -507,12 +509,14 @@ int tre_dirichlet_rsample_backward_cpu(void *impl, const tre_kshape *rows, int64
     const int64_t total = rows_total(rows);
 #pragma omp parallel for schedule(static) PAR_IF(total, k * 128)
     for (int64_t c = 0; c < CHUNKS(total); ++c) {
+        double stack[STACK_WORK], *lg = work_get(stack, k); /* NULL: the draws are regenerated */
         row_iter it;
         int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < total ? r0 + ROW_CHUNK : total;
         row_iter_seek(&it, rows, 1, &conc, r0);
         for (int64_t r = r0; r < r1; ++r, row_iter_next(&it))
             tre_dirichlet_rsample_grad_row(k, conc->data + it.off[0], g + r * k, seed, stream,
-                                           (uint64_t)(r * k), grad_conc + r * k);
+                                           (uint64_t)(r * k), lg, grad_conc + r * k);
+        work_put(stack, lg);
     }
     return 0;
 }

@@ -212,7 +212,7 @@ int tre_dirichlet_sample_cuda(void *impl, const tre_kshape *rows, int64_t k, flo
         const uint64_t stream = tre_cuda_stream(dl, stream0);
         int64_t off[1];
         L.offsets(r, off);
-        tre_dirichlet_sample_row(k, a + off[0], seed, stream, (uint64_t)(r * k), out + r * k);
+        tre_dirichlet_sample_row(k, a + off[0], seed, stream, (uint64_t)(r * k), NULL, out + r * k);
     });
 }
 
@@ -228,7 +228,7 @@ int tre_dirichlet_rsample_backward_cuda(void *impl, const tre_kshape *rows, int6
         const uint64_t stream = tre_cuda_stream(dl, stream0);
         int64_t off[1];
         L.offsets(r, off);
-        tre_dirichlet_rsample_grad_row(k, a + off[0], g + r * k, seed, stream, (uint64_t)(r * k),
+        tre_dirichlet_rsample_grad_row(k, a + off[0], g + r * k, seed, stream, (uint64_t)(r * k), NULL,
                                        grad_conc + r * k);
     });
 }

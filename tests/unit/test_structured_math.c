@@ -1,6 +1,8 @@
 /* Derivatives of the structured families' row math (kernels/math/categorical.h, mvn.h)
  * against central finite differences, and the same gradients through the host's tape
- * (broadcast parameters and values, particle extents, to_event) on the CPU backend.
+ * (broadcast parameters and values, particle extents, to_event) on the CPU backend; the
+ * Dirichlet rows (dirichlet.h) give the same bits whether they keep their draws or regenerate
+ * them.
  *
  * Row math: the functions take float inputs and compute in double, so a central difference
  * over a float input, with the step taken as the exact difference of the two perturbed floats,
@@ -14,6 +16,7 @@
 #include <string.h>
 #include "test_support.h"
 #include "kernels/math/categorical.h"
+#include "kernels/math/dirichlet.h"
 #include "kernels/math/mvn.h"
 #include "src/tensor/autograd.h"
 #include "src/dist/dist_impl.h"
@@ -291,6 +294,40 @@ static void test_mvn_rsample_grad(void **state) {
     }
 }
 
+/* A Dirichlet row keeps its k log-gamma draws in lg when given one (the CPU backend does) and
+ * regenerates them otherwise (the CUDA backend): the draw and its gradient must be the same bits
+ * either way, including rows whose draws underflow (tiny concentrations) and rows with a NaN. */
+static void test_dirichlet_rows_keep_or_regenerate(void **state) {
+    (void)state;
+    enum { K = 20 };
+    const float tiny[3] = {1e-3f, 2e-3f, 5e-4f}, with_nan[3] = {1.5f, NAN, 2.f};
+    float wide[K], g[K];
+    for (int j = 0; j < K; ++j) {
+        wide[j] = 0.3f + 0.4f * (float)j;
+        g[j] = (float)sin(1.7 * j);
+    }
+    const struct { int64_t k; const float *conc; } rows[] = {{1, wide}, {3, wide}, {K, wide}, {3, tiny}, {3, with_nan}};
+    for (size_t c = 0; c < sizeof rows / sizeof rows[0]; ++c) {
+        const int64_t k = rows[c].k;
+        for (uint64_t elem0 = 0; elem0 < 40; elem0 += 13) {
+            double lg[K];
+            float kept[K], regen[K], gk[K], gr[K];
+            tre_dirichlet_sample_row(k, rows[c].conc, 11, 3, elem0, lg, kept);
+            tre_dirichlet_sample_row(k, rows[c].conc, 11, 3, elem0, NULL, regen);
+            assert_memory_equal(kept, regen, (size_t)k * sizeof(float));
+            for (int64_t j = 0; j < k; ++j) {
+                const double l = tre_dirichlet_log_gamma(rows[c].conc, j, 11, 3, elem0);
+                assert_memory_equal(&lg[j], &l, sizeof l);
+            }
+            tre_dirichlet_rsample_grad_row(k, rows[c].conc, g, 11, 3, elem0, lg, gk);
+            tre_dirichlet_rsample_grad_row(k, rows[c].conc, g, 11, 3, elem0, NULL, gr);
+            assert_memory_equal(gk, gr, (size_t)k * sizeof(float));
+            if (rows[c].conc == with_nan) assert_true(isnan(kept[0]) && isnan(gk[0]));
+            else for (int64_t j = 0; j < k; ++j) assert_true(kept[j] > 0.f && isfinite(gk[j]));
+        }
+    }
+}
+
 /* ---- through the tape ------------------------------------------------------------------- */
 
 #define MAX_IN 4
@@ -438,6 +475,7 @@ int main(void) {
         cmocka_unit_test(test_mvn_log_prob_grad),
         cmocka_unit_test(test_mvn_kl_grad),
         cmocka_unit_test(test_mvn_rsample_grad),
+        cmocka_unit_test(test_dirichlet_rows_keep_or_regenerate),
         cmocka_unit_test(test_gradients_through_the_tape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
