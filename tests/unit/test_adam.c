@@ -32,7 +32,8 @@ static void run(const tre_adam_opts *o, adam_case k) {
     tre_adam *opt = NULL;
     TT_OK(ctx, tre_adam_create(ctx, o, &opt));
     double u = k.loc0, m = 0, v = 0, lr = o->lr;
-    const double b1 = o->beta1 ? o->beta1 : 0.9, b2 = o->beta2 ? o->beta2 : 0.999;
+    const bool default_betas = o->beta1 == 0 && o->beta2 == 0; /* optim.h: (0, 0) is (0.9, 0.999) */
+    const double b1 = default_betas ? 0.9 : o->beta1, b2 = default_betas ? 0.999 : o->beta2;
     const double eps = o->eps ? o->eps : 1e-8, clip = o->clip_norm;
     for (int t = 1; t <= 3; ++t) {
         tre_elbo_result r;
@@ -81,6 +82,13 @@ static void test_decay_alone_is_clipped_adam(void **state) {
     (void)state;
     run(&(tre_adam_opts){.lr = 0.1, .lrd = 0.9, .eps = 0.1}, default_case);
 }
+/* Only both betas 0 means the defaults: one beta given keeps the other's 0 (beta1 = 0 is
+ * torch's Adam without momentum, beta2 = 0 normalises by the last gradient alone) */
+static void test_one_beta_given_keeps_the_other_zero(void **state) {
+    (void)state;
+    run(&(tre_adam_opts){.lr = 0.1, .beta2 = 0.5}, default_case);
+    run(&(tre_adam_opts){.lr = 0.1, .beta1 = 0.5}, (adam_case){0.0, -2.0});
+}
 static void test_bad_options(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(1);
@@ -89,7 +97,10 @@ static void test_bad_options(void **state) {
     assert_null(opt);
     /* NaN passes a `< 0` test: every option is checked so that it cannot */
     const tre_adam_opts bad[] = {{.weight_decay = NAN}, {.weight_decay = INFINITY}, {.clip_norm = NAN},
-                                 {.lr = NAN}, {.lrd = NAN}, {.eps = NAN}};
+                                 {.lr = NAN}, {.lrd = NAN}, {.eps = NAN},
+                                 /* betas in [0, 1), as torch checks: 1 would never forget */
+                                 {.beta1 = 1.0, .beta2 = 0.999}, {.beta1 = 0.9, .beta2 = 1.0},
+                                 {.beta1 = -0.1, .beta2 = 0.999}, {.beta1 = 0.9, .beta2 = -0.1}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
         TT_FAILS_WITH(ctx, tre_adam_create(ctx, &bad[i], &opt), TRE_ERR_INVALID_ARG, "tre_adam_create");
         assert_null(opt);
@@ -328,6 +339,7 @@ int main(void) {
         cmocka_unit_test(test_clipped_adam),
         cmocka_unit_test(test_weight_decay),
         cmocka_unit_test(test_decay_alone_is_clipped_adam),
+        cmocka_unit_test(test_one_beta_given_keeps_the_other_zero),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_only_the_params_a_step_used_move),
         cmocka_unit_test(test_read_param_moves_only_after_its_first_gradient),

@@ -192,6 +192,13 @@ static void test_constructor_errors(void **state) {
                       &(tre_block_opts){.hide_types = param, .n_hide_types = 1,
                                         .expose_types = sample_param, .n_expose_types = 2},
                       "cannot hide and expose site type \"param\"");
+    /* every kind is checked, the last one in the list of type names too (Pyro asserts the
+     * hide and expose type sets are disjoint, whatever the kind) */
+    const char *det[] = {"deterministic"};
+    expect_ctor_error(ctx,
+                      &(tre_block_opts){.hide_types = det, .n_hide_types = 1,
+                                        .expose_types = det, .n_expose_types = 1},
+                      "cannot hide and expose site type \"deterministic\"");
     expect_ctor_error(ctx, &(tre_block_opts){.hide_types = typo, .n_hide_types = 1}, "\"obs\"");
     expect_ctor_error(ctx, &(tre_block_opts){.n_hide = 2}, "hide");
     expect_ctor_error(ctx, &(tre_block_opts){.expose = ab, .n_expose = -1}, "expose");

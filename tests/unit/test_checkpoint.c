@@ -717,6 +717,133 @@ static void test_fully_decayed_rate_saves_and_loads(void **state) {
     run_free(&b);
 }
 
+/* Loading the store over an existing param gives it a new tensor: as in Pyro, whose optimiser
+ * keeps one state per param tensor, the optimiser starts that param over. Its next update is
+ * then a first torch Adam step, lr * g / (|g| + eps) (bias corrections cancel), whatever
+ * moments the earlier steps left. The loaded tensor is written in place by the optimiser from
+ * then on, so it is not marked NaN-free. */
+static tre_tensor *pull_model(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_tensor *w = tre_param(c, "w", tre_scalar(c, 0.f), TRE_C_REAL);
+    tre_factor(c, "f", tre_neg(c, tre_square(c, tre_sub(c, w, tre_scalar(c, 0.5f)))));
+    return NULL;
+}
+
+static void test_loaded_param_starts_its_optimiser_over(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(3);
+    tre_adam *opt = NULL;
+    const double lr = 1.0;
+    TT_OK(ctx, tre_adam_create(ctx, &(tre_adam_opts){.lr = lr}, &opt));
+    const tre_elbo_opts eo = {.num_particles = 1};
+    for (int t = 0; t < 3; ++t) TT_OK(ctx, tre_svi_step(ctx, pull_model, late_guide, NULL, &eo, opt, NULL));
+    TT_OK(ctx, tre_param_store_save(ctx, path_of("pull")));
+    TT_OK(ctx, tre_param_store_load(ctx, path_of("pull")));
+    const tre_param_entry *e = tre_param_store_get(ctx, "w");
+    assert_non_null(e);
+    assert_false(e->unconstrained->known_no_nan);
+    float w0, w1;
+    TT_OK(ctx, tre_tensor_to_host(ctx, e->unconstrained, &w0, 1));
+    TT_OK(ctx, tre_svi_step(ctx, pull_model, late_guide, NULL, &eo, opt, NULL));
+    TT_OK(ctx, tre_tensor_to_host(ctx, tre_param_store_get(ctx, "w")->unconstrained, &w1, 1));
+    const double g = 2.0 * ((double)w0 - 0.5); /* d loss / dw, loss = (w - 0.5)^2 */
+    assert_true(fabs(g) > 0.1);
+    TT_NEAR(w1, (double)w0 - lr * g / (fabs(g) + 1e-8), 1e-5);
+    tre_adam_destroy(ctx, opt);
+    tre_ctx_destroy(ctx);
+}
+
+/* Optimiser files with a correct checksum that must not load (the format of adam.c: magic,
+ * version and byte-order mark, the rate (f64), the count (u64), then per state its step
+ * (i64), rate (f64) and two tensor records): a negative step count, and bytes after the last
+ * state. Either is an error naming the file, and the optimiser keeps its state. */
+static void rehash_and_spill(const char *path, unsigned char *b, size_t body) {
+    const uint64_t hash = tre_fnv1a(TRE_FNV_OFFSET, b, body);
+    memcpy(b + body, &hash, sizeof hash);
+    spill(path, b, (long)(body + sizeof hash));
+}
+
+static void test_malformed_optimiser_files_are_refused(void **state) {
+    (void)state;
+    run r = run_new();
+    double losses[2];
+    steps(&r, 2, losses);
+    char good[128];
+    snprintf(good, sizeof good, "%s", path_of("adam-good"));
+    TT_OK(r.ctx, tre_adam_save(r.ctx, r.opt, good));
+    long len;
+    unsigned char *b = slurp(good, &len);
+    uint64_t count;
+    memcpy(&count, b + 24, sizeof count);
+    assert_true(count >= 1);
+    /* the first state's step count, negative */
+    int64_t step;
+    memcpy(&step, b + 32, sizeof step);
+    assert_int_equal(step, 2);
+    step = -1;
+    memcpy(b + 32, &step, sizeof step);
+    rehash_and_spill(path_of("adam-negative-step"), b, (size_t)len - 8);
+    TT_FAILS_WITH(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("adam-negative-step")), TRE_ERR_IO,
+                  "cut short or damaged (state 1 of");
+    tre_ctx_clear_error(r.ctx);
+    expect_state(&r, good);
+    free(b);
+    /* an infinite rate, in the header or in a state (a decayed rate is finite, >= 0) */
+    const size_t rate_at[2] = {16, 40};
+    const char *rate_needle[2] = {"cut short or damaged (its header)", "cut short or damaged (state 1 of"};
+    for (int i = 0; i < 2; ++i) {
+        b = slurp(good, &len);
+        const double inf = INFINITY;
+        memcpy(b + rate_at[i], &inf, sizeof inf);
+        rehash_and_spill(path_of("adam-inf-rate"), b, (size_t)len - 8);
+        TT_FAILS_WITH(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("adam-inf-rate")), TRE_ERR_IO, rate_needle[i]);
+        tre_ctx_clear_error(r.ctx);
+        expect_state(&r, good);
+        free(b);
+    }
+    /* the good file, then 4 zero bytes before a recomputed checksum */
+    b = slurp(good, &len);
+    unsigned char *longer = calloc((size_t)len + 4, 1);
+    assert_non_null(longer);
+    memcpy(longer, b, (size_t)len - 8);
+    rehash_and_spill(path_of("adam-tail"), longer, (size_t)len - 8 + 4);
+    TT_FAILS_WITH(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("adam-tail")), TRE_ERR_IO, "bytes past its last state");
+    tre_ctx_clear_error(r.ctx);
+    expect_state(&r, good);
+    free(longer), free(b);
+    /* the first state twice (the count one more): two states for one param */
+    b = slurp(good, &len);
+    size_t at = 32 + 16; /* past the first state's step and rate: its two tensor records */
+    for (int t = 0; t < 2; ++t) {
+        uint32_t name_len, nd;
+        memcpy(&name_len, b + at, 4);
+        memcpy(&nd, b + at + 4 + name_len, 4);
+        int64_t numel = 1;
+        for (uint32_t d = 0; d < nd; ++d) {
+            int64_t sz;
+            memcpy(&sz, b + at + 8 + name_len + 8 * d, 8);
+            numel *= sz;
+        }
+        at += 8 + name_len + 8 * nd + 4 * (size_t)numel;
+    }
+    const size_t state_len = at - 32;
+    unsigned char *twice = calloc((size_t)len + state_len, 1);
+    assert_non_null(twice);
+    memcpy(twice, b, 32);
+    memcpy(twice + 32, b + 32, state_len);
+    memcpy(twice + 32 + state_len, b + 32, (size_t)len - 8 - 32);
+    const uint64_t more = count + 1;
+    memcpy(twice + 24, &more, sizeof more);
+    rehash_and_spill(path_of("adam-twice"), twice, (size_t)len - 8 + state_len);
+    TT_FAILS_WITH(r.ctx, tre_adam_load(r.ctx, r.opt, path_of("adam-twice")), TRE_ERR_IO, "holds two states for param");
+    tre_ctx_clear_error(r.ctx);
+    expect_state(&r, good);
+    free(twice), free(b);
+    /* the good file itself loads */
+    TT_OK(r.ctx, tre_adam_load(r.ctx, r.opt, good));
+    run_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_continues_the_run_bit_for_bit),
@@ -729,6 +856,8 @@ int main(void) {
         cmocka_unit_test(test_more_malformed_stores_are_refused),
         cmocka_unit_test(test_not_inside_a_program),
         cmocka_unit_test(test_fully_decayed_rate_saves_and_loads),
+        cmocka_unit_test(test_loaded_param_starts_its_optimiser_over),
+        cmocka_unit_test(test_malformed_optimiser_files_are_refused),
     };
     return cmocka_run_group_tests(tests, tt_make_dir, tt_remove_dir);
 }

@@ -391,6 +391,21 @@ static void test_shape_errors_name_the_argument(void **state) {
                   TRE_ERR_SHAPE, "transform_inv: lower_cholesky needs argument y");
     tre_ctx_step_reset(ctx);
 
+    /* the structured kernels read float32: an int32 tensor of a fitting shape is refused */
+    {
+        tre_tensor *ints = NULL;
+        TT_OK(ctx, tre_tensor_create(ctx, &ints, TRE_I32, 1, 1, (int64_t[]){3}, NULL));
+        TT_FAILS_WITH(ctx, failed_with(ctx, tre_transform_to(ctx, TRE_C_SIMPLEX, ints)),
+                      TRE_ERR_INVALID_ARG, "transform_to: argument u must be float32");
+        tre_ctx_step_reset(ctx);
+        tre_tensor_destroy(ctx, ints);
+    }
+    /* a vector of one element is not a 1 x 1 matrix: a matrix needs two dims, whatever sizes */
+    TT_FAILS_WITH(ctx, failed_with(ctx, tre_transform_to(ctx, TRE_C_LOWER_CHOLESKY,
+                                                         tre_full(ctx, 1, (int64_t[]){1}, 0.f))),
+                  TRE_ERR_SHAPE, "transform_to: lower_cholesky needs argument u");
+    tre_ctx_step_reset(ctx);
+
     TT_FAILS_WITH(ctx, failed_with(ctx, tre_transform_log_abs_det_jacobian(ctx, TRE_C_LOWER_CHOLESKY,
                                                                            tre_scalar(ctx, 0.f))),
                   TRE_ERR_SHAPE, "argument u");

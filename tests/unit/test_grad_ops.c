@@ -67,6 +67,9 @@ static void check_case(const grad_case *c, unsigned data_inputs) {
     if (!loss) fail_msg("%s: %s", c->name, tre_ctx_error(ctx));
     TT_OK(ctx, tre_grad_backward(ctx, loss));
     for (int i = 0; i < c->nin; ++i) {
+        /* as torch: a tensor that wants no gradient gets none (its grad stays NULL) */
+        if (!in[i]->requires_grad && in[i]->grad)
+            fail_msg("%s: data input %d was given a gradient", c->name, i);
         if (!in[i]->requires_grad) continue;
         int64_t n = in[i]->particles * in[i]->numel;
         float *g = calloc((size_t)n, sizeof *g);
@@ -92,6 +95,9 @@ static void check_case(const grad_case *c, unsigned data_inputs) {
 
 static tre_tensor *b_add(tre_ctx *c, tre_tensor *const *in) { return tre_add(c, in[0], in[1]); }
 static tre_tensor *b_sub(tre_ctx *c, tre_tensor *const *in) { return tre_sub(c, in[0], in[1]); }
+/* (a + b) + a: the outer sum lends its gradient to both terms unchanged, so a's second
+ * contribution must not be summed into the tensor (a + b) and b were given */
+static tre_tensor *b_add_reuse(tre_ctx *c, tre_tensor *const *in) { return tre_add(c, tre_add(c, in[0], in[1]), in[0]); }
 static tre_tensor *b_mul(tre_ctx *c, tre_tensor *const *in) { return tre_mul(c, in[0], in[1]); }
 static tre_tensor *b_div(tre_ctx *c, tre_tensor *const *in) { return tre_div(c, in[0], in[1]); }
 static tre_tensor *b_neg(tre_ctx *c, tre_tensor *const *in) { return tre_neg(c, in[0]); }
@@ -196,6 +202,7 @@ static tre_tensor *b_lower_cholesky(tre_ctx *c, tre_tensor *const *in) {
 #define D1(p, n) {p}, {1}, {{n}}
 static const grad_case cases[] = {
     {"add bcast", b_add, 2, {4, 1}, {2, 1}, {{2, 3}, {3}}, {-2, -2}, {2, 2}},
+    {"add reusing an input", b_add_reuse, 2, {2, 2}, {1, 1}, {{3}, {3}}, {-2, -2}, {2, 2}},
     {"sub bcast", b_sub, 2, {1, 4}, {2, 2}, {{2, 3}, {2, 1}}, {-2, -2}, {2, 2}},
     {"mul bcast", b_mul, 2, {4, 4}, {2, 1}, {{2, 3}, {1}}, {-2, -2}, {2, 2}},
     {"div", b_div, 2, {2, 1}, {1, 1}, {{3}, {3}}, {-2, 0.5f}, {2, 2}},
@@ -234,6 +241,7 @@ static const grad_case cases[] = {
     {"take per-particle values, shared index", b_take_shared_index, 1, {3}, {1}, {{4}}, {-2}, {2}},
     {"matmul per-particle matrix x shared vector", b_matmul, 2, {3, 1}, {2, 1}, {{2, 3}, {3}}, {-1, -1}, {1, 1}},
     {"matmul batched", b_matmul, 2, {3, 3}, {2, 2}, {{2, 2}, {2, 3}}, {-1, -1}, {1, 1}},
+    {"matmul shared matrix x per-particle matrix", b_matmul, 2, {1, 3}, {2, 2}, {{2, 3}, {3, 2}}, {-1, -1}, {1, 1}},
     {"matmul shared", b_matmul, 2, {1, 1}, {2, 1}, {{2, 3}, {3}}, {-1, -1}, {1, 1}},
     {"normal log_prob", b_normal_lp, 3, {3, 1, 3}, {1, 1, 0}, {{2}, {2}, {0}}, {-2, -1, 0.5f}, {2, 1, 2}},
     {"normal log_prob_sum masked", b_normal_lp_sum_masked, 3, {1, 3, 1}, {1, 0, 1}, {{4}, {0}, {4}},
@@ -438,10 +446,73 @@ static void test_take_unchecked_indices_stay_in_bounds(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* tre_take's argument rules: values a float32 vector (numpy's take along the last dim of a
+ * [K] vector), and with validation every index an integer in [0, K), an error naming K. */
+static void test_take_argument_errors(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(5);
+    const float ix[2] = {0.f, 1.f}, bad_ix[2] = {0.f, 3.f}, frac_ix[2] = {0.5f, 1.f};
+    tre_tensor *matrix = tre_full(ctx, 2, (const int64_t[]){2, 2}, 1.f);
+    assert_null(tre_take(ctx, matrix, tre_from_host(ctx, 1, 1, (const int64_t[]){2}, ix)));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_INVALID_ARG, "values must be a float32 vector [K]");
+    tre_ctx_step_reset(ctx);
+    tre_tensor *v3 = tre_full(ctx, 1, (const int64_t[]){3}, 1.f);
+    assert_non_null(tre_take(ctx, v3, tre_from_host(ctx, 1, 1, (const int64_t[]){2}, ix)));
+    assert_null(tre_take(ctx, v3, tre_from_host(ctx, 1, 1, (const int64_t[]){2}, bad_ix)));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_INVALID_ARG, "1 indices are not integers in [0, 3)");
+    tre_ctx_step_reset(ctx);
+    v3 = tre_full(ctx, 1, (const int64_t[]){3}, 1.f);
+    assert_null(tre_take(ctx, v3, tre_from_host(ctx, 1, 1, (const int64_t[]){2}, frac_ix)));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_INVALID_ARG, "not integers in [0, 3)");
+    tre_ctx_destroy(ctx);
+}
+
+/* Layouts the gathered-rows kernel does not cover still give x_j . w[index_j] with numpy's
+ * broadcasting (through the composed ops): x of one row [1, D] or one column [N, 1], and x
+ * per particle while w is shared by all particles (the result then has x's particles). */
+static void test_vecdot_index_select_broadcast_layouts(void **state) {
+    (void)state;
+    enum { G = 3, D = 4, N = 5, XP = 2 };
+    const int32_t idx[N] = {2, 0, 1, 2, 0};
+    float w[G * D], x[XP * N * D];
+    uint64_t seed = 77;
+    for (int i = 0; i < G * D; ++i) w[i] = uniform(&seed, -2, 2);
+    for (int i = 0; i < XP * N * D; ++i) x[i] = uniform(&seed, -2, 2);
+    const struct {
+        int64_t particles, rows, cols;
+    } xs[3] = {{1, 1, D}, {1, N, 1}, {XP, N, D}};
+    for (int c = 0; c < 3; ++c) {
+        tre_ctx *ctx = tt_ctx(2);
+        tre_tensor *ti = NULL;
+        TT_OK(ctx, tre_tensor_create(ctx, &ti, TRE_I32, 1, 1, (const int64_t[]){N}, idx));
+        tre_tensor *tw = tre_from_host(ctx, 1, 2, (const int64_t[]){G, D}, w);
+        tre_tensor *tx = tre_from_host(ctx, xs[c].particles, 2, (const int64_t[]){xs[c].rows, xs[c].cols}, x);
+        tre_tensor *out = tre_vecdot_index_select(ctx, tx, tw, ti);
+        if (!out) fail_msg("case %d: %s", c, tre_ctx_error(ctx));
+        assert_int_equal(out->particles, xs[c].particles);
+        assert_int_equal(out->ndim, 1);
+        assert_int_equal(out->shape[0], N);
+        const float *o = tt_host(ctx, out, 0);
+        for (int64_t p = 0; p < xs[c].particles; ++p)
+            for (int j = 0; j < N; ++j) {
+                double want = 0;
+                for (int d = 0; d < D; ++d) {
+                    const int64_t r = xs[c].rows == 1 ? 0 : j, col = xs[c].cols == 1 ? 0 : d;
+                    want += (double)x[(p * xs[c].rows + r) * xs[c].cols + col] * w[idx[j] * D + d];
+                }
+                TT_NEAR(o[p * N + j], want, 1e-5 * (1 + fabs(want)));
+            }
+        tre_tensor_destroy(ctx, ti);
+        tre_ctx_destroy(ctx);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_op_against_finite_differences),
         cmocka_unit_test(test_take_unchecked_indices_stay_in_bounds),
+        cmocka_unit_test(test_take_argument_errors),
+        cmocka_unit_test(test_vecdot_index_select_broadcast_layouts),
         cmocka_unit_test(test_ops_with_data_inputs_against_finite_differences),
         cmocka_unit_test(test_vecdot_values),
         cmocka_unit_test(test_vecdot_gathered_rows_forward),

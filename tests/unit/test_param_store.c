@@ -184,6 +184,7 @@ static void test_remove_and_clear(void **state) {
     assert_string_equal(tre_param_store_at(ctx, 1)->name, "c");
     assert_string_equal(tre_param_store_at(ctx, 2)->name, "d");
     assert_null(tre_param_store_at(ctx, 3));
+    assert_null(tre_param_store_at(ctx, -1)); /* out of range on either side: no entry */
     for (int i = 0; i < 4; ++i) {
         if (i == 1) continue;
         const tre_param_entry *e = tre_param_store_get(ctx, names[i]);

@@ -121,7 +121,11 @@ static void test_dim_clash_and_duplicate_name(void **state) {
     assert_non_null(tre_plate(ctx, "a", 3, 0));
     assert_null(tre_plate(ctx, "a", 5, 0));
     assert_int_equal(tre_ctx_status(ctx), TRE_ERR_PLATE);
-    assert_non_null(strstr(tre_ctx_error(ctx), "\"a\""));
+    assert_non_null(strstr(tre_ctx_error(ctx), "plate(\"a\") is already active"));
+    /* the same sizes too: the name is what clashes, even with the innermost handler */
+    tre_ctx_clear_error(ctx);
+    assert_null(tre_plate(ctx, "a", 3, 0));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_PLATE, "plate(\"a\") is already active");
     assert_int_equal(tre_stack_depth(ctx), 1);
     TT_OK(ctx, tre_plate_end(ctx));
     tre_ctx_step_reset(ctx);
@@ -330,6 +334,15 @@ static void test_subsample_indices(void **state) {
     tre_ctx_clear_error(ctx);
     assert_null(tre_plate(ctx, "bad", 0, 0));
     assert_int_equal(tre_ctx_status(ctx), TRE_ERR_INVALID_ARG);
+    /* the plate itself refuses bad sizes, with its rule, before its index site is sent (the
+     * stack's own check of an index message would catch some of them too, saying less) */
+    const int64_t bad_sizes[][2] = {{5, 6}, {0, 0}, {5, -1}, {(int64_t)INT32_MAX + 1, 1}};
+    for (int i = 0; i < 4; ++i) {
+        tre_ctx_clear_error(ctx);
+        assert_null(tre_plate(ctx, "bad", bad_sizes[i][0], bad_sizes[i][1]));
+        TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_INVALID_ARG, "plate(\"bad\"): size");
+        assert_int_equal(tre_stack_depth(ctx), 0);
+    }
     tre_ctx_destroy(ctx);
 }
 
@@ -454,6 +467,29 @@ static void test_condition_fixes_the_minibatch(void **state) {
     tre_messenger *cb = tre_condition_handler(ctx, bad);
     TT_FAILS_WITH(ctx, tre_run(ctx, mb_model, &(mb_args){.size = 10, .k = 2}, &cb, 1, NULL),
                   TRE_ERR_INVALID_ARG, "subsample site \"data\" must be int32");
+    /* an unsized plate takes the minibatch's size from the indices, but an empty minibatch
+     * is refused (a plate of 0 elements would scale its sites by size / 0) */
+    tre_ctx_step_reset(ctx);
+    tre_tensor *none = NULL;
+    TT_OK(ctx, tre_tensor_create(ctx, &none, TRE_I32, 1, 1, (int64_t[]){0}, NULL));
+    tre_dict *empty = tre_dict_new(ctx);
+    TT_OK(ctx, tre_dict_set(ctx, empty, "data", none));
+    tre_messenger *ce = tre_condition_handler(ctx, empty);
+    TT_FAILS_WITH(ctx, tre_run(ctx, mb_model, &(mb_args){.size = 10, .k = 0}, &ce, 1, NULL),
+                  TRE_ERR_PLATE, "1 <= n <= 10");
+    /* the minibatch is shared by all particles: indices with a particle extent are refused */
+    tre_ctx_step_reset(ctx);
+    tre_tensor *per_particle = NULL;
+    const int32_t two_rows[4] = {7, 3, 1, 2};
+    TT_OK(ctx, tre_tensor_create(ctx, &per_particle, TRE_I32, 2, 1, (int64_t[]){2}, two_rows));
+    tre_dict *pp = tre_dict_new(ctx);
+    TT_OK(ctx, tre_dict_set(ctx, pp, "data", per_particle));
+    tre_messenger *cp = tre_condition_handler(ctx, pp);
+    TT_FAILS_WITH(ctx, tre_run(ctx, mb_model, &(mb_args){.size = 10, .k = 2}, &cp, 1, NULL),
+                  TRE_ERR_PLATE, "(extent 1)");
+    tre_ctx_step_reset(ctx);
+    tre_tensor_destroy(ctx, per_particle);
+    tre_tensor_destroy(ctx, none);
     tre_tensor_destroy(ctx, idx);
     tre_ctx_destroy(ctx);
 }
@@ -568,6 +604,141 @@ static void test_reentered_plate_reuses_index_site(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* An unsized plate entered twice in a model replayed against a subsampling guide: the second
+ * entry takes the first's minibatch (its memo), not the whole data; in Pyro each entry of
+ * plate("data", 100) sends the index site "data" again and replay gives it the guide's
+ * indices both times. */
+static tre_tensor *mb_model_twice(tre_ctx *c, const void *args) {
+    const mb_args *a = args;
+    tre_tensor *i1 = tre_plate(c, "data", a->size, 0);
+    tre_sample(c, "local", std_normal(c), NULL);
+    tre_plate_end(c);
+    tre_tensor *i2 = tre_plate(c, "data", a->size, 0);
+    tre_sample(c, "local2", std_normal(c), NULL);
+    tre_plate_end(c);
+    return i1 && i1 == i2 ? i1 : NULL;
+}
+
+static void test_unsized_plate_reentered_keeps_the_minibatch(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(13);
+    enum { SIZE = 100, K = 8 };
+    mb_args g = {.size = SIZE, .k = K}, m = {.size = SIZE, .k = 0};
+    tre_messenger *gt = tre_trace_handler(ctx);
+    TT_OK(ctx, tre_run(ctx, mb_guide, &g, &gt, 1, NULL));
+    tre_messenger *mh[2] = {tre_trace_handler(ctx),
+                            tre_replay_handler(ctx, tre_trace_handler_trace(gt), NULL)};
+    tre_tensor *ret = NULL;
+    TT_OK(ctx, tre_run(ctx, mb_model_twice, &m, mh, 2, &ret));
+    assert_ptr_equal(ret, g.idx);
+    const tre_msg *l2 = &tre_trace_get(tre_trace_handler_trace(mh[0]), "local2")->msg;
+    assert_int_equal(l2->frames[0].subsample_size, K);
+    assert_true(l2->scale == (double)SIZE / K);
+    assert_int_equal(l2->value->shape[0], K);
+    tre_ctx_destroy(ctx);
+}
+
+/* A site already done when the plate sees it (here replayed by a handler inside the plate) is
+ * neither broadcast nor checked against the plate's size, as Pyro's BroadcastMessenger returns
+ * early on msg["done"]: its fn stays as the program gave it. */
+static tre_tensor *replay_inside_plate(tre_ctx *c, const void *args) {
+    const tre_trace *src = args;
+    tre_plate(c, "p", 3, 0);
+    tre_messenger *rp = tre_replay_handler(c, src, NULL);
+    tre_push(c, rp);
+    /* batch shape [2]: would not broadcast against the plate's 3 */
+    const float two[2] = {0.f, 1.f};
+    tre_tensor *loc = tre_from_host(c, 1, 1, (const int64_t[]){2}, two);
+    tre_tensor *z = tre_sample(c, "z", tre_normal(c, loc, tre_scalar(c, 1.f)), NULL);
+    tre_pop(c, rp);
+    tre_plate_end(c);
+    return z;
+}
+
+static tre_tensor *scalar_z(tre_ctx *c, const void *args) {
+    (void)args;
+    return tre_sample(c, "z", std_normal(c), NULL);
+}
+
+static void test_done_site_is_not_broadcast(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(14);
+    tre_messenger *src = tre_trace_handler(ctx);
+    TT_OK(ctx, tre_run(ctx, scalar_z, NULL, &src, 1, NULL));
+    tre_messenger *tr = tre_trace_handler(ctx);
+    TT_OK(ctx, tre_run(ctx, replay_inside_plate, tre_trace_handler_trace(src), &tr, 1, NULL));
+    const tre_msg *z = &tre_trace_get(tre_trace_handler_trace(tr), "z")->msg;
+    int64_t bs[TRE_MAX_DIMS];
+    assert_int_equal(tre_dist_batch_shape(z->fn, bs), 1);
+    assert_int_equal(bs[0], 2);
+    assert_ptr_equal(z->value, tre_trace_get(tre_trace_handler_trace(src), "z")->msg.value);
+    /* still in the plate: its frame and scale apply */
+    assert_int_equal(z->n_frames, 1);
+    tre_ctx_destroy(ctx);
+}
+
+/* Default dims fill every batch dim, the leftmost (-TRE_MAX_DIMS) last; one more plate has
+ * no dim left. */
+static void test_default_dims_use_every_dim(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(16);
+    const char *names[TRE_MAX_DIMS] = {"d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"};
+    for (int k = 0; k < TRE_MAX_DIMS; ++k) assert_non_null(tre_plate(ctx, names[k], 1, 0));
+    tre_msg msg = {.type = TRE_SITE_SAMPLE, .name = "z", .fn = std_normal(ctx), .scale = 1.0};
+    TT_OK(ctx, tre_apply_stack(ctx, &msg));
+    assert_int_equal(msg.n_frames, TRE_MAX_DIMS);
+    for (int k = 0; k < TRE_MAX_DIMS; ++k) {
+        assert_string_equal(msg.frames[k].name, names[k]);
+        assert_int_equal(msg.frames[k].dim, -(k + 1));
+    }
+    /* every batch dim is a plate's: a site with an event dim has no room left */
+    const tre_dist *vec = tre_dist_to_event(ctx, tre_normal(ctx, tre_full(ctx, 1, (int64_t[]){2}, 0.f),
+                                                             tre_scalar(ctx, 1.f)), 1);
+    tre_msg ev = {.type = TRE_SITE_SAMPLE, .name = "ev", .fn = vec, .scale = 1.0};
+    TT_FAILS_WITH(ctx, tre_apply_stack(ctx, &ev), TRE_ERR_PLATE, "site \"ev\": too many dims inside plate");
+    tre_ctx_clear_error(ctx);
+    assert_null(tre_plate(ctx, "d9", 1, 0));
+    TT_FAILS_WITH(ctx, tre_ctx_status(ctx), TRE_ERR_PLATE, "no free batch dim");
+    tre_ctx_destroy(ctx);
+    /* and the leftmost dim can be asked for by number */
+    tre_ctx *c2 = tt_ctx(17);
+    assert_non_null(tre_plate_dim(c2, "left", 2, 0, -TRE_MAX_DIMS));
+    TT_OK(c2, tre_plate_end(c2));
+    assert_null(tre_plate_dim(c2, "beyond", 2, 0, -TRE_MAX_DIMS - 1));
+    TT_FAILS_WITH(c2, tre_ctx_status(c2), TRE_ERR_PLATE, "dim must be negative");
+    tre_ctx_destroy(c2);
+}
+
+/* A message that already carries TRE_MAX_PLATES frames (a caller's own, through
+ * tre_apply_stack) cannot take one more: an error naming the site, not a write past frames. */
+static void test_too_many_frames(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(15);
+    assert_non_null(tre_plate(ctx, "p", 2, 0));
+    tre_msg msg = {.type = TRE_SITE_SAMPLE, .name = "deep", .fn = std_normal(ctx), .scale = 1.0,
+                   .n_frames = TRE_MAX_PLATES};
+    TT_FAILS_WITH(ctx, tre_apply_stack(ctx, &msg), TRE_ERR_PLATE, "\"deep\": more than");
+    assert_int_equal(msg.n_frames, TRE_MAX_PLATES);
+    tre_ctx_destroy(ctx);
+}
+
+/* A handler may give the index site any value; the plate takes only int32 indices (a float
+ * tensor of the right shape too is refused, naming the plate). */
+static tre_status float_indices(tre_ctx *ctx, tre_messenger *self, tre_msg *msg) {
+    (void)self;
+    if (msg->type == TRE_SITE_SUBSAMPLE) msg->value = tre_full(ctx, 1, (int64_t[]){2}, 0.f);
+    return TRE_OK;
+}
+
+static void test_index_site_value_must_be_int32(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(18);
+    tre_messenger h = {.kind = "float indices", .process = float_indices};
+    TT_FAILS_WITH(ctx, tre_run(ctx, mb_model, &(mb_args){.size = 10, .k = 2}, (tre_messenger *[]){&h}, 1, NULL),
+                  TRE_ERR_PLATE, "plate(\"data\"): its index site must be int32");
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_dims_rightmost_free),
@@ -585,6 +756,11 @@ int main(void) {
         cmocka_unit_test(test_blocked_guide_keeps_its_minibatch),
         cmocka_unit_test(test_nested_run_keeps_the_plates),
         cmocka_unit_test(test_reentered_plate_reuses_index_site),
+        cmocka_unit_test(test_unsized_plate_reentered_keeps_the_minibatch),
+        cmocka_unit_test(test_done_site_is_not_broadcast),
+        cmocka_unit_test(test_too_many_frames),
+        cmocka_unit_test(test_default_dims_use_every_dim),
+        cmocka_unit_test(test_index_site_value_must_be_int32),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

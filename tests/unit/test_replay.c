@@ -203,6 +203,52 @@ static void test_replay_needs_trace_or_params(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* Both of Pyro's ReplayMessenger rules set msg["done"] on the sites they fill (a replayed
+ * sample site, a param named in params), and SPEC.md section 4 says so: a handler outside the
+ * replay sees done already in its process, before the default action, which would also mark
+ * the site done but only after every process ran. */
+typedef struct done_seen {
+    bool z_done, s_done;
+    int visits;
+} done_seen;
+
+static tre_status record_done(tre_ctx *ctx, tre_messenger *self, tre_msg *msg) {
+    (void)ctx;
+    done_seen *d = self->state;
+    d->visits++;
+    if (strcmp(msg->name, "z") == 0) d->z_done = msg->done;
+    if (strcmp(msg->name, "s") == 0) d->s_done = msg->done;
+    return TRE_OK;
+}
+
+static void test_replay_marks_filled_sites_done(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(8);
+    float x = 1.f;
+    tre_messenger *tr = tre_trace_handler(ctx);
+    TT_OK(ctx, tre_run(ctx, square_model, &x, &tr, 1, NULL));
+    tre_tensor *s_val = tre_param(ctx, "s_source", tre_scalar(ctx, 2.0f), TRE_C_POSITIVE);
+    tre_dict *params = tre_dict_new(ctx);
+    TT_OK(ctx, tre_dict_set(ctx, params, "s", s_val));
+    done_seen seen = {0};
+    tre_messenger outer = {.kind = "done recorder", .process = record_done, .state = &seen};
+    tre_messenger *h[2] = {&outer, tre_replay_handler(ctx, tre_trace_handler_trace(tr), params)};
+    TT_OK(ctx, tre_run(ctx, square_model, &x, h, 2, NULL));
+    assert_int_equal(seen.visits, 2);
+    assert_true(seen.z_done); /* replayed from the trace */
+    assert_true(seen.s_done); /* taken from params */
+
+    /* a site the replay leaves alone is not done yet when the outer handler sees it */
+    tre_dict *none = tre_dict_new(ctx);
+    seen = (done_seen){0};
+    tre_messenger *h2[2] = {&outer, tre_replay_handler(ctx, NULL, none)};
+    TT_OK(ctx, tre_run(ctx, square_model, &x, h2, 2, NULL));
+    assert_int_equal(seen.visits, 2);
+    assert_false(seen.z_done);
+    assert_false(seen.s_done);
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_return_value_matches_trace),
@@ -212,6 +258,7 @@ int main(void) {
         cmocka_unit_test(test_observed_or_param_trace_node_must_be_sampled),
         cmocka_unit_test(test_missing_site_samples_and_infer_is_copied),
         cmocka_unit_test(test_replay_needs_trace_or_params),
+        cmocka_unit_test(test_replay_marks_filled_sites_done),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,6 +128,24 @@ static void test_unmatched_names_warn_under_validation(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* A run that failed stopped early: names it never reached say nothing, so leaving the handler
+ * after an error gives no unmatched-names warning. */
+static tre_tensor *fails_before_loc(tre_ctx *c, const void *args) {
+    (void)args;
+    tre_ctx_fail(c, TRE_ERR_MODEL, "stops before param \"loc\"");
+    return NULL;
+}
+
+static void test_no_warning_after_a_failed_run(void **state) {
+    (void)state;
+    int warnings = 0;
+    tre_ctx *ctx = counting_ctx(&warnings, true);
+    tre_messenger *h = substitute_of(ctx, "loc", tre_scalar(ctx, 2.f));
+    TT_FAILS_WITH(ctx, tre_run(ctx, fails_before_loc, NULL, &h, 1, NULL), TRE_ERR_MODEL, "stops before");
+    assert_int_equal(warnings, 0);
+    tre_ctx_destroy(ctx);
+}
+
 static void test_errors_name_argument_or_site(void **state) {
     (void)state;
     tre_ctx *ctx = tt_ctx(5);
@@ -161,6 +179,7 @@ int main(void) {
         cmocka_unit_test(test_existing_store_entry_is_left_alone),
         cmocka_unit_test(test_sample_sites_are_not_substituted),
         cmocka_unit_test(test_unmatched_names_warn_under_validation),
+        cmocka_unit_test(test_no_warning_after_a_failed_run),
         cmocka_unit_test(test_errors_name_argument_or_site),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -173,6 +173,19 @@ static void test_model_and_guide_must_agree_on_a_latent(void **state) {
     k = MATCH;
     TT_OK(ctx, tre_elbo(ctx, mismatch_model, mismatch_guide, &k, &o, &r));
     tre_ctx_destroy(ctx);
+    /* as Pyro's check_model_guide_match, these checks are validations: without validation the
+     * shapes broadcast and the event dims are not compared (a site observed in the model is
+     * still refused: the guide would replay a value into an observation) */
+    tre_ctx *nv = NULL;
+    TT_OK(nv, tre_ctx_create(&nv, &(tre_ctx_opts){.backend = TRE_BACKEND_CPU, .seed = 8, .no_validation = true}));
+    k = SHAPES;
+    TT_OK(nv, tre_elbo(nv, mismatch_model, mismatch_guide, &k, &o, &r));
+    k = EVENT_DIMS;
+    TT_OK(nv, tre_elbo(nv, mismatch_model, mismatch_guide, &k, &o, &r));
+    k = OBSERVED_IN_MODEL;
+    TT_FAILS_WITH(nv, tre_elbo(nv, mismatch_model, mismatch_guide, &k, &o, &r), TRE_ERR_MODEL,
+                  "guide site \"z\" is observed in the model");
+    tre_ctx_destroy(nv);
 }
 
 /* A guide site observed in both programs is in elbo_s (as -log q(y)), so it is in the gradient:
@@ -334,8 +347,64 @@ static void test_score_weights_of_nested_plates(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* TraceMeanField_ELBO with no closed-form KL for a site (Delta || Normal) falls back to its
+ * Monte Carlo term, log p(z) - log q(z): with z = 0.7 from Delta(0.7, log_density 1.5) that is
+ * log N(0.7; 0, 2) - 1.5 for every particle. */
+static tre_tensor *wide_prior(tre_ctx *c, const void *args) {
+    (void)args;
+    return tre_sample(c, "z", tre_normal(c, tre_scalar(c, 0.f), tre_scalar(c, 2.f)), NULL);
+}
+static tre_tensor *delta_guide(tre_ctx *c, const void *args) {
+    (void)args;
+    return tre_sample(c, "z", tre_delta(c, tre_scalar(c, 0.7f), tre_scalar(c, 1.5f)), NULL);
+}
+
+static void test_meanfield_without_kl_uses_the_mc_term(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(9);
+    tre_elbo_result r;
+    TT_OK(ctx, tre_elbo(ctx, wide_prior, delta_guide, NULL,
+                        &(tre_elbo_opts){.kind = TRE_TRACE_MEANFIELD_ELBO, .num_particles = 3}, &r));
+    const double want = -0.5 * (0.7 / 2.0) * (0.7 / 2.0) - log(2.0) - 0.5 * log(2.0 * 3.14159265358979323846) - 1.5;
+    TT_NEAR(r.mean, want, 1e-5);
+    TT_NEAR(r.stderr_, 0.0, 1e-6);
+    tre_ctx_destroy(ctx);
+}
+
+/* An evaluation starts a new step (it frees the step's values): refused with a handler still
+ * on the stack, and from inside a running program. */
+static tre_tensor *calls_elbo(tre_ctx *c, const void *args) {
+    tre_status *inner = (tre_status *)args;
+    tre_elbo_result r;
+    *inner = tre_elbo(c, wide_prior, delta_guide, NULL, &(tre_elbo_opts){.num_particles = 1}, &r);
+    return NULL;
+}
+
+static void test_elbo_refuses_a_busy_stack(void **state) {
+    (void)state;
+    tre_ctx *ctx = tt_ctx(10);
+    tre_elbo_result r;
+    const tre_elbo_opts o = {.num_particles = 1};
+    tre_messenger *tr = tre_trace_handler(ctx);
+    TT_OK(ctx, tre_push(ctx, tr));
+    TT_FAILS_WITH(ctx, tre_elbo(ctx, wide_prior, delta_guide, NULL, &o, &r), TRE_ERR_STACK,
+                  "the handler stack must be empty (depth 1)");
+    tre_ctx_clear_error(ctx);
+    TT_OK(ctx, tre_pop(ctx, tr));
+    tre_ctx_step_reset(ctx);
+    tre_status inner = TRE_OK;
+    TT_FAILS_WITH(ctx, tre_run(ctx, calls_elbo, &inner, NULL, 0, NULL), TRE_ERR_STACK,
+                  "called inside a running program");
+    assert_int_equal(inner, TRE_ERR_STACK);
+    tre_ctx_step_reset(ctx);
+    TT_OK(ctx, tre_elbo(ctx, wide_prior, delta_guide, NULL, &o, &r));
+    tre_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_meanfield_without_kl_uses_the_mc_term),
+        cmocka_unit_test(test_elbo_refuses_a_busy_stack),
         cmocka_unit_test(test_model_and_guide_run_once_whatever_p),
         cmocka_unit_test(test_same_seed_bit_identical_different_seed_differs),
         cmocka_unit_test(test_steps_draw_fresh_noise),
