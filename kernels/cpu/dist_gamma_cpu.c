@@ -3,6 +3,8 @@
  * hoisted, their gradient blocks, element samplers, and the pathwise (implicit) gradient blocks
  * of the draws, all over the shared math in kernels/math (see dist_families_cpu.h). */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 #include "dist_families_cpu.h"
 #include "../math/beta.h"
 #include "../math/gamma.h"
@@ -17,14 +19,41 @@ static inline float scaled(float f, double d) { return f != 0.f ? (float)(f * d)
 
 /* ---- Gamma(concentration, rate) ---------------------------------------------------------- */
 
+/* A special function of a block's concentrations, memoized by their bits. The block-wide
+ * hoisting sees one concentration for the whole block; a Dirichlet's log-density (composed from
+ * this kernel) cycles through its K concentrations, shared by every particle, so each value is
+ * computed once per block instead of once per element. Same values either way; a block whose
+ * concentrations all differ pays a hash and a compare per element. */
+#define CONC_MEMO 64
+typedef struct conc_memo {
+    uint32_t key[CONC_MEMO];
+    double val[CONC_MEMO];
+} conc_memo;
+static inline void conc_memo_init(conc_memo *m) { memset(m->key, 0xff, sizeof m->key); }
+static inline double conc_memo_get(conc_memo *m, float a, double (*fn)(double)) {
+    if (a != a) return fn(a); /* a NaN may carry the empty slots' bits */
+    uint32_t bits;
+    memcpy(&bits, &a, sizeof bits);
+    const uint32_t h = (bits * 2654435761u) >> 26; /* 64 slots */
+    if (m->key[h] != bits) {
+        m->key[h] = bits;
+        m->val[h] = fn((double)a);
+    }
+    return m->val[h];
+}
+
 void tre_gamma_lp_block(int64_t n, float *out, const float *x, tre_pblock p,
                         const int *shared) {
-    /* lgamma dominates the cost: computed once for a block that shares the concentration */
+    /* lgamma dominates the cost: computed once for a block that shares the concentration, and
+     * once per distinct concentration otherwise */
     const double lga0 = shared[0] ? tre_lgamma(p[0][0]) : 0.0;
     const double lb0 = shared[1] ? log((double)p[1][0]) : 0.0;
+    conc_memo memo;
+    if (!shared[0]) conc_memo_init(&memo);
     for (int64_t j = 0; j < n; ++j) {
         const double a = p[0][j], b = p[1][j];
-        const double lga = shared[0] ? lga0 : tre_lgamma(a), lb = shared[1] ? lb0 : log(b);
+        const double lga = shared[0] ? lga0 : conc_memo_get(&memo, p[0][j], tre_lgamma);
+        const double lb = shared[1] ? lb0 : log(b);
         out[j] = (float)tre_gamma_log_prob_pre(x[j], a, b, lga, lb);
     }
 }
@@ -35,10 +64,12 @@ float tre_gamma_sample_elem(uint64_t seed, uint64_t stream, uint64_t elem, const
 
 void tre_gamma_lp_grad_block(int64_t n, const float *x, tre_pblock p,
                              const float *f, float *gv, float *const *gp) {
+    conc_memo memo; /* digamma, once per distinct concentration of the block */
+    if (gp[0]) conc_memo_init(&memo);
     for (int64_t j = 0; j < n; ++j) {
         const double xj = x[j], a = p[0][j], b = p[1][j];
         if (gv) gv[j] = scaled(f[j], tre_gamma_dlp_dx(xj, a, b));
-        if (gp[0]) gp[0][j] = scaled(f[j], tre_gamma_dlp_da(xj, a, b));
+        if (gp[0]) gp[0][j] = scaled(f[j], tre_gamma_dlp_da_pre(xj, log(b), conc_memo_get(&memo, p[0][j], tre_digamma)));
         if (gp[1]) gp[1][j] = scaled(f[j], tre_gamma_dlp_db(xj, a, b));
     }
 }

@@ -44,9 +44,14 @@ static inline TRE_HD double tre_gamma_dlp_dx(double x, double a, double b) {
     if (x < 0.0) return 0.0;
     return (a == 1.0 ? 0.0 : (a - 1.0) / x) - b;
 }
+/* ... with log(b) and digamma(a) given (a block whose concentrations repeat computes them once) */
+static inline TRE_HD double tre_gamma_dlp_da_pre(double x, double log_b, double digamma_a) {
+    if (x < 0.0) return 0.0;
+    return log_b + log(x) - digamma_a;
+}
 static inline TRE_HD double tre_gamma_dlp_da(double x, double a, double b) {
     if (x < 0.0) return 0.0;
-    return log(b) + log(x) - tre_digamma(a);
+    return tre_gamma_dlp_da_pre(x, log(b), tre_digamma(a));
 }
 static inline TRE_HD double tre_gamma_dlp_db(double x, double a, double b) {
     if (x < 0.0) return 0.0;

@@ -1,8 +1,8 @@
 /* Every derivative in the gamma group's math headers (kernels/math/gamma.h, beta.h,
  * student_t.h; digamma of special.h) against central finite differences in double, including
  * the implicit derivatives of Gamma, Beta and StudentT draws, checked against finite
- * differences of the inverse CDF at a fixed quantile; and the samplers' determinism and noise
- * layout. */
+ * differences of the inverse CDF at a fixed quantile; the samplers' determinism and noise
+ * layout; and the CPU kernels' per-block memo of lgamma and digamma. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -402,6 +402,48 @@ static void test_masked_impossible_point_gradients(void **state) {
     tre_ctx_destroy(ctx);
 }
 
+/* The CPU kernels compute lgamma and digamma of a block's concentrations once per distinct
+ * value (a memo of 64 slots keyed by the float's bits). Blocks of all-distinct concentrations
+ * (slots shared by many values) and of a few values cycling, as in a Dirichlet's rows, must
+ * give every element its own log-density and d/dconcentration, as the scalar functions do. */
+static void test_concentration_memo_per_element(void **state) {
+    (void)state;
+    enum { N = 3000 };
+    static float x[N], a[N], b[N];
+    for (int layout = 0; layout < 2; ++layout) {
+        for (int j = 0; j < N; ++j) {
+            x[j] = 0.05f + 0.001f * (float)((j * 37) % 997);
+            a[j] = layout == 0 ? 0.2f + 0.003f * (float)j : 0.5f + 0.25f * (float)(j % 20);
+            b[j] = 0.5f + 0.01f * (float)(j % 7);
+        }
+        tre_ctx *ctx = tt_ctx(5);
+        int64_t n = N;
+        tre_tensor *xt, *at, *bt;
+        TT_OK(ctx, tre_tensor_create(ctx, &xt, TRE_F32, 1, 1, &n, x));
+        TT_OK(ctx, tre_tensor_create(ctx, &at, TRE_F32, 1, 1, &n, a));
+        TT_OK(ctx, tre_tensor_create(ctx, &bt, TRE_F32, 1, 1, &n, b));
+        at->requires_grad = true;
+        const float *lp = tt_host(ctx, tre_dist_log_prob(ctx, tre_gamma(ctx, at, bt), xt), 0);
+        tre_grad_begin(ctx);
+        tre_tensor *loss = tre_dist_log_prob_sum(ctx, tre_gamma(ctx, at, bt), xt, NULL, 1.0);
+        tre_grad_end(ctx);
+        if (!loss) fail_msg("%s", tre_ctx_error(ctx));
+        TT_OK(ctx, tre_grad_backward(ctx, loss));
+        const float *ga = tt_host(ctx, at->grad, 1);
+        for (int j = 0; j < N; ++j) {
+            const double want_lp = tre_gamma_log_prob(x[j], a[j], b[j]), want_ga = tre_gamma_dlp_da(x[j], a[j], b[j]);
+            if (!(fabs(lp[j] - want_lp) <= 1e-6 * fabs(want_lp) + 1e-6) ||
+                !(fabs(ga[j] - want_ga) <= 1e-6 * fabs(want_ga) + 1e-6))
+                fail_msg("layout %d, element %d: log_prob %.9g (want %.9g), d/da %.9g (want %.9g)", layout, j,
+                         lp[j], want_lp, ga[j], want_ga);
+        }
+        tre_tensor_destroy(ctx, xt);
+        tre_tensor_destroy(ctx, at);
+        tre_tensor_destroy(ctx, bt);
+        tre_ctx_destroy(ctx);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gamma_log_prob_derivatives),
@@ -415,6 +457,7 @@ int main(void) {
         cmocka_unit_test(test_samplers_deterministic),
         cmocka_unit_test(test_masked_impossible_point_gradients),
         cmocka_unit_test(test_std_gamma_draw_is_marsaglia_tsang),
+        cmocka_unit_test(test_concentration_memo_per_element),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
