@@ -35,23 +35,26 @@ static tre_tensor *positive(tre_ctx *c, const char *name, float init) {
     return tre_param(c, name, f(c, init), TRE_C_POSITIVE);
 }
 
-/* The "data" plate, with its minibatch fixed by condition when the program has one (as Pyro's
- * plate(subsample=indices)); the handler stays pushed until data_plate_end. */
+/* A plate (dim 0: the rightmost free one), with its minibatch fixed by condition when idx is
+ * given (as Pyro's plate(subsample=indices)); the handler stays pushed until batch_plate_end.
+ * One such plate at a time. */
 static tre_messenger *fixed_batch;
-static tre_tensor *data_plate(tre_ctx *c, const prog_args *a) {
+static tre_tensor *batch_plate(tre_ctx *c, const char *name, int64_t size, tre_tensor *idx, int dim) {
     fixed_batch = NULL;
-    if (a->idx) {
+    if (idx) {
         tre_dict *d = tre_dict_new(c);
-        tre_dict_set(c, d, "data", a->idx);
+        tre_dict_set(c, d, name, idx);
         fixed_batch = tre_condition_handler(c, d);
         tre_push(c, fixed_batch);
     }
-    return tre_plate(c, "data", a->size, a->idx ? a->idx->shape[0] : 0);
+    return tre_plate_dim(c, name, size, idx ? idx->shape[0] : 0, dim);
 }
-static void data_plate_end(tre_ctx *c) {
+static void batch_plate_end(tre_ctx *c) {
     tre_plate_end(c);
     if (fixed_batch) tre_pop(c, fixed_batch);
 }
+/* The programs' "data" plate (closed by batch_plate_end) */
+static tre_tensor *data_plate(tre_ctx *c, const prog_args *a) { return batch_plate(c, "data", a->size, a->idx, 0); }
 
 /* ---- subsample_local ---- */
 static tre_tensor *subsample_local_model(tre_ctx *c, const void *args) {
@@ -60,7 +63,7 @@ static tre_tensor *subsample_local_model(tre_ctx *c, const void *args) {
     tre_tensor *idx = data_plate(c, a);
     tre_tensor *z = tre_sample(c, "z", tre_normal(c, mu, f(c, 1.f)), NULL);
     tre_sample(c, "y", tre_normal(c, z, f(c, 0.5f)), tre_index_select(c, a->y, -1, idx));
-    data_plate_end(c);
+    batch_plate_end(c);
     return NULL;
 }
 static tre_tensor *subsample_local_guide(tre_ctx *c, const void *args) {
@@ -73,7 +76,7 @@ static tre_tensor *subsample_local_guide(tre_ctx *c, const void *args) {
     tre_tensor *sd = positive(c, "t", 0.7f);
     tre_tensor *idx = data_plate(c, a);
     tre_sample(c, "z", tre_normal(c, tre_index_select(c, loc, -1, idx), sd), NULL);
-    data_plate_end(c);
+    batch_plate_end(c);
     return NULL;
 }
 
@@ -116,7 +119,7 @@ static tre_tensor *score_plate_model(tre_ctx *c, const void *args) {
     tre_tensor *on = tre_sample(c, "c", tre_bernoulli_probs(c, f(c, 0.3f)), NULL);
     tre_tensor *loc = tre_add(c, mu, tre_sub(c, tre_mul(c, f(c, 2.f), on), f(c, 1.f)));
     tre_sample(c, "y", tre_normal(c, loc, f(c, 1.f)), tre_index_select(c, a->y, -1, idx));
-    data_plate_end(c);
+    batch_plate_end(c);
     return NULL;
 }
 static tre_tensor *score_plate_guide(tre_ctx *c, const void *args) {
@@ -127,7 +130,7 @@ static tre_tensor *score_plate_guide(tre_ctx *c, const void *args) {
                               TRE_C_UNIT_INTERVAL);
     tre_tensor *idx = data_plate(c, a);
     tre_sample(c, "c", tre_bernoulli_probs(c, tre_index_select(c, p, -1, idx)), NULL);
-    data_plate_end(c);
+    batch_plate_end(c);
     return NULL;
 }
 
@@ -157,7 +160,7 @@ static tre_tensor *meanfield_model(tre_ctx *c, const void *args) {
     tre_tensor *idx = data_plate(c, a);
     tre_tensor *z = tre_sample(c, "z", tre_normal(c, mu, f(c, 1.f)), NULL);
     tre_sample(c, "y", tre_normal(c, z, sigma), tre_index_select(c, a->y, -1, idx));
-    data_plate_end(c);
+    batch_plate_end(c);
     return NULL;
 }
 static tre_tensor *meanfield_guide(tre_ctx *c, const void *args) {
@@ -170,7 +173,7 @@ static tre_tensor *meanfield_guide(tre_ctx *c, const void *args) {
     tre_tensor *sd = positive(c, "t", 0.8f);
     tre_tensor *idx = data_plate(c, a);
     tre_sample(c, "z", tre_normal(c, tre_index_select(c, loc, -1, idx), sd), NULL);
-    data_plate_end(c);
+    batch_plate_end(c);
     return NULL;
 }
 
@@ -196,7 +199,7 @@ static tre_tensor *renyi_local_model(tre_ctx *c, const void *args) {
     data_plate(c, a);
     tre_tensor *z = tre_sample(c, "z", tre_normal(c, f(c, 0.f), f(c, 1.f)), NULL);
     tre_sample(c, "y", tre_normal(c, z, f(c, 1.f)), a->y);
-    data_plate_end(c);
+    batch_plate_end(c);
     return NULL;
 }
 static tre_tensor *renyi_local_guide(tre_ctx *c, const void *args) {
@@ -205,7 +208,7 @@ static tre_tensor *renyi_local_guide(tre_ctx *c, const void *args) {
     tre_tensor *sd = positive(c, "t", 0.5f);
     data_plate(c, a);
     tre_sample(c, "z", tre_normal(c, loc, sd), NULL);
-    data_plate_end(c);
+    batch_plate_end(c);
     return NULL;
 }
 
@@ -276,7 +279,7 @@ static tre_tensor *renyi_discrete_model(tre_ctx *c, const void *args) {
     data_plate(c, a);
     tre_tensor *on = tre_sample(c, "c", tre_bernoulli_probs(c, f(c, 0.4f)), NULL);
     tre_sample(c, "y", tre_normal(c, tre_add(c, mu, on), f(c, 1.f)), a->y);
-    data_plate_end(c);
+    batch_plate_end(c);
     return NULL;
 }
 static tre_tensor *renyi_discrete_guide(tre_ctx *c, const void *args) {
@@ -286,26 +289,21 @@ static tre_tensor *renyi_discrete_guide(tre_ctx *c, const void *args) {
     tre_tensor *p = tre_param(c, "p", vec(c, 4, (const float[]){0.3f, 0.6f, 0.2f, 0.5f}), TRE_C_UNIT_INTERVAL);
     data_plate(c, a);
     tre_sample(c, "c", tre_bernoulli_probs(c, p), NULL);
-    data_plate_end(c);
+    batch_plate_end(c);
     return NULL;
 }
 
 /* ---- nested ---- */
 static tre_tensor *nested_model(tre_ctx *c, const void *args) {
     const prog_args *a = args;
-    tre_dict *d = tre_dict_new(c);
-    tre_dict_set(c, d, "groups", a->idx);
-    tre_messenger *batch = tre_condition_handler(c, d);
-    tre_push(c, batch);
-    tre_tensor *gi = tre_plate_dim(c, "groups", 4, a->idx->shape[0], -2);
+    tre_tensor *gi = batch_plate(c, "groups", a->size, a->idx, -2);
     tre_tensor *gm = tre_sample(c, "gm", tre_normal(c, f(c, 0.f), f(c, 1.f)), NULL);
     tre_plate_dim(c, "items", 5, 0, -1);
     tre_tensor *k = tre_sample(c, "c", tre_categorical_logits(c, vec(c, 3, (const float[]){0.2f, -0.4f, 0.1f})), NULL);
     tre_tensor *loc = tre_add(c, gm, tre_take(c, vec(c, 3, (const float[]){-1.f, 0.f, 1.5f}), k));
     tre_sample(c, "y", tre_normal(c, loc, f(c, 1.f)), tre_index_select(c, a->y, -2, gi));
     tre_plate_end(c);
-    tre_plate_end(c);
-    tre_pop(c, batch);
+    batch_plate_end(c);
     return NULL;
 }
 static tre_tensor *nested_guide(tre_ctx *c, const void *args) {
@@ -316,17 +314,12 @@ static tre_tensor *nested_guide(tre_ctx *c, const void *args) {
     float cl0[60];
     for (int j = 0; j < 60; ++j) cl0[j] = (float)(0.1 * (j % 7) - 0.3);
     tre_tensor *cl = tre_param(c, "cl", tre_from_host(c, 1, 3, (const int64_t[]){4, 5, 3}, cl0), TRE_C_REAL);
-    tre_dict *d = tre_dict_new(c);
-    tre_dict_set(c, d, "groups", a->idx);
-    tre_messenger *batch = tre_condition_handler(c, d);
-    tre_push(c, batch);
-    tre_tensor *gi = tre_plate_dim(c, "groups", 4, a->idx->shape[0], -2);
+    tre_tensor *gi = batch_plate(c, "groups", a->size, a->idx, -2);
     tre_sample(c, "gm", tre_normal(c, tre_index_select(c, gl, -2, gi), gs), NULL);
     tre_plate_dim(c, "items", 5, 0, -1);
     tre_sample(c, "c", tre_categorical_logits(c, tre_index_select(c, cl, -3, gi)), NULL);
     tre_plate_end(c);
-    tre_plate_end(c);
-    tre_pop(c, batch);
+    batch_plate_end(c);
     return NULL;
 }
 
